@@ -45,3 +45,16 @@ func NodeHash(left, right Hash) Hash {
 	copy(buf[1+HashSize:], right[:])
 	return sha256.Sum256(buf[:])
 }
+
+// MarshalText encodes h as lower-case hex.
+func (h Hash) MarshalText() ([]byte, error) { return []byte(h.String()), nil }
+
+// UnmarshalText decodes a 64-character hex string into h.
+func (h *Hash) UnmarshalText(text []byte) error {
+	parsed, err := ParseHash(string(text))
+	if err != nil {
+		return err
+	}
+	*h = parsed
+	return nil
+}

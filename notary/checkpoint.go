@@ -1,12 +1,67 @@
 package notary
 
-import "github.com/notary-dev/notary/merkle"
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/notary-dev/notary/merkle"
+)
 
 // Checkpoint is a signed statement of the log's size and root hash, in the C2SP
-// tlog-checkpoint format: the note text is "origin\nsize\nbase64(root)\n", signed with Ed25519.
+// tlog-checkpoint format: the note text is "origin\nsize\nbase64(root)\n", signed with Ed25519
+// by a key whose name is the origin.
 type Checkpoint struct {
 	Origin string      // the log's name, also the signing key's name
 	Size   int64       // number of entries
 	Root   merkle.Hash // RFC 6962 root of the first Size entries
 	Note   []byte      // the signed note, exactly as published
+}
+
+func checkpointText(origin string, size int64, root merkle.Hash) string {
+	return fmt.Sprintf("%s\n%d\n%s\n", origin, size, base64.StdEncoding.EncodeToString(root[:]))
+}
+
+// SignCheckpoint returns the signed checkpoint of a log of the given size and root.
+func SignCheckpoint(size int64, root merkle.Hash, signer note.Signer) (Checkpoint, error) {
+	origin := signer.Name()
+	msg, err := note.Sign(&note.Note{Text: checkpointText(origin, size, root)}, signer)
+	if err != nil {
+		return Checkpoint{}, fmt.Errorf("notary: signing checkpoint: %v", err)
+	}
+	return Checkpoint{Origin: origin, Size: size, Root: root, Note: msg}, nil
+}
+
+// OpenCheckpoint checks a signed checkpoint against the log's verifier key and parses it.
+// The text must be exactly origin, size and root: extension lines are refused.
+func OpenCheckpoint(signed []byte, vkey string) (Checkpoint, error) {
+	v, err := note.NewVerifier(vkey)
+	if err != nil {
+		return Checkpoint{}, fmt.Errorf("notary: bad verifier key: %v", err)
+	}
+	n, err := note.Open(signed, note.VerifierList(v))
+	if err != nil {
+		return Checkpoint{}, fmt.Errorf("notary: checkpoint signature: %v", err)
+	}
+	lines := strings.Split(n.Text, "\n")
+	if len(lines) != 4 || lines[3] != "" {
+		return Checkpoint{}, errors.New("notary: checkpoint must have exactly three lines: origin, size, root")
+	}
+	c := Checkpoint{Origin: lines[0], Note: signed}
+	if c.Origin != v.Name() {
+		return Checkpoint{}, fmt.Errorf("notary: checkpoint origin %q is not the key's name %q", c.Origin, v.Name())
+	}
+	if c.Size, err = strconv.ParseInt(lines[1], 10, 64); err != nil || c.Size < 0 || strconv.FormatInt(c.Size, 10) != lines[1] {
+		return Checkpoint{}, fmt.Errorf("notary: checkpoint size %q is not a canonical number", lines[1])
+	}
+	root, err := base64.StdEncoding.DecodeString(lines[2])
+	if err != nil || len(root) != merkle.HashSize {
+		return Checkpoint{}, errors.New("notary: checkpoint root is not a base64 SHA-256 hash")
+	}
+	copy(c.Root[:], root)
+	return c, nil
 }

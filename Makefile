@@ -1,0 +1,34 @@
+# notary: build, run the local stack, test.
+GO ?= go
+
+# The btcd node the tests and the local stack run: built from the version pinned in go.mod.
+export NOTARY_BTCD := $(CURDIR)/bin/btcd
+
+.PHONY: all build run test bench clean FORCE
+all: build
+
+build: bin/notary
+
+bin/notary: FORCE
+	$(GO) build -o $@ ./cmd/notary
+
+bin/btcd: go.mod go.sum
+	$(GO) build -o $@ github.com/btcsuite/btcd
+
+# The whole local stack: btcd on regtest, blocks mined every few seconds, the notary on
+# http://127.0.0.1:8080. Ctrl-C stops everything.
+run: bin/notary bin/btcd
+	./bin/notary dev $(ARGS)
+
+# Every test, including the ones against a real btcd node, a real SQLite file and a real
+# HTTP server.
+test: bin/btcd
+	$(GO) vet ./...
+	$(GO) test -race -timeout 30m ./...
+
+# Benchmarks (numbers in the issues' closing notes come from here).
+bench: bin/btcd
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./merkle ./notary ./store
+
+clean:
+	rm -rf bin

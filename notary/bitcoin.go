@@ -1,0 +1,192 @@
+package notary
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/big"
+	"time"
+
+	"github.com/notary-dev/notary/merkle"
+)
+
+// HeaderSize is the size of a Bitcoin block header.
+const HeaderSize = 80
+
+// maxTxSize caps the transactions a proof may carry; an anchoring transaction is ~250 bytes.
+const maxTxSize = 100_000
+
+// Header is a parsed 80-byte Bitcoin block header.
+type Header [HeaderSize]byte
+
+// Hash returns the block hash in internal byte order (explorers print it reversed).
+func (h Header) Hash() merkle.Hash { return merkle.DoubleSHA256(h[:]) }
+
+// MerkleRoot returns the root of the block's transaction Merkle tree (internal byte order).
+func (h Header) MerkleRoot() merkle.Hash {
+	var r merkle.Hash
+	copy(r[:], h[36:68])
+	return r
+}
+
+// Time returns the block's timestamp.
+func (h Header) Time() time.Time {
+	return time.Unix(int64(binary.LittleEndian.Uint32(h[68:72])), 0).UTC()
+}
+
+// CheckProofOfWork reports whether the header's hash meets the target that its own bits
+// field states. It does not check that the target is right for the chain: only a node can.
+func (h Header) CheckProofOfWork() error {
+	bits := binary.LittleEndian.Uint32(h[72:76])
+	mantissa := int64(bits & 0x007fffff)
+	exponent := uint(bits >> 24)
+	if bits&0x00800000 != 0 || mantissa == 0 {
+		return fmt.Errorf("header bits %08x state no valid target", bits)
+	}
+	target := big.NewInt(mantissa)
+	if exponent <= 3 {
+		target.Rsh(target, 8*(3-exponent))
+	} else {
+		target.Lsh(target, 8*(exponent-3))
+	}
+	hash := h.Hash()
+	reversed := make([]byte, len(hash))
+	for i, b := range hash {
+		reversed[len(hash)-1-i] = b
+	}
+	if new(big.Int).SetBytes(reversed).Cmp(target) > 0 {
+		return errors.New("header hash does not meet its difficulty target")
+	}
+	return nil
+}
+
+// ReverseHex returns the byte-reversed hex of h: how explorers and nodes print txids and block hashes.
+func ReverseHex(h merkle.Hash) string {
+	var r merkle.Hash
+	for i := range h {
+		r[len(h)-1-i] = h[i]
+	}
+	return r.String()
+}
+
+// findCommitment parses a transaction in non-witness serialization and returns the offset
+// of root inside tx, which must be the last 32 bytes of the data of an OP_RETURN output.
+func findCommitment(tx []byte, root merkle.Hash) (int, error) {
+	if len(tx) > maxTxSize {
+		return 0, fmt.Errorf("transaction is %d bytes, more than %d", len(tx), maxTxSize)
+	}
+	r := txReader{b: tx}
+	r.skip(4) // version
+	nIn := r.varint()
+	if r.err == nil && nIn == 0 {
+		return 0, errors.New("transaction has no inputs (a witness serialization? the proof needs the non-witness one)")
+	}
+	for i := uint64(0); i < nIn && r.err == nil; i++ {
+		r.skip(36)              // previous outpoint
+		r.skip(int(r.varint())) // script
+		r.skip(4)               // sequence
+	}
+	nOut := r.varint()
+	found := -1
+	for i := uint64(0); i < nOut && r.err == nil; i++ {
+		r.skip(8) // value
+		n := int(r.varint())
+		start := r.off
+		r.skip(n)
+		if r.err != nil {
+			break
+		}
+		if off, ok := opReturnRoot(tx[start:start+n], root); ok {
+			if found >= 0 {
+				return 0, errors.New("transaction commits the root in more than one output")
+			}
+			found = start + off
+		}
+	}
+	r.skip(4) // lock time
+	if r.err != nil {
+		return 0, fmt.Errorf("transaction is malformed: %v", r.err)
+	}
+	if r.off != len(tx) {
+		return 0, fmt.Errorf("transaction has %d trailing bytes", len(tx)-r.off)
+	}
+	if found < 0 {
+		return 0, errors.New("no OP_RETURN output of the transaction commits the log root")
+	}
+	return found, nil
+}
+
+// opReturnRoot reports whether script is OP_RETURN followed by one push whose data ends
+// with root, and where root starts within script.
+func opReturnRoot(script []byte, root merkle.Hash) (int, bool) {
+	const opReturn, opPushdata1 = 0x6a, 0x4c
+	if len(script) < 2 || script[0] != opReturn {
+		return 0, false
+	}
+	dataStart, n := 2, int(script[1])
+	switch {
+	case script[1] == opPushdata1 && len(script) >= 3:
+		dataStart, n = 3, int(script[2])
+	case script[1] > opPushdata1:
+		return 0, false
+	}
+	if dataStart+n != len(script) || n < merkle.HashSize {
+		return 0, false
+	}
+	off := len(script) - merkle.HashSize
+	if merkle.Hash(script[off:]) != root {
+		return 0, false
+	}
+	return off, true
+}
+
+// txReader reads Bitcoin's serialization, remembering the first error.
+type txReader struct {
+	b   []byte
+	off int
+	err error
+}
+
+func (r *txReader) skip(n int) {
+	if r.err != nil {
+		return
+	}
+	if n < 0 || n > len(r.b)-r.off {
+		r.err = errors.New("unexpected end")
+		return
+	}
+	r.off += n
+}
+
+func (r *txReader) varint() uint64 {
+	if r.err != nil || r.off >= len(r.b) {
+		r.skip(1)
+		return 0
+	}
+	prefix := r.b[r.off]
+	r.off++
+	var size int
+	switch prefix {
+	case 0xfd:
+		size = 2
+	case 0xfe:
+		size = 4
+	case 0xff:
+		size = 8
+	default:
+		return uint64(prefix)
+	}
+	start := r.off
+	r.skip(size)
+	if r.err != nil {
+		return 0
+	}
+	var v [8]byte
+	copy(v[:], r.b[start:r.off])
+	n := binary.LittleEndian.Uint64(v[:])
+	if n > uint64(len(r.b)) {
+		r.err = fmt.Errorf("count %d is larger than the transaction", n)
+		return 0
+	}
+	return n
+}

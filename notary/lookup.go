@@ -1,0 +1,100 @@
+package notary
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/notary-dev/notary/merkle"
+)
+
+// Status is how far a logged digest has come.
+type Status string
+
+const (
+	// StatusPending: logged and receipted; no Bitcoin transaction commits it yet.
+	StatusPending Status = "pending"
+	// StatusAnchored: a Bitcoin transaction commits it, not yet at the final depth.
+	StatusAnchored Status = "anchored"
+	// StatusConfirmed: the transaction is at the final depth; the proof is complete.
+	StatusConfirmed Status = "confirmed"
+)
+
+// Timestamp is everything the service knows about one logged digest.
+type Timestamp struct {
+	Entry   Entry
+	Receipt Receipt
+	Status  Status
+	// Anchor is the Bitcoin anchor that covers the entry, if any.
+	Anchor *Anchor
+	// Proof is the best proof so far: complete when Status is StatusConfirmed, otherwise up
+	// to the latest checkpoint. It is nil for the second or so before the entry is in one.
+	Proof *Proof
+}
+
+// Lookup returns the timestamp of digest d, or an error wrapping ErrNotFound.
+func (s *Service) Lookup(ctx context.Context, d Digest) (*Timestamp, error) {
+	s.mu.RLock()
+	index, ok := s.index[d]
+	s.mu.RUnlock()
+	if !ok {
+		return nil, fmt.Errorf("notary: digest %s: %w", d, ErrNotFound)
+	}
+	return s.TimestampAt(ctx, index)
+}
+
+// TimestampAt returns the timestamp of the entry at index, or an error wrapping ErrNotFound.
+func (s *Service) TimestampAt(ctx context.Context, index int64) (*Timestamp, error) {
+	if index < 0 || index >= s.size.Load() {
+		return nil, fmt.Errorf("notary: entry %d: %w", index, ErrNotFound)
+	}
+	e, err := s.store.Entry(ctx, index)
+	if err != nil {
+		return nil, fmt.Errorf("notary: reading entry %d: %w", index, err)
+	}
+	receipt, err := SignReceipt(s.Origin(), e, s.cfg.Signer)
+	if err != nil {
+		return nil, err
+	}
+	ts := &Timestamp{Entry: e, Receipt: receipt, Status: StatusPending}
+	if src := s.anchorSource(); src != nil {
+		if ts.Anchor, err = src.Covering(ctx, index); err != nil {
+			return nil, fmt.Errorf("notary: finding the anchor of entry %d: %w", index, err)
+		}
+	}
+	cp := s.LatestCheckpoint()
+	if a := ts.Anchor; a != nil {
+		ts.Status = StatusAnchored
+		if a.Status == AnchorFinal && a.Bitcoin != nil {
+			ts.Status = StatusConfirmed
+			if cp, err = s.store.Checkpoint(ctx, a.Size); err != nil {
+				return nil, fmt.Errorf("notary: reading the anchored checkpoint of size %d: %w", a.Size, err)
+			}
+			if cp.Root != a.Root {
+				return nil, fmt.Errorf("notary: anchor %d commits root %s but the checkpoint of size %d has %s", a.ID, a.Root, a.Size, cp.Root)
+			}
+		}
+	}
+	if index >= cp.Size {
+		return ts, nil // not in a checkpoint yet
+	}
+	path, err := merkle.InclusionProof(index, cp.Size, s.store)
+	if err != nil {
+		return nil, fmt.Errorf("notary: inclusion proof of %d in %d: %w", index, cp.Size, err)
+	}
+	ts.Proof = &Proof{
+		Format:  ProofFormat,
+		Digest:  e.Digest,
+		Entry:   ProofEntry{Index: e.Index, ReceivedMS: e.Time.UnixMilli(), Nonce: e.Nonce[:]},
+		Receipt: receipt.Note,
+		Log:     ProofLog{Key: s.cfg.Verifier, Checkpoint: string(cp.Note), Inclusion: path},
+		Service: s.cfg.ServiceURL,
+	}
+	if ts.Status == StatusConfirmed {
+		b := ts.Anchor.Bitcoin
+		ts.Proof.Bitcoin = &ProofBitcoin{
+			Network: b.Network, Tx: b.Tx, TxIndex: b.TxIndex, Branch: b.Branch,
+			Header: b.Header[:], Height: b.Height,
+		}
+	}
+	return ts, nil
+}

@@ -1,0 +1,165 @@
+package notary
+
+import (
+	"bytes"
+	"fmt"
+	"time"
+
+	"github.com/notary-dev/notary/merkle"
+)
+
+// The steps of verification, in order. A VerifyError names the one that failed.
+const (
+	StepFormat      = "format"      // the file is a well-formed proof
+	StepEntry       = "entry"       // the entry is well formed
+	StepReceipt     = "receipt"     // the receipt, if present, is signed and matches the entry
+	StepCheckpoint  = "checkpoint"  // the checkpoint is signed by the log's key
+	StepInclusion   = "inclusion"   // the entry's leaf is in the checkpoint's tree
+	StepTransaction = "transaction" // the transaction commits the checkpoint's root in an OP_RETURN
+	StepBlock       = "block"       // the transaction is in the block whose header is given
+	StepWork        = "work"        // the header meets its stated difficulty target
+)
+
+// VerifyError says which step of verification failed and why.
+type VerifyError struct {
+	Step string
+	Err  error
+}
+
+func (e *VerifyError) Error() string {
+	return fmt.Sprintf("notary: %s check failed: %v", e.Step, e.Err)
+}
+func (e *VerifyError) Unwrap() error { return e.Err }
+
+// Verified is what a successful verification established.
+type Verified struct {
+	Digest   Digest
+	Index    int64
+	Received time.Time // when the service says it received the digest (trusting the service)
+	Origin   string    // the log
+	Key      string    // the log's verifier key, as given in the proof
+	LogSize  int64
+	LogRoot  merkle.Hash
+	Receipt  bool // a signed receipt was present and matched
+
+	// Set only for complete proofs.
+	Complete  bool
+	Network   string
+	TxID      merkle.Hash // internal byte order; ReverseHex prints it as explorers do
+	BlockHash merkle.Hash // internal byte order
+	Height    int64
+	BlockTime time.Time // the document existed no later than about this time
+	Header    Header
+}
+
+// Verify checks every step of p that needs no network: digest → leaf → log root (signed
+// checkpoint) and, for a complete proof, root → OP_RETURN → txid → block Merkle root → header
+// and its proof of work. What it cannot check offline is that the header is in Bitcoin's best
+// chain at Height; callers do that against a node or a header they trust.
+// It returns a *VerifyError naming the first step that failed.
+func Verify(p *Proof) (*Verified, error) {
+	fail := func(step string, format string, args ...any) (*Verified, error) {
+		return nil, &VerifyError{Step: step, Err: fmt.Errorf(format, args...)}
+	}
+	if p.Format != ProofFormat {
+		return fail(StepFormat, "format %q is not %q", p.Format, ProofFormat)
+	}
+	e, err := p.LogEntry()
+	if err != nil {
+		return fail(StepEntry, "%v", err)
+	}
+	if e.Index < 0 {
+		return fail(StepEntry, "negative index %d", e.Index)
+	}
+	leaf := e.LeafHash()
+
+	cp, err := OpenCheckpoint([]byte(p.Log.Checkpoint), p.Log.Key)
+	if err != nil {
+		return fail(StepCheckpoint, "%v", err)
+	}
+	if e.Index >= cp.Size {
+		return fail(StepInclusion, "entry %d is not in a log of size %d", e.Index, cp.Size)
+	}
+	if err := merkle.VerifyInclusion(e.Index, cp.Size, leaf, cp.Root, p.Log.Inclusion); err != nil {
+		return fail(StepInclusion, "%v", err)
+	}
+	v := &Verified{
+		Digest: e.Digest, Index: e.Index, Received: e.Time,
+		Origin: cp.Origin, Key: p.Log.Key, LogSize: cp.Size, LogRoot: cp.Root,
+	}
+
+	if p.Receipt != "" {
+		r, err := OpenReceipt([]byte(p.Receipt), p.Log.Key)
+		if err != nil {
+			return fail(StepReceipt, "%v", err)
+		}
+		if r.Origin != cp.Origin || r.Index != e.Index || r.Digest != e.Digest || r.LeafHash != leaf || !r.Time.Equal(e.Time) {
+			return fail(StepReceipt, "the receipt is for another entry than the proof's")
+		}
+		v.Receipt = true
+	}
+
+	b := p.Bitcoin
+	if b == nil {
+		return v, nil
+	}
+	if _, err := findCommitment(b.Tx, cp.Root); err != nil {
+		return fail(StepTransaction, "%v", err)
+	}
+	txid := merkle.DoubleSHA256(b.Tx)
+	if len(b.Header) != HeaderSize {
+		return fail(StepBlock, "header is %d bytes, not %d", len(b.Header), HeaderSize)
+	}
+	if b.TxIndex < 0 || (len(b.Branch) < 64 && b.TxIndex >= 1<<len(b.Branch)) {
+		return fail(StepBlock, "transaction index %d does not fit a branch of %d hashes", b.TxIndex, len(b.Branch))
+	}
+	h := Header(b.Header)
+	if got := merkle.BlockRootFromBranch(txid, b.TxIndex, b.Branch); got != h.MerkleRoot() {
+		return fail(StepBlock, "transaction %s is not in block %s: its branch leads to %s, the header says %s",
+			ReverseHex(txid), ReverseHex(h.Hash()), ReverseHex(got), ReverseHex(h.MerkleRoot()))
+	}
+	if err := h.CheckProofOfWork(); err != nil {
+		return fail(StepWork, "%v", err)
+	}
+	if b.Height < 0 {
+		return fail(StepBlock, "negative height %d", b.Height)
+	}
+	v.Complete = true
+	v.Network = b.Network
+	v.TxID = txid
+	v.BlockHash = h.Hash()
+	v.Height = b.Height
+	v.BlockTime = h.Time()
+	v.Header = h
+	return v, nil
+}
+
+// Ops returns the operations that take the digest to the commitment the proof ends in:
+// the block header's Merkle root for a complete proof, the log root otherwise. Evaluated
+// from the digest's 32 bytes they must give that value: this is the form an OpenTimestamps
+// proof takes.
+func (p *Proof) Ops() ([]merkle.Op, error) {
+	v, err := Verify(p)
+	if err != nil {
+		return nil, err
+	}
+	e, _ := p.LogEntry()
+	ops := leafOps(e)
+	path, err := merkle.InclusionOps(v.Index, v.LogSize, p.Log.Inclusion)
+	if err != nil {
+		return nil, &VerifyError{Step: StepInclusion, Err: err}
+	}
+	ops = append(ops, path...)
+	if !v.Complete {
+		return ops, nil
+	}
+	off, _ := findCommitment(p.Bitcoin.Tx, v.LogRoot)
+	tx := p.Bitcoin.Tx
+	ops = append(ops,
+		merkle.Op{Code: merkle.OpPrepend, Arg: bytes.Clone(tx[:off])},
+		merkle.Op{Code: merkle.OpAppend, Arg: bytes.Clone(tx[off+merkle.HashSize:])},
+		merkle.Op{Code: merkle.OpSHA256},
+		merkle.Op{Code: merkle.OpSHA256},
+	)
+	return append(ops, merkle.BlockBranchOps(p.Bitcoin.TxIndex, p.Bitcoin.Branch)...), nil
+}
