@@ -1,0 +1,99 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"path/filepath"
+	"time"
+
+	"github.com/btcsuite/btcd/chaincfg/v2"
+
+	"github.com/notary-dev/notary/anchor"
+	"github.com/notary-dev/notary/notary"
+)
+
+// anchorFlags configure the anchorer and its node.
+type anchorFlags struct {
+	network     string
+	nodeURL     string
+	nodeCookie  string
+	interval    time.Duration
+	bumpAfter   time.Duration
+	depth       int
+	feeFloor    int64
+	feeCap      int64
+	startHeight int64
+	tag         string
+}
+
+func (f *anchorFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.network, "network", "mainnet", "Bitcoin `NETWORK`: mainnet, testnet3, testnet4, signet, regtest or simnet")
+	fs.StringVar(&f.nodeURL, "node", "http://127.0.0.1:8332", "the node's JSON-RPC `URL` with credentials, e.g. http://user:pass@127.0.0.1:8332 (bitcoind or btcd --notls)")
+	fs.StringVar(&f.nodeCookie, "node-cookie", "", "bitcoind's .cookie `FILE`, instead of credentials in --node")
+	fs.DurationVar(&f.interval, "anchor-interval", time.Hour, "least time between two anchoring transactions")
+	fs.DurationVar(&f.bumpAfter, "bump-after", time.Hour, "replace a transaction with a higher fee when it waits this long for a block")
+	fs.IntVar(&f.depth, "depth", 6, "confirmations that make an anchor final")
+	fs.Int64Var(&f.feeFloor, "fee-floor", 1, "lowest fee rate paid, sat/vB")
+	fs.Int64Var(&f.feeCap, "fee-cap", 50, "highest fee rate paid, sat/vB")
+	fs.Int64Var(&f.startHeight, "start-height", 0, "first block to scan for the wallet's coins: the height of its first funding or lower")
+	fs.StringVar(&f.tag, "tag", "", "short `TEXT` written before the root in the OP_RETURN output")
+}
+
+// params returns the chain parameters of --network.
+func (f *anchorFlags) params() (*chaincfg.Params, error) {
+	p, ok := map[string]*chaincfg.Params{
+		"mainnet":  &chaincfg.MainNetParams,
+		"testnet3": &chaincfg.TestNet3Params,
+		"testnet4": &chaincfg.TestNet4Params,
+		"signet":   &chaincfg.SigNetParams,
+		"regtest":  &chaincfg.RegressionNetParams,
+		"simnet":   &chaincfg.SimNetParams,
+	}[f.network]
+	if !ok {
+		return nil, usageError("--network %q: want mainnet, testnet3, testnet4, signet, regtest or simnet", f.network)
+	}
+	return p, nil
+}
+
+// node returns the RPC client of --node.
+func (f *anchorFlags) node() (anchor.Node, error) {
+	u, err := url.Parse(f.nodeURL)
+	if err != nil || u.Host == "" {
+		return nil, usageError("--node %q is not a URL like http://user:pass@127.0.0.1:8332", redactURL(f.nodeURL))
+	}
+	cfg := anchor.RPCConfig{Host: u.Host, CookieFile: f.nodeCookie, TLS: u.Scheme == "https"}
+	if u.User != nil {
+		cfg.User = u.User.Username()
+		cfg.Pass, _ = u.User.Password()
+	}
+	rpc, err := anchor.NewRPC(cfg)
+	if err != nil {
+		return nil, usageError("--node: %v", err)
+	}
+	return rpc, nil
+}
+
+// open loads the anchoring key from the data directory and returns the anchorer.
+func (f *anchorFlags) open(ctx context.Context, dataDir string, node anchor.Node, st anchor.Store, cps notary.CheckpointSource, log *slog.Logger) (*anchor.Anchorer, error) {
+	params, err := f.params()
+	if err != nil {
+		return nil, err
+	}
+	key, err := anchor.LoadOrCreateKey(filepath.Join(dataDir, "bitcoin.key"))
+	if err != nil {
+		return nil, err
+	}
+	a, err := anchor.New(ctx, anchor.Config{
+		Params: params, Key: key, Node: node, Store: st, Checkpoints: cps,
+		Interval: f.interval, BumpAfter: f.bumpAfter, Depth: f.depth,
+		FeeFloor: anchor.SatPerVByte(f.feeFloor), FeeCap: anchor.SatPerVByte(f.feeCap),
+		StartHeight: f.startHeight, Tag: []byte(f.tag), Logger: log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("starting the anchorer: %w", err)
+	}
+	return a, nil
+}

@@ -1,0 +1,234 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/notary-dev/notary/merkle"
+	"github.com/notary-dev/notary/notary"
+)
+
+func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("verify", "[flags] FILE.proof.json [FILE]", stderr)
+	nodeURL := fs.String("node", "", "check the block against your own node's JSON-RPC (`URL`, e.g. http://user:pass@127.0.0.1:8332)")
+	explorer := fs.String("explorer", "", "check the block against an Esplora-style explorer (`URL`; you trust its operator)")
+	trusted := fs.String("block", "", "check against a block `HASH` you already trust (as explorers print it)")
+	digestHex := fs.String("digest", "", "the document's SHA-256 `HEX`, instead of giving the document")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() < 1 || fs.NArg() > 2 {
+		fs.Usage()
+		return usageError("verify takes a proof file and, optionally, the document")
+	}
+	p, err := readProof(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+
+	say := func(format string, args ...any) { fmt.Fprintf(stdout, format+"\n", args...) }
+	var want *notary.Digest
+	switch {
+	case fs.NArg() == 2:
+		d, err := hashFile(fs.Arg(1))
+		if err != nil {
+			return err
+		}
+		want = &d
+	case *digestHex != "":
+		d, err := notary.ParseDigest(*digestHex)
+		if err != nil {
+			return usageError("--digest: %v", err)
+		}
+		want = &d
+	}
+	if want != nil && *want != p.Digest {
+		return &cliError{code: exitInvalid,
+			err:  fmt.Errorf("the document's SHA-256 is %s, the proof is for %s", want, p.Digest),
+			hint: "a proof is for the exact bytes that were stamped; check that this is the original file"}
+	}
+
+	v, err := notary.Verify(p)
+	if err != nil {
+		return &cliError{code: exitInvalid, err: err, hint: "the proof file is corrupt or was altered; fetch it again from its source"}
+	}
+	if want != nil {
+		say("ok   the document's SHA-256 is %s", v.Digest)
+	} else {
+		say("--   no document given: checking the proof for digest %s only", v.Digest)
+	}
+	if v.Receipt {
+		say("ok   signed receipt: entry %d, received %s", v.Index, v.Received.Format(time.RFC3339Nano))
+	}
+	say("ok   entry %d is in the log %s of size %d (root %s), checkpoint signed by its key", v.Index, v.Origin, v.LogSize, v.LogRoot)
+	if !v.Complete {
+		return &cliError{code: exitInvalid,
+			err:  errors.New("the proof is pending: no Bitcoin block commits it yet, so it rests on the service's signature alone"),
+			hint: "run \"notary upgrade " + fs.Arg(0) + "\" once the anchoring transaction is final"}
+	}
+	say("ok   transaction %s commits that root in an OP_RETURN output", notary.ReverseHex(v.TxID))
+	say("ok   the transaction is in block %s (height %d, network %s)", notary.ReverseHex(v.BlockHash), v.Height, v.Network)
+	say("ok   the block header meets its own proof-of-work target")
+
+	checked, err := checkBestChain(ctx, v, *nodeURL, *explorer, *trusted)
+	if err != nil {
+		return err
+	}
+	say("%s", checked)
+	if v.Network != "mainnet" {
+		say("note this proof is anchored on %s, not Bitcoin's main network: it shows the mechanism, not a time anyone must accept", v.Network)
+	}
+	say("The document existed no later than %s (time of block %d).", v.BlockTime.Format(time.RFC3339), v.Height)
+	return nil
+}
+
+// checkBestChain checks that the proof's block is in the best chain at its height, with
+// whichever source the user gave, and says what was checked and trusted.
+func checkBestChain(ctx context.Context, v *notary.Verified, nodeURL, explorer, trusted string) (string, error) {
+	blockHex := notary.ReverseHex(v.BlockHash)
+	mismatch := func(source, got string) error {
+		return &cliError{code: exitInvalid,
+			err:  fmt.Errorf("%s has block %s at height %d, not the proof's %s", source, got, v.Height, blockHex),
+			hint: "the anchoring block is not in that chain: a reorganisation, another network, or a forged header"}
+	}
+	switch {
+	case nodeURL != "":
+		ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		defer cancel()
+		got, err := nodeBlockHash(ctx, nodeURL, v.Height)
+		if err != nil {
+			return "", &cliError{code: exitUsage, err: fmt.Errorf("asking the node: %v", err), hint: "check --node: URL, user, password, and that the node runs on " + v.Network}
+		}
+		if got != blockHex {
+			return "", mismatch("your node", got)
+		}
+		return fmt.Sprintf("ok   your node at %s has this block at height %d in its best chain", redactURL(nodeURL), v.Height), nil
+	case explorer != "":
+		ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		defer cancel()
+		got, err := explorerBlockHash(ctx, explorer, v.Height)
+		if err != nil {
+			return "", &cliError{code: exitUsage, err: fmt.Errorf("asking the explorer: %v", err)}
+		}
+		if got != blockHex {
+			return "", mismatch("the explorer", got)
+		}
+		return fmt.Sprintf("ok   the explorer %s has this block at height %d (you trust the explorer's operator for this step)", explorer, v.Height), nil
+	case trusted != "":
+		if !strings.EqualFold(trusted, blockHex) {
+			return "", mismatch("the block you trust", strings.ToLower(trusted))
+		}
+		return fmt.Sprintf("ok   the block is the one you said you trust (%s)", blockHex), nil
+	default:
+		return fmt.Sprintf("--   NOT checked: that block %s is in Bitcoin's best chain at height %d; pass --node, --explorer or --block to check it", blockHex, v.Height), nil
+	}
+}
+
+// explorerBlockHash asks an Esplora-style explorer for the hash of the block at height.
+func explorerBlockHash(ctx context.Context, base string, height int64) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(base, "/")+"/block-height/"+strconv.FormatInt(height, 10), nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1024))
+	if err != nil {
+		return "", err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(body)))
+	}
+	hash := strings.TrimSpace(string(body))
+	if _, err := merkle.ParseHash(hash); err != nil {
+		return "", fmt.Errorf("the explorer answered %q, not a block hash", hash)
+	}
+	return strings.ToLower(hash), nil
+}
+
+func cmdInfo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("info", "FILE.proof.json", stderr)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return usageError("info takes one proof file")
+	}
+	p, err := readProof(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	w := func(format string, args ...any) { fmt.Fprintf(stdout, format+"\n", args...) }
+	w("Proof of existence (%s)", p.Format)
+	w("  digest (SHA-256)  %s", p.Digest)
+	w("  log entry         %d, received %s", p.Entry.Index, time.UnixMilli(p.Entry.ReceivedMS).UTC().Format(time.RFC3339Nano))
+	if p.Service != "" {
+		w("  service           %s", p.Service)
+	}
+	v, verr := notary.Verify(p)
+	if v != nil {
+		w("  log               %s, size %d, root %s", v.Origin, v.LogSize, v.LogRoot)
+		w("  inclusion path    %d hashes", len(p.Log.Inclusion))
+	}
+	if p.Bitcoin == nil {
+		w("  status            pending: not yet in a Bitcoin block (run notary upgrade)")
+	} else if v != nil {
+		w("  status            complete")
+		w("  network           %s", v.Network)
+		w("  transaction       %s (%d bytes)", notary.ReverseHex(v.TxID), len(p.Bitcoin.Tx))
+		w("  block             %s, height %d, transaction %d, branch of %d hashes", notary.ReverseHex(v.BlockHash), v.Height, p.Bitcoin.TxIndex, len(p.Bitcoin.Branch))
+		w("  block time        %s", v.BlockTime.Format(time.RFC3339))
+	}
+	if verr != nil {
+		w("  INVALID           %v", verr)
+		return &cliError{code: exitInvalid, err: verr}
+	}
+	return nil
+}
+
+// readProof reads and parses a proof file.
+func readProof(path string) (*notary.Proof, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, &cliError{code: exitUsage, err: err}
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, notary.MaxProofSize+1))
+	if err != nil {
+		return nil, &cliError{code: exitUsage, err: fmt.Errorf("reading %s: %v", path, err)}
+	}
+	p, err := notary.ParseProof(data)
+	if err != nil {
+		return nil, &cliError{code: exitInvalid, err: fmt.Errorf("%s: %v", path, err),
+			hint: "is this a notary proof file (FILE.proof.json)? it may be truncated or altered"}
+	}
+	return p, nil
+}
+
+// hashFile returns the SHA-256 of a file's contents.
+func hashFile(path string) (notary.Digest, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return notary.Digest{}, &cliError{code: exitUsage, err: err}
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return notary.Digest{}, &cliError{code: exitUsage, err: fmt.Errorf("reading %s: %v", path, err)}
+	}
+	var d notary.Digest
+	h.Sum(d[:0])
+	return d, nil
+}

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/notary-dev/notary/store"
+)
+
+func cmdWallet(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("wallet", "[flags]", stderr)
+	config := fs.String("config", "", "read settings from `FILE`, as serve does")
+	var f serveFlags
+	f.register(fs, "notary-data")
+	f.anchor.register(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := applyConfig(fs, *config); err != nil {
+		return err
+	}
+	if _, err := os.Stat(filepath.Join(f.data, "notary.db")); err != nil {
+		return &cliError{code: exitUsage, err: fmt.Errorf("no notary database in %s", f.data), hint: "pass the --data directory that serve uses"}
+	}
+	db, err := store.Open(filepath.Join(f.data, "notary.db"))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	node, err := f.anchor.node()
+	if err != nil {
+		return err
+	}
+	// The wallet is read as the running service last saved it; nothing is written here.
+	anc, err := f.anchor.open(ctx, f.data, node, db, nil, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return err
+	}
+	w, err := anc.Wallet(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "address    %s (%s)\n", w.Address, w.Network)
+	fmt.Fprintf(stdout, "balance    %s (%s spendable) in %d coin(s)\n", w.Balance, w.Spendable, w.Coins)
+	fmt.Fprintf(stdout, "scanned to block %d\n", w.Height)
+	if w.Coins == 0 {
+		fmt.Fprintf(stdout, "Fund it by sending bitcoin to %s; anchoring waits until a coin is spendable.\n", w.Address)
+	}
+	return nil
+}
