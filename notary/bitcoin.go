@@ -75,6 +75,10 @@ func findCommitment(tx []byte, root merkle.Hash) (int, error) {
 	if len(tx) > maxTxSize {
 		return 0, fmt.Errorf("transaction is %d bytes, more than %d", len(tx), maxTxSize)
 	}
+	if len(tx) == 2*merkle.HashSize {
+		// A 64-byte "transaction" could be an inner node of the block's tree passed off as a leaf.
+		return 0, errors.New("transaction is 64 bytes: refused, it could be a Merkle node in disguise")
+	}
 	r := txReader{b: tx}
 	r.skip(4) // version
 	nIn := r.varint()
