@@ -1,0 +1,7 @@
+//go:build !unix
+
+package btcdnode
+
+import "syscall"
+
+func setProcAttr(attr *syscall.SysProcAttr) {}
