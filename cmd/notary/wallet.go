@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/notary-dev/notary/notary"
 	"github.com/notary-dev/notary/store"
 )
 
@@ -36,7 +37,7 @@ func cmdWallet(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	// The wallet is read as the running service last saved it; nothing is written here.
-	anc, err := f.anchor.open(ctx, f.data, node, db, nil, slog.New(slog.DiscardHandler))
+	anc, err := f.anchor.open(ctx, f.data, node, db, noCheckpoints{}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return err
 	}
@@ -46,9 +47,14 @@ func cmdWallet(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	fmt.Fprintf(stdout, "address    %s (%s)\n", w.Address, w.Network)
 	fmt.Fprintf(stdout, "balance    %s (%s spendable) in %d coin(s)\n", w.Balance, w.Spendable, w.Coins)
-	fmt.Fprintf(stdout, "scanned to block %d\n", w.Height)
+	fmt.Fprintf(stdout, "scanned to block %d (as the service last saved it)\n", w.Height)
 	if w.Coins == 0 {
 		fmt.Fprintf(stdout, "Fund it by sending bitcoin to %s; anchoring waits until a coin is spendable.\n", w.Address)
 	}
 	return nil
 }
+
+// noCheckpoints stands in for the log when the anchorer is opened only to read its wallet.
+type noCheckpoints struct{}
+
+func (noCheckpoints) LatestCheckpoint() notary.Checkpoint { return notary.Checkpoint{} }
