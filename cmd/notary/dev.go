@@ -30,13 +30,18 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 
-	// btcd wipes a regtest chain at every start, so proofs and coins of an earlier run
-	// would point at blocks that no longer exist: the dev stack starts from nothing.
-	if err := os.RemoveAll(f.data); err != nil {
-		return usageError("clearing %s: %v", f.data, err)
-	}
 	if err := ensureDataDir(f.data); err != nil {
 		return err
+	}
+	unlock, err := lockDataDir(f.data)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	// btcd wipes a regtest chain at every start, so proofs and coins of an earlier run
+	// would point at blocks that no longer exist: the dev stack starts from nothing.
+	if err := clearDir(f.data, "lock"); err != nil {
+		return usageError("clearing %s: %v", f.data, err)
 	}
 	key, err := anchor.LoadOrCreateKey(filepath.Join(f.data, "bitcoin.key"))
 	if err != nil {
@@ -100,4 +105,21 @@ func mine(ctx context.Context, node *btcdnode.Node, every time.Duration, log *sl
 			cancel()
 		}
 	}
+}
+
+// clearDir removes everything in dir but the entry named keep.
+func clearDir(dir, keep string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if e.Name() == keep {
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -45,7 +45,7 @@ type stack struct {
 	anc *anchor.Anchorer
 }
 
-// runStack opens the data directory, starts every part and serves until ctx is done, then
+// runStack opens the data directory (which the caller has locked), starts every part and serves until ctx is done, then
 // shuts down in reverse order: stop taking requests, drain the sequencer, stop anchoring,
 // close the database. ready, if not nil, is called once the server listens.
 func runStack(ctx context.Context, f serveFlags, node anchor.Node, log *slog.Logger, ready func(*stack)) error {
@@ -174,6 +174,14 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
+	if err := ensureDataDir(f.data); err != nil {
+		return err
+	}
+	unlock, err := lockDataDir(f.data)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	node, err := f.anchor.node()
 	if err != nil {
 		return err
