@@ -10,6 +10,9 @@ import (
 type AnchorStatus string
 
 const (
+	// AnchorSigned: the anchoring transaction is signed and saved, but no node has
+	// accepted it yet (it is being sent, or the node is unreachable).
+	AnchorSigned AnchorStatus = "signed"
 	// AnchorMempool: the node accepted the anchoring transaction; it is not in a block yet.
 	AnchorMempool AnchorStatus = "mempool"
 	// AnchorConfirmed: the transaction is in the best chain, less deep than the final depth.

@@ -58,7 +58,7 @@ func OpenCheckpoint(signed []byte, vkey string) (Checkpoint, error) {
 	if c.Size, err = strconv.ParseInt(lines[1], 10, 64); err != nil || c.Size < 0 || strconv.FormatInt(c.Size, 10) != lines[1] {
 		return Checkpoint{}, fmt.Errorf("notary: checkpoint size %q is not a canonical number", lines[1])
 	}
-	root, err := base64.StdEncoding.DecodeString(lines[2])
+	root, err := base64.StdEncoding.Strict().DecodeString(lines[2])
 	if err != nil || len(root) != merkle.HashSize {
 		return Checkpoint{}, errors.New("notary: checkpoint root is not a base64 SHA-256 hash")
 	}

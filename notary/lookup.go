@@ -62,7 +62,7 @@ func (s *Service) TimestampAt(ctx context.Context, index int64) (*Timestamp, err
 		}
 	}
 	cp := s.LatestCheckpoint()
-	if a := ts.Anchor; a != nil {
+	if a := ts.Anchor; a != nil && a.Status != AnchorSigned {
 		ts.Status = StatusAnchored
 		if a.Status == AnchorFinal && a.Bitcoin != nil {
 			ts.Status = StatusConfirmed
@@ -90,6 +90,9 @@ func (s *Service) TimestampAt(ctx context.Context, index int64) (*Timestamp, err
 		Service: s.cfg.ServiceURL,
 	}
 	if ts.Status == StatusConfirmed {
+		// Bitcoin now proves what the receipt promised; leaving it out keeps the proof
+		// to what a verifier must check.
+		ts.Proof.Receipt = ""
 		b := ts.Anchor.Bitcoin
 		ts.Proof.Bitcoin = &ProofBitcoin{
 			Network: b.Network, Tx: b.Tx, TxIndex: b.TxIndex, Branch: b.Branch,

@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"reflect"
 	"time"
 
 	"github.com/notary-dev/notary/merkle"
@@ -62,7 +64,7 @@ type ProofBitcoin struct {
 // Complete reports whether the proof reaches a Bitcoin block.
 func (p *Proof) Complete() bool { return p.Bitcoin != nil }
 
-// Entry returns the log entry the proof is about.
+// LogEntry returns the log entry the proof is about.
 func (p *Proof) LogEntry() (Entry, error) {
 	if len(p.Entry.Nonce) != 16 {
 		return Entry{}, fmt.Errorf("nonce must be 16 bytes, got %d", len(p.Entry.Nonce))
@@ -87,14 +89,9 @@ func ParseProof(data []byte) (*Proof, error) {
 	if len(data) > MaxProofSize {
 		return nil, &VerifyError{Step: StepFormat, Err: fmt.Errorf("file is %d bytes, more than %d", len(data), MaxProofSize)}
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
 	var p Proof
-	if err := dec.Decode(&p); err != nil {
+	if err := decodeStrict(data, &p); err != nil {
 		return nil, &VerifyError{Step: StepFormat, Err: fmt.Errorf("not a notary proof: %v", err)}
-	}
-	if dec.More() {
-		return nil, &VerifyError{Step: StepFormat, Err: errors.New("trailing data after the proof")}
 	}
 	if p.Format != ProofFormat {
 		return nil, &VerifyError{Step: StepFormat, Err: fmt.Errorf("format %q is not %q", p.Format, ProofFormat)}
@@ -142,4 +139,74 @@ func leafOps(e Entry) []merkle.Op {
 		{Code: merkle.OpAppend, Arg: suffix},
 		{Code: merkle.OpSHA256},
 	}
+}
+
+// decodeStrict decodes one JSON value into v and refuses anything a canonical proof file
+// would not hold: unknown fields, a key twice, keys in another case, upper-case hex, and
+// anything but white space after the value.
+func decodeStrict(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errors.New("trailing data after the proof")
+	}
+	if err := checkNoDuplicateKeys(data); err != nil {
+		return err
+	}
+	// The decoder matches keys case-insensitively and hex in either case: compare the
+	// input with its own canonical re-encoding to catch both.
+	canonical, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	var got, want any
+	if json.Unmarshal(data, &got) != nil || json.Unmarshal(canonical, &want) != nil || !reflect.DeepEqual(got, want) {
+		return errors.New("not in canonical form (key names are lower case, hex is lower case)")
+	}
+	return nil
+}
+
+// checkNoDuplicateKeys reports an object in data that has a key twice.
+func checkNoDuplicateKeys(data []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	var walk func() error
+	walk = func() error {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		switch tok {
+		case json.Delim('{'):
+			seen := map[string]bool{}
+			for dec.More() {
+				key, err := dec.Token()
+				if err != nil {
+					return err
+				}
+				k := key.(string)
+				if seen[k] {
+					return fmt.Errorf("key %q appears twice", k)
+				}
+				seen[k] = true
+				if err := walk(); err != nil {
+					return err
+				}
+			}
+			_, err = dec.Token()
+			return err
+		case json.Delim('['):
+			for dec.More() {
+				if err := walk(); err != nil {
+					return err
+				}
+			}
+			_, err = dec.Token()
+			return err
+		}
+		return nil
+	}
+	return walk()
 }

@@ -53,8 +53,11 @@ func noteSignature(signed []byte) (uint32, []byte, error) {
 
 // receiptText is the text that a receipt's signature covers.
 func receiptText(origin string, e Entry) string {
-	return fmt.Sprintf("%s\n%s\n%d\n%d\n%s\n%s\n", receiptHeader, origin, e.Index,
-		e.Time.UnixMilli(), e.Digest, e.LeafHash())
+	return formatReceipt(origin, e.Index, e.Time.UnixMilli(), e.Digest, e.LeafHash())
+}
+
+func formatReceipt(origin string, index, ms int64, d Digest, leaf merkle.Hash) string {
+	return fmt.Sprintf("%s\n%s\n%d\n%d\n%s\n%s\n", receiptHeader, origin, index, ms, d, leaf)
 }
 
 // SignReceipt returns the signed receipt for entry e.
@@ -105,6 +108,12 @@ func OpenReceipt(signed []byte, vkey string) (Receipt, error) {
 	}
 	if r.LeafHash, err = merkle.ParseHash(lines[5]); err != nil {
 		return Receipt{}, fmt.Errorf("notary: receipt: %v", err)
+	}
+	if r.Origin != v.Name() {
+		return Receipt{}, fmt.Errorf("notary: receipt origin %q is not the key's name %q", r.Origin, v.Name())
+	}
+	if n.Text != formatReceipt(r.Origin, r.Index, ms, r.Digest, r.LeafHash) {
+		return Receipt{}, errors.New("notary: receipt text is not in canonical form")
 	}
 	return r, nil
 }

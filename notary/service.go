@@ -98,19 +98,9 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		index:     make(map[Digest]int64),
 		hashCache: make(map[int64]merkle.Hash),
 	}
-	var n int64
-	err := s.store.ScanEntries(ctx, func(e Entry) error {
-		if e.Index != n {
-			return fmt.Errorf("notary: stored log has entry %d where %d belongs", e.Index, n)
-		}
-		if _, dup := s.index[e.Digest]; !dup {
-			s.index[e.Digest] = e.Index
-		}
-		n++
-		return nil
-	})
+	n, err := s.load(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("notary: loading the log: %w", err)
+		return nil, err
 	}
 	s.size.Store(n)
 
@@ -136,6 +126,71 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		s.checkpoint.Store(&cp)
 	}
 	return s, nil
+}
+
+// load reads the whole log into the digest index and audits it on the way: every stored
+// Merkle hash must be the one its entries give, so that a changed digest, time or nonce
+// anywhere is caught before the service signs anything about it. It returns the log size.
+func (s *Service) load(ctx context.Context) (int64, error) {
+	const chunk = 4096
+	var (
+		n        int64
+		computed []merkle.Hash // hashes of the entries since the last comparison
+		first    int64         // storage index of computed[0]
+	)
+	compare := func() error {
+		if len(computed) == 0 {
+			return nil
+		}
+		indexes := make([]int64, len(computed))
+		for i := range indexes {
+			indexes[i] = first + int64(i)
+		}
+		stored, err := s.store.ReadHashes(indexes)
+		if err != nil {
+			return fmt.Errorf("notary: reading stored hashes: %w", err)
+		}
+		for i, h := range stored {
+			if h != computed[i] {
+				return fmt.Errorf("notary: stored Merkle hash %d does not match the entries: the database was altered or damaged; refusing to start", indexes[i])
+			}
+		}
+		first += int64(len(computed))
+		computed = computed[:0]
+		if len(s.hashCache) > 1<<16 {
+			clear(s.hashCache)
+		}
+		return nil
+	}
+	err := s.store.ScanEntries(ctx, func(e Entry) error {
+		if e.Index != n {
+			return fmt.Errorf("notary: stored log has entry %d where %d belongs", e.Index, n)
+		}
+		if _, dup := s.index[e.Digest]; !dup {
+			s.index[e.Digest] = e.Index
+		}
+		hs, err := merkle.StoredHashes(n, e.LeafHash(), merkle.HashReaderFunc(s.readHashes))
+		if err != nil {
+			return err
+		}
+		at := merkle.StoredHashCount(n)
+		for k, h := range hs {
+			s.hashCache[at+int64(k)] = h
+		}
+		computed = append(computed, hs...)
+		n++
+		if n%chunk == 0 {
+			return compare()
+		}
+		return nil
+	})
+	if err == nil {
+		err = compare()
+	}
+	if err != nil {
+		return 0, fmt.Errorf("notary: loading the log: %w", err)
+	}
+	return n, nil
 }
 
 // SetAnchors tells the service where to find Bitcoin anchors. Call it before serving lookups.
@@ -273,6 +328,13 @@ func (s *Service) sequenced(ctx context.Context, digests []Digest) ([]Entry, err
 	}
 	select {
 	case <-req.done:
+	case <-s.closed:
+		// The sequencer has stopped: it either answered req or never saw it.
+		select {
+		case <-req.done:
+		default:
+			return nil, ErrClosed
+		}
 	case <-ctx.Done():
 		// The entries may still be logged; submitting again returns them.
 		return nil, ctx.Err()

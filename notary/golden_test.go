@@ -1,0 +1,316 @@
+package notary_test
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/notary-dev/notary/merkle"
+	"github.com/notary-dev/notary/notary"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/proofs")
+
+// goldenDir holds the golden proofs and their manifest. Other implementations (the browser's
+// verifier) read the manifest to know what each file must give.
+const goldenDir = "testdata/proofs"
+
+// goldenEntry is one line of testdata/proofs/manifest.json.
+type goldenEntry struct {
+	File string `json:"file"`
+	// Models says what the file is: the attack or the mistake it models.
+	Models string `json:"models"`
+	// Valid is true for a proof that verifies.
+	Valid bool `json:"valid"`
+	// Stage is "parse" if parsing the file must fail, "verify" if verifying it must.
+	Stage string `json:"stage,omitempty"`
+	// Step is the verification step that must fail (notary.VerifyError.Step).
+	Step string `json:"step,omitempty"`
+}
+
+// goldenCase is a golden file and how gen makes it.
+type goldenCase struct {
+	goldenEntry
+	gen func(t *testing.T) []byte
+}
+
+// completeWith returns the complete proof of a fresh fixture, after edit.
+func completeWith(edit func(t *testing.T, f *fixture, p *notary.Proof)) func(t *testing.T) []byte {
+	return func(t *testing.T) []byte {
+		f := newFixture(t, nil)
+		p := f.complete(t)
+		edit(t, f, p)
+		return marshal(t, p)
+	}
+}
+
+// validComplete returns the bytes of the valid complete golden proof.
+func validComplete(t *testing.T) []byte {
+	return marshal(t, newFixture(t, nil).complete(t))
+}
+
+func goldenCases() []goldenCase {
+	verifyFails := func(file, step, models string, gen func(t *testing.T) []byte) goldenCase {
+		return goldenCase{goldenEntry{File: file, Models: models, Stage: "verify", Step: step}, gen}
+	}
+	parseFails := func(file, models string, gen func(t *testing.T) []byte) goldenCase {
+		return goldenCase{goldenEntry{File: file, Models: models, Stage: "parse", Step: notary.StepFormat}, gen}
+	}
+	valid := func(file, models string, gen func(t *testing.T) []byte) goldenCase {
+		return goldenCase{goldenEntry{File: file, Models: models, Valid: true}, gen}
+	}
+	// newAnchor replaces the proof's Bitcoin section by tx, in a block built around it, so
+	// that only the transaction step can fail.
+	newAnchor := func(t *testing.T, p *notary.Proof, tx []byte) {
+		b := newBlock(t, tx, fixtureNTx, fixtureTxIndex, true)
+		p.Bitcoin = proofBitcoin(b.attestation(tx, fixtureHeight))
+	}
+
+	return []goldenCase{
+		valid("valid-complete.json", "a complete proof: entry, inclusion, checkpoint, receipt, OP_RETURN transaction, block branch, header", validComplete),
+		valid("valid-complete-tagged.json", "a complete proof whose OP_RETURN data is a short tag followed by the root",
+			func(t *testing.T) []byte { return marshal(t, newFixture(t, []byte(fixtureTag)).complete(t)) }),
+		valid("valid-pending.json", "a pending proof: entry, inclusion, checkpoint, receipt, no Bitcoin section",
+			func(t *testing.T) []byte { return marshal(t, newFixture(t, nil).pending(t)) }),
+
+		verifyFails("wrong-digest.json", notary.StepInclusion, "the proof of one document presented for another",
+			completeWith(func(t *testing.T, f *fixture, p *notary.Proof) { p.Digest = testDigest(100) })),
+		verifyFails("index-plus-one.json", notary.StepInclusion, "the entry's index moved by one",
+			completeWith(func(t *testing.T, f *fixture, p *notary.Proof) { p.Entry.Index++ })),
+		verifyFails("index-negative.json", notary.StepEntry, "a negative entry index",
+			completeWith(func(t *testing.T, f *fixture, p *notary.Proof) { p.Entry.Index = -1 })),
+		verifyFails("nonce-short.json", notary.StepEntry, "a nonce of 15 bytes instead of 16",
+			completeWith(func(t *testing.T, f *fixture, p *notary.Proof) { p.Entry.Nonce = p.Entry.Nonce[:15] })),
+		verifyFails("received-time-changed.json", notary.StepInclusion, "the receive time made earlier by a millisecond (backdating)",
+			completeWith(func(t *testing.T, f *fixture, p *notary.Proof) { p.Entry.ReceivedMS-- })),
+		verifyFails("inclusion-hash-bit-flipped.json", notary.StepInclusion, "one bit flipped in a hash of the inclusion path",
+			completeWith(func(t *testing.T, f *fixture, p *notary.Proof) { p.Log.Inclusion[1][7] ^= 0x10 })),
+		verifyFails("inclusion-hash-missing.json", notary.StepInclusion, "the last hash of the inclusion path dropped",
+			completeWith(func(t *testing.T, f *fixture, p *notary.Proof) {
+				p.Log.Inclusion = p.Log.Inclusion[:len(p.Log.Inclusion)-1]
+			})),
+		verifyFails("checkpoint-signed-by-another-key.json", notary.StepCheckpoint, "the checkpoint signed by another key bearing the log's name",
+			completeWith(func(t *testing.T, f *fixture, p *notary.Proof) {
+				cp, err := notary.SignCheckpoint(f.cp.Size, f.cp.Root, newSigner(t, forgerSkey))
+				if err != nil {
+					t.Fatal(err)
+				}
+				p.Log.Checkpoint = string(cp.Note)
+			})),
+		verifyFails("checkpoint-root-changed.json", notary.StepCheckpoint, "the checkpoint's root line edited after signing",
+			completeWith(func(t *testing.T, f *fixture, p *notary.Proof) {
+				other := f.log.root(t, fixtureLogSize-1)
+				p.Log.Checkpoint = strings.Replace(p.Log.Checkpoint,
+					base64.StdEncoding.EncodeToString(f.cp.Root[:]), base64.StdEncoding.EncodeToString(other[:]), 1)
+			})),
+		verifyFails("checkpoint-before-entry.json", notary.StepInclusion, "a genuine checkpoint of a log too small to hold the entry",
+			completeWith(func(t *testing.T, f *fixture, p *notary.Proof) {
+				cp, err := notary.SignCheckpoint(fixtureIndex, f.log.root(t, fixtureIndex), newSigner(t, logSkey))
+				if err != nil {
+					t.Fatal(err)
+				}
+				p.Log.Checkpoint = string(cp.Note)
+			})),
+		verifyFails("receipt-of-another-entry.json", notary.StepReceipt, "a genuine receipt of another entry",
+			completeWith(func(t *testing.T, f *fixture, p *notary.Proof) {
+				r, err := notary.SignReceipt(logName, f.log.entries[fixtureIndex+1], newSigner(t, logSkey))
+				if err != nil {
+					t.Fatal(err)
+				}
+				p.Receipt = r.Note
+			})),
+		verifyFails("receipt-signed-by-another-key.json", notary.StepReceipt, "the receipt signed by another key bearing the log's name",
+			completeWith(func(t *testing.T, f *fixture, p *notary.Proof) {
+				r, err := notary.SignReceipt(logName, f.entry, newSigner(t, forgerSkey))
+				if err != nil {
+					t.Fatal(err)
+				}
+				p.Receipt = r.Note
+			})),
+		{goldenEntry{File: "tx-without-root.json", Models: "a transaction committing another root", Stage: "verify", Step: notary.StepTransaction},
+			func(t *testing.T) []byte {
+				f := newFixture(t, nil)
+				p := f.complete(t)
+				newAnchor(t, p, anchorTx(f.log.root(t, fixtureLogSize-1), nil).serialize(false))
+				return marshal(t, p)
+			}},
+		{goldenEntry{File: "tx-root-in-two-outputs.json", Models: "a transaction committing the root in two OP_RETURN outputs", Stage: "verify", Step: notary.StepTransaction},
+			func(t *testing.T) []byte {
+				f := newFixture(t, nil)
+				p := f.complete(t)
+				newAnchor(t, p, anchorTx(f.cp.Root, nil, btcOut{script: nullData(f.cp.Root[:])}).serialize(false))
+				return marshal(t, p)
+			}},
+		verifyFails("tx-witness-serialization.json", notary.StepTransaction, "the transaction in witness serialization instead of the non-witness one its txid hashes",
+			completeWith(func(t *testing.T, f *fixture, p *notary.Proof) { p.Bitcoin.Tx = f.tx.serialize(true) })),
+		verifyFails("tx-byte-flipped.json", notary.StepBlock, "one byte of the transaction (its input's outpoint) changed",
+			completeWith(func(t *testing.T, f *fixture, p *notary.Proof) { p.Bitcoin.Tx[4+1+3] ^= 0xff })),
+		verifyFails("branch-hash-flipped.json", notary.StepBlock, "one bit flipped in a hash of the block Merkle branch",
+			completeWith(func(t *testing.T, f *fixture, p *notary.Proof) {
+				p.Bitcoin.Branch = slices.Clone(p.Bitcoin.Branch)
+				p.Bitcoin.Branch[1][0] ^= 0x01
+			})),
+		verifyFails("tx-index-off-by-one.json", notary.StepBlock, "the transaction's position in the block moved by one",
+			completeWith(func(t *testing.T, f *fixture, p *notary.Proof) { p.Bitcoin.TxIndex++ })),
+		verifyFails("header-merkle-root-changed.json", notary.StepBlock, "the header's Merkle root field changed",
+			completeWith(func(t *testing.T, f *fixture, p *notary.Proof) {
+				p.Bitcoin.Header = bytes.Clone(p.Bitcoin.Header)
+				p.Bitcoin.Header[40] ^= 0x01
+			})),
+		verifyFails("header-truncated.json", notary.StepBlock, "a header of 79 bytes",
+			completeWith(func(t *testing.T, f *fixture, p *notary.Proof) { p.Bitcoin.Header = p.Bitcoin.Header[:79] })),
+		verifyFails("header-insufficient-work.json", notary.StepWork, "a header whose hash does not meet the target its bits state",
+			completeWith(func(t *testing.T, f *fixture, p *notary.Proof) {
+				p.Bitcoin.Header = bytes.Clone(p.Bitcoin.Header)
+				h := newHeader(t, notary.Header(p.Bitcoin.Header).MerkleRoot(), false)
+				p.Bitcoin.Header = h[:]
+			})),
+
+		parseFails("truncated.json", "a file cut in the middle", func(t *testing.T) []byte {
+			b := validComplete(t)
+			return b[:len(b)/2]
+		}),
+		parseFails("trailing-garbage.json", "text after the proof's JSON object", func(t *testing.T) []byte {
+			return append(validComplete(t), "garbage\n"...)
+		}),
+		parseFails("unknown-field.json", "a field the format does not define", func(t *testing.T) []byte {
+			return bytes.Replace(validComplete(t), []byte("{\n"), []byte("{\n  \"comment\": \"not in the format\",\n"), 1)
+		}),
+		parseFails("wrong-format-string.json", "a format string of a version this verifier does not know", completeWith(func(t *testing.T, f *fixture, p *notary.Proof) {
+			p.Format = "notary-proof/v2"
+		})),
+		parseFails("oversized.json", "a file of MaxProofSize+1 bytes (a valid proof padded with spaces)", func(t *testing.T) []byte {
+			b := validComplete(t)
+			return append(b, bytes.Repeat([]byte(" "), notary.MaxProofSize+1-len(b))...)
+		}),
+	}
+}
+
+// goldenManifest returns the manifest of cases, as written to manifest.json.
+func goldenManifest(t *testing.T, cases []goldenCase) []byte {
+	entries := make([]goldenEntry, len(cases))
+	for i, c := range cases {
+		entries[i] = c.goldenEntry
+	}
+	b, err := json.MarshalIndent(entries, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(b, '\n')
+}
+
+// TestGolden checks the golden proofs in testdata/proofs: each file is what the generator
+// makes, and parsing and verifying it gives what the manifest says. Regenerate them with
+//
+//	go test ./notary -run TestGolden -update
+func TestGolden(t *testing.T) {
+	cases := goldenCases()
+	want := map[string][]byte{"manifest.json": goldenManifest(t, cases)}
+	for _, c := range cases {
+		want[c.File] = c.gen(t)
+	}
+	if *update {
+		if err := os.MkdirAll(goldenDir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for name, b := range want {
+			if err := os.WriteFile(filepath.Join(goldenDir, name), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	names, err := os.ReadDir(goldenDir)
+	if err != nil {
+		t.Fatalf("%v (generate the golden files with: go test ./notary -run TestGolden -update)", err)
+	}
+	for _, n := range names {
+		if _, ok := want[n.Name()]; !ok {
+			t.Errorf("%s/%s is not a golden file of the generator: remove it or add it to goldenCases", goldenDir, n.Name())
+		}
+	}
+	manifest, err := os.ReadFile(filepath.Join(goldenDir, "manifest.json"))
+	if err != nil {
+		t.Fatalf("%v (generate it with: go test ./notary -run TestGolden -update)", err)
+	}
+	if !bytes.Equal(manifest, want["manifest.json"]) {
+		t.Errorf("%s/manifest.json is stale: regenerate it with go test ./notary -run TestGolden -update", goldenDir)
+	}
+
+	for _, c := range cases {
+		t.Run(strings.TrimSuffix(c.File, ".json"), func(t *testing.T) {
+			data, err := os.ReadFile(filepath.Join(goldenDir, c.File))
+			if err != nil {
+				t.Fatalf("%v (generate it with: go test ./notary -run TestGolden -update)", err)
+			}
+			if !bytes.Equal(data, want[c.File]) {
+				t.Errorf("%s differs from what the generator makes: regenerate with -update if the change is intended", c.File)
+			}
+			p, err := notary.ParseProof(data)
+			if c.Stage == "parse" {
+				if got := stepOf(t, err); got != c.Step {
+					t.Fatalf("ParseProof error %v: step %q, want %q", err, got, c.Step)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("ParseProof: %v", err)
+			}
+			v, err := notary.Verify(p)
+			if got := stepOf(t, err); got != c.Step {
+				t.Fatalf("Verify error %v: step %q, want %q", err, got, c.Step)
+			}
+			if c.Valid {
+				checkVerified(t, p, v)
+			}
+		})
+	}
+}
+
+// checkVerified checks what Verify established for a valid golden proof.
+func checkVerified(t *testing.T, p *notary.Proof, v *notary.Verified) {
+	t.Helper()
+	e := testEntry(fixtureIndex)
+	if v.Digest != e.Digest || v.Index != e.Index || !v.Received.Equal(e.Time) {
+		t.Errorf("Verified entry = %v %d %v, want %v %d %v", v.Digest, v.Index, v.Received, e.Digest, e.Index, e.Time)
+	}
+	if v.Origin != logName || v.Key != logVkey || v.LogSize != fixtureLogSize || !v.Receipt {
+		t.Errorf("Verified log = %s %s size %d receipt %v, want %s %s size %d receipt true",
+			v.Origin, v.Key, v.LogSize, v.Receipt, logName, logVkey, fixtureLogSize)
+	}
+	if v.LogRoot != newMemLog(t, fixtureLogSize).root(t, fixtureLogSize) {
+		t.Errorf("Verified.LogRoot = %v, not the log's root", v.LogRoot)
+	}
+	if v.Complete != p.Complete() {
+		t.Fatalf("Verified.Complete = %v, Proof.Complete() = %v", v.Complete, p.Complete())
+	}
+	if !v.Complete {
+		return
+	}
+	h := notary.Header(p.Bitcoin.Header)
+	if v.Network != "regtest" || v.Height != fixtureHeight || v.TxID != merkle.DoubleSHA256(p.Bitcoin.Tx) ||
+		v.BlockHash != h.Hash() || v.Header != h || !v.BlockTime.Equal(blockTime) {
+		t.Errorf("Verified Bitcoin = %s height %d txid %s block %s time %v, want regtest height %d txid %s block %s time %v",
+			v.Network, v.Height, notary.ReverseHex(v.TxID), notary.ReverseHex(v.BlockHash), v.BlockTime,
+			fixtureHeight, notary.ReverseHex(merkle.DoubleSHA256(p.Bitcoin.Tx)), notary.ReverseHex(h.Hash()), blockTime)
+	}
+}
+
+// goldenFiles returns the contents of the golden proof files, for seeding fuzz targets.
+func goldenFiles(tb testing.TB) map[string][]byte {
+	tb.Helper()
+	files := map[string][]byte{}
+	for _, c := range goldenCases() {
+		b, err := os.ReadFile(filepath.Join(goldenDir, c.File))
+		if err != nil {
+			tb.Fatalf("%v (generate it with: go test ./notary -run TestGolden -update)", err)
+		}
+		files[c.File] = b
+	}
+	return files
+}

@@ -1,0 +1,786 @@
+package notary_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"reflect"
+	"runtime"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	_ "github.com/mattn/go-sqlite3" // the "sqlite3" driver, to tamper with a store behind its back
+
+	"github.com/notary-dev/notary/merkle"
+	"github.com/notary-dev/notary/notary"
+	"github.com/notary-dev/notary/store"
+)
+
+// openStore opens the SQLite store at path; it is closed when the test ends.
+func openStore(tb testing.TB, path string) *store.DB {
+	tb.Helper()
+	db, err := store.Open(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	return db
+}
+
+// testConfig returns the configuration of a service on db that checkpoints every 20 ms.
+func testConfig(tb testing.TB, db notary.Store) notary.Config {
+	return notary.Config{
+		Signer:             newSigner(tb, logSkey),
+		Verifier:           logVkey,
+		Store:              db,
+		CheckpointInterval: 20 * time.Millisecond,
+		ServiceURL:         fixtureService,
+	}
+}
+
+func newService(tb testing.TB, cfg notary.Config) *notary.Service {
+	tb.Helper()
+	s, err := notary.New(context.Background(), cfg)
+	if err != nil {
+		tb.Fatalf("notary.New: %v", err)
+	}
+	return s
+}
+
+// running is a Service whose Run is running.
+type running struct {
+	*notary.Service
+	cancel context.CancelFunc
+	done   chan error
+	once   sync.Once
+}
+
+// start runs s until stop is called or the test ends.
+func start(tb testing.TB, s *notary.Service) *running {
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &running{Service: s, cancel: cancel, done: make(chan error, 1)}
+	go func() { r.done <- s.Run(ctx) }()
+	tb.Cleanup(func() { r.stop(tb) })
+	return r
+}
+
+// stop cancels Run's context and waits for Run to return. Later calls do nothing.
+func (r *running) stop(tb testing.TB) {
+	tb.Helper()
+	r.once.Do(func() {
+		r.cancel()
+		select {
+		case err := <-r.done:
+			if err != nil {
+				tb.Errorf("Run: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			tb.Error("Run did not return within 10 s of its context being cancelled")
+		}
+	})
+}
+
+// newRunning returns a running service on a new store in a temporary directory.
+func newRunning(tb testing.TB) (*running, *store.DB) {
+	tb.Helper()
+	db := openStore(tb, filepath.Join(tb.TempDir(), "notary.db"))
+	return start(tb, newService(tb, testConfig(tb, db))), db
+}
+
+// eventually polls cond until it holds, failing the test after 20 s.
+func eventually(tb testing.TB, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// digests returns n digests named by label.
+func digests(label string, n int) []notary.Digest {
+	out := make([]notary.Digest, n)
+	for i := range out {
+		out[i] = sha256.Sum256(fmt.Appendf(nil, "%s %d", label, i))
+	}
+	return out
+}
+
+func TestNewNeedsConfig(t *testing.T) {
+	db := openStore(t, filepath.Join(t.TempDir(), "notary.db"))
+	full := testConfig(t, db)
+	tests := []struct {
+		name string
+		edit func(*notary.Config)
+	}{
+		{"no signer", func(c *notary.Config) { c.Signer = nil }},
+		{"no verifier key", func(c *notary.Config) { c.Verifier = "" }},
+		{"no store", func(c *notary.Config) { c.Store = nil }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := full
+			tt.edit(&cfg)
+			if _, err := notary.New(context.Background(), cfg); err == nil {
+				t.Error("New accepted an incomplete Config")
+			}
+		})
+	}
+}
+
+func TestServiceSubmit(t *testing.T) {
+	s, _ := newRunning(t)
+	ctx := context.Background()
+	d := testDigest(1)
+
+	r, err := s.Submit(ctx, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opened, err := notary.OpenReceipt([]byte(r.Note), s.VerifierKey())
+	if err != nil {
+		t.Fatalf("OpenReceipt(receipt, VerifierKey()): %v", err)
+	}
+	if opened.Origin != s.Origin() || opened.Origin != logName || opened.Index != 0 || opened.Digest != d ||
+		!opened.Time.Equal(r.Time) || opened.LeafHash != r.LeafHash {
+		t.Errorf("receipt states %+v, want origin %s, index 0, digest %v", opened, logName, d)
+	}
+	if r.Time.IsZero() || r.Time.Sub(time.Now()).Abs() > time.Minute || r.Time.Round(time.Millisecond) != r.Time {
+		t.Errorf("receipt time %v is not the receive time at millisecond precision", r.Time)
+	}
+	if s.Size() != 1 {
+		t.Errorf("Size() = %d after one submission, want 1", s.Size())
+	}
+
+	again, err := s.Submit(ctx, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(again, r) {
+		t.Errorf("submitting the digest again gave\n%+v\nwant the first receipt\n%+v", again, r)
+	}
+	if s.Size() != 1 {
+		t.Errorf("Size() = %d after submitting the same digest twice, want 1", s.Size())
+	}
+
+	next, err := s.Submit(ctx, testDigest(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if next.Index != 1 || next.Digest != testDigest(2) {
+		t.Errorf("second digest got index %d, digest %v; want 1, %v", next.Index, next.Digest, testDigest(2))
+	}
+}
+
+func TestServiceSubmitBatch(t *testing.T) {
+	s, db := newRunning(t)
+	ctx := context.Background()
+
+	// Two digests logged before the batch.
+	before, err := s.SubmitBatch(ctx, digests("before", 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// 1000 digests: 600 distinct ones, each new one repeated at some later position, and the
+	// two logged before.
+	distinct := digests("batch", 600)
+	batch := make([]notary.Digest, 1000)
+	for k := range batch {
+		batch[k] = distinct[(k*7)%600]
+	}
+	batch[500], batch[900] = before[1].Digest, before[0].Digest
+
+	receipts, err := s.SubmitBatch(ctx, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(receipts) != len(batch) {
+		t.Fatalf("got %d receipts for %d digests", len(receipts), len(batch))
+	}
+	first := map[notary.Digest]notary.Receipt{before[0].Digest: before[0], before[1].Digest: before[1]}
+	next := int64(2)
+	for k, r := range receipts {
+		if r.Digest != batch[k] {
+			t.Fatalf("receipt %d is for %v, want %v", k, r.Digest, batch[k])
+		}
+		if _, err := notary.OpenReceipt([]byte(r.Note), logVkey); err != nil {
+			t.Fatalf("receipt %d: %v", k, err)
+		}
+		if prev, ok := first[r.Digest]; ok {
+			if !reflect.DeepEqual(r, prev) {
+				t.Fatalf("receipt %d of a repeated digest differs from its first:\n%+v\n%+v", k, r, prev)
+			}
+			continue
+		}
+		// A new digest takes the next index, in the order of its first appearance.
+		if r.Index != next {
+			t.Fatalf("receipt %d: new digest has index %d, want %d", k, r.Index, next)
+		}
+		next++
+		first[r.Digest] = r
+	}
+	if s.Size() != next {
+		t.Errorf("Size() = %d, want %d", s.Size(), next)
+	}
+	if next < 500 {
+		t.Fatalf("test setup: only %d distinct digests", next)
+	}
+	for _, r := range first {
+		e, err := db.Entry(ctx, r.Index)
+		if err != nil || e.Digest != r.Digest || !e.Time.Equal(r.Time) || e.LeafHash() != r.LeafHash {
+			t.Fatalf("stored entry %d = %+v, %v; want the receipt's %+v", r.Index, e, err, r)
+		}
+	}
+}
+
+func TestServiceConcurrentSubmit(t *testing.T) {
+	s, _ := newRunning(t)
+	ctx := context.Background()
+	const n = 64
+	ds := digests("concurrent", n)
+	receipts := make([]notary.Receipt, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	startGun := make(chan struct{})
+	for i := range n {
+		wg.Go(func() {
+			<-startGun
+			receipts[i], errs[i] = s.Submit(ctx, ds[i])
+			// Lookups run alongside the submissions.
+			if errs[i] == nil {
+				if _, err := s.Lookup(ctx, ds[i]); err != nil {
+					errs[i] = fmt.Errorf("Lookup: %w", err)
+				}
+			}
+		})
+	}
+	close(startGun)
+	wg.Wait()
+	var indexes []int64
+	for i, r := range receipts {
+		if errs[i] != nil {
+			t.Fatalf("submission %d: %v", i, errs[i])
+		}
+		if r.Digest != ds[i] {
+			t.Errorf("submission %d got the receipt of %v", i, r.Digest)
+		}
+		indexes = append(indexes, r.Index)
+	}
+	slices.Sort(indexes)
+	for i, x := range indexes {
+		if x != int64(i) {
+			t.Fatalf("indexes %v are not 0 to %d, each once", indexes, n-1)
+		}
+	}
+	if s.Size() != n {
+		t.Errorf("Size() = %d, want %d", s.Size(), n)
+	}
+}
+
+func TestServiceLookupPending(t *testing.T) {
+	s, _ := newRunning(t)
+	ctx := context.Background()
+	ds := digests("lookup", 11)
+	receipts, err := s.SubmitBatch(ctx, ds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "a checkpoint covering the entries", func() bool { return s.LatestCheckpoint().Size >= int64(len(ds)) })
+
+	for i, d := range ds {
+		ts, err := s.Lookup(ctx, d)
+		if err != nil {
+			t.Fatalf("Lookup(%v): %v", d, err)
+		}
+		if ts.Status != notary.StatusPending || ts.Anchor != nil {
+			t.Errorf("status %s, anchor %v; want pending without an anchor", ts.Status, ts.Anchor)
+		}
+		if ts.Entry.Index != receipts[i].Index || ts.Entry.Digest != d || !reflect.DeepEqual(ts.Receipt, receipts[i]) {
+			t.Errorf("Lookup gives entry %+v and receipt %+v; want the submission's %+v", ts.Entry, ts.Receipt, receipts[i])
+		}
+		if ts.Proof == nil {
+			t.Fatal("no proof although a checkpoint covers the entry")
+		}
+		if ts.Proof.Complete() || ts.Proof.Service != fixtureService {
+			t.Errorf("proof complete %v, service %q; want a pending proof naming %q", ts.Proof.Complete(), ts.Proof.Service, fixtureService)
+		}
+		// The proof, as a file, verifies.
+		p, err := notary.ParseProof(marshal(t, ts.Proof))
+		if err != nil {
+			t.Fatalf("ParseProof: %v", err)
+		}
+		v, err := notary.Verify(p)
+		if err != nil {
+			t.Fatalf("Verify: %v", err)
+		}
+		if v.Digest != d || v.Index != ts.Entry.Index || !v.Receipt || v.Complete || v.Key != s.VerifierKey() ||
+			v.LogSize < int64(len(ds)) || !v.Received.Equal(receipts[i].Time) {
+			t.Errorf("Verified = %+v, want digest %v at %d with its receipt", v, d, ts.Entry.Index)
+		}
+	}
+
+	t.Run("unknown digest", func(t *testing.T) {
+		_, err := s.Lookup(ctx, testDigest(12345))
+		if !errors.Is(err, notary.ErrNotFound) {
+			t.Errorf("Lookup(unknown) = %v, want an error wrapping ErrNotFound", err)
+		}
+	})
+	t.Run("index out of range", func(t *testing.T) {
+		for _, i := range []int64{-1, s.Size(), 1 << 40} {
+			if _, err := s.TimestampAt(ctx, i); !errors.Is(err, notary.ErrNotFound) {
+				t.Errorf("TimestampAt(%d) = %v, want an error wrapping ErrNotFound", i, err)
+			}
+		}
+	})
+}
+
+func TestServiceRestart(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "notary.db")
+	db, err := store.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := start(t, newService(t, testConfig(t, db)))
+	ds := digests("restart", 50)
+	receipts, err := s.SubmitBatch(ctx, ds[:30])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range ds[30:] {
+		r, err := s.Submit(ctx, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		receipts = append(receipts, r)
+	}
+	s.stop(t)
+	cp := s.LatestCheckpoint()
+	if cp.Size != 50 {
+		t.Fatalf("the last checkpoint has size %d, want all 50 entries", cp.Size)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	db2 := openStore(t, path)
+	s2 := newService(t, testConfig(t, db2))
+	if s2.Size() != 50 {
+		t.Fatalf("after the restart Size() = %d, want 50", s2.Size())
+	}
+	if got := s2.LatestCheckpoint(); got.Size != cp.Size || got.Root != cp.Root || string(got.Note) != string(cp.Note) {
+		t.Errorf("after the restart LatestCheckpoint() = %+v, want %+v", got, cp)
+	}
+	for i, d := range ds {
+		ts, err := s2.Lookup(ctx, d)
+		if err != nil {
+			t.Fatalf("after the restart Lookup(%v): %v", d, err)
+		}
+		if !reflect.DeepEqual(ts.Receipt, receipts[i]) {
+			t.Fatalf("after the restart the receipt of %v is\n%+v\nwant\n%+v", d, ts.Receipt, receipts[i])
+		}
+		if ts.Proof == nil {
+			t.Fatalf("after the restart %v has no proof", d)
+		}
+		if _, err := notary.Verify(ts.Proof); err != nil {
+			t.Fatalf("after the restart the proof of %v: %v", d, err)
+		}
+	}
+
+	// The restarted service goes on from where the first stopped.
+	r2 := start(t, s2)
+	again, err := r2.Submit(ctx, ds[7])
+	if err != nil || !reflect.DeepEqual(again, receipts[7]) {
+		t.Errorf("resubmitting an old digest after the restart = %+v, %v; want its first receipt", again, err)
+	}
+	fresh, err := r2.Submit(ctx, testDigest(999))
+	if err != nil || fresh.Index != 50 {
+		t.Errorf("a new digest after the restart got index %d, %v; want 50", fresh.Index, err)
+	}
+	eventually(t, "a checkpoint of size 51", func() bool { return r2.LatestCheckpoint().Size == 51 })
+}
+
+// appendDirect appends the entries of log from the store's size on, with their real Merkle
+// hashes, bypassing any Service.
+func appendDirect(tb testing.TB, db *store.DB, log *memLog, from int64) {
+	tb.Helper()
+	start, end := merkle.StoredHashCount(from), merkle.StoredHashCount(int64(len(log.entries)))
+	if err := db.AppendEntries(context.Background(), log.entries[from:], log.hashes[start:end]); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// rawExec runs a statement on the SQLite file at path with the bare driver.
+func rawExec(tb testing.TB, path, query string, args ...any) {
+	tb.Helper()
+	db, err := sql.Open("sqlite3", path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer db.Close()
+	res, err := db.Exec(query, args...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n != 1 {
+		tb.Fatalf("%s changed %d rows (%v), want 1", query, n, err)
+	}
+}
+
+// TestServiceRefusesTamperedStore checks that New refuses a store whose log no longer matches
+// its latest signed checkpoint, rather than serving proofs that fail to verify.
+func TestServiceRefusesTamperedStore(t *testing.T) {
+	const size = 13
+	log := newMemLog(t, size)
+	wrongRoot := log.root(t, size-1)
+	tests := []struct {
+		name   string
+		tamper func(t *testing.T, db *store.DB, path string)
+		refuse bool
+	}{
+		{"untouched", func(t *testing.T, db *store.DB, path string) {}, false},
+		{"checkpoint root that does not match the log", func(t *testing.T, db *store.DB, path string) {
+			cp, err := notary.SignCheckpoint(size, wrongRoot, newSigner(t, logSkey))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := db.SaveCheckpoint(context.Background(), cp); err != nil {
+				t.Fatal(err)
+			}
+		}, true},
+		{"entry digest changed", func(t *testing.T, db *store.DB, path string) {
+			other := testDigest(1000)
+			rawExec(t, path, "UPDATE entries SET digest = ? WHERE id = 3", other[:])
+		}, true},
+		{"entry time changed", func(t *testing.T, db *store.DB, path string) {
+			rawExec(t, path, "UPDATE entries SET time_ms = time_ms - 86400000 WHERE id = 3")
+		}, true},
+		{"leaf hash changed", func(t *testing.T, db *store.DB, path string) {
+			rawExec(t, path, "UPDATE hashes SET hash = ? WHERE id = ?", wrongRoot[:], merkle.StoredHashIndex(0, 3))
+		}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			path := filepath.Join(t.TempDir(), "notary.db")
+			db, err := store.Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The first service signs the empty log's checkpoint; the entries and a checkpoint
+			// of the first size-1 of them are then written as a service would.
+			newService(t, testConfig(t, db))
+			appendDirect(t, db, log, 0)
+			cp, err := notary.SignCheckpoint(size-1, log.root(t, size-1), newSigner(t, logSkey))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := db.SaveCheckpoint(ctx, cp); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.Close(); err != nil {
+				t.Fatal(err)
+			}
+			db = openStore(t, path)
+			tt.tamper(t, db, path)
+			db.Close()
+
+			db = openStore(t, path)
+			s, err := notary.New(ctx, testConfig(t, db))
+			if !tt.refuse {
+				if err != nil {
+					t.Fatalf("New refused an untouched store: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("New started on a tampered store; %s", brokenProofs(t, s, log))
+			}
+		})
+	}
+}
+
+// brokenProofs says which of the proofs s serves fail to verify, and which receipts it
+// signs state what log never held.
+func brokenProofs(t *testing.T, s *notary.Service, log *memLog) string {
+	var broken, unlogged []int64
+	for i := range s.Size() {
+		ts, err := s.TimestampAt(context.Background(), i)
+		if err != nil {
+			t.Fatalf("TimestampAt(%d): %v", i, err)
+		}
+		if r, e := ts.Receipt, log.entries[i]; r.Digest != e.Digest || !r.Time.Equal(e.Time) {
+			unlogged = append(unlogged, i)
+		}
+		if ts.Proof == nil {
+			continue
+		}
+		if _, err := notary.Verify(ts.Proof); err != nil {
+			broken = append(broken, i)
+		}
+	}
+	return fmt.Sprintf("the proofs it serves for entries %v fail to verify, and it signs receipts for entries %v "+
+		"stating a digest or time the log never held", broken, unlogged)
+}
+
+// TestServiceShutdown submits from many goroutines while Run's context is cancelled: every
+// submission acknowledged is in the store and in the last checkpoint, and submissions after
+// Run returned get ErrClosed.
+func TestServiceShutdown(t *testing.T) {
+	ctx := context.Background()
+	s, db := newRunning(t)
+	// The submitters' context is cancelled only to free any left waiting (see
+	// TestServiceShutdownAnswersEverySubmission).
+	subCtx, cancelSubs := context.WithCancel(ctx)
+	defer cancelSubs()
+	const workers = 16
+	var (
+		mu    sync.Mutex
+		acked []notary.Receipt
+		wg    sync.WaitGroup
+	)
+	for w := range workers {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				r, err := s.Submit(subCtx, sha256.Sum256(fmt.Appendf(nil, "shutdown %d %d", w, i)))
+				if errors.Is(err, notary.ErrClosed) {
+					return
+				}
+				if errors.Is(err, context.Canceled) {
+					t.Error("a submission made during shutdown was never answered (see TestServiceShutdownAnswersEverySubmission)")
+					return
+				}
+				if err != nil {
+					t.Errorf("Submit: %v", err)
+					return
+				}
+				mu.Lock()
+				acked = append(acked, r)
+				mu.Unlock()
+			}
+		})
+	}
+	eventually(t, "200 submissions", func() bool { return s.Size() >= 200 })
+	s.stop(t)
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		cancelSubs()
+		<-done
+	}
+
+	if _, err := s.Submit(ctx, testDigest(4242)); !errors.Is(err, notary.ErrClosed) {
+		t.Errorf("Submit after Run returned = %v, want ErrClosed", err)
+	}
+	if _, err := s.SubmitBatch(ctx, digests("after", 3)); !errors.Is(err, notary.ErrClosed) {
+		t.Errorf("SubmitBatch after Run returned = %v, want ErrClosed", err)
+	}
+	size, err := db.LogSize(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if size != s.Size() || int64(len(acked)) > size {
+		t.Errorf("the store holds %d entries, the service says %d, %d were acknowledged", size, s.Size(), len(acked))
+	}
+	for _, r := range acked {
+		e, err := db.Entry(ctx, r.Index)
+		if err != nil || e.Digest != r.Digest || e.LeafHash() != r.LeafHash {
+			t.Fatalf("acknowledged entry %d (%v) is not in the store: %+v, %v", r.Index, r.Digest, e, err)
+		}
+	}
+	latest, err := db.LatestCheckpoint(ctx)
+	if err != nil || latest.Size != size {
+		t.Errorf("the last stored checkpoint has size %d (%v), want every entry: %d", latest.Size, err, size)
+	}
+}
+
+// TestServiceShutdownAnswersEverySubmission checks that a submission racing with shutdown is
+// answered, with a receipt or ErrClosed, rather than left waiting for a sequencer that has
+// stopped. The window is narrow: the test shuts down service after service (on an in-memory
+// store, to make rounds fast) for a few seconds.
+func TestServiceShutdownAnswersEverySubmission(t *testing.T) {
+	budget := 4 * time.Second
+	if testing.Short() {
+		budget = time.Second
+	}
+	// More Ps than CPUs: the operating system then preempts submitters at any instruction,
+	// which widens the window.
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4 * runtime.NumCPU()))
+	const workers = 16
+	deadline := time.Now().Add(budget)
+	for round := 0; time.Now().Before(deadline); round++ {
+		st := &memStore{}
+		s := start(t, newService(t, testConfig(t, st)))
+		// The submitters' context is cancelled only to free those left waiting.
+		subCtx, cancelSubs := context.WithCancel(context.Background())
+		var (
+			wg       sync.WaitGroup
+			mu       sync.Mutex
+			stranded int
+			acked    []notary.Receipt
+		)
+		for w := range workers {
+			wg.Go(func() {
+				for i := 0; ; i++ {
+					r, err := s.Submit(subCtx, sha256.Sum256(fmt.Appendf(nil, "race %d %d %d", round, w, i)))
+					mu.Lock()
+					switch {
+					case err == nil:
+						acked = append(acked, r)
+					case errors.Is(err, context.Canceled):
+						stranded++
+					case !errors.Is(err, notary.ErrClosed):
+						t.Errorf("Submit: %v", err)
+					}
+					mu.Unlock()
+					if err != nil {
+						return
+					}
+				}
+			})
+		}
+		eventually(t, "some submissions", func() bool { return s.Size() >= 10 })
+		s.stop(t)
+		done := make(chan struct{})
+		go func() { wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(time.Second):
+			cancelSubs()
+			<-done
+		}
+		cancelSubs()
+		if stranded > 0 {
+			t.Fatalf("round %d: %d submission(s) made while Run shut down were neither logged nor refused "+
+				"with ErrClosed: they waited until their own context was cancelled", round, stranded)
+		}
+		for _, r := range acked {
+			if e, err := st.Entry(context.Background(), r.Index); err != nil || e.Digest != r.Digest {
+				t.Fatalf("round %d: acknowledged entry %d is not in the store: %v", round, r.Index, err)
+			}
+		}
+	}
+}
+
+// TestServiceStoreFailure checks that a failed durable write is reported to the submitters
+// and logs nothing: the next submissions take the same indexes once the store works again.
+func TestServiceStoreFailure(t *testing.T) {
+	ctx := context.Background()
+	st := &memStore{}
+	s := start(t, newService(t, testConfig(t, st)))
+	if _, err := s.Submit(ctx, testDigest(0)); err != nil {
+		t.Fatal(err)
+	}
+	broken := errors.New("disk full")
+	st.mu.Lock()
+	st.failAppend = broken
+	st.mu.Unlock()
+	if _, err := s.SubmitBatch(ctx, digests("failing", 3)); !errors.Is(err, broken) {
+		t.Fatalf("SubmitBatch on a failing store = %v, want an error wrapping %v", err, broken)
+	}
+	if s.Size() != 1 {
+		t.Errorf("Size() = %d after a failed write, want 1", s.Size())
+	}
+	if _, err := s.Lookup(ctx, digests("failing", 3)[1]); !errors.Is(err, notary.ErrNotFound) {
+		t.Errorf("Lookup of a digest whose write failed = %v, want ErrNotFound", err)
+	}
+	st.mu.Lock()
+	st.failAppend = nil
+	st.mu.Unlock()
+	rs, err := s.SubmitBatch(ctx, digests("failing", 3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, r := range rs {
+		if r.Index != int64(1+k) {
+			t.Errorf("after recovery receipt %d has index %d, want %d", k, r.Index, 1+k)
+		}
+	}
+	checkStoredTree(t, st)
+	eventually(t, "a checkpoint of size 4", func() bool { return s.LatestCheckpoint().Size == 4 })
+}
+
+// TestServiceStoredHashes submits enough digests, in batches of many sizes, for the
+// sequencer's hash cache to be cleared, and checks every stored hash against
+// a tree recomputed from the stored entries.
+func TestServiceStoredHashes(t *testing.T) {
+	ctx := context.Background()
+	st := &memStore{}
+	cfg := testConfig(t, st)
+	cfg.MaxBatch = 1000
+	s := start(t, newService(t, cfg))
+	// Each entry caches about two hashes: the cache, cleared past 65 536, is cleared once.
+	const perWorker = 9_000
+	ds := digests("hashes", 4*perWorker)
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for k, n := w*perWorker, 1; k < (w+1)*perWorker; n = n*3 + 1 {
+				end := min(k+n, (w+1)*perWorker)
+				if _, err := s.SubmitBatch(ctx, ds[k:end]); err != nil {
+					t.Error(err)
+					return
+				}
+				k = end
+			}
+		})
+	}
+	waitGroup(t, &wg, "the submissions")
+	if s.Size() != int64(len(ds)) {
+		t.Fatalf("Size() = %d, want %d", s.Size(), len(ds))
+	}
+	checkStoredTree(t, st)
+	eventually(t, "a checkpoint of every entry", func() bool { return s.LatestCheckpoint().Size == int64(len(ds)) })
+	cp := s.LatestCheckpoint()
+	log := &memLog{}
+	st.mu.Lock()
+	entries := slices.Clone(st.entries)
+	st.mu.Unlock()
+	for _, e := range entries {
+		log.append(t, e)
+	}
+	if root := log.root(t, cp.Size); root != cp.Root {
+		t.Errorf("checkpoint root %v, want the root of the stored entries %v", cp.Root, root)
+	}
+}
+
+// checkStoredTree recomputes the stored hashes of st from its entries and compares them.
+func checkStoredTree(t *testing.T, st *memStore) {
+	t.Helper()
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	log := &memLog{}
+	for _, e := range st.entries {
+		log.append(t, e)
+	}
+	if len(log.hashes) != len(st.hashes) {
+		t.Fatalf("the store holds %d hashes for %d entries, want %d", len(st.hashes), len(st.entries), len(log.hashes))
+	}
+	for i := range log.hashes {
+		if log.hashes[i] != st.hashes[i] {
+			t.Fatalf("stored hash %d is %v, want %v", i, st.hashes[i], log.hashes[i])
+		}
+	}
+}
+
+// waitGroup waits for wg, failing the test after 20 s.
+func waitGroup(tb testing.TB, wg *sync.WaitGroup, what string) {
+	tb.Helper()
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		tb.Fatalf("timed out waiting for %s", what)
+	}
+}
