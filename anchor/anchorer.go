@@ -550,6 +550,11 @@ func (a *Anchorer) broadcast(ctx context.Context, r *record, vi int, fresh bool)
 	cctx, cancel := a.callCtx(ctx)
 	err = a.cfg.Node.SendRawTransaction(cctx, tx)
 	cancel()
+	if err == nil || errors.Is(err, ErrTxKnown) {
+		a.mu.Lock()
+		v.Sent = true
+		a.mu.Unlock()
+	}
 	switch {
 	case err == nil:
 		a.log.Debug("anchor: broadcast", "id", r.ID, "txid", v.TxID)

@@ -46,6 +46,9 @@ type version struct {
 	VSize    int64
 	Created  time.Time
 	Rejected string // why the node refused its first broadcast; "" if it did not
+	// Sent says a node accepted (or already had) the transaction since this process
+	// started. It is not stored: after a restart the transaction is sent again.
+	Sent bool
 }
 
 // mined says where a record's transaction is in the best chain.
@@ -127,9 +130,13 @@ func newMined(versionIndex int, blk *wire.MsgBlock, height int64, txIndex int) (
 // confirmations of its block (0 if unmined) and the final depth.
 func (r *record) anchor(confirmations, depth int64, network string) notary.Anchor {
 	v := r.effective()
+	status := notary.AnchorMempool
+	if !v.Sent {
+		status = notary.AnchorSigned
+	}
 	a := notary.Anchor{
 		ID:           r.ID,
-		Status:       notary.AnchorMempool,
+		Status:       status,
 		Size:         v.Size,
 		Root:         v.Root,
 		TxID:         v.TxID.String(),
