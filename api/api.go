@@ -42,8 +42,18 @@ func New(cfg Config) http.Handler {
 	v1.POST("/timestamps", h.submit)
 	v1.GET("/timestamps/:digest", h.lookup)
 	v1.GET("/checkpoint", h.checkpoint)
+	registerOpenTimestamps(e, cfg)
 	if cfg.Pages != nil {
-		e.GET("/*", echo.WrapHandler(http.FileServerFS(cfg.Pages)))
+		// Each page gets its own route, so that unknown paths (under /v1 too) reach the
+		// JSON error handler instead of the file server's plain-text 404.
+		files := echo.WrapHandler(http.FileServerFS(cfg.Pages))
+		e.GET("/", files)
+		_ = fs.WalkDir(cfg.Pages, ".", func(path string, d fs.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				e.GET("/"+path, files)
+			}
+			return err
+		})
 	}
 	return e
 }
@@ -116,7 +126,7 @@ func decodeJSON(c echo.Context, v any) error {
 	if err := dec.Decode(v); err != nil {
 		return newError(http.StatusBadRequest, "bad_json", "the body is not the expected JSON: %s", jsonProblem(err))
 	}
-	if dec.More() {
+	if _, err := dec.Token(); err != io.EOF {
 		return newError(http.StatusBadRequest, "bad_json", "the body has data after the JSON object")
 	}
 	return nil
@@ -126,6 +136,9 @@ func decodeJSON(c echo.Context, v any) error {
 func jsonProblem(err error) string {
 	var typeErr *json.UnmarshalTypeError
 	if errors.As(err, &typeErr) {
+		if typeErr.Field == "" {
+			return "the body must be a JSON object"
+		}
 		return fmt.Sprintf("field %q must be a %s", typeErr.Field, typeErr.Type)
 	}
 	return strings.TrimPrefix(err.Error(), "json: ")

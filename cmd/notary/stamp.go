@@ -56,6 +56,11 @@ func cmdStamp(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 				return err
 			}
 			fmt.Fprintf(stdout, "  status   %s\nsaved %s\n", ts.Status, out)
+			if otsOut, err := writeProofOTS(out, ts.Proof, c.base); err != nil {
+				fmt.Fprintf(stdout, "note: no .ots file written: %v\n", err)
+			} else {
+				fmt.Fprintf(stdout, "saved %s (OpenTimestamps)\n", otsOut)
+			}
 			if ts.Status != notary.StatusConfirmed {
 				fmt.Fprintf(stdout, "Run \"notary upgrade %s\" once the Bitcoin transaction is final to complete it.\n", out)
 			}
@@ -75,8 +80,8 @@ func cmdStamp(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 func cmdUpgrade(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("upgrade", "[flags] FILE.proof.json", stderr)
-	server := fs.String("server", "", "the notary's base `URL` (default: the service named in the proof, else env NOTARY_SERVER)")
+	fs := newFlagSet("upgrade", "[flags] FILE.proof.json|FILE.ots", stderr)
+	server := fs.String("server", "", "the notary's base `URL` (default: the service named in the proof, else env NOTARY_SERVER; for an .ots file, the calendars it names)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -85,6 +90,12 @@ func cmdUpgrade(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return usageError("upgrade takes one proof file")
 	}
 	path := fs.Arg(0)
+	if f, ok, err := readOTS(path); ok || err != nil {
+		if err != nil {
+			return err
+		}
+		return upgradeOTS(ctx, f, path, *server, stdout)
+	}
 	p, err := readProof(path)
 	if err != nil {
 		return err
@@ -125,6 +136,7 @@ func cmdUpgrade(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	fmt.Fprintf(stdout, "upgraded %s: complete, block %d\n", path, v.Height)
+	upgradeSiblingOTS(path, ts.Proof, stdout)
 	return nil
 }
 

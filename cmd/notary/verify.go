@@ -17,7 +17,7 @@ import (
 )
 
 func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("verify", "[flags] FILE.proof.json [FILE]", stderr)
+	fs := newFlagSet("verify", "[flags] FILE.proof.json|FILE.ots [FILE]", stderr)
 	nodeURL := fs.String("node", "", "check the block against your own node's JSON-RPC (`URL`, e.g. http://user:pass@127.0.0.1:8332)")
 	explorer := fs.String("explorer", "", "check the block against an Esplora-style explorer (`URL`; you trust its operator)")
 	trusted := fs.String("block", "", "check against a block `HASH` you already trust (as explorers print it)")
@@ -28,6 +28,17 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if fs.NArg() < 1 || fs.NArg() > 2 {
 		fs.Usage()
 		return usageError("verify takes a proof file and, optionally, the document")
+	}
+	if *trusted != "" {
+		if _, err := merkle.ParseHash(*trusted); err != nil {
+			return usageError("--block %q is not a block hash (64 hex characters)", *trusted)
+		}
+	}
+	if f, ok, err := readOTS(fs.Arg(0)); ok || err != nil {
+		if err != nil {
+			return err
+		}
+		return verifyOTS(ctx, f, fs.Arg(0), fs.Arg(1), *digestHex, blockSources{*nodeURL, *explorer, *trusted}, stdout)
 	}
 	p, err := readProof(fs.Arg(0))
 	if err != nil {
@@ -158,13 +169,19 @@ func explorerBlockHash(ctx context.Context, base string, height int64) (string, 
 }
 
 func cmdInfo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("info", "FILE.proof.json", stderr)
+	fs := newFlagSet("info", "FILE.proof.json|FILE.ots", stderr)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
 		fs.Usage()
 		return usageError("info takes one proof file")
+	}
+	if f, ok, err := readOTS(fs.Arg(0)); ok || err != nil {
+		if err != nil {
+			return err
+		}
+		return infoOTS(f, stdout)
 	}
 	p, err := readProof(fs.Arg(0))
 	if err != nil {

@@ -1,0 +1,302 @@
+package api
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync/atomic"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/notary-dev/notary/merkle"
+	"github.com/notary-dev/notary/notary"
+	"github.com/notary-dev/notary/ots"
+)
+
+// The OpenTimestamps side of the API (docs/opentimestamps.md):
+//
+//	POST /digest                    log a digest, answer a pending timestamp (calendar protocol)
+//	GET  /timestamp/{hex}           the timestamp of a digest once its proof is complete (calendar protocol)
+//	GET  /v1/timestamps/{digest}.ots  the .ots file of a digest's proof, pending or complete;
+//	                                also /v1/timestamps/{digest} with Accept: application/vnd.opentimestamps.v1
+//
+// The calendar endpoints answer as the reference calendar (opentimestamps-server) does,
+// with its statuses, plain-text reasons and cache headers, not with the JSON errors of /v1.
+
+// MaxDigestLen is the most bytes POST /digest takes, as in the reference calendar.
+const MaxDigestLen = 64
+
+// The reference calendar's answers.
+const (
+	calendarBadHex   = "commitment must be hex-encoded bytes"
+	calendarNotFound = "Not found"
+	calendarPending  = "Pending confirmation in Bitcoin blockchain"
+	calendarTooLong  = "digest too long"
+	calendarBadLen   = "invalid Content-Length"
+	// calendarAnchored follows the reference's "Timestamped by transaction %s; waiting for
+	// %d confirmations"; the service does not know its final depth, so it says how many
+	// confirmations the transaction has.
+	calendarAnchored = "Timestamped by transaction %s; waiting for more confirmations, %d so far"
+)
+
+const (
+	mimeBinary = "application/octet-stream"
+	mimeText   = "text/plain"
+)
+
+// exportPath is the route whose .ots form the export middleware serves.
+const exportPath = "/v1/timestamps/:digest"
+
+// registerOpenTimestamps adds the calendar endpoints and the .ots export of /v1/timestamps.
+func registerOpenTimestamps(e *echo.Echo, cfg Config) {
+	c := &calendar{svc: cfg.Service, log: cfg.Logger}
+	e.POST("/digest", c.submit)
+	e.GET("/timestamp/:commitment", c.timestamp)
+	e.Use(c.export)
+}
+
+type calendar struct {
+	svc *notary.Service
+	log *slog.Logger
+	// uri is the calendar URI of the service's public URL, once learned (see calendarURI).
+	uri atomic.Pointer[string]
+}
+
+// submit is POST /digest: the body (at most 64 bytes) is logged as a digest if it has 32
+// bytes, else its SHA-256 is; the answer is the timestamp of the body, through a sha256
+// operation in the second case, ending in a pending attestation naming this calendar.
+func (c *calendar) submit(ec echo.Context) error {
+	req := ec.Request()
+	switch {
+	case req.ContentLength < 0:
+		return plain(ec, http.StatusBadRequest, calendarBadLen)
+	case req.ContentLength > MaxDigestLen:
+		return plain(ec, http.StatusBadRequest, calendarTooLong)
+	}
+	body := make([]byte, req.ContentLength)
+	if _, err := io.ReadFull(req.Body, body); err != nil {
+		return plain(ec, http.StatusBadRequest, calendarBadLen)
+	}
+	uri, err := c.calendarURI(ec)
+	if err != nil {
+		return c.failure(ec, err)
+	}
+	var (
+		d   notary.Digest
+		ops []merkle.Op
+	)
+	if len(body) == len(d) {
+		d = notary.Digest(body)
+	} else {
+		ops = []merkle.Op{{Code: merkle.OpSHA256}}
+		d = sha256.Sum256(body)
+	}
+	if _, err := c.svc.Submit(req.Context(), d); err != nil {
+		return c.failure(ec, err)
+	}
+	t, err := ots.NewTimestamp(body, ops, ots.Pending{URI: uri})
+	if err != nil {
+		return c.failure(ec, err)
+	}
+	return c.answer(ec, t)
+}
+
+// timestamp is GET /timestamp/{hex}: the timestamp from a logged digest to its Bitcoin
+// attestation, once the digest's proof is complete; 404 with the reason before that.
+func (c *calendar) timestamp(ec echo.Context) error {
+	h := ec.Response().Header()
+	commitment, err := hex.DecodeString(ec.Param("commitment"))
+	if err != nil {
+		h.Set("Cache-Control", "public, max-age=31536000") // a malformed commitment stays malformed
+		return plain(ec, http.StatusBadRequest, calendarBadHex)
+	}
+	h.Set("Cache-Control", "public, max-age=60")
+	if len(commitment) != len(notary.Digest{}) {
+		return plain(ec, http.StatusNotFound, calendarNotFound)
+	}
+	ts, err := c.svc.Lookup(ec.Request().Context(), notary.Digest(commitment))
+	if errors.Is(err, notary.ErrNotFound) {
+		return plain(ec, http.StatusNotFound, calendarNotFound)
+	}
+	if err != nil {
+		return c.failure(ec, err)
+	}
+	if ts.Status != notary.StatusConfirmed || ts.Proof == nil || !ts.Proof.Complete() {
+		reason := calendarPending
+		if a := ts.Anchor; a != nil && a.Status != notary.AnchorMempool {
+			reason = fmt.Sprintf(calendarAnchored, a.TxID, a.Confirmations)
+		}
+		return plain(ec, http.StatusNotFound, reason)
+	}
+	f, err := ProofFile(ts.Proof, "")
+	if err != nil {
+		return c.failure(ec, err)
+	}
+	// A final anchor does not change: the answer can be cached for good.
+	h.Set("Cache-Control", "public, max-age=31536000")
+	return c.answer(ec, f.Timestamp)
+}
+
+// export serves GET /v1/timestamps/{digest}.ots, and /v1/timestamps/{digest} for a client
+// that accepts application/vnd.opentimestamps.v1, as an .ots file; errors are the JSON
+// errors of /v1.
+func (c *calendar) export(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(ec echo.Context) error {
+		req := ec.Request()
+		if ec.Path() != exportPath || (req.Method != http.MethodGet && req.Method != http.MethodHead) {
+			return next(ec)
+		}
+		ec.Response().Header().Add("Vary", "Accept")
+		param, suffixed := strings.CutSuffix(ec.Param("digest"), ".ots")
+		if !suffixed && !acceptsOTS(req.Header.Values("Accept")) {
+			return next(ec)
+		}
+		d, err := notary.ParseDigest(param)
+		if err != nil {
+			return newError(http.StatusBadRequest, "bad_digest", "%v", err)
+		}
+		ts, err := c.svc.Lookup(req.Context(), d)
+		if errors.Is(err, notary.ErrNotFound) {
+			return newError(http.StatusNotFound, "not_found", "digest %s was never submitted here", d)
+		}
+		if err != nil {
+			return err
+		}
+		var f *ots.File
+		if ts.Proof != nil && ts.Proof.Complete() {
+			f, err = ProofFile(ts.Proof, "")
+		} else {
+			var uri string
+			if uri, err = c.calendarURI(ec); err == nil {
+				f, err = ots.NewFile(merkle.Hash(d), nil, ots.Pending{URI: uri})
+			}
+		}
+		if err != nil {
+			return err
+		}
+		data, err := f.MarshalBinary()
+		if err != nil {
+			return err
+		}
+		ec.Response().Header().Set("Content-Disposition", `attachment; filename="`+d.String()+`.ots"`)
+		return ec.Blob(http.StatusOK, ots.MediaType, data)
+	}
+}
+
+// ProofFile returns the .ots file of a notary proof; the file hash is the digest, the
+// document's SHA-256. A complete proof gives every operation from the digest to the block
+// header's Merkle root ([notary.Proof.Ops], which verifies the proof first) and a Bitcoin
+// attestation at the block's height. A pending one gives a pending attestation on the
+// digest itself naming the calendar at calendarURL, or, if that is empty, at the service
+// the proof names: that calendar answers GET /timestamp/{digest} once the proof is complete.
+func ProofFile(p *notary.Proof, calendarURL string) (*ots.File, error) {
+	if p.Complete() {
+		ops, err := p.Ops()
+		if err != nil {
+			return nil, err
+		}
+		if p.Bitcoin.Height < 0 {
+			return nil, fmt.Errorf("api: negative block height %d", p.Bitcoin.Height)
+		}
+		return ots.NewFile(merkle.Hash(p.Digest), ops, ots.Bitcoin{Height: uint64(p.Bitcoin.Height)})
+	}
+	if calendarURL == "" {
+		calendarURL = p.Service
+	}
+	if calendarURL == "" {
+		return nil, errors.New("api: the pending proof names no service to complete it")
+	}
+	uri, err := CalendarURI(calendarURL)
+	if err != nil {
+		return nil, err
+	}
+	return ots.NewFile(merkle.Hash(p.Digest), nil, ots.Pending{URI: uri})
+}
+
+// CalendarURI returns the URI a pending attestation gives for the notary at base, an
+// http(s) URL: base itself, without a trailing slash if it has no path and with one if it
+// has, so that clients resolving "timestamp/…" against it stay under the path. It returns
+// an error for a URL OpenTimestamps cannot name (a query, a user, an IPv6 literal…).
+func CalendarURI(base string) (string, error) {
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("api: the service URL %q is not an http(s) URL", base)
+	}
+	uri := strings.TrimRight(base, "/")
+	if strings.Trim(u.Path, "/") != "" {
+		uri += "/"
+	}
+	if err := ots.CheckURI(uri); err != nil {
+		return "", fmt.Errorf("api: the service URL cannot be a calendar URI: %w", err)
+	}
+	return uri, nil
+}
+
+// calendarURI returns the calendar URI of this service. notary.Service does not export
+// its public URL, but every proof carries it as its service; until the first checkpoint
+// there is none, and the URL the request came to stands in.
+func (c *calendar) calendarURI(ec echo.Context) (string, error) {
+	if uri := c.uri.Load(); uri != nil {
+		return *uri, nil
+	}
+	if ts, err := c.svc.TimestampAt(ec.Request().Context(), 0); err == nil && ts.Proof != nil && ts.Proof.Service != "" {
+		uri, err := CalendarURI(ts.Proof.Service)
+		if err != nil {
+			return "", err
+		}
+		c.uri.Store(&uri)
+		return uri, nil
+	}
+	return CalendarURI(ec.Scheme() + "://" + ec.Request().Host)
+}
+
+// failure answers an unexpected error in plain text, as the calendar does.
+func (c *calendar) failure(ec echo.Context, err error) error {
+	ec.Response().Header().Del("Cache-Control")
+	if errors.Is(err, notary.ErrClosed) {
+		return plain(ec, http.StatusServiceUnavailable, "the service is shutting down; try again shortly")
+	}
+	c.log.Error("calendar request failed", "method", ec.Request().Method, "path", ec.Request().URL.Path, "err", err)
+	return plain(ec, http.StatusInternalServerError, "the service failed to handle the request; try again")
+}
+
+func plain(ec echo.Context, status int, text string) error {
+	return ec.Blob(status, mimeText, []byte(text))
+}
+
+// answer sends a timestamp without header, as calendars do.
+func (c *calendar) answer(ec echo.Context, t *ots.Timestamp) error {
+	data, err := t.MarshalBinary()
+	if err != nil {
+		return c.failure(ec, err)
+	}
+	return ec.Blob(http.StatusOK, mimeBinary, data)
+}
+
+// acceptsOTS reports whether Accept header values name the OpenTimestamps media type
+// with a quality above zero.
+func acceptsOTS(values []string) bool {
+	for _, v := range values {
+		for part := range strings.SplitSeq(v, ",") {
+			mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
+			if err != nil || mt != ots.MediaType {
+				continue
+			}
+			if q, ok := params["q"]; ok {
+				if f, err := strconv.ParseFloat(q, 64); err != nil || f <= 0 {
+					continue
+				}
+			}
+			return true
+		}
+	}
+	return false
+}
