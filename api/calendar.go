@@ -131,7 +131,7 @@ func (c *calendar) timestamp(ec echo.Context) error {
 	}
 	if ts.Status != notary.StatusConfirmed || ts.Proof == nil || !ts.Proof.Complete() {
 		reason := calendarPending
-		if a := ts.Anchor; a != nil && a.Status != notary.AnchorMempool {
+		if a := ts.Anchor; a != nil && (a.Status == notary.AnchorConfirmed || a.Status == notary.AnchorFinal) {
 			reason = fmt.Sprintf(calendarAnchored, a.TxID, a.Confirmations)
 		}
 		return plain(ec, http.StatusNotFound, reason)

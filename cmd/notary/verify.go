@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -145,25 +144,13 @@ func checkBestChain(ctx context.Context, v *notary.Verified, nodeURL, explorer, 
 
 // explorerBlockHash asks an Esplora-style explorer for the hash of the block at height.
 func explorerBlockHash(ctx context.Context, base string, height int64) (string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(base, "/")+"/block-height/"+strconv.FormatInt(height, 10), nil)
+	body, err := explorerGet(ctx, strings.TrimSuffix(base, "/")+"/block-height/"+strconv.FormatInt(height, 10))
 	if err != nil {
 		return "", err
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1024))
-	if err != nil {
-		return "", err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(body)))
-	}
-	hash := strings.TrimSpace(string(body))
+	hash := strings.TrimSpace(body)
 	if _, err := merkle.ParseHash(hash); err != nil {
-		return "", fmt.Errorf("the explorer answered %q, not a block hash", hash)
+		return "", fmt.Errorf("the explorer answered %q, not a block hash", printable([]byte(hash), 100))
 	}
 	return strings.ToLower(hash), nil
 }
