@@ -1,0 +1,844 @@
+package main
+
+// The browser tests: Debian's chromium, headless, driven with chromedp against the web
+// pages as the binary serves them. One test stamps a file through the stamp page against the
+// whole stack and a real btcd regtest node, watches it confirm, downloads the proof and
+// verifies it on the verify page, behind a proxy that records every request so the test can
+// show that the file's bytes never reached the server. The others run the page's SHA-256
+// against Go's, and the golden proofs of notary/testdata/proofs, as they are and altered at
+// random, through the page's verifier against notary.Verify.
+//
+// Screenshots of every page go to $NOTARY_SCREENSHOTS if set, else to the test's artifact
+// directory (kept with go test -artifacts -outputdir DIR).
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+
+	"github.com/notary-dev/notary/notary"
+	"github.com/notary-dev/notary/web"
+)
+
+// chromiumPath is where Debian installs chromium; .ci/run installs it where it is missing.
+const chromiumPath = "/usr/bin/chromium"
+
+// The window of the desktop screenshots; the narrow ones are a phone's, 390 by 844.
+const desktopWidth, desktopHeight = 1200, 900
+
+// page is a headless chromium tab on one site, and what it has seen.
+type page struct {
+	t         *testing.T
+	ctx       context.Context
+	base      string // the site, ending in "/"
+	shots     string // where screenshots go
+	downloads string // where downloads go
+
+	mu        sync.Mutex
+	problems  []string          // uncaught exceptions and console errors
+	requested []string          // every URL the tab asked for
+	saved     map[string]string // finished downloads: suggested file name → path
+	pending   map[string]string // downloads under way: GUID → suggested file name
+}
+
+// startPage starts chromium on a fresh profile and opens a tab on the site at base. It fails
+// the test if chromium is missing or does not start. The browser stops when the test ends.
+func startPage(t *testing.T, base string) *page {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("browser tests skipped in -short mode")
+	}
+	if _, err := os.Stat(chromiumPath); err != nil {
+		t.Fatalf("the browser tests need Debian's chromium at %s: install it with `apt-get install chromium` (.ci/run does): %v", chromiumPath, err)
+	}
+	p := &page{
+		t: t, base: strings.TrimSuffix(base, "/") + "/",
+		shots: screenshotDir(t), downloads: t.TempDir(),
+		saved: map[string]string{}, pending: map[string]string{},
+	}
+	parent, cancelParent := context.WithTimeout(context.Background(), 3*time.Minute)
+	alloc, cancelAlloc := chromedp.NewExecAllocator(parent,
+		chromedp.ExecPath(chromiumPath),
+		chromedp.Flag("headless", true),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true),
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("hide-scrollbars", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(desktopWidth, desktopHeight),
+	)
+	ctx, cancel := chromedp.NewContext(alloc)
+	p.ctx = ctx
+	t.Cleanup(func() {
+		cancel()
+		cancelAlloc()
+		cancelParent()
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		for _, msg := range p.problems {
+			t.Errorf("the page reported: %s", msg)
+		}
+	})
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("starting %s: %v", chromiumPath, err)
+	}
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(desktopWidth, desktopHeight)); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Listen(ctx, p.onEvent); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.ListenBrowser(ctx, p.onEvent); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.CallBrowser(ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
+		Behavior: browser.SetDownloadBehaviorBehaviorAllowAndName, DownloadPath: p.downloads, EventsEnabled: ptrTo(true),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func ptrTo[T any](v T) *T { return &v }
+
+// screenshotDir is $NOTARY_SCREENSHOTS, if set, or the test's artifact directory.
+func screenshotDir(t *testing.T) string {
+	t.Helper()
+	dir := os.Getenv("NOTARY_SCREENSHOTS")
+	if dir == "" {
+		dir = t.ArtifactDir()
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// onEvent runs in chromedp's event loop: it only records.
+func (p *page) onEvent(ev any) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch ev := ev.(type) {
+	case *runtime.EventExceptionThrown:
+		d := ev.ExceptionDetails
+		msg := d.Text
+		if d.Exception != nil && d.Exception.Description != "" {
+			msg += " " + d.Exception.Description
+		}
+		p.problems = append(p.problems, fmt.Sprintf("uncaught exception at %s:%d: %s", d.URL, d.LineNumber+1, msg))
+	case *runtime.EventConsoleAPICalled:
+		if ev.Type == runtime.ConsoleAPICalledTypeError || ev.Type == runtime.ConsoleAPICalledTypeAssert {
+			var parts []string
+			for _, a := range ev.Args {
+				parts = append(parts, string(a.Value)+a.Description)
+			}
+			p.problems = append(p.problems, "console."+string(ev.Type)+": "+strings.Join(parts, " "))
+		}
+	case *network.EventRequestWillBeSent:
+		p.requested = append(p.requested, ev.Request.URL)
+	case *browser.EventDownloadWillBegin:
+		p.pending[ev.GUID] = ev.SuggestedFilename
+	case *browser.EventDownloadProgress:
+		if ev.State == browser.DownloadProgressStateCompleted {
+			p.saved[p.pending[ev.GUID]] = filepath.Join(p.downloads, ev.GUID)
+		}
+	}
+}
+
+// run runs actions in the tab, failing the test on error.
+func (p *page) run(what string, actions ...chromedp.Action[chromedp.Void]) {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, 60*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		p.t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// open loads a page of the site (path relative to it) and waits until its scripts ran.
+func (p *page) open(path string) {
+	p.t.Helper()
+	p.run("opening "+path, chromedp.Navigate(p.base+path))
+	p.wait("page "+path+" loaded", 10*time.Second, `document.readyState === "complete"`)
+}
+
+// eval evaluates a JavaScript expression in the page (awaiting a promise) and decodes its value.
+func eval[T any](p *page, expr string) T {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, 60*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
+	if err != nil {
+		p.t.Fatalf("evaluating %s: %v", expr, err)
+	}
+	return v
+}
+
+// wait polls a JavaScript expression until it is true, failing the test after timeout with
+// the page's main text, so that a failure shows what the page said instead.
+func (p *page) wait(what string, timeout time.Duration, expr string) {
+	p.t.Helper()
+	start := time.Now()
+	deadline := start.Add(timeout)
+	for {
+		if eval[bool](p, "!!("+expr+")") {
+			if d := time.Since(start); d > time.Second {
+				p.t.Logf("%v until %s", d.Round(time.Millisecond), what)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			text := eval[string](p, `(document.querySelector("main") || document.body).innerText`)
+			p.t.Fatalf("after %v, still not %s (%s); the page says:\n%s", timeout, what, expr, text)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// screenshot saves the whole page as name.png, and as name-narrow-dark.png on a phone's
+// width with a dark color scheme.
+func (p *page) screenshot(name string) {
+	p.t.Helper()
+	shoot := func(file string) {
+		buf, err := chromedp.Run(p.ctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			p.t.Fatalf("screenshot %s: %v", file, err)
+		}
+		path := filepath.Join(p.shots, file)
+		if err := os.WriteFile(path, buf, 0o644); err != nil {
+			p.t.Fatal(err)
+		}
+		p.t.Logf("screenshot %s", path)
+	}
+	shoot(name + ".png")
+	dark := []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}}
+	p.run("narrow dark view",
+		chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile),
+		chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+			_, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Features: dark})
+			return err
+		}))
+	time.Sleep(100 * time.Millisecond) // a frame for the new layout
+	shoot(name + "-narrow-dark.png")
+	p.run("back to the desktop view",
+		chromedp.EmulateViewport(desktopWidth, desktopHeight),
+		chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+			_, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Features: []*emulation.MediaFeature{}})
+			return err
+		}))
+}
+
+// upload sets the files of a file input, as a person choosing them does.
+func (p *page) upload(selector string, files ...string) {
+	p.t.Helper()
+	p.run("choosing "+strings.Join(files, ", ")+" in "+selector, chromedp.SetUploadFiles(chromedp.CSS(selector), files))
+}
+
+// download clicks selector and returns the path of the file saved under the name wanted.
+func (p *page) download(selector, name string) string {
+	p.t.Helper()
+	p.run("clicking "+selector, chromedp.Click(chromedp.CSS(selector)))
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		p.mu.Lock()
+		path, ok := p.saved[name]
+		got := fmt.Sprint(p.saved)
+		p.mu.Unlock()
+		if ok {
+			return path
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("clicking %s did not download %s within 15 s; downloads: %s", selector, name, got)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// requestsOutside returns the URLs the tab asked for that are not on its site.
+func (p *page) requestsOutside() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []string
+	for _, u := range p.requested {
+		if !strings.HasPrefix(u, p.base) && !strings.HasPrefix(u, "blob:"+strings.TrimSuffix(p.base, "/")) && !strings.HasPrefix(u, "data:") {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+func (p *page) requestedURL(suffix string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.ContainsFunc(p.requested, func(u string) bool { return strings.HasSuffix(u, suffix) })
+}
+
+// servePages serves the web pages alone, without the API, on loopback.
+func servePages(t *testing.T) string {
+	t.Helper()
+	srv := httptest.NewServer(http.FileServerFS(web.Pages()))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// recorder is a reverse proxy in front of the notary that keeps every request it passes.
+type recorder struct {
+	url  string
+	mu   sync.Mutex
+	reqs []recordedRequest
+}
+
+type recordedRequest struct {
+	method, target string // target: path and query
+	body           []byte
+}
+
+func startRecorder(t *testing.T, backend string) *recorder {
+	t.Helper()
+	u, err := url.Parse(backend)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(u)
+	r := &recorder{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, err := io.ReadAll(req.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		req.Body = io.NopCloser(bytes.NewReader(body))
+		r.mu.Lock()
+		r.reqs = append(r.reqs, recordedRequest{req.Method, req.URL.RequestURI(), body})
+		r.mu.Unlock()
+		proxy.ServeHTTP(w, req)
+	}))
+	t.Cleanup(srv.Close)
+	r.url = srv.URL
+	return r
+}
+
+func (r *recorder) requests() []recordedRequest {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.reqs)
+}
+
+// randomBytes returns n random bytes.
+func randomBytes(t *testing.T, n int) []byte {
+	t.Helper()
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestBrowserStampVerify stamps a 20 MB file through the stamp page against the whole stack
+// and a btcd regtest node, follows it to confirmed, downloads the proof and the .ots, checks
+// them in Go, verifies the proof on the verify page with the file and with another file,
+// looks the digest up and opens the status page; all without the file's bytes reaching
+// the server, and without the page asking anything of another site.
+func TestBrowserStampVerify(t *testing.T) {
+	t.Parallel()
+	start := time.Now()
+	c := startChain(t)
+	s := startStack(t, c, stackOptions{})
+	rec := startRecorder(t, s.url)
+	p := startPage(t, rec.url)
+
+	// Other users' entries, so that the inclusion path is not empty. The anchoring key gets
+	// its coins once the page's entry is in a checkpoint: the first anchor then covers it.
+	for range 5 {
+		mustSubmit(t, s.url, randomDigest(t))
+	}
+
+	dir := t.TempDir()
+	content := randomBytes(t, 20<<20)
+	doc := filepath.Join(dir, "contract.bin")
+	writeFile(t, doc, string(content))
+	sum := sha256.Sum256(content)
+	want := hex.EncodeToString(sum[:])
+	edited := bytes.Clone(content)
+	edited[len(edited)/2] ^= 1
+	other := filepath.Join(dir, "contract-edited.bin")
+	writeFile(t, other, string(edited))
+	otherSum := sha256.Sum256(edited)
+
+	// Stamp: the page hashes the file, submits the digest and follows it.
+	p.open("")
+	p.screenshot("1-stamp-empty")
+	// Every state the card shows, in order: the old value of each change of its data-state.
+	eval[bool](p, `(() => {
+		window.seenStates = [];
+		new MutationObserver((records) => {
+			for (const r of records) if (r.target.matches("article.card")) window.seenStates.push(r.oldValue);
+		}).observe(document.querySelector("#stamps"), { subtree: true, attributes: true, attributeOldValue: true, attributeFilter: ["data-state"] });
+		return true;
+	})()`)
+	p.upload("#files", doc)
+	const card = `document.querySelector("#stamps article.card")`
+	p.wait("showing the file's digest", 30*time.Second, card+` && `+card+`.dataset.digest`)
+	if got := eval[string](p, card+`.dataset.digest`); got != want {
+		t.Fatalf("the page hashed contract.bin to %s; Go's crypto/sha256 says %s", got, want)
+	}
+	if !p.requestedURL("/js/hash-worker.js") {
+		t.Errorf("the page hashed without its worker: a large file would freeze it")
+	}
+	d, err := notary.ParseDigest(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.wait("showing the receipt", 10*time.Second, card+`.querySelector(".facts").textContent.includes("Log entry")`)
+	p.wait("pending", 10*time.Second, card+`.dataset.state === "pending"`)
+	waitCheckpoint(t, s.url, 6)
+	c.mine(t, matureBlocks)
+	p.wait("in the mempool", 30*time.Second, card+`.dataset.state === "mempool"`)
+	waitBroadcast(t, c, s.url, d) // the node has the transaction, so a block will take it
+	p.screenshot("2-stamp-mempool")
+	c.mine(t, 1)
+	p.wait("confirmed", 30*time.Second, card+`.dataset.state === "confirmed"`)
+	p.screenshot("3-stamp-confirmed")
+	states := eval[[]string](p, `[...window.seenStates, `+card+`.dataset.state]`)
+	if !isSubsequence([]string{"hashing", "submitting", "pending", "mempool", "confirmed"}, slices.Compact(states)) {
+		t.Errorf("the card went through the states %v; want hashing, submitting, pending, mempool, confirmed in that order", states)
+	}
+
+	// The downloads: a complete proof of this file, and its .ots.
+	proofPath := p.download(`#stamps article.card [data-action="proof"]`, "contract.bin.proof.json")
+	proof := readProofFile(t, proofPath)
+	v, err := notary.Verify(proof)
+	if err != nil {
+		t.Fatalf("the downloaded proof does not verify: %v", err)
+	}
+	if v.Digest != d || !v.Complete || v.Network != "regtest" || !v.Receipt {
+		t.Fatalf("the downloaded proof is for %s, complete %v, on %q, with a receipt %v; want a complete proof of %s on regtest with its receipt", v.Digest, v.Complete, v.Network, v.Receipt, d)
+	}
+	named := filepath.Join(dir, "contract.bin.proof.json") // the CLI finds the file by its name
+	writeFile(t, named, string(mustRead(t, proofPath)))
+	stdout, _ := wantCLI(t, exitOK, "verify", "--node", c.rpcURL(), named, doc)
+	if !strings.Contains(stdout, "in its best chain") {
+		t.Errorf("notary verify --node of the downloaded proof:\n%s", stdout)
+	}
+	ots := mustRead(t, p.download(`#stamps article.card [data-action="ots"]`, "contract.bin.ots"))
+	magic := []byte("\x00OpenTimestamps\x00\x00Proof\x00\xbf\x89\xe2\xe8\x84\xe8\x92\x94\x01\x08")
+	if !bytes.HasPrefix(ots, append(magic, sum[:]...)) {
+		t.Errorf("the downloaded .ots does not start with the OpenTimestamps header and the file's SHA-256: % x", ots[:min(len(ots), 64)])
+	}
+
+	// Verify: the file and its proof, then another file with the same proof.
+	p.open("verify.html")
+	p.upload("#proof", named)
+	p.upload("#doc", doc)
+	result := `document.querySelector("#result")`
+	p.wait("verified", 30*time.Second, result+`.dataset.doc === "`+want+`"`)
+	if got := eval[string](p, result+`.dataset.verdict`); got != "valid" {
+		t.Fatalf("the verify page's verdict on the file and its proof is %q, want valid", got)
+	}
+	if n := eval[int](p, `document.querySelectorAll("#checks li[data-mark=ok]").length`); n != 9 {
+		t.Errorf("the verify page shows %d passed checks, want 9 (format, digest, entry, checkpoint, inclusion, receipt, transaction, block, work)", n)
+	}
+	verdict := eval[string](p, `document.querySelector("#verdict").innerText`)
+	blockTime := time.Unix(int64(proof.Bitcoin.Header[68])|int64(proof.Bitcoin.Header[69])<<8|int64(proof.Bitcoin.Header[70])<<16|int64(proof.Bitcoin.Header[71])<<24, 0).UTC()
+	for _, w := range []string{fmt.Sprintf("block %d", proof.Bitcoin.Height), blockTime.Format("2006-01-02 15:04:05 UTC"), "regtest"} {
+		if !strings.Contains(verdict, w) {
+			t.Errorf("the verdict does not say %q:\n%s", w, verdict)
+		}
+	}
+	trusted := eval[string](p, `document.querySelector("#trusted").innerText`)
+	if !strings.Contains(trusted, "Not checked") || !strings.Contains(trusted, notary.ReverseHex(v.BlockHash)) {
+		t.Errorf("the verify page does not say that the block's place in the best chain was not checked:\n%s", trusted)
+	}
+	p.screenshot("4-verify-valid")
+	p.upload("#doc", other)
+	p.wait("checked against the edited file", 30*time.Second, result+`.dataset.doc === "`+hex.EncodeToString(otherSum[:])+`"`)
+	if got, step := eval[string](p, result+`.dataset.verdict`), eval[string](p, result+`.dataset.step`); got != "invalid" || step != "digest" {
+		t.Fatalf("the verify page's verdict on another file is %q at step %q, want invalid at digest", got, step)
+	}
+	p.screenshot("5-verify-other-file")
+
+	// Look up, by the address and by the form.
+	p.open("lookup.html#" + want)
+	const found = `document.querySelector("#result article.card")`
+	p.wait("confirmed on the lookup page", 15*time.Second, found+` && `+found+`.dataset.state === "confirmed"`)
+	p.screenshot("6-lookup")
+	unknown := randomDigest(t).String()
+	p.run("looking up an unknown digest", chromedp.SetValue(chromedp.CSS("#digest"), unknown), chromedp.Click(chromedp.CSS(`#lookup-form button[type=submit]`)))
+	p.wait("not found", 15*time.Second, `document.querySelector("#result [data-state=notfound]")`)
+
+	// Several files at once, and digests pasted (one as sha256sum prints it): one batch.
+	p.open("")
+	small1, small2 := filepath.Join(dir, "minutes.txt"), filepath.Join(dir, "photo.jpg")
+	content1, content2 := randomBytes(t, 1000), randomBytes(t, 70_000)
+	writeFile(t, small1, string(content1))
+	writeFile(t, small2, string(content2))
+	p.upload("#files", small1, small2)
+	pasted := []string{randomDigest(t).String(), strings.ToUpper(randomDigest(t).String())}
+	p.run("pasting digests", chromedp.SetValue(chromedp.CSS("#digests"), pasted[0]+"\n"+pasted[1]+"  scan.pdf\n"),
+		chromedp.Click(chromedp.CSS(`#digest-form button[type=submit]`)))
+	p.wait("four stamps with receipts", 20*time.Second,
+		`[...document.querySelectorAll("#stamps article.card")].filter((c) => c.querySelector(".facts").textContent.includes("Log entry")).length === 4`)
+	names := eval[string](p, `[...document.querySelectorAll("#stamps article.card .name")].map((n) => n.textContent).join(",")`)
+	if names != "minutes.txt,photo.jpg,Digest,scan.pdf" {
+		t.Errorf("the stamp page shows the stamps %s; want minutes.txt, photo.jpg, Digest and scan.pdf", names)
+	}
+	if !slices.ContainsFunc(rec.requests(), func(r recordedRequest) bool { return r.target == "/v1/timestamps/batch" }) {
+		t.Errorf("the pasted digests were not sent in one POST /v1/timestamps/batch")
+	}
+	p.screenshot("8-stamp-many")
+
+	// Status.
+	checkStatusPage(t, p, s.url, notary.ReverseHex(v.TxID))
+
+	// Nothing of the file reached the server, and nothing left the site.
+	checkNothingSent(t, rec.requests(), content, content1, content2)
+	if out := p.requestsOutside(); len(out) > 0 {
+		t.Errorf("the pages asked other sites for %v; they must work offline", out)
+	}
+	t.Logf("stamped, confirmed, downloaded and verified through the pages in %v", time.Since(start).Round(time.Millisecond))
+}
+
+// checkStatusPage opens the status page and checks that it shows the log, the checkpoint,
+// the node, the wallet and the anchor of txid, as GET /v1/status has them.
+func checkStatusPage(t *testing.T, p *page, base, txid string) {
+	t.Helper()
+	var status struct {
+		LogSize    int64  `json:"log_size"`
+		NodeHeight int64  `json:"node_height"`
+		Network    string `json:"network"`
+		Wallet     struct {
+			Address string `json:"address"`
+		} `json:"wallet"`
+	}
+	resp, err := httpClient.Get(base + "/v1/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = json.NewDecoder(resp.Body).Decode(&status)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || err != nil {
+		t.Fatalf("GET /v1/status: %s, %v", resp.Status, err)
+	}
+	p.open("status.html")
+	p.wait("showing the status", 15*time.Second, `document.body.dataset.loaded === "true"`)
+	p.wait("listing the anchor", 15*time.Second, `document.querySelector("#anchors td[data-txid='`+txid+`']")`)
+	tile := func(name string) string {
+		// Without the thin spaces that group digits.
+		return eval[string](p, `((document.querySelector("[data-tile=`+name+`] .value") || {}).innerText || "").replace(/\u202f/g, "")`)
+	}
+	for name, want := range map[string]string{
+		"network": status.Network, "log": fmt.Sprint(status.LogSize), "checkpoint": fmt.Sprint(status.LogSize),
+		"node": fmt.Sprint(status.NodeHeight), "wallet": status.Wallet.Address, "next": "",
+	} {
+		if text := tile(name); strings.TrimSpace(text) == "" || !strings.Contains(text, want) {
+			t.Errorf("the status page's %s tile says %q; want it to show %q", name, text, want)
+		}
+	}
+	p.screenshot("7-status")
+}
+
+// checkNothingSent fails the test if a request (its target or its body) carried any 64-byte
+// window of the files' contents, or if the pages uploaded more than a few kilobytes in all.
+func checkNothingSent(t *testing.T, reqs []recordedRequest, contents ...[]byte) {
+	t.Helper()
+	const window = 64
+	total := 0
+	for _, r := range reqs {
+		payload := append([]byte(r.target), r.body...)
+		total += len(r.body)
+		for i := 0; i+window <= len(payload); i++ {
+			for _, content := range contents {
+				if bytes.Contains(content, payload[i:i+window]) {
+					t.Fatalf("%s %s carried bytes of a file (at offset %d of its %d bytes)", r.method, r.target, i, len(payload))
+				}
+			}
+		}
+	}
+	if total > 16<<10 {
+		t.Errorf("the pages sent %d bytes of request bodies in all; only digests should go", total)
+	}
+	t.Logf("%d requests reached the server, with %d bytes of bodies in all; none carried the file's bytes", len(reqs), total)
+}
+
+// isSubsequence reports whether want appears in got in order, maybe with other items between.
+func isSubsequence(want, got []string) bool {
+	i := 0
+	for _, g := range got {
+		if i < len(want) && g == want[i] {
+			i++
+		}
+	}
+	return i == len(want)
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestBrowserGoldenProofs runs every golden proof of notary/testdata/proofs through the verify
+// page, as a person choosing the file would, and requires the verdict and the failed step
+// that manifest.json gives: the browser's verifier agrees with notary.Verify.
+func TestBrowserGoldenProofs(t *testing.T) {
+	t.Parallel()
+	p := startPage(t, servePages(t))
+	dir, err := filepath.Abs(filepath.Join("..", "..", "notary", "testdata", "proofs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var manifest []struct {
+		File   string `json:"file"`
+		Models string `json:"models"`
+		Valid  bool   `json:"valid"`
+		Stage  string `json:"stage"`
+		Step   string `json:"step"`
+	}
+	if err := json.Unmarshal(mustRead(t, filepath.Join(dir, "manifest.json")), &manifest); err != nil {
+		t.Fatal(err)
+	}
+	if len(manifest) < 20 {
+		t.Fatalf("manifest.json lists %d proofs", len(manifest))
+	}
+	p.open("verify.html")
+	const result = `document.querySelector("#result")`
+	for _, m := range manifest {
+		p.upload("#proof", filepath.Join(dir, m.File))
+		p.wait("verdict on "+m.File, 10*time.Second, result+`.dataset.proof === "`+m.File+`"`)
+		verdict := eval[string](p, result+`.dataset.verdict`)
+		step := eval[string](p, result+`.dataset.step`)
+		stage := eval[string](p, result+`.dataset.stage`)
+		switch {
+		case m.Valid && verdict != "valid-nofile" && verdict != "pending":
+			t.Errorf("%s (%s): the page says %q at step %q; want valid", m.File, m.Models, verdict, step)
+		case !m.Valid && (verdict != "invalid" || step != m.Step || stage != m.Stage):
+			t.Errorf("%s (%s): the page says %q at %s step %q; want invalid at %s step %q", m.File, m.Models, verdict, stage, step, m.Stage, m.Step)
+		}
+		switch m.File {
+		case "valid-complete.json", "valid-pending.json", "tx-byte-flipped.json":
+			p.screenshot("golden-" + strings.TrimSuffix(m.File, ".json"))
+		}
+	}
+}
+
+// TestBrowserSHA256 checks the page's own SHA-256 against Go's crypto/sha256 on the standard
+// vectors and on random data fed in random pieces, then hashes a large file through the
+// look-up page's worker while timing the page's main thread, which must never stall.
+func TestBrowserSHA256(t *testing.T) {
+	t.Parallel()
+	p := startPage(t, servePages(t))
+	p.open("lookup.html")
+
+	type vector struct {
+		Data   string `json:"data"`   // base64
+		Pieces []int  `json:"pieces"` // lengths to feed in turn
+		Want   string `json:"want"`
+	}
+	var vectors []vector
+	add := func(data []byte, pieces []int) {
+		sum := sha256.Sum256(data)
+		vectors = append(vectors, vector{base64.StdEncoding.EncodeToString(data), pieces, hex.EncodeToString(sum[:])})
+	}
+	add(nil, nil)
+	add([]byte("abc"), nil)
+	add([]byte("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"), nil)
+	add(bytes.Repeat([]byte("a"), 1_000_000), []int{1, 63, 64, 65, 999_807})
+	for _, n := range []int{1, 55, 56, 57, 63, 64, 65, 119, 120, 127, 128, 129, 1000, 4097, 65537, 1 << 20} {
+		data := randomBytes(t, n)
+		var pieces []int
+		for left := n; left > 0; {
+			k := min(left, 1+int(randomBytes(t, 1)[0])%(2*64+3))
+			pieces = append(pieces, k)
+			left -= k
+		}
+		add(data, pieces)
+	}
+	in, err := json.Marshal(vectors)
+	if err != nil {
+		t.Fatal(err)
+	}
+	failures := eval[[]string](p, `(async (vectors) => {
+		const { SHA256, sha256, toHex } = await import("./js/sha256.js");
+		const failures = [];
+		for (const [i, v] of vectors.entries()) {
+			const data = Uint8Array.from(atob(v.data), (c) => c.charCodeAt(0));
+			const whole = toHex(sha256(data));
+			if (whole !== v.want) failures.push("vector " + i + " (" + data.length + " bytes): " + whole + ", want " + v.want);
+			const h = new SHA256();
+			let at = 0;
+			for (const n of v.pieces || []) { h.update(data.subarray(at, at + n)); at += n; }
+			h.update(data.subarray(at));
+			const pieced = toHex(h.digest());
+			if (pieced !== v.want) failures.push("vector " + i + " in pieces " + v.pieces + ": " + pieced + ", want " + v.want);
+		}
+		return failures;
+	})(`+string(in)+`)`)
+	for _, f := range failures {
+		t.Error(f)
+	}
+
+	// A 1 GiB file through the worker: the digest must be Go's, the progress bar must move,
+	// and the page's main thread must never stall.
+	const size = 1 << 30
+	big := filepath.Join(t.TempDir(), "big.bin")
+	f, err := os.Create(big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	head := randomBytes(t, 1<<20)
+	if _, err := f.Write(head); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(size); err != nil { // the rest: zeros, sparse on disk
+		t.Fatal(err)
+	}
+	f.Close()
+	h := sha256.New()
+	h.Write(head)
+	if _, err := io.CopyN(h, zeros{}, size-int64(len(head))); err != nil {
+		t.Fatal(err)
+	}
+	wantBig := hex.EncodeToString(h.Sum(nil))
+	eval[bool](p, `(() => {
+		window.longestStall = 0;
+		let last = performance.now();
+		window.stallTimer = setInterval(() => {
+			const now = performance.now();
+			window.longestStall = Math.max(window.longestStall, now - last);
+			last = now;
+		}, 10);
+		window.progressSeen = new Set();
+		new MutationObserver((records) => {
+			for (const r of records) if (r.target.matches("progress")) window.progressSeen.add(r.target.value);
+		}).observe(document.querySelector("#doc-info"), { subtree: true, attributes: true, attributeFilter: ["value"] });
+		return true;
+	})()`)
+	started := time.Now()
+	p.upload("#doc", big)
+	p.wait("the large file's digest", 90*time.Second, `document.querySelector("#digest").value.length === 64`)
+	elapsed := time.Since(started)
+	if got := eval[string](p, `document.querySelector("#digest").value`); got != wantBig {
+		t.Fatalf("the page hashed a %d MiB file to %s; Go says %s", size>>20, got, wantBig)
+	}
+	stall := eval[float64](p, `(clearInterval(window.stallTimer), window.longestStall)`)
+	steps := eval[int](p, `window.progressSeen.size`)
+	t.Logf("the page hashed %d MiB in %v (%.0f MB/s), its progress bar took %d values, its main thread paused %.0f ms at most",
+		size>>20, elapsed.Round(time.Millisecond), float64(size)/1e6/elapsed.Seconds(), steps, stall)
+	if stall > 1000 {
+		t.Errorf("the page's main thread stalled for %.0f ms while hashing: hashing must not freeze the page", stall)
+	}
+	if steps < 10 {
+		t.Errorf("the progress bar took %d values while hashing %d MiB; want it to move as the file is read", steps, size>>20)
+	}
+	if !p.requestedURL("/js/hash-worker.js") {
+		t.Errorf("the page hashed without its worker")
+	}
+}
+
+// zeros reads as an endless run of zero bytes.
+type zeros struct{}
+
+func (zeros) Read(b []byte) (int, error) {
+	clear(b)
+	return len(b), nil
+}
+
+// TestBrowserVerifierMatchesGo alters the valid golden proofs at random, one hex digit or one
+// byte at a time, and requires the page's verifier (js/proof.js) to reach the verdict of
+// notary.ParseProof and notary.Verify on each: valid, or the same failed step.
+func TestBrowserVerifierMatchesGo(t *testing.T) {
+	t.Parallel()
+	p := startPage(t, servePages(t))
+	p.open("verify.html")
+	dir := filepath.Join("..", "..", "notary", "testdata", "proofs")
+	type mutant struct {
+		Proof string `json:"proof"` // base64
+		Step  string `json:"step"`  // "" when valid
+		What  string `json:"what"`
+	}
+	var mutants []mutant
+	steps := map[string]int{}
+	for _, name := range []string{"valid-complete.json", "valid-complete-tagged.json", "valid-pending.json"} {
+		orig := mustRead(t, filepath.Join(dir, name))
+		for i := range 150 {
+			b := bytes.Clone(orig)
+			r := randomBytes(t, 3)
+			pos := (int(r[0])<<8 | int(r[1])) % len(b)
+			what := ""
+			if i%3 == 2 {
+				b[pos] ^= 1 << (r[2] % 8)
+				what = fmt.Sprintf("%s with bit %d of byte %d flipped", name, r[2]%8, pos)
+			} else {
+				// A hex digit changed to another: the file stays well formed, its content not.
+				for !strings.ContainsRune("0123456789abcdef", rune(b[pos])) {
+					pos = (pos + 1) % len(b)
+				}
+				digits := strings.ReplaceAll("0123456789abcdef", string(b[pos]), "")
+				b[pos] = digits[int(r[2])%len(digits)]
+				what = fmt.Sprintf("%s with byte %d changed to %q", name, pos, b[pos])
+			}
+			step := ""
+			proof, err := notary.ParseProof(b)
+			if err == nil {
+				_, err = notary.Verify(proof)
+			}
+			if ve, ok := err.(*notary.VerifyError); ok {
+				step = ve.Step
+			} else if err != nil {
+				t.Fatalf("%s: an error without a step: %v", what, err)
+			}
+			steps[step]++
+			mutants = append(mutants, mutant{base64.StdEncoding.EncodeToString(b), step, what})
+		}
+	}
+	in, err := json.Marshal(mutants)
+	if err != nil {
+		t.Fatal(err)
+	}
+	disagreements := eval[[]string](p, `(async (mutants) => {
+		const { checkProof } = await import("./js/proof.js");
+		const out = [];
+		for (const m of mutants) {
+			const r = await checkProof(Uint8Array.from(atob(m.proof), (c) => c.charCodeAt(0)));
+			const step = r.valid ? "" : r.step;
+			if (step !== m.step) out.push(m.what + ": the page says " + (step || "valid") + " (" + (r.message || "") + "), Go says " + (m.step || "valid"));
+		}
+		return out;
+	})(`+string(in)+`)`)
+	for _, d := range disagreements {
+		t.Error(d)
+	}
+	t.Logf("%d altered proofs, the same verdict in Go and in the page; Go's failed steps: %v", len(mutants), steps)
+}
