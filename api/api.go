@@ -1,8 +1,15 @@
-// Package api serves notary's REST API (under /v1) and its web pages with Echo.
+// Package api serves notary's REST API (under /v1), its health and metrics endpoints, the
+// OpenTimestamps calendar and the web pages, with Echo.
+//
+// docs/api.md describes the API for integrators; openapi.json, served at /v1/openapi.json,
+// is its OpenAPI 3.1 document, and a test holds it to the routes registered here. Every
+// error is the JSON object {"error": {"code", "message"}}, its code one of ErrorCodes,
+// mapped to its status in errors.go and nowhere else.
 package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,23 +17,79 @@ import (
 	"io/fs"
 	"log/slog"
 	"mime"
+	"net"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/notary-dev/notary/notary"
 )
 
-// MaxBodySize caps request bodies.
+// MaxBodySize caps request bodies, but for the batch endpoint's.
 const MaxBodySize = 64 << 10
 
-// Config configures the API.
+// MaxBatchDigests is the most digests one batch submission takes.
+const MaxBatchDigests = 10_000
+
+// MaxBatchBodySize caps the body of a batch submission: MaxBatchDigests digests at 72
+// bytes each (quotes, comma and a little white space) and MaxBodySize to spare.
+const MaxBatchBodySize = MaxBatchDigests*72 + MaxBodySize
+
+// MaxWait is the longest a lookup may be held (?wait=SECONDS).
+const MaxWait = 60 * time.Second
+
+// Config configures the API. Only Service is required: without the others the API serves
+// without Bitcoin, API keys, webhooks or rate limits.
 type Config struct {
 	Service *notary.Service
 	// Pages, if set, is served at / (the web pages).
 	Pages  fs.FS
 	Logger *slog.Logger
+
+	// Chain reports the Bitcoin side: anchors, wallet and node.
+	Chain Chain
+	// Database is checked by /readyz.
+	Database Pinger
+	// Keys holds the API keys. Without it, every bearer token is refused.
+	Keys KeyStore
+	// Webhooks delivers callbacks. Without it, submissions with a callback are refused.
+	Webhooks *Webhooks
+	// Limits are the request rates allowed; the zero value allows any.
+	Limits Limits
+	// TrustedProxies are the networks of reverse proxies whose X-Forwarded-For header
+	// names the client. Without them, the client is the connection's peer.
+	TrustedProxies []*net.IPNet
+	// Shutdown, once closed, ends every long poll at once, with the current answer, so
+	// that a graceful shutdown does not wait for them.
+	Shutdown <-chan struct{}
+}
+
+// Chain is what the API reports of the Bitcoin side. cmd/notary adapts the anchorer to it.
+type Chain interface {
+	// Anchors returns the live anchors, newest first.
+	Anchors() []notary.Anchor
+	// NextAnchor returns the earliest time the next anchor may be made; ok is false while
+	// one is pending.
+	NextAnchor() (t time.Time, ok bool)
+	// NodeHeight asks the Bitcoin node for its height, and so whether it answers.
+	NodeHeight(ctx context.Context) (int64, error)
+	// Wallet describes the anchoring wallet.
+	Wallet(ctx context.Context) (Wallet, error)
+}
+
+// Wallet describes the anchoring wallet.
+type Wallet struct {
+	Network            string // "mainnet", "regtest", …
+	Address            string // where to send coins
+	Balance, Spendable int64  // satoshis
+}
+
+// Pinger is the database, as /readyz checks it.
+type Pinger interface {
+	Ping(ctx context.Context) error
 }
 
 // New returns the HTTP handler of the API and the pages.
@@ -37,11 +100,37 @@ func New(cfg Config) http.Handler {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = errorHandler(cfg.Logger)
-	h := &handlers{svc: cfg.Service}
+	e.IPExtractor = ipExtractor(cfg.TrustedProxies)
+
+	probe := &nodeProbe{chain: cfg.Chain}
+	m := newMetrics(cfg, probe)
+	h := &handlers{
+		svc: cfg.Service, cfg: cfg, probe: probe, metrics: m,
+		shutdown: shutdownContext(cfg.Shutdown),
+	}
+	acc := newAccess(cfg.Keys, cfg.Limits, m)
+
+	// CORS first, so that preflight requests need no key and every answer, refusals
+	// included, is readable by the pages of other origins.
+	e.Use(cors)
+	e.Use(m.middleware)
+	e.Use(acc.middleware)
+
+	e.GET("/healthz", h.healthz)
+	e.GET("/readyz", h.readyz)
+	e.GET("/metrics", m.serve)
 	v1 := e.Group("/v1")
 	v1.POST("/timestamps", h.submit)
+	v1.POST("/timestamps/batch", h.submitBatch)
 	v1.GET("/timestamps/:digest", h.lookup)
+	v1.GET("/entries/:index", h.entry)
 	v1.GET("/checkpoint", h.checkpoint)
+	v1.GET("/proofs/inclusion", h.inclusion)
+	v1.GET("/proofs/consistency", h.consistency)
+	v1.GET("/anchors", h.anchors)
+	v1.GET("/keys", h.keys)
+	v1.GET("/status", h.status)
+	v1.GET("/openapi.json", h.openapi)
 	registerOpenTimestamps(e, cfg)
 	if cfg.Pages != nil {
 		// Each page gets its own route, so that unknown paths (under /v1 too) reach the
@@ -58,76 +147,221 @@ func New(cfg Config) http.Handler {
 	return e
 }
 
+// shutdownContext returns a context that is cancelled when done is closed.
+func shutdownContext(done <-chan struct{}) context.Context {
+	if done == nil {
+		return context.Background()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		<-done
+		cancel()
+	}()
+	return ctx
+}
+
 type handlers struct {
-	svc *notary.Service
+	svc      *notary.Service
+	cfg      Config
+	probe    *nodeProbe
+	metrics  *metrics
+	shutdown context.Context // cancelled when the server shuts down
 }
 
 // submitRequest is the body of POST /v1/timestamps.
 type submitRequest struct {
-	Digest string `json:"digest"`
+	Digest   string `json:"digest"`
+	Callback string `json:"callback"`
 }
 
 func (h *handlers) submit(c echo.Context) error {
 	var req submitRequest
-	if err := decodeJSON(c, &req); err != nil {
+	if err := decodeJSON(c, &req, MaxBodySize); err != nil {
 		return err
 	}
 	d, err := notary.ParseDigest(req.Digest)
 	if err != nil {
-		return newError(http.StatusBadRequest, "bad_digest", "%v", err)
+		return apiError(codeBadDigest, "%v", err)
 	}
-	r, err := h.svc.Submit(c.Request().Context(), d)
+	callback, err := h.callback(c, req.Callback)
 	if err != nil {
 		return err
 	}
+	ctx := c.Request().Context()
+	r, err := h.svc.Submit(ctx, d)
+	if err != nil {
+		return err
+	}
+	h.metrics.digests.add("single", 1)
+	if callback != "" {
+		if err := h.cfg.Webhooks.Register(ctx, callback, []int64{r.Index}); err != nil {
+			return err
+		}
+	}
 	return c.JSON(http.StatusOK, receiptJSON(r, h.svc.VerifierKey()))
+}
+
+// callback returns the callback URL of a submission: the one it names, which must be an
+// acceptable URL, else its API key's, else none.
+func (h *handlers) callback(c echo.Context, named string) (string, error) {
+	if named == "" {
+		if k := callerOf(c); k != nil && h.cfg.Webhooks != nil {
+			return k.webhook, nil
+		}
+		return "", nil
+	}
+	if h.cfg.Webhooks == nil {
+		return "", apiError(codeBadCallback, "this server does not deliver callbacks")
+	}
+	if err := h.cfg.Webhooks.CheckURL(named); err != nil {
+		return "", apiError(codeBadCallback, "%v", err)
+	}
+	return named, nil
 }
 
 func (h *handlers) lookup(c echo.Context) error {
 	d, err := notary.ParseDigest(c.Param("digest"))
 	if err != nil {
-		return newError(http.StatusBadRequest, "bad_digest", "%v", err)
+		return apiError(codeBadDigest, "%v", err)
 	}
-	ts, err := h.svc.Lookup(c.Request().Context(), d)
-	if errors.Is(err, notary.ErrNotFound) {
-		return newError(http.StatusNotFound, "not_found", "digest %s was never submitted here", d)
+	wait, since, err := waitParams(c)
+	if err != nil {
+		return err
 	}
+	index, ok := h.svc.IndexOf(d)
+	if !ok {
+		return apiError(codeNotFound, "digest %s was never submitted here", d)
+	}
+	return h.timestamp(c, index, wait, since)
+}
+
+func (h *handlers) entry(c echo.Context) error {
+	index, err := parseCount(c.Param("index"))
+	if err != nil {
+		return apiError(codeBadRequest, "the index %q is not a non-negative decimal number", c.Param("index"))
+	}
+	wait, since, err := waitParams(c)
+	if err != nil {
+		return err
+	}
+	if size := h.svc.Size(); index >= size {
+		return apiError(codeNotFound, "entry %d is beyond the log, which has %d entries", index, size)
+	}
+	return h.timestamp(c, index, wait, since)
+}
+
+// timestamp answers the timestamp of the entry at index, after waiting up to wait for its
+// status to differ from since ("" for its status now).
+func (h *handlers) timestamp(c echo.Context, index int64, wait time.Duration, since notary.Status) error {
+	ctx := c.Request().Context()
+	if wait > 0 {
+		if since == "" {
+			st, err := h.svc.StatusAt(ctx, index)
+			if err != nil {
+				return err
+			}
+			since = st
+		}
+		wctx, cancel := context.WithTimeout(ctx, wait)
+		stop := context.AfterFunc(h.shutdown, cancel)
+		_, err := h.svc.WaitStatus(wctx, index, since)
+		stop()
+		cancel()
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err // the client is gone
+		}
+	}
+	ts, err := h.svc.TimestampAt(ctx, index)
 	if err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, timestampJSON(ts, h.svc.VerifierKey()))
 }
 
+// waitParams reads ?wait=SECONDS (0 to 60) and ?since=STATUS.
+func waitParams(c echo.Context) (time.Duration, notary.Status, error) {
+	var wait time.Duration
+	if s := c.QueryParam("wait"); s != "" {
+		n, err := parseCount(s)
+		if err != nil || n > int64(MaxWait/time.Second) {
+			return 0, "", apiError(codeBadRequest, "wait must be a whole number of seconds from 0 to %d, not %q", int64(MaxWait/time.Second), s)
+		}
+		wait = time.Duration(n) * time.Second
+	}
+	since := notary.Status(c.QueryParam("since"))
+	switch since {
+	case "", notary.StatusPending, notary.StatusAnchored, notary.StatusConfirmed:
+	default:
+		return 0, "", apiError(codeBadRequest, "since must be pending, anchored or confirmed, not %q", since)
+	}
+	return wait, since, nil
+}
+
 func (h *handlers) checkpoint(c echo.Context) error {
 	return c.Blob(http.StatusOK, "text/plain; charset=utf-8", h.svc.LatestCheckpoint().Note)
 }
 
-// decodeJSON reads a JSON request body strictly: the right content type, at most
-// MaxBodySize bytes, one object, no unknown fields.
-func decodeJSON(c echo.Context, v any) error {
+// parseCount parses a non-negative decimal integer written canonically: digits only, no
+// sign, no leading zero.
+func parseCount(s string) (int64, error) {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 || strconv.FormatInt(n, 10) != s {
+		return 0, errors.New("not a canonical non-negative integer")
+	}
+	return n, nil
+}
+
+// readBody reads a request body of at most limit bytes, sent as application/json.
+func readBody(c echo.Context, limit int64) ([]byte, error) {
 	req := c.Request()
 	mt, _, err := mime.ParseMediaType(req.Header.Get(echo.HeaderContentType))
 	if err != nil || mt != echo.MIMEApplicationJSON {
-		return newError(http.StatusUnsupportedMediaType, "unsupported_media_type",
+		return nil, apiError(codeUnsupportedMedia,
 			"send the body as application/json (Content-Type was %q)", req.Header.Get(echo.HeaderContentType))
 	}
-	body, err := io.ReadAll(io.LimitReader(req.Body, MaxBodySize+1))
-	if err != nil {
-		return newError(http.StatusBadRequest, "bad_body", "reading the body: %v", err)
+	if req.ContentLength > limit {
+		return nil, apiError(codeBodyTooLarge, "the body is larger than %d bytes", limit)
 	}
-	if len(body) > MaxBodySize {
-		return newError(http.StatusRequestEntityTooLarge, "body_too_large", "the body is larger than %d bytes", MaxBodySize)
+	size := int64(512)
+	if req.ContentLength > 0 {
+		size = req.ContentLength + 1 // room to see the end of the body
 	}
+	buf := bytes.NewBuffer(make([]byte, 0, size))
+	if _, err := buf.ReadFrom(io.LimitReader(req.Body, limit+1)); err != nil {
+		return nil, apiError(codeBadBody, "reading the body: %v", err)
+	}
+	if int64(buf.Len()) > limit {
+		return nil, apiError(codeBodyTooLarge, "the body is larger than %d bytes", limit)
+	}
+	body := buf.Bytes()
 	if len(bytes.TrimSpace(body)) == 0 {
-		return newError(http.StatusBadRequest, "bad_json", "the body is empty; send a JSON object")
+		return nil, apiError(codeBadJSON, "the body is empty; send a JSON object")
 	}
+	return body, nil
+}
+
+// decodeJSON reads a JSON request body strictly: the right content type, at most limit
+// bytes, one object, no unknown fields.
+func decodeJSON(c echo.Context, v any, limit int64) error {
+	body, err := readBody(c, limit)
+	if err != nil {
+		return err
+	}
+	return unmarshalStrict(body, v)
+}
+
+// unmarshalStrict decodes one JSON object with no unknown fields and nothing after it.
+func unmarshalStrict(body []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return newError(http.StatusBadRequest, "bad_json", "the body is not the expected JSON: %s", jsonProblem(err))
+		return apiError(codeBadJSON, "the body is not the expected JSON: %s", jsonProblem(err))
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return newError(http.StatusBadRequest, "bad_json", "the body has data after the JSON object")
+		return apiError(codeBadJSON, "the body has data after the JSON object")
 	}
 	return nil
 }

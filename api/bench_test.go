@@ -3,9 +3,11 @@ package api_test
 // Load benchmarks of the REST API over real HTTP on loopback, with the load generator in
 // the same process (and so on the same cores) as the server. Run them with
 //
-//	go test ./api -run '^$' -bench 'Submit|EchoBaseline|Lookup' -benchtime 5s -count 5
+//	go test ./api -run '^$' -bench '^Benchmark(Submit|EchoBaseline|Lookup)$' -benchtime 5s -count 5
 //
-// and compare BenchmarkSubmit's req/s with BenchmarkEchoBaseline's from the same run.
+// and compare BenchmarkSubmit's req/s with BenchmarkEchoBaseline's from the same run
+// (benchstat gives the medians). cpu-µs/req, the CPU time of the whole process per request,
+// varies far less than req/s when other programs share the machine.
 // ns/op is the inverse of the throughput, not a request's latency: see p50-ms and p99-ms.
 
 import (

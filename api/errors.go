@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -26,6 +27,59 @@ type errorBody struct {
 	Error *Error `json:"error"`
 }
 
+// The error codes of the API. A code, once published, keeps its meaning and its status.
+const (
+	codeBadRequest       = "bad_request"
+	codeBadJSON          = "bad_json"
+	codeBadBody          = "bad_body"
+	codeBadDigest        = "bad_digest"
+	codeBadCallback      = "bad_callback"
+	codeTooManyDigests   = "too_many_digests"
+	codeBadAPIKey        = "bad_api_key"
+	codeNotFound         = "not_found"
+	codeMethodNotAllowed = "method_not_allowed"
+	codeBodyTooLarge     = "body_too_large"
+	codeUnsupportedMedia = "unsupported_media_type"
+	codeRateLimited      = "rate_limited"
+	codeInternal         = "internal"
+	codeShuttingDown     = "shutting_down"
+	codeHTTPError        = "http_error"
+)
+
+// errorStatus is the one place where error codes get their HTTP status.
+var errorStatus = map[string]int{
+	codeBadRequest:       http.StatusBadRequest,
+	codeBadJSON:          http.StatusBadRequest,
+	codeBadBody:          http.StatusBadRequest,
+	codeBadDigest:        http.StatusBadRequest,
+	codeBadCallback:      http.StatusBadRequest,
+	codeTooManyDigests:   http.StatusBadRequest,
+	codeBadAPIKey:        http.StatusUnauthorized,
+	codeNotFound:         http.StatusNotFound,
+	codeMethodNotAllowed: http.StatusMethodNotAllowed,
+	codeBodyTooLarge:     http.StatusRequestEntityTooLarge,
+	codeUnsupportedMedia: http.StatusUnsupportedMediaType,
+	codeRateLimited:      http.StatusTooManyRequests,
+	codeInternal:         http.StatusInternalServerError,
+	codeShuttingDown:     http.StatusServiceUnavailable,
+	codeHTTPError:        0, // the status of the router's own error
+}
+
+// ErrorCodes returns every error code the API answers with, and its HTTP status (0 for
+// http_error, which keeps the status of an HTTP-level failure).
+func ErrorCodes() map[string]int { return maps.Clone(errorStatus) }
+
+// apiError returns the error of the given code, with its status from errorStatus.
+func apiError(code, format string, args ...any) *Error {
+	status, ok := errorStatus[code]
+	if !ok || status == 0 {
+		panic("api: no status for error code " + code)
+	}
+	return &Error{Status: status, Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// newError returns an error with an explicit status. The status must be the one
+// errorStatus gives the code; the error handler enforces it.
 func newError(status int, code, format string, args ...any) *Error {
 	return &Error{Status: status, Code: code, Message: fmt.Sprintf(format, args...)}
 }
@@ -42,15 +96,19 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 		)
 		switch {
 		case errors.As(err, &apiErr):
+			if status := errorStatus[apiErr.Code]; status != 0 && status != apiErr.Status {
+				log.Error("error code answered with the wrong status", "code", apiErr.Code, "status", apiErr.Status, "want", status)
+				apiErr = &Error{Status: status, Code: apiErr.Code, Message: apiErr.Message}
+			}
 		case errors.Is(err, notary.ErrNotFound):
-			apiErr = newError(http.StatusNotFound, "not_found", "%v", err)
+			apiErr = apiError(codeNotFound, "%v", err)
 		case errors.Is(err, notary.ErrClosed):
-			apiErr = newError(http.StatusServiceUnavailable, "shutting_down", "the service is shutting down; try again shortly")
+			apiErr = apiError(codeShuttingDown, "the service is shutting down; try again shortly")
 		case errors.As(err, &echoErr):
 			apiErr = fromEchoError(echoErr)
 		default:
 			log.Error("request failed", "method", c.Request().Method, "path", c.Request().URL.Path, "err", err)
-			apiErr = newError(http.StatusInternalServerError, "internal", "the service failed to handle the request; nothing was lost, try again")
+			apiErr = apiError(codeInternal, "the service failed to handle the request; nothing was lost, try again")
 		}
 		if c.Request().Method == http.MethodHead {
 			err = c.NoContent(apiErr.Status)
@@ -68,12 +126,14 @@ func fromEchoError(e *echo.HTTPError) *Error {
 	msg := fmt.Sprint(e.Message)
 	switch e.Code {
 	case http.StatusNotFound:
-		return newError(e.Code, "not_found", "no such endpoint")
+		return apiError(codeNotFound, "no such endpoint")
 	case http.StatusMethodNotAllowed:
-		return newError(e.Code, "method_not_allowed", "this endpoint does not take that method")
+		return apiError(codeMethodNotAllowed, "this endpoint does not take that method")
 	case http.StatusRequestEntityTooLarge:
-		return newError(e.Code, "body_too_large", "%s", msg)
+		return apiError(codeBodyTooLarge, "%s", msg)
+	case http.StatusTooManyRequests:
+		return apiError(codeRateLimited, "%s", msg)
 	default:
-		return newError(e.Code, "http_error", "%s", msg)
+		return newError(e.Code, codeHTTPError, "%s", msg)
 	}
 }

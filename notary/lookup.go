@@ -33,9 +33,7 @@ type Timestamp struct {
 
 // Lookup returns the timestamp of digest d, or an error wrapping ErrNotFound.
 func (s *Service) Lookup(ctx context.Context, d Digest) (*Timestamp, error) {
-	s.mu.RLock()
-	index, ok := s.index[d]
-	s.mu.RUnlock()
+	index, ok := s.IndexOf(d)
 	if !ok {
 		return nil, fmt.Errorf("notary: digest %s: %w", d, ErrNotFound)
 	}

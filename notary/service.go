@@ -55,15 +55,26 @@ type Service struct {
 
 	size       atomic.Int64 // entries durably stored
 	checkpoint atomic.Pointer[Checkpoint]
+	// checkpointAt is when this process signed or loaded the latest checkpoint (Unix ns).
+	checkpointAt atomic.Int64
 
-	// hashCache holds stored hashes the sequencer wrote or read; only the sequencer touches it.
+	// anchorsChanged wakes whoever waits for a change of the anchors (see wait.go).
+	anchorsChanged signal
+
+	// hashCache holds stored hashes read or computed while the log is loaded.
 	hashCache map[int64]merkle.Hash
+	// edge is the right edge of the log's tree, from which the sequencer computes the
+	// hashes of new entries, and next the index of the next new entry: both count the
+	// entries prepared, durable or not. Only the sequencer touches them.
+	edge rightEdge
+	next int64
 }
 
 // request is one call of SubmitBatch travelling through the sequencer.
 type request struct {
 	digests []Digest
-	entries []Entry // set by the sequencer: the entry of each digest, new or old
+	entries []Entry       // set by the sequencer: the entry of each digest, new or old
+	leaves  []merkle.Hash // set by the sequencer: the leaf hash of each new entry, else zero
 	err     error
 	done    chan struct{}
 }
@@ -103,6 +114,11 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		return nil, err
 	}
 	s.size.Store(n)
+	s.next = n
+	if s.edge, err = loadRightEdge(n, merkle.HashReaderFunc(s.readHashes)); err != nil {
+		return nil, err
+	}
+	s.hashCache = nil // the sequencer needs only the edge
 
 	cp, err := s.store.LatestCheckpoint(ctx)
 	switch {
@@ -124,6 +140,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 			return nil, fmt.Errorf("notary: the stored log does not match its latest checkpoint at size %d: refusing to start", cp.Size)
 		}
 		s.checkpoint.Store(&cp)
+		s.checkpointAt.Store(cfg.Now().UnixNano())
 	}
 	return s, nil
 }
@@ -271,6 +288,7 @@ func (s *Service) publishCheckpoint(ctx context.Context, prev *Checkpoint) error
 		return fmt.Errorf("notary: saving checkpoint: %w", err)
 	}
 	s.checkpoint.Store(&cp)
+	s.checkpointAt.Store(s.cfg.Now().UnixNano())
 	return nil
 }
 
@@ -287,19 +305,12 @@ func (s *Service) Submit(ctx context.Context, d Digest) (Receipt, error) {
 // SubmitBatch logs digests and returns one receipt per digest, in order, once every new
 // entry is durable. Digests logged before keep their first entry.
 func (s *Service) SubmitBatch(ctx context.Context, digests []Digest) ([]Receipt, error) {
-	entries, err := s.sequenced(ctx, digests)
+	entries, err := s.SubmitEntries(ctx, digests)
 	if err != nil {
 		return nil, err
 	}
 	receipts := make([]Receipt, len(entries))
 	for i, e := range entries {
-		if e.Time.IsZero() { // logged before this call: read its first entry
-			first, err := s.store.Entry(ctx, e.Index)
-			if err != nil {
-				return nil, fmt.Errorf("notary: reading entry %d: %w", e.Index, err)
-			}
-			e = first
-		}
 		if receipts[i], err = SignReceipt(s.Origin(), e, s.cfg.Signer); err != nil {
 			return nil, err
 		}
@@ -310,21 +321,28 @@ func (s *Service) SubmitBatch(ctx context.Context, digests []Digest) ([]Receipt,
 // sequenced returns the entry of each digest, logging those that are new. Entries of
 // digests logged before have only Index and Digest set.
 func (s *Service) sequenced(ctx context.Context, digests []Digest) ([]Entry, error) {
+	entries, _, err := s.sequencedLeaves(ctx, digests)
+	return entries, err
+}
+
+// sequencedLeaves is sequenced, and also returns the leaf hash of each new entry (zero for
+// the others; nil if there is none).
+func (s *Service) sequencedLeaves(ctx context.Context, digests []Digest) ([]Entry, []merkle.Hash, error) {
 	if entries, ok := s.known(digests); ok {
-		return entries, nil
+		return entries, nil, nil
 	}
 	req := &request{digests: digests, done: make(chan struct{})}
 	select {
 	case <-s.closing:
-		return nil, ErrClosed
+		return nil, nil, ErrClosed
 	default:
 	}
 	select {
 	case s.queue <- req:
 	case <-s.closing:
-		return nil, ErrClosed
+		return nil, nil, ErrClosed
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return nil, nil, ctx.Err()
 	}
 	select {
 	case <-req.done:
@@ -333,23 +351,24 @@ func (s *Service) sequenced(ctx context.Context, digests []Digest) ([]Entry, err
 		select {
 		case <-req.done:
 		default:
-			return nil, ErrClosed
+			return nil, nil, ErrClosed
 		}
 	case <-ctx.Done():
 		// The entries may still be logged; submitting again returns them.
-		return nil, ctx.Err()
+		return nil, nil, ctx.Err()
 	}
-	return req.entries, req.err
+	return req.entries, req.leaves, req.err
 }
 
-// known returns the entries of digests if every one of them is logged already.
+// known returns the entries of digests if every one of them is logged already, durably.
 func (s *Service) known(digests []Digest) ([]Entry, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	size := s.size.Load()
 	entries := make([]Entry, len(digests))
 	for i, d := range digests {
 		idx, ok := s.index[d]
-		if !ok {
+		if !ok || idx >= size { // idx ≥ size: in a commit under way
 			return nil, false
 		}
 		entries[i] = Entry{Index: idx, Digest: d}
@@ -358,19 +377,67 @@ func (s *Service) known(digests []Digest) ([]Entry, bool) {
 }
 
 // sequence is the single writer: it takes every request queued, gives new digests the next
-// indexes and commits them in one durable transaction (group commit), until closing.
+// indexes and has them committed in one durable transaction (group commit), until closing.
+//
+// It is a pipeline of two stages: while the store makes one batch durable (write), the
+// sequencer gives the next batch its entries and hashes (prepare). A batch's requests are
+// answered once it is durable, and batches are written in order, so every batch before
+// it is durable too. If a write fails, the batch prepared on top of it fails with it, and
+// the index and the right edge go back to what they were before the failed batch.
 func (s *Service) sequence() {
+	writes := make(chan *pending)
+	results := make(chan error)
+	go s.write(writes, results)
+	defer close(writes)
+
+	var inflight *pending // sent to the writer, its result not received yet
+	// send hands p to the writer once the batch in flight, on which p was built, is durable.
+	send := func(p *pending) {
+		if inflight != nil {
+			err := <-results
+			if err != nil {
+				s.rollback(p, err)
+				s.rollback(inflight, err)
+				inflight = nil
+				return
+			}
+			inflight = nil
+		}
+		if p.err != nil {
+			s.rollback(p, p.err)
+			return
+		}
+		writes <- p
+		inflight = p
+	}
 	for {
-		var first *request
+		var (
+			first   *request
+			settled chan error // results while a batch is in flight, else nil
+		)
+		if inflight != nil {
+			settled = results
+		}
 		select {
 		case first = <-s.queue:
+		case err := <-settled:
+			if err != nil {
+				s.rollback(inflight, err)
+			}
+			inflight = nil
+			continue
 		case <-s.closing:
 			// Drain what was queued before closing; SubmitBatch refuses new work now.
 			for {
 				select {
 				case r := <-s.queue:
-					s.commit([]*request{r})
+					send(s.prepare([]*request{r}))
 				default:
+					if inflight != nil {
+						if err := <-results; err != nil {
+							s.rollback(inflight, err)
+						}
+					}
 					return
 				}
 			}
@@ -386,89 +453,114 @@ func (s *Service) sequence() {
 				break collect
 			}
 		}
-		s.commit(batch)
+		send(s.prepare(batch))
 	}
 }
 
-// commit logs the new digests of batch in one transaction and answers every request.
-func (s *Service) commit(batch []*request) {
-	ctx := context.Background()
-	base := s.size.Load()
+// pending is a batch on its way to the store.
+type pending struct {
+	batch   []*request
+	base    int64 // the index of its first new entry
+	entries []Entry
+	hashes  []merkle.Hash
+	edge    rightEdge // the right edge before the batch
+	err     error     // why giving the entries failed
+}
+
+// prepare gives the new digests of batch the next indexes, times and nonces, and computes
+// the Merkle hashes they add to storage.
+//
+// A new digest enters the index as it is given its entry, so that a digest repeated
+// later, in this batch or the next, finds it; until the entry is durable its index is at
+// least the log size, which known, IndexOf and Lookup treat as not logged yet.
+func (s *Service) prepare(batch []*request) *pending {
 	now := time.UnixMilli(s.cfg.Now().UnixMilli()).UTC()
-	var (
-		entries []Entry
-		hashes  []merkle.Hash
-		fresh   = make(map[Digest]int) // new digest → position in entries
-		added   []int64                // hash cache keys added for this batch
-		err     error
-	)
-	s.mu.RLock()
-assign:
+	total := 0
+	for _, r := range batch {
+		total += len(r.digests)
+	}
+	p := &pending{
+		batch:   batch,
+		base:    s.next,
+		entries: make([]Entry, 0, total),
+		hashes:  make([]merkle.Hash, 0, 2*total+1),
+		edge:    s.edge,
+	}
+	// The write lock is let go now and then, so that lookups are not held up by a long batch.
+	const lockSpan = 512
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	held := 0
 	for _, r := range batch {
 		r.entries = make([]Entry, len(r.digests))
+		r.leaves = make([]merkle.Hash, len(r.digests))
 		for i, d := range r.digests {
-			if k, ok := fresh[d]; ok {
-				r.entries[i] = entries[k]
-				continue
+			if held++; held%lockSpan == 0 {
+				s.mu.Unlock()
+				s.mu.Lock()
 			}
 			if idx, ok := s.index[d]; ok {
-				r.entries[i] = Entry{Index: idx, Digest: d} // the submitter reads the rest
+				if idx >= p.base {
+					r.entries[i] = p.entries[idx-p.base] // new in this batch
+				} else {
+					// Logged before, or in the batch being written, which is durable by the
+					// time this one is answered: the submitter reads the rest.
+					r.entries[i] = Entry{Index: idx, Digest: d}
+				}
 				continue
 			}
-			e := Entry{Index: base + int64(len(entries)), Digest: d, Time: now}
-			if _, err = io.ReadFull(s.cfg.Rand, e.Nonce[:]); err != nil {
-				break assign
+			e := Entry{Index: p.base + int64(len(p.entries)), Digest: d, Time: now}
+			if _, err := io.ReadFull(s.cfg.Rand, e.Nonce[:]); err != nil {
+				p.err = err
+				return p
 			}
-			var hs []merkle.Hash
-			hs, err = merkle.StoredHashes(e.Index, e.LeafHash(), merkle.HashReaderFunc(s.readHashes))
-			if err != nil {
-				break assign
-			}
-			at := merkle.StoredHashCount(e.Index)
-			for k, h := range hs {
-				s.hashCache[at+int64(k)] = h
-				added = append(added, at+int64(k))
-			}
-			hashes = append(hashes, hs...)
-			fresh[d] = len(entries)
-			entries = append(entries, e)
+			r.leaves[i] = e.LeafHash()
+			p.hashes = s.edge.append(r.leaves[i], p.hashes)
+			s.index[d] = e.Index
+			p.entries = append(p.entries, e)
 			r.entries[i] = e
 		}
 	}
-	s.mu.RUnlock()
+	s.next += int64(len(p.entries))
+	return p
+}
 
-	if err == nil && len(entries) > 0 {
-		err = s.store.AppendEntries(ctx, entries, hashes)
-	}
-	if err != nil {
-		for _, k := range added {
-			delete(s.hashCache, k)
+// write makes the batches it is sent durable, one at a time, answers their requests,
+// and reports each outcome on results. A failed batch is answered by the sequencer.
+func (s *Service) write(writes <-chan *pending, results chan<- error) {
+	for p := range writes {
+		var err error
+		if len(p.entries) > 0 {
+			err = s.store.AppendEntries(context.Background(), p.entries, p.hashes)
 		}
-		err = fmt.Errorf("notary: logging failed, nothing was logged: %w", err)
-		for _, r := range batch {
-			r.err = err
-			close(r.done)
+		if err == nil {
+			s.size.Add(int64(len(p.entries)))
+			for _, r := range p.batch {
+				close(r.done)
+			}
 		}
-		s.cfg.Logger.Error("commit failed", "entries", len(entries), "err", err)
-		return
-	}
-	if len(entries) > 0 {
-		s.mu.Lock()
-		for _, e := range entries {
-			s.index[e.Digest] = e.Index
-		}
-		s.mu.Unlock()
-		s.size.Add(int64(len(entries)))
-		if len(s.hashCache) > 1<<16 {
-			clear(s.hashCache)
-		}
-	}
-	for _, r := range batch {
-		close(r.done)
+		results <- err
 	}
 }
 
-// readHashes reads stored hashes through the sequencer's cache.
+// rollback takes the entries of p out of the index, puts the right edge back to where it
+// was before p, and answers p's requests with err.
+func (s *Service) rollback(p *pending, err error) {
+	s.mu.Lock()
+	for _, e := range p.entries {
+		delete(s.index, e.Digest)
+	}
+	s.mu.Unlock()
+	s.edge, s.next = p.edge, p.base
+	err = fmt.Errorf("notary: logging failed, nothing was logged: %w", err)
+	for _, r := range p.batch {
+		r.entries, r.leaves, r.err = nil, nil, err
+		close(r.done)
+	}
+	s.cfg.Logger.Error("commit failed", "entries", len(p.entries), "err", err)
+}
+
+// readHashes reads stored hashes through the cache of the load.
 func (s *Service) readHashes(indexes []int64) ([]merkle.Hash, error) {
 	out := make([]merkle.Hash, len(indexes))
 	var missing []int64

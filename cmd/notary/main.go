@@ -9,6 +9,7 @@
 //	notary verify  [flags] FILE.proof.json [FILE]   check a proof offline (and against a node)
 //	notary info    FILE.proof.json          describe a proof
 //	notary wallet  [flags]                  show the anchoring wallet's address and balance
+//	notary apikey  create|list|revoke [flags] [NAME]  manage the API keys of integrations
 //
 // Exit codes: 0 success (a valid proof for verify), 1 an invalid or incomplete proof,
 // 2 a usage or I/O error, 3 (upgrade) the proof is not complete yet.
@@ -35,6 +36,7 @@ Usage:
   notary verify  [flags] FILE.proof.json [FILE]  check a proof offline (and the block against a node)
   notary info    FILE.proof.json                 describe a proof
   notary wallet  [flags]                         show the anchoring address and balance
+  notary apikey  create|list|revoke [NAME]       manage the API keys of integrations
 
 Examples:
   notary dev
@@ -42,6 +44,7 @@ Examples:
   notary upgrade contract.pdf.proof.json
   notary verify contract.pdf.proof.json contract.pdf
   notary verify --node http://user:pass@127.0.0.1:8332 contract.pdf.proof.json contract.pdf
+  notary apikey create --data /var/lib/notary ci-pipeline
 
 Run "notary COMMAND -h" for the flags of a command.
 `
@@ -90,6 +93,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"verify":  cmdVerify,
 		"info":    cmdInfo,
 		"wallet":  cmdWallet,
+		"apikey":  cmdAPIKey,
 	}
 	cmd, ok := commands[args[0]]
 	if !ok {

@@ -2,7 +2,11 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -27,6 +31,55 @@ import (
 type serveFlags struct {
 	addr, data, origin, publicURL string
 	anchor                        anchorFlags
+	api                           apiFlags
+}
+
+// apiFlags are the settings of the API that serve takes. The dev stack does not register
+// them: it runs on loopback for one person, so its pages are never rate limited and
+// callbacks may reach local addresses.
+type apiFlags struct {
+	registered          bool
+	anonRate, keyRate   float64
+	anonBurst, keyBurst int
+	trustedProxies      string
+	webhookPrivate      bool
+}
+
+func (f *apiFlags) register(fs *flag.FlagSet) {
+	f.registered = true
+	fs.Float64Var(&f.anonRate, "anon-rate", 5, "requests a second allowed to each client address without an API key (0: no limit)")
+	fs.IntVar(&f.anonBurst, "anon-burst", 30, "requests at once allowed to each client address without an API key")
+	fs.Float64Var(&f.keyRate, "key-rate", 100, "requests a second allowed to each API key (0: no limit)")
+	fs.IntVar(&f.keyBurst, "key-burst", 200, "requests at once allowed to each API key")
+	fs.StringVar(&f.trustedProxies, "trusted-proxies", "", "comma-separated `CIDRs` of reverse proxies whose X-Forwarded-For names the client")
+	fs.BoolVar(&f.webhookPrivate, "webhook-private", false, "let callbacks reach loopback and private addresses")
+}
+
+// config returns the API's limits and trusted proxies, and whether callbacks may reach
+// private addresses.
+func (f *apiFlags) config() (api.Limits, []*net.IPNet, bool, error) {
+	if !f.registered {
+		return api.Limits{}, nil, true, nil
+	}
+	var proxies []*net.IPNet
+	for c := range strings.SplitSeq(f.trustedProxies, ",") {
+		if c = strings.TrimSpace(c); c == "" {
+			continue
+		}
+		_, n, err := net.ParseCIDR(c)
+		if err != nil {
+			return api.Limits{}, nil, false, usageError("--trusted-proxies: %q is not a CIDR like 10.0.0.0/8", c)
+		}
+		proxies = append(proxies, n)
+	}
+	if f.anonRate < 0 || f.keyRate < 0 || f.anonBurst < 1 || f.keyBurst < 1 {
+		return api.Limits{}, nil, false, usageError("rates must not be negative and bursts must be at least 1")
+	}
+	limits := api.Limits{
+		Anonymous: api.Rate{PerSecond: f.anonRate, Burst: f.anonBurst},
+		Key:       api.Rate{PerSecond: f.keyRate, Burst: f.keyBurst},
+	}
+	return limits, proxies, f.webhookPrivate, nil
 }
 
 func (f *serveFlags) register(fs interface {
@@ -52,7 +105,15 @@ func runStack(ctx context.Context, f serveFlags, node anchor.Node, log *slog.Log
 	if err := ensureDataDir(f.data); err != nil {
 		return err
 	}
+	limits, proxies, privateCallbacks, err := f.api.config()
+	if err != nil {
+		return err
+	}
 	signer, vkey, err := loadOrCreateLogKey(filepath.Join(f.data, "log.key"), f.origin)
+	if err != nil {
+		return err
+	}
+	webhookKey, err := loadOrCreateWebhookKey(filepath.Join(f.data, "webhook.key"))
 	if err != nil {
 		return err
 	}
@@ -83,21 +144,41 @@ func runStack(ctx context.Context, f serveFlags, node anchor.Node, log *slog.Log
 		return err
 	}
 	svc.SetAnchors(anc)
+	hooks, err := api.NewWebhooks(api.WebhookConfig{
+		Service: svc, Store: db, Key: webhookKey, AllowPrivate: privateCallbacks,
+		Logger: log.With("part", "webhooks"),
+	})
+	if err != nil {
+		ln.Close()
+		return err
+	}
 
+	shutdown := make(chan struct{})
 	srv := &http.Server{
-		Handler:           api.New(api.Config{Service: svc, Pages: web.Pages(), Logger: log.With("part", "api")}),
+		Handler: api.New(api.Config{
+			Service: svc, Pages: web.Pages(), Logger: log.With("part", "api"),
+			Chain: chainView{anc}, Database: db, Keys: db, Webhooks: hooks,
+			Limits: limits, TrustedProxies: proxies, Shutdown: shutdown,
+		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
+		// Longer than the longest long poll (api.MaxWait), with time to answer.
+		WriteTimeout: api.MaxWait + 30*time.Second,
+		IdleTimeout:  120 * time.Second,
 	}
+	// Shutdown ends long polls at once, then waits for every request in flight.
+	srv.RegisterOnShutdown(func() { close(shutdown) })
 	svcCtx, stopSvc := context.WithCancel(context.Background())
 	ancCtx, stopAnc := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
+	hooksCtx, stopHooks := context.WithCancel(context.Background())
+	var wg, hooksWG sync.WaitGroup
 	errs := make(chan error, 3)
 	wg.Add(2)
 	go func() { defer wg.Done(); errs <- svc.Run(svcCtx) }()
 	go func() { defer wg.Done(); errs <- anc.Run(ancCtx) }()
+	// Long polls and webhooks wake when the anchors change.
+	hooksWG.Go(func() { anc.Watch(hooksCtx, 200*time.Millisecond, svc.AnchorsChanged) })
+	hooksWG.Go(func() { _ = hooks.Run(hooksCtx) })
 	go func() {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			errs <- err
@@ -119,6 +200,8 @@ func runStack(ctx context.Context, f serveFlags, node anchor.Node, log *slog.Log
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		log.Error("http shutdown", "err", err)
 	}
+	stopHooks()
+	hooksWG.Wait()
 	stopSvc()
 	stopAnc()
 	wg.Wait()
@@ -161,12 +244,47 @@ func loadOrCreateLogKey(path, origin string) (note.Signer, string, error) {
 	return signer, lines[1], nil
 }
 
+// loadOrCreateWebhookKey reads the Ed25519 key that signs webhooks from path (the base64
+// of its 32-byte seed), creating it (0600) if the file does not exist.
+func loadOrCreateWebhookKey(path string) (ed25519.PrivateKey, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		seed := make([]byte, ed25519.SeedSize)
+		if _, err := rand.Read(seed); err != nil {
+			return nil, err
+		}
+		data = []byte(base64.StdEncoding.EncodeToString(seed) + "\n")
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			return nil, usageError("saving the webhook key: %v", err)
+		}
+	} else if err != nil {
+		return nil, usageError("reading the webhook key: %v", err)
+	}
+	seed, err := base64.StdEncoding.Strict().DecodeString(strings.TrimSpace(string(data)))
+	if err != nil || len(seed) != ed25519.SeedSize {
+		return nil, usageError("%s is not a notary webhook key file", path)
+	}
+	return ed25519.NewKeyFromSeed(seed), nil
+}
+
+// chainView shows the anchorer to the API.
+type chainView struct{ *anchor.Anchorer }
+
+func (c chainView) Wallet(ctx context.Context) (api.Wallet, error) {
+	w, err := c.Anchorer.Wallet(ctx)
+	if err != nil {
+		return api.Wallet{}, err
+	}
+	return api.Wallet{Network: w.Network, Address: w.Address, Balance: int64(w.Balance), Spendable: int64(w.Spendable)}, nil
+}
+
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("serve", "[flags]", stderr)
 	config := fs.String("config", "", "read settings from `FILE` (lines \"name = value\"; flags and NOTARY_* variables win)")
 	var f serveFlags
 	f.register(fs, "notary-data")
 	f.anchor.register(fs)
+	f.api.register(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

@@ -1,0 +1,134 @@
+package notary
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// signal is a broadcast: wait returns a channel that the next notify closes. A waiter
+// takes the channel before it reads the state the signal guards, so that a change made
+// after the read closes the channel it holds and none is missed.
+type signal struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+func (s *signal) wait() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ch == nil {
+		s.ch = make(chan struct{})
+	}
+	return s.ch
+}
+
+func (s *signal) notify() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ch != nil {
+		close(s.ch)
+		s.ch = nil
+	}
+}
+
+// AnchorsChanged tells the service that what its AnchorSource reports may have changed:
+// a transaction was sent, mined, buried deeper, replaced or reorganized out. It wakes
+// WaitStatus and whoever holds a channel from AnchorChanges. The anchor side calls it.
+func (s *Service) AnchorsChanged() { s.anchorsChanged.notify() }
+
+// AnchorChanges returns a channel that the next AnchorsChanged closes. Take it before
+// reading the state, so that no change is missed.
+func (s *Service) AnchorChanges() <-chan struct{} { return s.anchorsChanged.wait() }
+
+// statusOf returns the status of an entry that anchor a covers (nil: none does).
+func statusOf(a *Anchor) Status {
+	switch {
+	case a == nil || a.Status == AnchorSigned:
+		return StatusPending
+	case a.Status == AnchorFinal && a.Bitcoin != nil:
+		return StatusConfirmed
+	default:
+		return StatusAnchored
+	}
+}
+
+// IndexOf returns the index of digest d's entry, if d is durably logged.
+func (s *Service) IndexOf(d Digest) (int64, bool) {
+	s.mu.RLock()
+	index, ok := s.index[d]
+	s.mu.RUnlock()
+	if !ok || index >= s.size.Load() { // index ≥ size: in a commit under way
+		return 0, false
+	}
+	return index, true
+}
+
+// StatusAt returns the status of the entry at index, or an error wrapping ErrNotFound. It
+// asks the anchor source only, and is much cheaper than TimestampAt.
+func (s *Service) StatusAt(ctx context.Context, index int64) (Status, error) {
+	if index < 0 || index >= s.size.Load() {
+		return "", fmt.Errorf("notary: entry %d: %w", index, ErrNotFound)
+	}
+	src := s.anchorSource()
+	if src == nil {
+		return StatusPending, nil
+	}
+	a, err := src.Covering(ctx, index)
+	if err != nil {
+		return "", fmt.Errorf("notary: finding the anchor of entry %d: %w", index, err)
+	}
+	return statusOf(a), nil
+}
+
+// WaitStatus waits until the status of the entry at index differs from since, or ctx is
+// done, and returns the status then: ctx ending is not an error, it ends the wait. It is
+// woken by AnchorsChanged, not by polling. It returns an error wrapping ErrNotFound for an
+// index beyond the log.
+func (s *Service) WaitStatus(ctx context.Context, index int64, since Status) (Status, error) {
+	for {
+		changed := s.anchorsChanged.wait()
+		st, err := s.StatusAt(context.WithoutCancel(ctx), index)
+		if err != nil || st != since {
+			return st, err
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return st, nil
+		}
+	}
+}
+
+// ConfirmedSize returns the number of leading entries of the log whose proofs are
+// complete (status confirmed): an entry is confirmed exactly when a final anchor covers
+// it, and the final anchor of the greatest size covers every entry below its size, so
+// the confirmed entries are always a prefix of the log.
+func (s *Service) ConfirmedSize(ctx context.Context) (int64, error) {
+	if s.anchorSource() == nil {
+		return 0, nil
+	}
+	// The least n whose entry is not confirmed, by bisection over [0, size].
+	lo, hi := int64(0), s.size.Load()
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		st, err := s.StatusAt(ctx, mid)
+		if err != nil {
+			return 0, err
+		}
+		if st == StatusConfirmed {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	return lo, nil
+}
+
+// CheckpointTime returns when this process signed the latest checkpoint, or loaded it
+// at start.
+func (s *Service) CheckpointTime() time.Time { return time.Unix(0, s.checkpointAt.Load()) }
+
+// QueueDepth returns the number of submissions waiting for the sequencer.
+func (s *Service) QueueDepth() int { return len(s.queue) }
