@@ -532,22 +532,32 @@ func TestBrowserStampVerify(t *testing.T) {
 func checkStatusPage(t *testing.T, p *page, base, txid string) {
 	t.Helper()
 	var status struct {
-		LogSize    int64  `json:"log_size"`
+		LogSize    int64 `json:"log_size"`
+		Checkpoint struct {
+			Size int64 `json:"size"`
+		} `json:"checkpoint"`
 		NodeHeight int64  `json:"node_height"`
 		Network    string `json:"network"`
 		Wallet     struct {
 			Address string `json:"address"`
 		} `json:"wallet"`
 	}
-	resp, err := httpClient.Get(base + "/v1/status")
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = json.NewDecoder(resp.Body).Decode(&status)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || err != nil {
-		t.Fatalf("GET /v1/status: %s, %v", resp.Status, err)
-	}
+	// The checkpoint follows the log within a second: wait for it, so that every tile
+	// of the page can be compared with one answer.
+	waitFor(t, 10*time.Second, "a checkpoint of the whole log", func() (bool, error) {
+		resp, err := httpClient.Get(base + "/v1/status")
+		if err != nil {
+			return false, err
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return false, fmt.Errorf("GET /v1/status: %s", resp.Status)
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&status); err != nil {
+			return false, err
+		}
+		return status.Checkpoint.Size == status.LogSize, nil
+	})
 	p.open("status.html")
 	p.wait("showing the status", 15*time.Second, `document.body.dataset.loaded === "true"`)
 	p.wait("listing the anchor", 15*time.Second, `document.querySelector("#anchors td[data-txid='`+txid+`']")`)
