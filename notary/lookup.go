@@ -45,15 +45,11 @@ func (s *Service) TimestampAt(ctx context.Context, index int64) (*Timestamp, err
 	if index < 0 || index >= s.size.Load() {
 		return nil, fmt.Errorf("notary: entry %d: %w", index, ErrNotFound)
 	}
-	e, err := s.store.Entry(ctx, index)
-	if err != nil {
-		return nil, fmt.Errorf("notary: reading entry %d: %w", index, err)
-	}
-	receipt, err := SignReceipt(s.Origin(), e, s.cfg.Signer)
+	receipt, err := s.receiptAt(ctx, index)
 	if err != nil {
 		return nil, err
 	}
-	ts := &Timestamp{Entry: e, Receipt: receipt, Status: StatusPending}
+	ts := &Timestamp{Entry: receipt.entry, Receipt: receipt.Receipt, Status: StatusPending}
 	if src := s.anchorSource(); src != nil {
 		if ts.Anchor, err = src.Covering(ctx, index); err != nil {
 			return nil, fmt.Errorf("notary: finding the anchor of entry %d: %w", index, err)
@@ -79,6 +75,7 @@ func (s *Service) TimestampAt(ctx context.Context, index int64) (*Timestamp, err
 	if err != nil {
 		return nil, fmt.Errorf("notary: inclusion proof of %d in %d: %w", index, cp.Size, err)
 	}
+	e := ts.Entry
 	ts.Proof = &Proof{
 		Format:  ProofFormat,
 		Digest:  e.Digest,
@@ -98,4 +95,41 @@ func (s *Service) TimestampAt(ctx context.Context, index int64) (*Timestamp, err
 		}
 	}
 	return ts, nil
+}
+
+// receiptCacheSize bounds the receipts kept for lookups; past it the cache starts afresh.
+const receiptCacheSize = 1 << 16
+
+// cachedReceipt is an entry with its signed receipt.
+type cachedReceipt struct {
+	Receipt
+	entry Entry
+}
+
+// receiptAt returns the entry at index with its receipt. Ed25519 signatures are
+// deterministic, so a receipt signed again is the same bytes: lookups keep the recent ones
+// instead of paying a signature each time.
+func (s *Service) receiptAt(ctx context.Context, index int64) (cachedReceipt, error) {
+	s.receiptMu.Lock()
+	r, ok := s.receipts[index]
+	s.receiptMu.Unlock()
+	if ok {
+		return r, nil
+	}
+	e, err := s.store.Entry(ctx, index)
+	if err != nil {
+		return cachedReceipt{}, fmt.Errorf("notary: reading entry %d: %w", index, err)
+	}
+	receipt, err := SignReceipt(s.Origin(), e, s.cfg.Signer)
+	if err != nil {
+		return cachedReceipt{}, err
+	}
+	r = cachedReceipt{Receipt: receipt, entry: e}
+	s.receiptMu.Lock()
+	if len(s.receipts) >= receiptCacheSize {
+		clear(s.receipts)
+	}
+	s.receipts[index] = r
+	s.receiptMu.Unlock()
+	return r, nil
 }

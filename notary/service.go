@@ -63,6 +63,9 @@ type Service struct {
 
 	// hashCache holds stored hashes read or computed while the log is loaded.
 	hashCache map[int64]merkle.Hash
+
+	receiptMu sync.Mutex
+	receipts  map[int64]cachedReceipt // recent lookups' receipts, by index
 	// edge is the right edge of the log's tree, from which the sequencer computes the
 	// hashes of new entries, and next the index of the next new entry: both count the
 	// entries prepared, durable or not. Only the sequencer touches them.
@@ -108,6 +111,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		closed:    make(chan struct{}),
 		index:     make(map[Digest]int64),
 		hashCache: make(map[int64]merkle.Hash),
+		receipts:  make(map[int64]cachedReceipt),
 	}
 	n, err := s.load(ctx)
 	if err != nil {
@@ -442,15 +446,31 @@ func (s *Service) sequence() {
 				}
 			}
 		}
+		// Group commit: while the batch in flight is being made durable, every request
+		// that arrives joins the next batch; once the writer is free, what is queued
+		// goes with it.
 		batch, n := []*request{first}, len(first.digests)
 	collect:
 		for n < s.cfg.MaxBatch {
+			if inflight == nil {
+				select {
+				case r := <-s.queue:
+					batch = append(batch, r)
+					n += len(r.digests)
+					continue
+				default:
+					break collect
+				}
+			}
 			select {
 			case r := <-s.queue:
 				batch = append(batch, r)
 				n += len(r.digests)
-			default:
-				break collect
+			case err := <-results:
+				if err != nil {
+					s.rollback(inflight, err)
+				}
+				inflight = nil
 			}
 		}
 		send(s.prepare(batch))
