@@ -191,8 +191,17 @@ func (w *Webhooks) Run(ctx context.Context) error {
 	t := time.NewTicker(w.cfg.Poll)
 	defer t.Stop()
 	confirmed := int64(-1) // the service's confirmed size; -1: to be asked
+	changed := w.cfg.Service.AnchorChanges()
 	for {
-		changed := w.cfg.Service.AnchorChanges()
+		// The change is looked for here, not only in the select below: when several of
+		// its cases are ready the select picks one at random, and a change it passed
+		// over would be lost with its channel, leaving confirmed stale until the next.
+		select {
+		case <-changed:
+			changed = w.cfg.Service.AnchorChanges() // taken before the size is read
+			confirmed = -1
+		default:
+		}
 		var err error
 		if confirmed < 0 {
 			// Asked only when the anchors change: it is a bisection of the log.
@@ -209,8 +218,7 @@ func (w *Webhooks) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-changed:
-			confirmed = -1
+		case <-changed: // handled at the top of the loop
 		case <-w.kick:
 		case <-t.C:
 		}

@@ -334,3 +334,25 @@ func TestWebhookPrivateAddresses(t *testing.T) {
 	}
 	rcv.quiet(t, 0)
 }
+
+// A change of the anchors that comes while the worker is busy, when its poll is due too,
+// is not lost: the proof completing is seen whichever wakes the worker first.
+func TestWebhookChangeWithPollDue(t *testing.T) {
+	for i := range 3 {
+		f := newFull(t, fullConfig{
+			stack:    stackConfig{CheckpointInterval: 5 * time.Millisecond},
+			webhooks: api.WebhookConfig{Poll: time.Microsecond}, // the poll is always due
+		})
+		rcv := newReceiver(t, f.hookKey.Public().(ed25519.PublicKey), 0)
+		body, _ := json.Marshal(map[string]string{"digest": randomDigest().String(), "callback": rcv.URL})
+		if r := do(t, http.DefaultClient, http.MethodPost, f.url+"/v1/timestamps", "application/json", body); r.status != 200 {
+			t.Fatalf("status %d", r.status)
+		}
+		f.chain.set(anchorOf(waitCheckpoint(t, f.svc, 1), notary.AnchorFinal, 1))
+		select {
+		case <-rcv.got:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("round %d: no webhook within 5 s of the proof being complete", i)
+		}
+	}
+}
