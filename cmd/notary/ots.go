@@ -53,14 +53,7 @@ func writeOTS(path string, f *ots.File) error {
 	if err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
-		return &cliError{code: exitUsage, err: err}
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return &cliError{code: exitUsage, err: err}
-	}
-	return nil
+	return writeFileAtomic(path, data)
 }
 
 // otsPathFor returns the .ots path beside a JSON proof: FILE.ots for FILE.proof.json.

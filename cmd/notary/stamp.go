@@ -206,12 +206,17 @@ func (c *client) do(ctx context.Context, method, path string, body, out any) err
 	return nil
 }
 
-// writeProof writes a proof file atomically: a crash leaves the old file or the new one.
+// writeProof writes a proof file atomically.
 func writeProof(path string, p *notary.Proof) error {
 	data, err := notary.MarshalProof(p)
 	if err != nil {
 		return err
 	}
+	return writeFileAtomic(path, data)
+}
+
+// writeFileAtomic writes a file so that a crash leaves the old file or the new one.
+func writeFileAtomic(path string, data []byte) error {
 	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, data, 0o644); err != nil {
 		return &cliError{code: exitUsage, err: err}
