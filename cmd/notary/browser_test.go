@@ -503,8 +503,10 @@ func TestBrowserStampVerify(t *testing.T) {
 	writeFile(t, small2, string(content2))
 	p.upload("#files", small1, small2)
 	pasted := []string{randomDigest(t).String(), strings.ToUpper(randomDigest(t).String())}
-	p.run("pasting digests", chromedp.SetValue(chromedp.CSS("#digests"), pasted[0]+"\n"+pasted[1]+"  scan.pdf\n"),
-		chromedp.Click(chromedp.CSS(`#digest-form button[type=submit]`)))
+	// The form is submitted as the Enter key or the button would (requestSubmit fires the
+	// submit event): a mouse click can land elsewhere while the file cards still grow.
+	p.run("pasting digests", chromedp.SetValue(chromedp.CSS("#digests"), pasted[0]+"\n"+pasted[1]+"  scan.pdf\n"))
+	eval[bool](p, `document.querySelector("#digest-form").requestSubmit(), true`)
 	p.wait("four stamps with receipts", 20*time.Second,
 		`[...document.querySelectorAll("#stamps article.card")].filter((c) => c.querySelector(".facts").textContent.includes("Log entry")).length === 4`)
 	names := eval[string](p, `[...document.querySelectorAll("#stamps article.card .name")].map((n) => n.textContent).join(",")`)
