@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -380,6 +381,10 @@ func (s *Service) known(digests []Digest) ([]Entry, bool) {
 	return entries, true
 }
 
+// maxIdleYields is how many times the sequencer yields the processor, finding nothing
+// queued, before it commits what it has.
+const maxIdleYields = 16
+
 // sequence is the single writer: it takes every request queued, gives new digests the next
 // indexes and has them committed in one durable transaction (group commit), until closing.
 //
@@ -449,7 +454,7 @@ func (s *Service) sequence() {
 		// Group commit: while the batch in flight is being made durable, every request
 		// that arrives joins the next batch; once the writer is free, what is queued
 		// goes with it.
-		batch, n := []*request{first}, len(first.digests)
+		batch, n, idle := []*request{first}, len(first.digests), 0
 	collect:
 		for n < s.cfg.MaxBatch {
 			if inflight == nil {
@@ -457,10 +462,17 @@ func (s *Service) sequence() {
 				case r := <-s.queue:
 					batch = append(batch, r)
 					n += len(r.digests)
+					idle = 0
 					continue
 				default:
+				}
+				// Nothing queued: let the other goroutines run a little, so that
+				// requests already on their way join this commit instead of the next.
+				if idle++; idle > maxIdleYields {
 					break collect
 				}
+				runtime.Gosched()
+				continue
 			}
 			select {
 			case r := <-s.queue:
