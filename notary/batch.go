@@ -114,21 +114,16 @@ var ErrBatchMismatch = errors.New("notary: the batch receipt does not cover thes
 // receipt states. A receipt that is well signed but covers other items (one changed,
 // missing, added or moved) gives an error wrapping ErrBatchMismatch.
 func OpenBatchReceipt(signed []byte, vkey string, items []BatchItem) (BatchReceipt, error) {
-	v, err := note.NewVerifier(vkey)
+	lines, keyName, err := openNote(signed, vkey, "batch receipt")
 	if err != nil {
-		return BatchReceipt{}, fmt.Errorf("notary: bad verifier key: %v", err)
+		return BatchReceipt{}, err
 	}
-	n, err := note.Open(signed, note.VerifierList(v))
-	if err != nil {
-		return BatchReceipt{}, fmt.Errorf("notary: batch receipt signature: %v", err)
-	}
-	lines := strings.Split(n.Text, "\n")
-	if len(lines) != 5 || lines[4] != "" || lines[0] != batchReceiptHeader {
+	if len(lines) != 4 || lines[0] != batchReceiptHeader {
 		return BatchReceipt{}, errors.New("notary: not a notary batch receipt")
 	}
 	r := BatchReceipt{Origin: lines[1], Note: string(signed)}
-	if r.Origin != v.Name() {
-		return BatchReceipt{}, fmt.Errorf("notary: batch receipt origin %q is not the key's name %q", r.Origin, v.Name())
+	if r.Origin != keyName {
+		return BatchReceipt{}, fmt.Errorf("notary: batch receipt origin %q is not the key's name %q", r.Origin, keyName)
 	}
 	if r.Count, err = strconv.Atoi(lines[2]); err != nil || r.Count < 1 || r.Count > MaxBatchItems {
 		return BatchReceipt{}, errors.New("notary: batch receipt has a bad count")
@@ -138,7 +133,7 @@ func OpenBatchReceipt(signed []byte, vkey string, items []BatchItem) (BatchRecei
 		return BatchReceipt{}, errors.New("notary: batch receipt has a bad items hash")
 	}
 	copy(r.ItemsHash[:], sum)
-	if n.Text != formatBatchReceipt(r.Origin, r.Count, r.ItemsHash) {
+	if strings.Join(lines, "\n")+"\n" != formatBatchReceipt(r.Origin, r.Count, r.ItemsHash) {
 		return BatchReceipt{}, errors.New("notary: batch receipt text is not in canonical form")
 	}
 	if r.KeyID, r.Signature, err = noteSignature(signed); err != nil {

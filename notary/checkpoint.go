@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 
 	"golang.org/x/mod/sumdb/note"
 
@@ -39,21 +38,16 @@ func SignCheckpoint(size int64, root merkle.Hash, signer note.Signer) (Checkpoin
 // OpenCheckpoint checks a signed checkpoint against the log's verifier key and parses it.
 // The text must be exactly origin, size and root: extension lines are refused.
 func OpenCheckpoint(signed []byte, vkey string) (Checkpoint, error) {
-	v, err := note.NewVerifier(vkey)
+	lines, keyName, err := openNote(signed, vkey, "checkpoint")
 	if err != nil {
-		return Checkpoint{}, fmt.Errorf("notary: bad verifier key: %v", err)
+		return Checkpoint{}, err
 	}
-	n, err := note.Open(signed, note.VerifierList(v))
-	if err != nil {
-		return Checkpoint{}, fmt.Errorf("notary: checkpoint signature: %v", err)
-	}
-	lines := strings.Split(n.Text, "\n")
-	if len(lines) != 4 || lines[3] != "" {
+	if len(lines) != 3 {
 		return Checkpoint{}, errors.New("notary: checkpoint must have exactly three lines: origin, size, root")
 	}
 	c := Checkpoint{Origin: lines[0], Note: signed}
-	if c.Origin != v.Name() {
-		return Checkpoint{}, fmt.Errorf("notary: checkpoint origin %q is not the key's name %q", c.Origin, v.Name())
+	if c.Origin != keyName {
+		return Checkpoint{}, fmt.Errorf("notary: checkpoint origin %q is not the key's name %q", c.Origin, keyName)
 	}
 	if c.Size, err = strconv.ParseInt(lines[1], 10, 64); err != nil || c.Size < 0 || strconv.FormatInt(c.Size, 10) != lines[1] {
 		return Checkpoint{}, fmt.Errorf("notary: checkpoint size %q is not a canonical number", lines[1])

@@ -1,9 +1,6 @@
 package notary
 
 import (
-	"crypto/ed25519"
-	"encoding/base64"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"strconv"
@@ -36,21 +33,6 @@ type Receipt struct {
 	Signature []byte
 }
 
-// noteSignature returns the key hash and signature of the first signature line of a signed note.
-func noteSignature(signed []byte) (uint32, []byte, error) {
-	_, sigs, ok := strings.Cut(string(signed), "\n\n— ")
-	if !ok {
-		return 0, nil, errors.New("note has no signature line")
-	}
-	line, _, _ := strings.Cut(sigs, "\n")
-	_, b64, ok := strings.Cut(line, " ")
-	raw, err := base64.StdEncoding.DecodeString(b64)
-	if !ok || err != nil || len(raw) != 4+ed25519.SignatureSize {
-		return 0, nil, errors.New("note signature is not an Ed25519 signature")
-	}
-	return binary.BigEndian.Uint32(raw[:4]), raw[4:], nil
-}
-
 // receiptText is the text that a receipt's signature covers.
 func receiptText(origin string, e Entry) string {
 	return formatReceipt(origin, e.Index, e.Time.UnixMilli(), e.Digest, e.LeafHash())
@@ -79,15 +61,10 @@ func SignReceipt(origin string, e Entry, signer note.Signer) (Receipt, error) {
 // OpenReceipt checks a signed receipt against the service's verifier key (a note vkey)
 // and returns what it states.
 func OpenReceipt(signed []byte, vkey string) (Receipt, error) {
-	v, err := note.NewVerifier(vkey)
+	lines, keyName, err := openNote(signed, vkey, "receipt")
 	if err != nil {
-		return Receipt{}, fmt.Errorf("notary: bad verifier key: %v", err)
+		return Receipt{}, err
 	}
-	n, err := note.Open(signed, note.VerifierList(v))
-	if err != nil {
-		return Receipt{}, fmt.Errorf("notary: receipt signature: %v", err)
-	}
-	lines := strings.Split(strings.TrimSuffix(n.Text, "\n"), "\n")
 	if len(lines) != 6 || lines[0] != receiptHeader {
 		return Receipt{}, errors.New("notary: not a notary receipt")
 	}
@@ -109,10 +86,10 @@ func OpenReceipt(signed []byte, vkey string) (Receipt, error) {
 	if r.LeafHash, err = merkle.ParseHash(lines[5]); err != nil {
 		return Receipt{}, fmt.Errorf("notary: receipt: %v", err)
 	}
-	if r.Origin != v.Name() {
-		return Receipt{}, fmt.Errorf("notary: receipt origin %q is not the key's name %q", r.Origin, v.Name())
+	if r.Origin != keyName {
+		return Receipt{}, fmt.Errorf("notary: receipt origin %q is not the key's name %q", r.Origin, keyName)
 	}
-	if n.Text != formatReceipt(r.Origin, r.Index, ms, r.Digest, r.LeafHash) {
+	if strings.Join(lines, "\n")+"\n" != formatReceipt(r.Origin, r.Index, ms, r.Digest, r.LeafHash) {
 		return Receipt{}, errors.New("notary: receipt text is not in canonical form")
 	}
 	return r, nil
