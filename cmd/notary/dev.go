@@ -30,9 +30,6 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 
-	if err := ensureDataDir(f.data); err != nil {
-		return err
-	}
 	unlock, err := lockDataDir(f.data)
 	if err != nil {
 		return err

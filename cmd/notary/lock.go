@@ -7,9 +7,13 @@ import (
 	"syscall"
 )
 
-// lockDataDir takes an exclusive lock on the data directory, so that two services never
-// sequence the same log. The lock goes when the process ends; release drops it earlier.
+// lockDataDir creates the data directory if need be and takes an exclusive lock on it, so
+// that two services never sequence the same log. The lock goes when the process ends;
+// release drops it earlier.
 func lockDataDir(dir string) (release func(), err error) {
+	if err := ensureDataDir(dir); err != nil {
+		return nil, err
+	}
 	path := filepath.Join(dir, "lock")
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {

@@ -292,9 +292,6 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
-	if err := ensureDataDir(f.data); err != nil {
-		return err
-	}
 	unlock, err := lockDataDir(f.data)
 	if err != nil {
 		return err
