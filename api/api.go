@@ -10,9 +10,7 @@ package api
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -20,7 +18,6 @@ import (
 	"net"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -175,8 +172,12 @@ type submitRequest struct {
 }
 
 func (h *handlers) submit(c echo.Context) error {
-	var req submitRequest
-	if err := decodeJSON(c, &req, MaxBodySize); err != nil {
+	body, err := readBody(c, MaxBodySize)
+	if err != nil {
+		return err
+	}
+	req, err := parseSubmitRequest(body)
+	if err != nil {
 		return err
 	}
 	d, err := notary.ParseDigest(req.Digest)
@@ -188,17 +189,17 @@ func (h *handlers) submit(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	r, err := h.svc.Submit(ctx, d)
+	ts, err := h.svc.Submit(ctx, d)
 	if err != nil {
 		return err
 	}
 	h.metrics.digests.add("single", 1)
 	if callback != "" {
-		if err := h.cfg.Webhooks.Register(ctx, callback, []int64{r.Index}); err != nil {
+		if err := h.cfg.Webhooks.Register(ctx, callback, []int64{ts.Entry.Index}); err != nil {
 			return err
 		}
 	}
-	return c.JSON(http.StatusOK, receiptJSON(r, h.svc.VerifierKey()))
+	return answerTimestamp(c, ts)
 }
 
 // callback returns the callback URL of a submission: the one it names, which must be an
@@ -278,7 +279,7 @@ func (h *handlers) timestamp(c echo.Context, index int64, wait time.Duration, si
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, timestampJSON(ts, h.svc.VerifierKey()))
+	return answerTimestamp(c, ts)
 }
 
 // waitParams reads ?wait=SECONDS (0 to 60) and ?since=STATUS.
@@ -341,39 +342,4 @@ func readBody(c echo.Context, limit int64) ([]byte, error) {
 		return nil, apiError(codeBadJSON, "the body is empty; send a JSON object")
 	}
 	return body, nil
-}
-
-// decodeJSON reads a JSON request body strictly: the right content type, at most limit
-// bytes, one object, no unknown fields.
-func decodeJSON(c echo.Context, v any, limit int64) error {
-	body, err := readBody(c, limit)
-	if err != nil {
-		return err
-	}
-	return unmarshalStrict(body, v)
-}
-
-// unmarshalStrict decodes one JSON object with no unknown fields and nothing after it.
-func unmarshalStrict(body []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return apiError(codeBadJSON, "the body is not the expected JSON: %s", jsonProblem(err))
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return apiError(codeBadJSON, "the body has data after the JSON object")
-	}
-	return nil
-}
-
-// jsonProblem turns a decoding error into words for the client.
-func jsonProblem(err error) string {
-	var typeErr *json.UnmarshalTypeError
-	if errors.As(err, &typeErr) {
-		if typeErr.Field == "" {
-			return "the body must be a JSON object"
-		}
-		return fmt.Sprintf("field %q must be a %s", typeErr.Field, typeErr.Type)
-	}
-	return strings.TrimPrefix(err.Error(), "json: ")
 }

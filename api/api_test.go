@@ -64,27 +64,25 @@ func strictJSON(b []byte, v any) error {
 }
 
 // submit POSTs digest hex d and returns the receipt, failing the test unless the answer is 200.
-func submit(t *testing.T, s *stack, d string) (api.ReceiptView, []byte) {
+func submit(t *testing.T, s *stack, d string) (timestampReply, []byte) {
 	t.Helper()
 	r := do(t, http.DefaultClient, http.MethodPost, s.url+"/v1/timestamps", "application/json", submitBody(d))
 	if r.status != http.StatusOK {
 		t.Fatalf("POST %s: status %d, body %q", d, r.status, r.body)
 	}
-	var v api.ReceiptView
+	var v timestampReply
 	if err := strictJSON(r.body, &v); err != nil {
 		t.Fatalf("receipt %q: %v", r.body, err)
 	}
 	return v, r.body
 }
 
-// checkReceipt checks every field of a receipt for digest d against its signed note.
-func checkReceipt(t *testing.T, s *stack, v api.ReceiptView, d notary.Digest, notBefore, notAfter time.Time) {
+// checkReceipt checks every field of a receipt for digest d against its proof, which must
+// verify: a pending proof in a checkpoint signed by the stack's key.
+func checkReceipt(t *testing.T, s *stack, v timestampReply, d notary.Digest, notBefore, notAfter time.Time) {
 	t.Helper()
-	if v.Digest != d.String() {
-		t.Errorf("receipt digest %q, want %q", v.Digest, d)
-	}
-	if v.Index < 0 {
-		t.Errorf("receipt index %d", v.Index)
+	if v.Digest != d.String() || v.Status != notary.StatusPending || v.Anchor != nil {
+		t.Errorf("receipt for %s, status %q, anchor %v: want %s, pending, no anchor", v.Digest, v.Status, v.Anchor, d)
 	}
 	if v.Received.Location() != time.UTC || v.ReceivedMS != v.Received.UnixMilli() {
 		t.Errorf("received %v (%d ms): want the same instant in UTC", v.Received, v.ReceivedMS)
@@ -92,26 +90,44 @@ func checkReceipt(t *testing.T, s *stack, v api.ReceiptView, d notary.Digest, no
 	if ms := v.ReceivedMS; ms < notBefore.UnixMilli() || ms > notAfter.UnixMilli() {
 		t.Errorf("received at %d ms, outside the request's span [%d, %d]", ms, notBefore.UnixMilli(), notAfter.UnixMilli())
 	}
-	if v.Origin != s.signer.Name() || v.Key != s.vkey {
-		t.Errorf("origin %q, key %q: want %q, %q", v.Origin, v.Key, s.signer.Name(), s.vkey)
-	}
 	if want := fmt.Sprintf("%08x", s.signer.KeyHash()); v.KeyID != want {
 		t.Errorf("key_id %q, want %q", v.KeyID, want)
 	}
-	r, err := notary.OpenReceipt([]byte(v.Note), s.vkey)
+	p, err := notary.ParseProof(v.Proof)
 	if err != nil {
-		t.Fatalf("OpenReceipt(%q): %v", v.Note, err)
+		t.Fatalf("the receipt's proof does not parse: %v\n%s", err, v.Proof)
 	}
-	if r.Digest != d || r.Index != v.Index || r.Time.UnixMilli() != v.ReceivedMS ||
-		r.LeafHash.String() != v.LeafHash || r.Origin != v.Origin {
-		t.Errorf("the signed note says %+v; the JSON fields say %+v", r, v)
+	got, err := notary.Verify(p)
+	if err != nil {
+		t.Fatalf("the receipt's proof does not verify: %v", err)
 	}
-	if sig, err := base64.StdEncoding.DecodeString(v.Signature); err != nil || !bytes.Equal(sig, r.Signature) || len(sig) != 64 {
-		t.Errorf("signature %q is not the note's Ed25519 signature", v.Signature)
+	if p.Log.Key != s.vkey || got.Origin != s.signer.Name() || got.Complete {
+		t.Errorf("proof under key %q of log %q (complete %v): want pending under %q", p.Log.Key, got.Origin, got.Complete, s.vkey)
 	}
-	if fmt.Sprintf("%08x", r.KeyID) != v.KeyID {
-		t.Errorf("the note is signed by key %08x, key_id says %s", r.KeyID, v.KeyID)
+	e, err := p.LogEntry()
+	if err != nil {
+		t.Fatal(err)
 	}
+	if got.Digest != d || got.Index != v.Index || got.Received.UnixMilli() != v.ReceivedMS ||
+		e.LeafHash().String() != v.LeafHash || got.LogSize != v.LogSize {
+		t.Errorf("the proof establishes %+v; the JSON fields say %+v", got, v)
+	}
+	cp, err := notary.OpenCheckpoint([]byte(p.Log.Checkpoint), s.vkey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, sig, err := cp.Signature()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := base64.StdEncoding.DecodeString(v.Signature); err != nil || !bytes.Equal(b, sig) || len(b) != 64 {
+		t.Errorf("signature %q is not the checkpoint's Ed25519 signature", v.Signature)
+	}
+}
+
+// sameEntry reports whether two answers are about the same entry.
+func sameEntry(a, b timestampReply) bool {
+	return a.Digest == b.Digest && a.Index == b.Index && a.ReceivedMS == b.ReceivedMS && a.LeafHash == b.LeafHash
 }
 
 func TestSubmit(t *testing.T) {
@@ -141,9 +157,14 @@ func TestSubmit(t *testing.T) {
 			if r.status != http.StatusOK {
 				t.Fatalf("status %d, body %q", r.status, r.body)
 			}
-			// Same index, same time, same signature: byte for byte the first receipt.
-			if !bytes.Equal(r.body, firstBody) {
-				t.Errorf("receipt\n%s\nwant the first one\n%s", r.body, firstBody)
+			var v timestampReply
+			if err := strictJSON(r.body, &v); err != nil {
+				t.Fatalf("receipt %q: %v", r.body, err)
+			}
+			// The first entry, with a proof that may be in a later checkpoint.
+			checkReceipt(t, s, v, d, before, time.Now())
+			if !sameEntry(v, first) {
+				t.Errorf("receipt\n%s\nwant the first one's entry\n%s", r.body, firstBody)
 			}
 		})
 	}
@@ -227,11 +248,17 @@ func TestSubmitRejects(t *testing.T) {
 // timestampReply is the JSON answer to GET /v1/timestamps/:digest, with the proof kept raw
 // so that it goes through notary.ParseProof exactly as a client would save it.
 type timestampReply struct {
-	Digest  string          `json:"digest"`
-	Status  notary.Status   `json:"status"`
-	Receipt api.ReceiptView `json:"receipt"`
-	Anchor  *api.AnchorView `json:"anchor"`
-	Proof   json.RawMessage `json:"proof"`
+	Digest     string          `json:"digest"`
+	Status     notary.Status   `json:"status"`
+	Index      int64           `json:"index"`
+	Received   time.Time       `json:"received"`
+	ReceivedMS int64           `json:"received_ms"`
+	LeafHash   string          `json:"leaf_hash"`
+	LogSize    int64           `json:"log_size"`
+	KeyID      string          `json:"key_id"`
+	Signature  string          `json:"signature"`
+	Anchor     *api.AnchorView `json:"anchor"`
+	Proof      json.RawMessage `json:"proof"`
 }
 
 func lookup(t *testing.T, s *stack, d string) timestampReply {
@@ -281,14 +308,14 @@ func TestLookupBeforeCheckpoint(t *testing.T) {
 	if ts.Status != notary.StatusPending || ts.Anchor != nil || ts.Proof != nil {
 		t.Errorf("status %q, anchor %v, proof %s: want pending with neither", ts.Status, ts.Anchor, ts.Proof)
 	}
-	if ts.Digest != d.String() || ts.Receipt != receipt {
-		t.Errorf("lookup gives digest %s, receipt %+v; want %s, %+v", ts.Digest, ts.Receipt, d, receipt)
+	if !sameEntry(ts, receipt) || ts.LogSize != 0 || ts.KeyID != "" || ts.Signature != "" {
+		t.Errorf("lookup gives %+v; want the receipt's entry %+v without a checkpoint", ts, receipt)
 	}
 }
 
 func TestLookupPendingProof(t *testing.T) {
 	s := newStack(t, stackConfig{CheckpointInterval: 10 * time.Millisecond})
-	var receipts []api.ReceiptView
+	var receipts []timestampReply
 	var digests []notary.Digest
 	for range 5 {
 		d := randomDigest()
@@ -312,8 +339,8 @@ func TestLookupPendingProof(t *testing.T) {
 			if ts.Status != notary.StatusPending || ts.Anchor != nil {
 				t.Errorf("status %q, anchor %v: want pending without an anchor", ts.Status, ts.Anchor)
 			}
-			if ts.Digest != d.String() || ts.Receipt != receipts[i] {
-				t.Errorf("lookup gives digest %s, receipt %+v; want %s, %+v", ts.Digest, ts.Receipt, d, receipts[i])
+			if !sameEntry(ts, receipts[i]) {
+				t.Errorf("lookup gives %+v; want the receipt's entry %+v", ts, receipts[i])
 			}
 			p, err := notary.ParseProof(ts.Proof)
 			if err != nil {
@@ -322,14 +349,11 @@ func TestLookupPendingProof(t *testing.T) {
 			if p.Complete() {
 				t.Error("a proof without an anchor says it is complete")
 			}
-			if p.Receipt != receipts[i].Note {
-				t.Errorf("the proof carries receipt %q, want the one POST returned, %q", p.Receipt, receipts[i].Note)
-			}
 			v, err := notary.Verify(p)
 			if err != nil {
 				t.Fatalf("Verify: %v", err)
 			}
-			if v.Digest != d || v.Index != receipts[i].Index || v.Complete || !v.Receipt ||
+			if v.Digest != d || v.Index != receipts[i].Index || v.Complete || v.LogSize != ts.LogSize ||
 				v.Key != s.vkey || v.Origin != s.signer.Name() || v.LogSize <= v.Index ||
 				v.Received.UnixMilli() != receipts[i].ReceivedMS {
 				t.Errorf("Verify established %+v", v)
@@ -469,10 +493,10 @@ func TestShutdown(t *testing.T) {
 	// Acknowledge some digests, from concurrent clients so that they share commits.
 	const n = 40
 	var (
-		acked    = map[notary.Digest]api.ReceiptView{}
+		acked    = map[notary.Digest]timestampReply{}
 		wg       sync.WaitGroup
 		digests  = make([]notary.Digest, n)
-		receipts = make([]api.ReceiptView, n)
+		receipts = make([]timestampReply, n)
 	)
 	for i := range n {
 		digests[i] = randomDigest()
@@ -509,7 +533,7 @@ func TestShutdownUnderLoad(t *testing.T) {
 	const clients = 32
 	var (
 		mu    sync.Mutex
-		acked = map[notary.Digest]api.ReceiptView{}
+		acked = map[notary.Digest]timestampReply{}
 		wg    sync.WaitGroup
 		going = make(chan struct{}, clients) // one send from each client
 		count = make(map[int]int)
@@ -541,7 +565,7 @@ func TestShutdownUnderLoad(t *testing.T) {
 				mu.Unlock()
 				switch resp.StatusCode {
 				case http.StatusOK:
-					var v api.ReceiptView
+					var v timestampReply
 					if err := strictJSON(body.Bytes(), &v); err != nil {
 						t.Errorf("receipt %q: %v", body.Bytes(), err)
 						return
@@ -573,7 +597,7 @@ func TestShutdownUnderLoad(t *testing.T) {
 // checkDurable closes the stack's store (its service must be stopped), reopens it in a new
 // service and checks that every acknowledged receipt is there, unchanged, and in the last
 // checkpoint that the stopped service published.
-func checkDurable(t *testing.T, s *stack, acked map[notary.Digest]api.ReceiptView) {
+func checkDurable(t *testing.T, s *stack, acked map[notary.Digest]timestampReply) {
 	t.Helper()
 	if err := s.db.Close(); err != nil {
 		t.Fatal(err)
@@ -600,7 +624,7 @@ func checkDurable(t *testing.T, s *stack, acked map[notary.Digest]api.ReceiptVie
 			t.Errorf("acknowledged digest %s (index %d): %v", d, want.Index, err)
 			continue
 		}
-		if ts.Entry.Index != want.Index || ts.Entry.Time.UnixMilli() != want.ReceivedMS || ts.Receipt.Note != want.Note {
+		if ts.Entry.Index != want.Index || ts.Entry.Time.UnixMilli() != want.ReceivedMS || ts.Entry.LeafHash().String() != want.LeafHash {
 			t.Errorf("digest %s: stored as index %d at %d ms; acknowledged as %d at %d ms",
 				d, ts.Entry.Index, ts.Entry.Time.UnixMilli(), want.Index, want.ReceivedMS)
 		}

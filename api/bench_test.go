@@ -190,7 +190,7 @@ func BenchmarkLookup(b *testing.B) {
 			batch[k] = randomDigest()
 			urls = append(urls, s.url+"/v1/timestamps/"+batch[k].String())
 		}
-		if _, err := s.svc.SubmitBatch(ctx, batch); err != nil {
+		if _, err := s.svc.SubmitEntries(ctx, batch); err != nil {
 			b.Fatal(err)
 		}
 	}

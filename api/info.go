@@ -43,9 +43,9 @@ type AnchorsView struct {
 // KeysView is the answer to GET /v1/keys: what verifies the service's signatures.
 type KeysView struct {
 	Origin string `json:"origin"`
-	// LogKey is the signed-note verifier key of receipts, batch receipts and checkpoints.
+	// LogKey is the signed-note verifier key of checkpoints and batch receipts.
 	LogKey string `json:"log_key"`
-	KeyID  string `json:"key_id"` // its key hash, as receipts give it
+	KeyID  string `json:"key_id"` // its key hash, as timestamps and batch receipts give it
 	// WebhookKey is the base64 Ed25519 public key of webhook signatures; null when the
 	// server sends no webhooks.
 	WebhookKey *string `json:"webhook_key"`

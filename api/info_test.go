@@ -77,8 +77,12 @@ func TestKeys(t *testing.T) {
 	}
 	// A receipt verifies with the published key.
 	receipt, _ := submit(t, f.stack, randomDigest().String())
-	if _, err := notary.OpenReceipt([]byte(receipt.Note), v.LogKey); err != nil {
-		t.Errorf("the receipt does not open with the published key: %v", err)
+	p, err := notary.ParseProof(receipt.Proof)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := notary.OpenCheckpoint([]byte(p.Log.Checkpoint), v.LogKey); err != nil {
+		t.Errorf("the receipt's checkpoint does not open with the published key: %v", err)
 	}
 
 	t.Run("without webhooks", func(t *testing.T) {

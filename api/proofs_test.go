@@ -46,8 +46,8 @@ func TestEntries(t *testing.T) {
 		var byIndex, byDigest timestampReply
 		getJSON(t, fmt.Sprintf("%s/v1/entries/%d", s.url, i), &byIndex)
 		getJSON(t, s.url+"/v1/timestamps/"+ds[i].String(), &byDigest)
-		if byIndex.Digest != ds[i].String() || byIndex.Receipt.Index != int64(i) {
-			t.Errorf("entry %d: digest %s, index %d", i, byIndex.Digest, byIndex.Receipt.Index)
+		if byIndex.Digest != ds[i].String() || byIndex.Index != int64(i) {
+			t.Errorf("entry %d: digest %s, index %d", i, byIndex.Digest, byIndex.Index)
 		}
 		if fmt.Sprint(byIndex) != fmt.Sprint(byDigest) {
 			t.Errorf("entry %d by index and by digest differ:\n%+v\n%+v", i, byIndex, byDigest)

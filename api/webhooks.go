@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -286,11 +285,11 @@ func (w *Webhooks) attempt(ctx context.Context, d dueWebhook) bool {
 	if ts.Status != notary.StatusConfirmed {
 		return false
 	}
-	body, err := json.Marshal(timestampJSON(ts, w.cfg.Service.VerifierKey()))
+	v, err := timestampJSON(ts)
 	if err != nil {
 		return w.failed(ctx, d, "the service could not encode the timestamp")
 	}
-	reason := w.post(ctx, d, body)
+	reason := w.post(ctx, d, v.appendJSON(nil))
 	if ctx.Err() != nil {
 		return false // stopping: not the receiver's failure
 	}

@@ -59,7 +59,7 @@ func TestServiceAnchors(t *testing.T) {
 	ctx := context.Background()
 	s, _ := newRunning(t)
 	ds := digests("anchored", 21)
-	if _, err := s.SubmitBatch(ctx, ds[:20]); err != nil {
+	if _, err := s.SubmitEntries(ctx, ds[:20]); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "a checkpoint of 20 entries", func() bool { return s.LatestCheckpoint().Size == 20 })

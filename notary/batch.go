@@ -148,15 +148,16 @@ func OpenBatchReceipt(signed []byte, vkey string, items []BatchItem) (BatchRecei
 	return r, nil
 }
 
-// SubmitEntries logs digests as SubmitBatch does, and returns the entry of each digest, in
-// order, once every new entry is durable; a digest logged before gives its first entry.
+// SubmitEntries logs digests and returns the entry of each digest, in order, once every
+// new entry is durable; a digest logged before gives its first entry.
 // It signs nothing: the caller gives the batch one receipt (SignBatchReceipt), which is
 // what lets a batch of thousands of digests be answered at once.
 func (s *Service) SubmitEntries(ctx context.Context, digests []Digest) ([]Entry, error) {
-	entries, err := s.sequenced(ctx, digests)
+	r, err := s.sequenced(ctx, digests)
 	if err != nil {
 		return nil, err
 	}
+	entries := r.entries
 	for i, e := range entries {
 		if !e.Time.IsZero() {
 			continue
@@ -172,10 +173,11 @@ func (s *Service) SubmitEntries(ctx context.Context, digests []Digest) ([]Entry,
 // SubmitItems logs digests as SubmitEntries does and returns the batch item of each digest,
 // in order: what a batch receipt covers.
 func (s *Service) SubmitItems(ctx context.Context, digests []Digest) ([]BatchItem, error) {
-	entries, leaves, err := s.sequencedLeaves(ctx, digests)
+	r, err := s.sequenced(ctx, digests)
 	if err != nil {
 		return nil, err
 	}
+	entries, leaves := r.entries, r.leaves
 	items := make([]BatchItem, len(entries))
 	for i, e := range entries {
 		if e.Time.IsZero() {

@@ -35,6 +35,15 @@ func SignCheckpoint(size int64, root merkle.Hash, signer note.Signer) (Checkpoin
 	return Checkpoint{Origin: origin, Size: size, Root: root, Note: msg}, nil
 }
 
+// Signature returns the key hash and the Ed25519 signature of the checkpoint's first
+// signature line.
+func (c Checkpoint) Signature() (keyID uint32, sig []byte, err error) {
+	if keyID, sig, err = noteSignature(c.Note); err != nil {
+		return 0, nil, fmt.Errorf("notary: checkpoint: %v", err)
+	}
+	return keyID, sig, nil
+}
+
 // OpenCheckpoint checks a signed checkpoint against the log's verifier key and parses it.
 // The text must be exactly origin, size and root: extension lines are refused.
 func OpenCheckpoint(signed []byte, vkey string) (Checkpoint, error) {

@@ -65,3 +65,52 @@ func (e *rightEdge) append(leaf merkle.Hash, out []merkle.Hash) []merkle.Hash {
 	e.n++
 	return out
 }
+
+// root returns the RFC 6962 root of the log of e.n leaves: its edge subtrees joined from
+// the smallest up. The log must not be empty.
+func (e *rightEdge) root() merkle.Hash {
+	l := bits.TrailingZeros64(uint64(e.n))
+	h := e.h[l]
+	for l++; l < len(e.h); l++ {
+		if e.n>>l&1 == 1 {
+			h = merkle.NodeHash(e.h[l], h)
+		}
+	}
+	return h
+}
+
+// commitHashes reads the stored hashes that proofs of a commit's entries need, in memory:
+// those the commit added (hashes, from storage index merkle.StoredHashCount(edge.n) on) and
+// the right edge of the log before it. Every subtree left of the commit's first entry that an
+// inclusion proof of one of its entries names is a subtree of that edge.
+type commitHashes struct {
+	edge   *rightEdge
+	first  int64   // the storage index of hashes[0]
+	levels []int   // the levels of the edge's subtrees, lowest first
+	stored []int64 // their storage indexes
+	hashes []merkle.Hash
+}
+
+func newCommitHashes(edge *rightEdge, hashes []merkle.Hash) *commitHashes {
+	levels, stored := edgeIndexes(edge.n)
+	return &commitHashes{edge: edge, first: merkle.StoredHashCount(edge.n), levels: levels, stored: stored, hashes: hashes}
+}
+
+func (c *commitHashes) ReadHashes(indexes []int64) ([]merkle.Hash, error) {
+	out := make([]merkle.Hash, len(indexes))
+next:
+	for i, x := range indexes {
+		if x >= c.first && x-c.first < int64(len(c.hashes)) {
+			out[i] = c.hashes[x-c.first]
+			continue
+		}
+		for k, y := range c.stored {
+			if x == y {
+				out[i] = c.edge.h[c.levels[k]]
+				continue next
+			}
+		}
+		return nil, fmt.Errorf("notary: stored hash %d is neither on the right edge of %d entries nor among the commit's", x, c.edge.n)
+	}
+	return out, nil
+}

@@ -313,12 +313,11 @@ const (
 // fixture is the material of a proof of entry fixtureIndex in a synthetic log, anchored in a
 // synthetic regtest block.
 type fixture struct {
-	log     *memLog
-	entry   notary.Entry
-	cp      notary.Checkpoint
-	receipt notary.Receipt
-	tx      *btcTx
-	block   *btcBlock
+	log   *memLog
+	entry notary.Entry
+	cp    notary.Checkpoint
+	tx    *btcTx
+	block *btcBlock
 }
 
 // newFixture builds the fixture; tag goes before the root in the OP_RETURN data.
@@ -328,10 +327,6 @@ func newFixture(tb testing.TB, tag []byte) *fixture {
 	f.entry = f.log.entries[fixtureIndex]
 	var err error
 	f.cp, err = notary.SignCheckpoint(fixtureLogSize, f.log.root(tb, fixtureLogSize), newSigner(tb, logSkey))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	f.receipt, err = notary.SignReceipt(logName, f.entry, newSigner(tb, logSkey))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -345,10 +340,9 @@ func (f *fixture) pending(tb testing.TB) *notary.Proof {
 	tb.Helper()
 	e := f.entry
 	return &notary.Proof{
-		Format:  notary.ProofFormat,
-		Digest:  e.Digest,
-		Entry:   notary.ProofEntry{Index: e.Index, ReceivedMS: e.Time.UnixMilli(), Nonce: e.Nonce[:]},
-		Receipt: f.receipt.Note,
+		Format: notary.ProofFormat,
+		Digest: e.Digest,
+		Entry:  notary.ProofEntry{Index: e.Index, ReceivedMS: e.Time.UnixMilli(), Nonce: e.Nonce[:]},
 		Log: notary.ProofLog{
 			Key:        logVkey,
 			Checkpoint: string(f.cp.Note),

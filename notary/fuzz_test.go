@@ -10,7 +10,7 @@ import (
 )
 
 var steps = map[string]bool{
-	notary.StepFormat: true, notary.StepEntry: true, notary.StepReceipt: true, notary.StepCheckpoint: true,
+	notary.StepFormat: true, notary.StepEntry: true, notary.StepCheckpoint: true,
 	notary.StepInclusion: true, notary.StepTransaction: true, notary.StepBlock: true, notary.StepWork: true,
 }
 

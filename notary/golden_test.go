@@ -73,10 +73,10 @@ func goldenCases() []goldenCase {
 	}
 
 	return []goldenCase{
-		valid("valid-complete.json", "a complete proof: entry, inclusion, checkpoint, receipt, OP_RETURN transaction, block branch, header", validComplete),
+		valid("valid-complete.json", "a complete proof: entry, inclusion, checkpoint, OP_RETURN transaction, block branch, header", validComplete),
 		valid("valid-complete-tagged.json", "a complete proof whose OP_RETURN data is a short tag followed by the root",
 			func(t *testing.T) []byte { return marshal(t, newFixture(t, []byte(fixtureTag)).complete(t)) }),
-		valid("valid-pending.json", "a pending proof: entry, inclusion, checkpoint, receipt, no Bitcoin section",
+		valid("valid-pending.json", "a pending proof: entry, inclusion, checkpoint, no Bitcoin section",
 			func(t *testing.T) []byte { return marshal(t, newFixture(t, nil).pending(t)) }),
 
 		verifyFails("wrong-digest.json", notary.StepInclusion, "the proof of one document presented for another",
@@ -116,22 +116,6 @@ func goldenCases() []goldenCase {
 					t.Fatal(err)
 				}
 				p.Log.Checkpoint = string(cp.Note)
-			})),
-		verifyFails("receipt-of-another-entry.json", notary.StepReceipt, "a genuine receipt of another entry",
-			completeWith(func(t *testing.T, f *fixture, p *notary.Proof) {
-				r, err := notary.SignReceipt(logName, f.log.entries[fixtureIndex+1], newSigner(t, logSkey))
-				if err != nil {
-					t.Fatal(err)
-				}
-				p.Receipt = r.Note
-			})),
-		verifyFails("receipt-signed-by-another-key.json", notary.StepReceipt, "the receipt signed by another key bearing the log's name",
-			completeWith(func(t *testing.T, f *fixture, p *notary.Proof) {
-				r, err := notary.SignReceipt(logName, f.entry, newSigner(t, forgerSkey))
-				if err != nil {
-					t.Fatal(err)
-				}
-				p.Receipt = r.Note
 			})),
 		{goldenEntry{File: "tx-without-root.json", Models: "a transaction committing another root", Stage: "verify", Step: notary.StepTransaction},
 			func(t *testing.T) []byte {
@@ -279,9 +263,9 @@ func checkVerified(t *testing.T, p *notary.Proof, v *notary.Verified) {
 	if v.Digest != e.Digest || v.Index != e.Index || !v.Received.Equal(e.Time) {
 		t.Errorf("Verified entry = %v %d %v, want %v %d %v", v.Digest, v.Index, v.Received, e.Digest, e.Index, e.Time)
 	}
-	if v.Origin != logName || v.Key != logVkey || v.LogSize != fixtureLogSize || !v.Receipt {
-		t.Errorf("Verified log = %s %s size %d receipt %v, want %s %s size %d receipt true",
-			v.Origin, v.Key, v.LogSize, v.Receipt, logName, logVkey, fixtureLogSize)
+	if v.Origin != logName || v.Key != logVkey || v.LogSize != fixtureLogSize {
+		t.Errorf("Verified log = %s %s size %d, want %s %s size %d",
+			v.Origin, v.Key, v.LogSize, logName, logVkey, fixtureLogSize)
 	}
 	if v.LogRoot != newMemLog(t, fixtureLogSize).root(t, fixtureLogSize) {
 		t.Errorf("Verified.LogRoot = %v, not the log's root", v.LogRoot)

@@ -21,14 +21,15 @@ const (
 
 // Timestamp is everything the service knows about one logged digest.
 type Timestamp struct {
-	Entry   Entry
-	Receipt Receipt
-	Status  Status
+	Entry  Entry
+	Status Status
 	// Anchor is the Bitcoin anchor that covers the entry, if any.
 	Anchor *Anchor
 	// Proof is the best proof so far: complete when Status is StatusConfirmed, otherwise up
 	// to the latest checkpoint. It is nil for the second or so before the entry is in one.
 	Proof *Proof
+	// Checkpoint is the signed checkpoint in Proof, parsed; nil when Proof is.
+	Checkpoint *Checkpoint
 }
 
 // Lookup returns the timestamp of digest d, or an error wrapping ErrNotFound.
@@ -45,11 +46,11 @@ func (s *Service) TimestampAt(ctx context.Context, index int64) (*Timestamp, err
 	if index < 0 || index >= s.size.Load() {
 		return nil, fmt.Errorf("notary: entry %d: %w", index, ErrNotFound)
 	}
-	receipt, err := s.receiptAt(ctx, index)
+	e, err := s.store.Entry(ctx, index)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("notary: reading entry %d: %w", index, err)
 	}
-	ts := &Timestamp{Entry: receipt.entry, Receipt: receipt.Receipt, Status: StatusPending}
+	ts := &Timestamp{Entry: e, Status: StatusPending}
 	if src := s.anchorSource(); src != nil {
 		if ts.Anchor, err = src.Covering(ctx, index); err != nil {
 			return nil, fmt.Errorf("notary: finding the anchor of entry %d: %w", index, err)
@@ -75,19 +76,8 @@ func (s *Service) TimestampAt(ctx context.Context, index int64) (*Timestamp, err
 	if err != nil {
 		return nil, fmt.Errorf("notary: inclusion proof of %d in %d: %w", index, cp.Size, err)
 	}
-	e := ts.Entry
-	ts.Proof = &Proof{
-		Format:  ProofFormat,
-		Digest:  e.Digest,
-		Entry:   ProofEntry{Index: e.Index, ReceivedMS: e.Time.UnixMilli(), Nonce: e.Nonce[:]},
-		Receipt: receipt.Note,
-		Log:     ProofLog{Key: s.cfg.Verifier, Checkpoint: string(cp.Note), Inclusion: path},
-		Service: s.cfg.ServiceURL,
-	}
+	ts.Proof, ts.Checkpoint = s.logProof(e, cp, path), &cp
 	if ts.Status == StatusConfirmed {
-		// Bitcoin now proves what the receipt promised; leaving it out keeps the proof
-		// to what a verifier must check.
-		ts.Proof.Receipt = ""
 		b := ts.Anchor.Bitcoin
 		ts.Proof.Bitcoin = &ProofBitcoin{
 			Network: b.Network, Tx: b.Tx, TxIndex: b.TxIndex, Branch: b.Branch,
@@ -95,41 +85,4 @@ func (s *Service) TimestampAt(ctx context.Context, index int64) (*Timestamp, err
 		}
 	}
 	return ts, nil
-}
-
-// receiptCacheSize bounds the receipts kept for lookups; past it the cache starts afresh.
-const receiptCacheSize = 1 << 16
-
-// cachedReceipt is an entry with its signed receipt.
-type cachedReceipt struct {
-	Receipt
-	entry Entry
-}
-
-// receiptAt returns the entry at index with its receipt. Ed25519 signatures are
-// deterministic, so a receipt signed again is the same bytes: lookups keep the recent ones
-// instead of paying a signature each time.
-func (s *Service) receiptAt(ctx context.Context, index int64) (cachedReceipt, error) {
-	s.receiptMu.Lock()
-	r, ok := s.receipts[index]
-	s.receiptMu.Unlock()
-	if ok {
-		return r, nil
-	}
-	e, err := s.store.Entry(ctx, index)
-	if err != nil {
-		return cachedReceipt{}, fmt.Errorf("notary: reading entry %d: %w", index, err)
-	}
-	receipt, err := SignReceipt(s.Origin(), e, s.cfg.Signer)
-	if err != nil {
-		return cachedReceipt{}, err
-	}
-	r = cachedReceipt{Receipt: receipt, entry: e}
-	s.receiptMu.Lock()
-	if len(s.receipts) >= receiptCacheSize {
-		clear(s.receipts)
-	}
-	s.receipts[index] = r
-	s.receiptMu.Unlock()
-	return r, nil
 }

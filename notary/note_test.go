@@ -2,11 +2,11 @@ package notary_test
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"encoding/base64"
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"golang.org/x/mod/sumdb/note"
 
@@ -47,12 +47,6 @@ func mustVerifier(tb testing.TB, vkey string) note.Verifier {
 	return v
 }
 
-// receiptText returns the text of a receipt as docs/proof-format.md specifies it.
-func receiptText(origin string, e notary.Entry) string {
-	return fmt.Sprintf("notary-receipt/v1\n%s\n%d\n%d\n%s\n%s\n",
-		origin, e.Index, e.Time.UnixMilli(), e.Digest, e.LeafHash())
-}
-
 // checkpointText returns the text of a checkpoint as C2SP tlog-checkpoint specifies it.
 func checkpointText(origin string, size int64, root merkle.Hash) string {
 	return fmt.Sprintf("%s\n%d\n%s\n", origin, size, base64.StdEncoding.EncodeToString(root[:]))
@@ -68,117 +62,6 @@ func flipInText(tb testing.TB, signed []byte, from, to string) []byte {
 	}
 	out := bytes.Replace(text, []byte(from), []byte(to), 1)
 	return append(append(out, "\n\n"...), sigs...)
-}
-
-func TestReceiptRoundTrip(t *testing.T) {
-	for _, e := range []notary.Entry{
-		testEntry(0),
-		testEntry(6),
-		{Index: 1 << 40, Digest: testDigest(9), Time: time.UnixMilli(0).UTC()},
-	} {
-		t.Run(fmt.Sprintf("index %d", e.Index), func(t *testing.T) {
-			r, err := notary.SignReceipt(logName, e, newSigner(t, logSkey))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if want := receiptText(logName, e); !strings.HasPrefix(r.Note, want+"\n— "+logName+" ") {
-				t.Errorf("receipt note =\n%s\nwant the text\n%s", r.Note, want)
-			}
-			got, err := notary.OpenReceipt([]byte(r.Note), logVkey)
-			if err != nil {
-				t.Fatalf("OpenReceipt: %v", err)
-			}
-			if got.Origin != logName || got.Index != e.Index || !got.Time.Equal(e.Time) ||
-				got.Digest != e.Digest || got.LeafHash != e.LeafHash() || got.Note != r.Note {
-				t.Errorf("OpenReceipt = %+v\nwant the entry %+v", got, e)
-			}
-			if got.KeyID != 0x11b508bc || got.KeyID != r.KeyID {
-				t.Errorf("KeyID = %08x (signed %08x), want the key hash 11b508bc", got.KeyID, r.KeyID)
-			}
-			if len(got.Signature) != 64 || !bytes.Equal(got.Signature, r.Signature) {
-				t.Errorf("Signature = %x, want the 64 bytes %x", got.Signature, r.Signature)
-			}
-			// Ed25519 is deterministic: signing again gives the same receipt.
-			again, err := notary.SignReceipt(logName, e, newSigner(t, logSkey))
-			if err != nil || again.Note != r.Note {
-				t.Errorf("signing again gave %q, %v; want the same note", again.Note, err)
-			}
-		})
-	}
-}
-
-func TestOpenReceiptRefuses(t *testing.T) {
-	e := testEntry(6)
-	r, err := notary.SignReceipt(logName, e, newSigner(t, logSkey))
-	if err != nil {
-		t.Fatal(err)
-	}
-	valid := []byte(r.Note)
-	cp, err := notary.SignCheckpoint(13, merkle.Hash(testDigest(1)), newSigner(t, logSkey))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sigFlipped := bytes.Clone(valid)
-	// A character in the middle of the signature's base64 (the last one has unused bits).
-	sigFlipped[len(sigFlipped)-20] ^= 0x01
-
-	tests := []struct {
-		name   string
-		signed []byte
-		vkey   string
-	}{
-		{"tampered index", flipInText(t, valid, "\n6\n", "\n7\n"), logVkey},
-		{"tampered digest", flipInText(t, valid, e.Digest.String(), testDigest(7).String()), logVkey},
-		{"tampered signature", sigFlipped, logVkey},
-		{"another log's key", valid, otherVkey},
-		{"another key with the log's name", valid, forgerVkey},
-		{"signed by another key with the log's name", signNote(t, receiptText(logName, e), forgerSkey), logVkey},
-		{"checkpoint presented as a receipt", cp.Note, logVkey},
-		{"seven lines", signNote(t, receiptText(logName, e)+"extra\n", logSkey), logVkey},
-		{"wrong header", signNote(t, strings.Replace(receiptText(logName, e), "/v1", "/v2", 1), logSkey), logVkey},
-		{"negative index", signNote(t, strings.Replace(receiptText(logName, e), "\n6\n", "\n-6\n", 1), logSkey), logVkey},
-		{"bad digest", signNote(t, strings.Replace(receiptText(logName, e), e.Digest.String(), "zz", 1), logSkey), logVkey},
-		{"bad leaf hash", signNote(t, strings.Replace(receiptText(logName, e), e.LeafHash().String(), "00", 1), logSkey), logVkey},
-		{"empty", nil, logVkey},
-		{"text without signature", []byte(receiptText(logName, e)), logVkey},
-		{"bad verifier key", valid, "not a key"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got, err := notary.OpenReceipt(tt.signed, tt.vkey); err == nil {
-				t.Errorf("OpenReceipt accepted it: index %d, digest %v", got.Index, got.Digest)
-			}
-		})
-	}
-}
-
-// TestOpenReceiptNonCanonical checks that a receipt's text has exactly one encoding, as the
-// checkpoint's has: the format is strict, and the same statement must not have two signed forms.
-func TestOpenReceiptNonCanonical(t *testing.T) {
-	e := testEntry(7)
-	text := receiptText(logName, e)
-	tests := []struct {
-		name, from, to string
-	}{
-		{"index with leading zeros", "\n7\n", "\n007\n"},
-		{"index with a plus sign", "\n7\n", "\n+7\n"},
-		{"time with a leading zero", fmt.Sprintf("\n%d\n", e.Time.UnixMilli()), fmt.Sprintf("\n0%d\n", e.Time.UnixMilli())},
-		{"upper-case digest", e.Digest.String(), strings.ToUpper(e.Digest.String())},
-		{"upper-case leaf hash", e.LeafHash().String(), strings.ToUpper(e.LeafHash().String())},
-		{"origin other than the key's name", "\n" + logName + "\n", "\nnotary.example/other\n"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if !strings.Contains(text, tt.from) {
-				t.Fatalf("%q not in the receipt text", tt.from)
-			}
-			signed := signNote(t, strings.Replace(text, tt.from, tt.to, 1), logSkey)
-			if got, err := notary.OpenReceipt(signed, logVkey); err == nil {
-				t.Errorf("OpenReceipt accepted a non-canonical receipt (%q for %q): index %d, digest %v, origin %s",
-					tt.to, tt.from, got.Index, got.Digest, got.Origin)
-			}
-		})
-	}
 }
 
 func TestCheckpointRoundTrip(t *testing.T) {
@@ -203,6 +86,16 @@ func TestCheckpointRoundTrip(t *testing.T) {
 			if got.Origin != cp.Origin || got.Size != size || got.Root != root || !bytes.Equal(got.Note, cp.Note) {
 				t.Errorf("OpenCheckpoint = %+v, want %+v", got, cp)
 			}
+			keyID, sig, err := got.Signature()
+			if err != nil {
+				t.Fatalf("Signature: %v", err)
+			}
+			if keyID != logKeyID {
+				t.Errorf("Signature key hash = %08x, want %08x", keyID, logKeyID)
+			}
+			if !ed25519.Verify(publicKey(t, logVkey), []byte(checkpointText(logName, size, root)), sig) {
+				t.Errorf("Signature = %x, not an Ed25519 signature of the checkpoint text by the log's key", sig)
+			}
 		})
 	}
 	t.Run("cosigned", func(t *testing.T) {
@@ -216,7 +109,37 @@ func TestCheckpointRoundTrip(t *testing.T) {
 		if err != nil || got.Size != 5 || got.Root != cp.Root {
 			t.Errorf("OpenCheckpoint(cosigned) = %+v, %v; want size 5, root %v", got, err, cp.Root)
 		}
+		_, want, err := cp.Signature()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if keyID, sig, err := got.Signature(); err != nil || keyID != logKeyID || !bytes.Equal(sig, want) {
+			t.Errorf("Signature of the cosigned checkpoint = %08x %x, %v; want the log's, %08x %x", keyID, sig, err, logKeyID, want)
+		}
 	})
+	t.Run("unsigned", func(t *testing.T) {
+		unsigned := notary.Checkpoint{Origin: logName, Size: 5, Note: []byte(checkpointText(logName, 5, merkle.Hash{}))}
+		if keyID, sig, err := unsigned.Signature(); err == nil {
+			t.Errorf("Signature of a note without a signature line = %08x %x, want an error", keyID, sig)
+		}
+	})
+}
+
+// logKeyID is the signed-note key hash of the log's key, as its verifier key states it.
+const logKeyID = 0x11b508bc
+
+// publicKey returns the Ed25519 public key of a signed-note verifier key.
+func publicKey(tb testing.TB, vkey string) ed25519.PublicKey {
+	tb.Helper()
+	parts := strings.Split(vkey, "+")
+	if len(parts) != 3 {
+		tb.Fatalf("verifier key %q is not name+hash+key", vkey)
+	}
+	raw, err := base64.StdEncoding.DecodeString(parts[2])
+	if err != nil || len(raw) != 1+ed25519.PublicKeySize || raw[0] != 1 {
+		tb.Fatalf("verifier key %q does not hold an Ed25519 key (%v)", vkey, err)
+	}
+	return ed25519.PublicKey(raw[1:])
 }
 
 func TestOpenCheckpointRefuses(t *testing.T) {
@@ -227,10 +150,6 @@ func TestOpenCheckpointRefuses(t *testing.T) {
 	}
 	rootB64 := base64.StdEncoding.EncodeToString(root[:])
 	otherRoot := merkle.Hash(testDigest(2))
-	r, err := notary.SignReceipt(logName, testEntry(6), newSigner(t, logSkey))
-	if err != nil {
-		t.Fatal(err)
-	}
 	text := checkpointText(logName, 13, root)
 	signed := func(text string) []byte { return signNote(t, text, logSkey) }
 
@@ -258,7 +177,6 @@ func TestOpenCheckpointRefuses(t *testing.T) {
 		{"root in hex", signed(checkpointTextRaw(logName, "13", nil) + root.String() + "\n"), logVkey},
 		{"origin other than the key's name", signed(checkpointText("notary.example/other", 13, root)), logVkey},
 		{"two lines", signed(logName + "\n13\n"), logVkey},
-		{"receipt presented as a checkpoint", []byte(r.Note), logVkey},
 		{"empty", nil, logVkey},
 		{"bad verifier key", cp.Note, "not a key"},
 	}

@@ -26,14 +26,14 @@ func (g *gatedStore) AppendEntries(ctx context.Context, entries []notary.Entry, 
 }
 
 type submission struct {
-	receipts []notary.Receipt
-	err      error
+	entries []notary.Entry
+	err     error
 }
 
 func submitAsync(s *running, ds []notary.Digest) <-chan submission {
 	ch := make(chan submission, 1)
 	go func() {
-		rs, err := s.SubmitBatch(context.Background(), ds)
+		rs, err := s.SubmitEntries(context.Background(), ds)
 		ch <- submission{rs, err}
 	}()
 	return ch
@@ -106,11 +106,11 @@ func TestPipeline(t *testing.T) {
 			t.Fatal(r2.err)
 		}
 		// Indexes start from 0 again after the failure.
-		if r1.receipts[0].Index != 0 || r1.receipts[1].Index != 1 || r2.receipts[0].Index != 2 {
-			t.Errorf("indexes %d %d %d, want 0 1 2", r1.receipts[0].Index, r1.receipts[1].Index, r2.receipts[0].Index)
+		if r1.entries[0].Index != 0 || r1.entries[1].Index != 1 || r2.entries[0].Index != 2 {
+			t.Errorf("indexes %d %d %d, want 0 1 2", r1.entries[0].Index, r1.entries[1].Index, r2.entries[0].Index)
 		}
-		if r2.receipts[1].Note != r1.receipts[1].Note || r2.receipts[2].Note != r2.receipts[0].Note {
-			t.Errorf("repeated digests got other receipts: %+v, %+v", r1.receipts, r2.receipts)
+		if !sameEntry(r2.entries[1], r1.entries[1]) || !sameEntry(r2.entries[2], r2.entries[0]) {
+			t.Errorf("repeated digests got other entries: %+v, %+v", r1.entries, r2.entries)
 		}
 		checkStoredTree(t, g.memStore)
 	})
@@ -123,7 +123,7 @@ func TestPipeline(t *testing.T) {
 		go func() { s.stop(t); close(stopped) }()
 		time.Sleep(20 * time.Millisecond)
 		g.release <- nil
-		if r := <-ch; r.err != nil || r.receipts[0].Index != 3 {
+		if r := <-ch; r.err != nil || r.entries[0].Index != 3 {
 			t.Errorf("the batch in flight at shutdown: %+v", r)
 		}
 		<-stopped

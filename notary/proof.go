@@ -30,7 +30,6 @@ type Proof struct {
 	Format  string        `json:"format"`
 	Digest  Digest        `json:"digest"`
 	Entry   ProofEntry    `json:"entry"`
-	Receipt string        `json:"receipt,omitempty"`
 	Log     ProofLog      `json:"log"`
 	Bitcoin *ProofBitcoin `json:"bitcoin,omitempty"`
 	// Service is where the proof can be upgraded: the base URL of the notary that issued it.
@@ -76,11 +75,12 @@ func (p *Proof) LogEntry() (Entry, error) {
 
 // MarshalProof encodes p as indented JSON with a trailing newline.
 func MarshalProof(p *Proof) ([]byte, error) {
-	b, err := json.MarshalIndent(p, "", "  ")
-	if err != nil {
+	var b bytes.Buffer
+	if err := json.Indent(&b, p.AppendJSON(nil), "", "  "); err != nil {
 		return nil, fmt.Errorf("notary: encoding proof: %v", err)
 	}
-	return append(b, '\n'), nil
+	b.WriteByte('\n')
+	return b.Bytes(), nil
 }
 
 // ParseProof decodes a proof file strictly: a known format, no unknown fields, no trailing

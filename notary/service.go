@@ -22,7 +22,7 @@ var ErrClosed = errors.New("notary: the service is shutting down")
 
 // Config configures a Service.
 type Config struct {
-	// Signer signs receipts and checkpoints; its name is the log's origin.
+	// Signer signs checkpoints and batch receipts; its name is the log's origin.
 	Signer note.Signer
 	// Verifier is the signed-note verifier key matching Signer; proofs carry it.
 	Verifier string
@@ -39,9 +39,8 @@ type Config struct {
 	Rand       io.Reader        // nonces; default crypto/rand
 }
 
-// Service sequences submissions into the log, signs receipts and checkpoints, and assembles
-// proofs. All methods are safe for concurrent use. Run must be running for submissions to
-// complete.
+// Service sequences submissions into the log, signs checkpoints and assembles proofs. All
+// methods are safe for concurrent use. Run must be running for submissions to complete.
 type Service struct {
 	cfg     Config
 	store   Store
@@ -64,9 +63,6 @@ type Service struct {
 
 	// hashCache holds stored hashes read or computed while the log is loaded.
 	hashCache map[int64]merkle.Hash
-
-	receiptMu sync.Mutex
-	receipts  map[int64]cachedReceipt // recent lookups' receipts, by index
 	// edge is the right edge of the log's tree, from which the sequencer computes the
 	// hashes of new entries, and next the index of the next new entry: both count the
 	// entries prepared, durable or not. Only the sequencer touches them.
@@ -74,11 +70,12 @@ type Service struct {
 	next int64
 }
 
-// request is one call of SubmitBatch travelling through the sequencer.
+// request is one submission travelling through the sequencer.
 type request struct {
 	digests []Digest
 	entries []Entry       // set by the sequencer: the entry of each digest, new or old
 	leaves  []merkle.Hash // set by the sequencer: the leaf hash of each new entry, else zero
+	commit  *pending      // set by the sequencer: the commit that logged the new entries
 	err     error
 	done    chan struct{}
 }
@@ -112,7 +109,6 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		closed:    make(chan struct{}),
 		index:     make(map[Digest]int64),
 		hashCache: make(map[int64]merkle.Hash),
-		receipts:  make(map[int64]cachedReceipt),
 	}
 	n, err := s.load(ctx)
 	if err != nil {
@@ -297,57 +293,84 @@ func (s *Service) publishCheckpoint(ctx context.Context, prev *Checkpoint) error
 	return nil
 }
 
-// Submit logs one digest and returns its signed receipt once the entry is durable.
-// A digest logged before returns the receipt of its first entry.
-func (s *Service) Submit(ctx context.Context, d Digest) (Receipt, error) {
-	rs, err := s.SubmitBatch(ctx, []Digest{d})
-	if err != nil {
-		return Receipt{}, err
-	}
-	return rs[0], nil
-}
-
-// SubmitBatch logs digests and returns one receipt per digest, in order, once every new
-// entry is durable. Digests logged before keep their first entry.
-func (s *Service) SubmitBatch(ctx context.Context, digests []Digest) ([]Receipt, error) {
-	entries, err := s.SubmitEntries(ctx, digests)
+// Submit logs digest d and returns its timestamp once the entry is durable, with the
+// receipt as its proof: the entry's inclusion in a checkpoint signed for the commit that
+// logged it, so that one signature serves every submission of a group commit. Such a
+// checkpoint is consistent with every other but is not stored; LatestCheckpoint publishes
+// its successors. A digest logged before keeps its first entry and gets a proof in the
+// latest checkpoint, or in one signed now if none covers the entry yet.
+func (s *Service) Submit(ctx context.Context, d Digest) (*Timestamp, error) {
+	r, err := s.sequenced(ctx, []Digest{d})
 	if err != nil {
 		return nil, err
 	}
-	receipts := make([]Receipt, len(entries))
-	for i, e := range entries {
-		if receipts[i], err = SignReceipt(s.Origin(), e, s.cfg.Signer); err != nil {
-			return nil, err
+	e := r.entries[0]
+	if c := r.commit; c != nil && e.Index >= c.base {
+		path, err := merkle.InclusionProof(e.Index, c.checkpoint.Size, c.proofs)
+		if err != nil {
+			return nil, fmt.Errorf("notary: inclusion proof of the new entry %d: %w", e.Index, err)
 		}
+		cp := c.checkpoint
+		return &Timestamp{Entry: e, Status: StatusPending, Proof: s.logProof(e, cp, path), Checkpoint: &cp}, nil
 	}
-	return receipts, nil
+	return s.receipted(ctx, e.Index)
 }
 
-// sequenced returns the entry of each digest, logging those that are new. Entries of
-// digests logged before have only Index and Digest set.
-func (s *Service) sequenced(ctx context.Context, digests []Digest) ([]Entry, error) {
-	entries, _, err := s.sequencedLeaves(ctx, digests)
-	return entries, err
+// receipted returns the timestamp of the durable entry at index, with a proof in the latest
+// checkpoint if it covers the entry and else in a checkpoint of the log's size signed now.
+func (s *Service) receipted(ctx context.Context, index int64) (*Timestamp, error) {
+	ts, err := s.TimestampAt(ctx, index)
+	if err != nil || ts.Proof != nil {
+		return ts, err
+	}
+	size := s.size.Load()
+	root, err := merkle.TreeHash(size, s.store)
+	if err != nil {
+		return nil, fmt.Errorf("notary: computing root at size %d: %w", size, err)
+	}
+	cp, err := SignCheckpoint(size, root, s.cfg.Signer)
+	if err != nil {
+		return nil, err
+	}
+	path, err := merkle.InclusionProof(index, size, s.store)
+	if err != nil {
+		return nil, fmt.Errorf("notary: inclusion proof of %d in %d: %w", index, size, err)
+	}
+	ts.Proof, ts.Checkpoint = s.logProof(ts.Entry, cp, path), &cp
+	return ts, nil
 }
 
-// sequencedLeaves is sequenced, and also returns the leaf hash of each new entry (zero for
-// the others; nil if there is none).
-func (s *Service) sequencedLeaves(ctx context.Context, digests []Digest) ([]Entry, []merkle.Hash, error) {
+// logProof returns the proof that entry e is in the log at checkpoint cp, path being its
+// inclusion path.
+func (s *Service) logProof(e Entry, cp Checkpoint, path []merkle.Hash) *Proof {
+	return &Proof{
+		Format:  ProofFormat,
+		Digest:  e.Digest,
+		Entry:   ProofEntry{Index: e.Index, ReceivedMS: e.Time.UnixMilli(), Nonce: e.Nonce[:]},
+		Log:     ProofLog{Key: s.cfg.Verifier, Checkpoint: string(cp.Note), Inclusion: path},
+		Service: s.cfg.ServiceURL,
+	}
+}
+
+// sequenced has digests logged, those that are new, and returns their request once every
+// new entry is durable: the entry of each digest, in order (an entry logged before has
+// only Index and Digest set), the leaf hash of each new one, and the commit that logged them.
+func (s *Service) sequenced(ctx context.Context, digests []Digest) (*request, error) {
 	if entries, ok := s.known(digests); ok {
-		return entries, nil, nil
+		return &request{digests: digests, entries: entries}, nil
 	}
 	req := &request{digests: digests, done: make(chan struct{})}
 	select {
 	case <-s.closing:
-		return nil, nil, ErrClosed
+		return nil, ErrClosed
 	default:
 	}
 	select {
 	case s.queue <- req:
 	case <-s.closing:
-		return nil, nil, ErrClosed
+		return nil, ErrClosed
 	case <-ctx.Done():
-		return nil, nil, ctx.Err()
+		return nil, ctx.Err()
 	}
 	select {
 	case <-req.done:
@@ -356,13 +379,16 @@ func (s *Service) sequencedLeaves(ctx context.Context, digests []Digest) ([]Entr
 		select {
 		case <-req.done:
 		default:
-			return nil, nil, ErrClosed
+			return nil, ErrClosed
 		}
 	case <-ctx.Done():
 		// The entries may still be logged; submitting again returns them.
-		return nil, nil, ctx.Err()
+		return nil, ctx.Err()
 	}
-	return req.entries, req.leaves, req.err
+	if req.err != nil {
+		return nil, req.err
+	}
+	return req, nil
 }
 
 // known returns the entries of digests if every one of them is logged already, durably.
@@ -418,6 +444,7 @@ func (s *Service) sequence() {
 		}
 		writes <- p
 		inflight = p
+		s.sign(p)
 	}
 	for {
 		var (
@@ -436,7 +463,7 @@ func (s *Service) sequence() {
 			inflight = nil
 			continue
 		case <-s.closing:
-			// Drain what was queued before closing; SubmitBatch refuses new work now.
+			// Drain what was queued before closing; sequenced refuses new work now.
 			for {
 				select {
 				case r := <-s.queue:
@@ -497,10 +524,19 @@ type pending struct {
 	hashes  []merkle.Hash
 	edge    rightEdge // the right edge before the batch
 	err     error     // why giving the entries failed
+
+	// If the batch has new entries: root is the log's root as the batch leaves it, proofs
+	// reads the hashes of inclusion proofs in that tree, and checkpoint is signed for it
+	// while the batch is written, then signed is closed (signErr says if signing failed).
+	root       merkle.Hash
+	proofs     *commitHashes
+	checkpoint Checkpoint
+	signErr    error
+	signed     chan struct{}
 }
 
 // prepare gives the new digests of batch the next indexes, times and nonces, and computes
-// the Merkle hashes they add to storage.
+// the Merkle hashes they add to storage and the root of the log they make.
 //
 // A new digest enters the index as it is given its entry, so that a digest repeated
 // later, in this batch or the next, finds it; until the entry is durable its index is at
@@ -518,12 +554,19 @@ func (s *Service) prepare(batch []*request) *pending {
 		hashes:  make([]merkle.Hash, 0, 2*total+1),
 		edge:    s.edge,
 	}
+	// One read for the nonces of every digest that may be new.
+	nonces := make([]byte, len(Entry{}.Nonce)*total)
+	if _, err := io.ReadFull(s.cfg.Rand, nonces); err != nil {
+		p.err = fmt.Errorf("notary: reading nonces: %w", err)
+		return p
+	}
 	// The write lock is let go now and then, so that lookups are not held up by a long batch.
 	const lockSpan = 512
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	held := 0
 	for _, r := range batch {
+		r.commit = p
 		r.entries = make([]Entry, len(r.digests))
 		r.leaves = make([]merkle.Hash, len(r.digests))
 		for i, d := range r.digests {
@@ -542,10 +585,7 @@ func (s *Service) prepare(batch []*request) *pending {
 				continue
 			}
 			e := Entry{Index: p.base + int64(len(p.entries)), Digest: d, Time: now}
-			if _, err := io.ReadFull(s.cfg.Rand, e.Nonce[:]); err != nil {
-				p.err = err
-				return p
-			}
+			nonces = nonces[copy(e.Nonce[:], nonces):]
 			r.leaves[i] = e.LeafHash()
 			p.hashes = s.edge.append(r.leaves[i], p.hashes)
 			s.index[d] = e.Index
@@ -554,7 +594,20 @@ func (s *Service) prepare(batch []*request) *pending {
 		}
 	}
 	s.next += int64(len(p.entries))
+	if len(p.entries) > 0 {
+		p.root, p.proofs, p.signed = s.edge.root(), newCommitHashes(&p.edge, p.hashes), make(chan struct{})
+	}
 	return p
+}
+
+// sign signs the checkpoint of the log as p leaves it: one signature for every new entry
+// of p, made while the writer makes them durable.
+func (s *Service) sign(p *pending) {
+	if p.signed == nil {
+		return
+	}
+	p.checkpoint, p.signErr = SignCheckpoint(p.base+int64(len(p.entries)), p.root, s.cfg.Signer)
+	close(p.signed)
 }
 
 // write makes the batches it is sent durable, one at a time, answers their requests,
@@ -567,7 +620,13 @@ func (s *Service) write(writes <-chan *pending, results chan<- error) {
 		}
 		if err == nil {
 			s.size.Add(int64(len(p.entries)))
+			if p.signed != nil {
+				<-p.signed
+			}
 			for _, r := range p.batch {
+				if p.signErr != nil {
+					r.err = fmt.Errorf("notary: the digests are logged but their checkpoint could not be signed (%w): submit them again for their receipts", p.signErr)
+				}
 				close(r.done)
 			}
 		}
@@ -586,7 +645,7 @@ func (s *Service) rollback(p *pending, err error) {
 	s.edge, s.next = p.edge, p.base
 	err = fmt.Errorf("notary: logging failed, nothing was logged: %w", err)
 	for _, r := range p.batch {
-		r.entries, r.leaves, r.err = nil, nil, err
+		r.entries, r.leaves, r.commit, r.err = nil, nil, nil, err
 		close(r.done)
 	}
 	s.cfg.Logger.Error("commit failed", "entries", len(p.entries), "err", err)

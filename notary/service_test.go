@@ -1,13 +1,14 @@
 package notary_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
-	"reflect"
 	"runtime"
 	"slices"
 	"sync"
@@ -135,56 +136,338 @@ func TestNewNeedsConfig(t *testing.T) {
 	}
 }
 
-func TestServiceSubmit(t *testing.T) {
-	s, _ := newRunning(t)
-	ctx := context.Background()
-	d := testDigest(1)
+// sameEntry reports whether a and b are the same log entry: index, digest, time and nonce.
+func sameEntry(a, b notary.Entry) bool {
+	return a.Index == b.Index && a.Digest == b.Digest && a.Time.Equal(b.Time) && a.Nonce == b.Nonce
+}
 
-	r, err := s.Submit(ctx, d)
+// checkSubmitted checks the timestamp that Submit(d) returned, sizeAfter being the log's size
+// once it had: a pending proof of d's entry that verifies, as a file too, in a checkpoint
+// signed by the service's key, of a size that holds the entry and no more than sizeAfter
+// entries, which Timestamp.Checkpoint gives parsed. It returns that checkpoint.
+func checkSubmitted(t *testing.T, s *notary.Service, ts *notary.Timestamp, d notary.Digest, sizeAfter int64) notary.Checkpoint {
+	t.Helper()
+	e := ts.Entry
+	if e.Digest != d {
+		t.Fatalf("Submit(%v) returned the entry of %v", d, e.Digest)
+	}
+	if ts.Status != notary.StatusPending || ts.Anchor != nil {
+		t.Errorf("Submit(%v): status %s, anchor %v; want pending without an anchor", d, ts.Status, ts.Anchor)
+	}
+	if ts.Proof == nil || ts.Checkpoint == nil {
+		t.Fatalf("Submit(%v): proof %v, checkpoint %v; want both", d, ts.Proof, ts.Checkpoint)
+	}
+	if ts.Proof.Complete() {
+		t.Errorf("Submit(%v) returned a complete proof, want a pending one", d)
+	}
+	p, err := notary.ParseProof(marshal(t, ts.Proof))
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("Submit(%v): the proof file does not parse: %v", d, err)
 	}
-	opened, err := notary.OpenReceipt([]byte(r.Note), s.VerifierKey())
+	v, err := notary.Verify(p)
 	if err != nil {
-		t.Fatalf("OpenReceipt(receipt, VerifierKey()): %v", err)
+		t.Fatalf("Submit(%v): the proof does not verify: %v", d, err)
 	}
-	if opened.Origin != s.Origin() || opened.Origin != logName || opened.Index != 0 || opened.Digest != d ||
-		!opened.Time.Equal(r.Time) || opened.LeafHash != r.LeafHash {
-		t.Errorf("receipt states %+v, want origin %s, index 0, digest %v", opened, logName, d)
+	if v.Digest != d || v.Index != e.Index || !v.Received.Equal(e.Time) || v.Complete || v.Key != s.VerifierKey() {
+		t.Errorf("Submit(%v): Verified = digest %v, index %d, received %v, complete %v, key %s; want %v, %d, %v, false, %s",
+			d, v.Digest, v.Index, v.Received, v.Complete, v.Key, d, e.Index, e.Time, s.VerifierKey())
 	}
-	if r.Time.IsZero() || r.Time.Sub(time.Now()).Abs() > time.Minute || r.Time.Round(time.Millisecond) != r.Time {
-		t.Errorf("receipt time %v is not the receive time at millisecond precision", r.Time)
+	if pe, err := ts.Proof.LogEntry(); err != nil || !sameEntry(pe, e) {
+		t.Errorf("Submit(%v): the proof is of the entry %+v (%v), want the timestamp's %+v", d, pe, err, e)
 	}
-	if s.Size() != 1 {
-		t.Errorf("Size() = %d after one submission, want 1", s.Size())
+	cp, err := notary.OpenCheckpoint([]byte(ts.Proof.Log.Checkpoint), s.VerifierKey())
+	if err != nil {
+		t.Fatalf("Submit(%v): the proof's checkpoint does not open with the service's key: %v", d, err)
 	}
+	if cp.Size <= e.Index || cp.Size > sizeAfter {
+		t.Errorf("Submit(%v): entry %d is proved in a checkpoint of size %d, want a size in [%d, %d]",
+			d, e.Index, cp.Size, e.Index+1, sizeAfter)
+	}
+	if c := ts.Checkpoint; c.Origin != cp.Origin || c.Size != cp.Size || c.Root != cp.Root || !bytes.Equal(c.Note, cp.Note) {
+		t.Errorf("Submit(%v): Timestamp.Checkpoint = %s size %d root %v, want the proof's: %s size %d root %v",
+			d, c.Origin, c.Size, c.Root, cp.Origin, cp.Size, cp.Root)
+	}
+	return cp
+}
 
-	again, err := s.Submit(ctx, d)
+// checkAgainstStore checks the proof of a timestamp, in checkpoint cp, against the log stored
+// in r: cp's root is the stored tree's at its size, and the inclusion path is the one the
+// stored hashes give.
+func checkAgainstStore(t *testing.T, r merkle.HashReader, ts *notary.Timestamp, cp notary.Checkpoint) {
+	t.Helper()
+	root, err := merkle.TreeHash(cp.Size, r)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("the stored tree of size %d: %v", cp.Size, err)
 	}
-	if !reflect.DeepEqual(again, r) {
-		t.Errorf("submitting the digest again gave\n%+v\nwant the first receipt\n%+v", again, r)
+	if root != cp.Root {
+		t.Errorf("the checkpoint of size %d has root %v, the stored tree %v", cp.Size, cp.Root, root)
 	}
-	if s.Size() != 1 {
-		t.Errorf("Size() = %d after submitting the same digest twice, want 1", s.Size())
-	}
-
-	next, err := s.Submit(ctx, testDigest(2))
+	path, err := merkle.InclusionProof(ts.Entry.Index, cp.Size, r)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("the stored inclusion proof of %d in %d: %v", ts.Entry.Index, cp.Size, err)
 	}
-	if next.Index != 1 || next.Digest != testDigest(2) {
-		t.Errorf("second digest got index %d, digest %v; want 1, %v", next.Index, next.Digest, testDigest(2))
+	if !slices.Equal(ts.Proof.Log.Inclusion, path) {
+		t.Errorf("the inclusion path of entry %d in %d is\n%v\nthe stored hashes give\n%v", ts.Entry.Index, cp.Size, ts.Proof.Log.Inclusion, path)
 	}
 }
 
-func TestServiceSubmitBatch(t *testing.T) {
+// checkConsistent checks, with a consistency proof from the log stored in r, that the tree
+// of checkpoint old is a prefix of that of checkpoint new.
+func checkConsistent(t *testing.T, r merkle.HashReader, old, new notary.Checkpoint) {
+	t.Helper()
+	proof, err := merkle.ConsistencyProof(old.Size, new.Size, r)
+	if err != nil {
+		t.Fatalf("consistency proof %d→%d: %v", old.Size, new.Size, err)
+	}
+	if err := merkle.VerifyConsistency(old.Size, new.Size, old.Root, new.Root, proof); err != nil {
+		t.Errorf("the checkpoint of size %d is not consistent with the one of size %d: %v", old.Size, new.Size, err)
+	}
+}
+
+func TestServiceSubmit(t *testing.T) {
+	s, db := newRunning(t)
+	ctx := context.Background()
+
+	for i, d := range []notary.Digest{testDigest(1), testDigest(2)} {
+		ts, err := s.Submit(ctx, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cp := checkSubmitted(t, s.Service, ts, d, s.Size())
+		if ts.Entry.Index != int64(i) {
+			t.Errorf("digest %d got index %d, want %d", i, ts.Entry.Index, i)
+		}
+		// Alone in its commit, the entry is proved in the checkpoint of the log it ends.
+		if cp.Size != int64(i+1) {
+			t.Errorf("entry %d is proved in a checkpoint of size %d, want %d", i, cp.Size, i+1)
+		}
+		if i == 0 && cp.Root != ts.Entry.LeafHash() {
+			t.Errorf("the checkpoint of one entry has root %v, want its leaf hash %v", cp.Root, ts.Entry.LeafHash())
+		}
+		checkAgainstStore(t, db, ts, cp)
+		if tm := ts.Entry.Time; tm.IsZero() || tm.Sub(time.Now()).Abs() > time.Minute || tm.Round(time.Millisecond) != tm {
+			t.Errorf("entry time %v is not the receive time at millisecond precision", tm)
+		}
+		if ts.Proof.Service != fixtureService {
+			t.Errorf("proof service %q, want %q", ts.Proof.Service, fixtureService)
+		}
+		if s.Size() != int64(i+1) {
+			t.Errorf("Size() = %d after %d submissions, want %d", s.Size(), i+1, i+1)
+		}
+	}
+}
+
+// TestServiceSubmitRepeated submits a digest again: it keeps its first entry, with a proof in
+// the latest published checkpoint if one covers it, else in one signed at the log's size.
+func TestServiceSubmitRepeated(t *testing.T) {
+	tests := []struct {
+		name      string
+		interval  time.Duration
+		published bool // whether a published checkpoint covers the entry when it is submitted again
+	}{
+		{"covered by the latest checkpoint", 20 * time.Millisecond, true},
+		{"in no published checkpoint yet", time.Hour, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			db := openStore(t, filepath.Join(t.TempDir(), "notary.db"))
+			cfg := testConfig(t, db)
+			cfg.CheckpointInterval = tt.interval
+			s := start(t, newService(t, cfg))
+			d := testDigest(1)
+			first, err := s.Submit(ctx, d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Another entry after it: the log outgrows the first entry's commit.
+			if _, err := s.Submit(ctx, testDigest(2)); err != nil {
+				t.Fatal(err)
+			}
+			if tt.published {
+				eventually(t, "a checkpoint of both entries", func() bool { return s.LatestCheckpoint().Size == 2 })
+			} else if got := s.LatestCheckpoint().Size; got != 0 {
+				t.Fatalf("test setup: the latest checkpoint has size %d, want the empty log's", got)
+			}
+
+			again, err := s.Submit(ctx, d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cp := checkSubmitted(t, s.Service, again, d, s.Size())
+			if !sameEntry(again.Entry, first.Entry) {
+				t.Errorf("submitting the digest again gave the entry\n%+v\nwant the first\n%+v", again.Entry, first.Entry)
+			}
+			if s.Size() != 2 {
+				t.Errorf("Size() = %d after submitting a digest again, want 2", s.Size())
+			}
+			checkAgainstStore(t, db, again, cp)
+			latest := s.LatestCheckpoint()
+			if tt.published {
+				if !bytes.Equal(cp.Note, latest.Note) {
+					t.Errorf("the proof is in a checkpoint of size %d, want the latest published one, of size %d", cp.Size, latest.Size)
+				}
+				return
+			}
+			if cp.Size != 2 {
+				t.Errorf("the proof is in a checkpoint of size %d, want one of the log's size, 2", cp.Size)
+			}
+			stored, err := db.LatestCheckpoint(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if latest.Size != 0 || stored.Size != 0 {
+				t.Errorf("the latest checkpoint has size %d (stored: %d); want the checkpoint signed for the repeated digest unpublished, 0", latest.Size, stored.Size)
+			}
+		})
+	}
+}
+
+// submitConcurrently submits ds[i] from goroutine i, all at once, with lookups alongside, and
+// returns the timestamps and the log's size as each Submit returned.
+func submitConcurrently(t *testing.T, s *running, ds []notary.Digest) (stamps []*notary.Timestamp, sizes []int64) {
+	t.Helper()
+	ctx := context.Background()
+	stamps, sizes = make([]*notary.Timestamp, len(ds)), make([]int64, len(ds))
+	errs := make([]error, len(ds))
+	var wg sync.WaitGroup
+	startGun := make(chan struct{})
+	for i := range ds {
+		wg.Go(func() {
+			<-startGun
+			stamps[i], errs[i] = s.Submit(ctx, ds[i])
+			sizes[i] = s.Size()
+			if errs[i] == nil {
+				if _, err := s.Lookup(ctx, ds[i]); err != nil {
+					errs[i] = fmt.Errorf("Lookup: %w", err)
+				}
+			}
+		})
+	}
+	close(startGun)
+	waitGroup(t, &wg, "the submissions")
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("submission %d: %v", i, err)
+		}
+	}
+	return stamps, sizes
+}
+
+// checkReceiptCheckpoints waits for a published checkpoint of every entry of s and checks,
+// with consistency proofs from the log stored in r, that each checkpoint of the proofs that
+// Submit returned is consistent with it.
+func checkReceiptCheckpoints(t *testing.T, s *running, r merkle.HashReader, checkpoints map[int64]notary.Checkpoint) {
+	t.Helper()
+	size := s.Size()
+	eventually(t, "a published checkpoint of every entry", func() bool { return s.LatestCheckpoint().Size == size })
+	published := s.LatestCheckpoint()
+	for _, n := range slices.Sorted(maps.Keys(checkpoints)) {
+		checkConsistent(t, r, checkpoints[n], published)
+	}
+}
+
+// TestServiceConcurrentSubmit submits many digests at once: they share group commits, so
+// that receipts share checkpoints, each of which holds up against the stored log and the
+// checkpoints published afterwards.
+func TestServiceConcurrentSubmit(t *testing.T) {
+	s, db := newRunning(t)
+	const n = 200
+	ds := digests("concurrent", n)
+	stamps, sizes := submitConcurrently(t, s, ds)
+
+	checkpoints := map[int64]notary.Checkpoint{} // by size
+	var indexes []int64
+	for i, ts := range stamps {
+		cp := checkSubmitted(t, s.Service, ts, ds[i], sizes[i])
+		checkAgainstStore(t, db, ts, cp)
+		checkpoints[cp.Size] = cp
+		indexes = append(indexes, ts.Entry.Index)
+	}
+	slices.Sort(indexes)
+	for i, x := range indexes {
+		if x != int64(i) {
+			t.Fatalf("indexes %v are not 0 to %d, each once", indexes, n-1)
+		}
+	}
+	if s.Size() != n {
+		t.Errorf("Size() = %d, want %d", s.Size(), n)
+	}
+	t.Logf("%d submissions were proved in %d checkpoints", n, len(checkpoints))
+	if len(checkpoints) >= n {
+		t.Errorf("%d concurrent submissions were proved in %d checkpoints: no group commit served two", n, len(checkpoints))
+	}
+	checkReceiptCheckpoints(t, s, db, checkpoints)
+}
+
+// TestServiceConcurrentSubmitSameDigests submits each of a few digests from many goroutines
+// at once: every submission of a digest gets its one entry, whether it came in the commit
+// that logged it, in a later one or after, with a proof that verifies.
+func TestServiceConcurrentSubmitSameDigests(t *testing.T) {
+	s, db := newRunning(t)
+	const distinct, copies = 10, 20
+	unique := digests("same", distinct)
+	ds := make([]notary.Digest, 0, distinct*copies)
+	for range copies {
+		ds = append(ds, unique...)
+	}
+	stamps, sizes := submitConcurrently(t, s, ds)
+
+	first := map[notary.Digest]notary.Entry{}
+	checkpoints := map[int64]notary.Checkpoint{}
+	for i, ts := range stamps {
+		cp := checkSubmitted(t, s.Service, ts, ds[i], sizes[i])
+		checkAgainstStore(t, db, ts, cp)
+		checkpoints[cp.Size] = cp
+		if e, ok := first[ds[i]]; ok && !sameEntry(ts.Entry, e) {
+			t.Errorf("submission %d of %v got the entry\n%+v\nanother got\n%+v", i, ds[i], ts.Entry, e)
+		}
+		first[ds[i]] = ts.Entry
+	}
+	if s.Size() != distinct {
+		t.Errorf("Size() = %d after submitting %d digests %d times each, want %d", s.Size(), distinct, copies, distinct)
+	}
+	var indexes []int64
+	for _, e := range first {
+		indexes = append(indexes, e.Index)
+	}
+	slices.Sort(indexes)
+	for i, x := range indexes {
+		if x != int64(i) {
+			t.Fatalf("indexes %v are not 0 to %d, each once", indexes, distinct-1)
+		}
+	}
+	checkReceiptCheckpoints(t, s, db, checkpoints)
+}
+
+// TestServiceSubmitEveryEdge submits digests one after another, each alone in its commit, so
+// that commits start at every log size up to 70: the proofs built from the commit's hashes
+// and the log's right edge in memory are those the stored hashes give.
+func TestServiceSubmitEveryEdge(t *testing.T) {
+	st := &memStore{}
+	s := start(t, newService(t, testConfig(t, st)))
+	checkpoints := map[int64]notary.Checkpoint{}
+	for i, d := range digests("edge", 70) {
+		ts, err := s.Submit(context.Background(), d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cp := checkSubmitted(t, s.Service, ts, d, s.Size())
+		if ts.Entry.Index != int64(i) || cp.Size != int64(i+1) {
+			t.Fatalf("submission %d: entry %d in a checkpoint of size %d, want entry %d in %d", i, ts.Entry.Index, cp.Size, i, i+1)
+		}
+		checkAgainstStore(t, st, ts, cp)
+		checkpoints[cp.Size] = cp
+	}
+	checkReceiptCheckpoints(t, s, st, checkpoints)
+}
+
+func TestServiceSubmitEntries(t *testing.T) {
 	s, db := newRunning(t)
 	ctx := context.Background()
 
 	// Two digests logged before the batch.
-	before, err := s.SubmitBatch(ctx, digests("before", 2))
+	before, err := s.SubmitEntries(ctx, digests("before", 2))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,31 +481,28 @@ func TestServiceSubmitBatch(t *testing.T) {
 	}
 	batch[500], batch[900] = before[1].Digest, before[0].Digest
 
-	receipts, err := s.SubmitBatch(ctx, batch)
+	entries, err := s.SubmitEntries(ctx, batch)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(receipts) != len(batch) {
-		t.Fatalf("got %d receipts for %d digests", len(receipts), len(batch))
+	if len(entries) != len(batch) {
+		t.Fatalf("got %d entries for %d digests", len(entries), len(batch))
 	}
-	first := map[notary.Digest]notary.Receipt{before[0].Digest: before[0], before[1].Digest: before[1]}
+	first := map[notary.Digest]notary.Entry{before[0].Digest: before[0], before[1].Digest: before[1]}
 	next := int64(2)
-	for k, r := range receipts {
+	for k, r := range entries {
 		if r.Digest != batch[k] {
-			t.Fatalf("receipt %d is for %v, want %v", k, r.Digest, batch[k])
-		}
-		if _, err := notary.OpenReceipt([]byte(r.Note), logVkey); err != nil {
-			t.Fatalf("receipt %d: %v", k, err)
+			t.Fatalf("entry %d is for %v, want %v", k, r.Digest, batch[k])
 		}
 		if prev, ok := first[r.Digest]; ok {
-			if !reflect.DeepEqual(r, prev) {
-				t.Fatalf("receipt %d of a repeated digest differs from its first:\n%+v\n%+v", k, r, prev)
+			if !sameEntry(r, prev) {
+				t.Fatalf("entry %d of a repeated digest differs from its first:\n%+v\n%+v", k, r, prev)
 			}
 			continue
 		}
 		// A new digest takes the next index, in the order of its first appearance.
 		if r.Index != next {
-			t.Fatalf("receipt %d: new digest has index %d, want %d", k, r.Index, next)
+			t.Fatalf("entry %d: new digest has index %d, want %d", k, r.Index, next)
 		}
 		next++
 		first[r.Digest] = r
@@ -235,53 +515,9 @@ func TestServiceSubmitBatch(t *testing.T) {
 	}
 	for _, r := range first {
 		e, err := db.Entry(ctx, r.Index)
-		if err != nil || e.Digest != r.Digest || !e.Time.Equal(r.Time) || e.LeafHash() != r.LeafHash {
-			t.Fatalf("stored entry %d = %+v, %v; want the receipt's %+v", r.Index, e, err, r)
+		if err != nil || !sameEntry(e, r) {
+			t.Fatalf("stored entry %d = %+v, %v; want the returned %+v", r.Index, e, err, r)
 		}
-	}
-}
-
-func TestServiceConcurrentSubmit(t *testing.T) {
-	s, _ := newRunning(t)
-	ctx := context.Background()
-	const n = 64
-	ds := digests("concurrent", n)
-	receipts := make([]notary.Receipt, n)
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	startGun := make(chan struct{})
-	for i := range n {
-		wg.Go(func() {
-			<-startGun
-			receipts[i], errs[i] = s.Submit(ctx, ds[i])
-			// Lookups run alongside the submissions.
-			if errs[i] == nil {
-				if _, err := s.Lookup(ctx, ds[i]); err != nil {
-					errs[i] = fmt.Errorf("Lookup: %w", err)
-				}
-			}
-		})
-	}
-	close(startGun)
-	wg.Wait()
-	var indexes []int64
-	for i, r := range receipts {
-		if errs[i] != nil {
-			t.Fatalf("submission %d: %v", i, errs[i])
-		}
-		if r.Digest != ds[i] {
-			t.Errorf("submission %d got the receipt of %v", i, r.Digest)
-		}
-		indexes = append(indexes, r.Index)
-	}
-	slices.Sort(indexes)
-	for i, x := range indexes {
-		if x != int64(i) {
-			t.Fatalf("indexes %v are not 0 to %d, each once", indexes, n-1)
-		}
-	}
-	if s.Size() != n {
-		t.Errorf("Size() = %d, want %d", s.Size(), n)
 	}
 }
 
@@ -289,7 +525,7 @@ func TestServiceLookupPending(t *testing.T) {
 	s, _ := newRunning(t)
 	ctx := context.Background()
 	ds := digests("lookup", 11)
-	receipts, err := s.SubmitBatch(ctx, ds)
+	entries, err := s.SubmitEntries(ctx, ds)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -303,11 +539,14 @@ func TestServiceLookupPending(t *testing.T) {
 		if ts.Status != notary.StatusPending || ts.Anchor != nil {
 			t.Errorf("status %s, anchor %v; want pending without an anchor", ts.Status, ts.Anchor)
 		}
-		if ts.Entry.Index != receipts[i].Index || ts.Entry.Digest != d || !reflect.DeepEqual(ts.Receipt, receipts[i]) {
-			t.Errorf("Lookup gives entry %+v and receipt %+v; want the submission's %+v", ts.Entry, ts.Receipt, receipts[i])
+		if ts.Entry.Digest != d || !sameEntry(ts.Entry, entries[i]) {
+			t.Errorf("Lookup gives entry %+v; want the submission's %+v", ts.Entry, entries[i])
 		}
-		if ts.Proof == nil {
-			t.Fatal("no proof although a checkpoint covers the entry")
+		if ts.Proof == nil || ts.Checkpoint == nil {
+			t.Fatalf("proof %v, checkpoint %v although a checkpoint covers the entry; want both", ts.Proof, ts.Checkpoint)
+		}
+		if latest := s.LatestCheckpoint(); !bytes.Equal(ts.Checkpoint.Note, latest.Note) || ts.Proof.Log.Checkpoint != string(latest.Note) {
+			t.Errorf("the proof is in the checkpoint\n%s\nTimestamp.Checkpoint is\n%s\nwant both the latest\n%s", ts.Proof.Log.Checkpoint, ts.Checkpoint.Note, latest.Note)
 		}
 		if ts.Proof.Complete() || ts.Proof.Service != fixtureService {
 			t.Errorf("proof complete %v, service %q; want a pending proof naming %q", ts.Proof.Complete(), ts.Proof.Service, fixtureService)
@@ -321,9 +560,9 @@ func TestServiceLookupPending(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Verify: %v", err)
 		}
-		if v.Digest != d || v.Index != ts.Entry.Index || !v.Receipt || v.Complete || v.Key != s.VerifierKey() ||
-			v.LogSize < int64(len(ds)) || !v.Received.Equal(receipts[i].Time) {
-			t.Errorf("Verified = %+v, want digest %v at %d with its receipt", v, d, ts.Entry.Index)
+		if v.Digest != d || v.Index != ts.Entry.Index || v.Complete || v.Key != s.VerifierKey() ||
+			v.LogSize < int64(len(ds)) || !v.Received.Equal(entries[i].Time) {
+			t.Errorf("Verified = %+v, want digest %v at %d, received %v, pending", v, d, ts.Entry.Index, entries[i].Time)
 		}
 	}
 
@@ -351,16 +590,16 @@ func TestServiceRestart(t *testing.T) {
 	}
 	s := start(t, newService(t, testConfig(t, db)))
 	ds := digests("restart", 50)
-	receipts, err := s.SubmitBatch(ctx, ds[:30])
+	entries, err := s.SubmitEntries(ctx, ds[:30])
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, d := range ds[30:] {
-		r, err := s.Submit(ctx, d)
+		ts, err := s.Submit(ctx, d)
 		if err != nil {
 			t.Fatal(err)
 		}
-		receipts = append(receipts, r)
+		entries = append(entries, ts.Entry)
 	}
 	s.stop(t)
 	cp := s.LatestCheckpoint()
@@ -384,8 +623,8 @@ func TestServiceRestart(t *testing.T) {
 		if err != nil {
 			t.Fatalf("after the restart Lookup(%v): %v", d, err)
 		}
-		if !reflect.DeepEqual(ts.Receipt, receipts[i]) {
-			t.Fatalf("after the restart the receipt of %v is\n%+v\nwant\n%+v", d, ts.Receipt, receipts[i])
+		if !sameEntry(ts.Entry, entries[i]) {
+			t.Fatalf("after the restart the entry of %v is\n%+v\nwant\n%+v", d, ts.Entry, entries[i])
 		}
 		if ts.Proof == nil {
 			t.Fatalf("after the restart %v has no proof", d)
@@ -398,12 +637,19 @@ func TestServiceRestart(t *testing.T) {
 	// The restarted service goes on from where the first stopped.
 	r2 := start(t, s2)
 	again, err := r2.Submit(ctx, ds[7])
-	if err != nil || !reflect.DeepEqual(again, receipts[7]) {
-		t.Errorf("resubmitting an old digest after the restart = %+v, %v; want its first receipt", again, err)
+	if err != nil {
+		t.Fatalf("resubmitting an old digest after the restart: %v", err)
+	}
+	checkSubmitted(t, r2.Service, again, ds[7], r2.Size())
+	if !sameEntry(again.Entry, entries[7]) {
+		t.Errorf("resubmitting an old digest after the restart gave the entry %+v; want its first %+v", again.Entry, entries[7])
 	}
 	fresh, err := r2.Submit(ctx, testDigest(999))
-	if err != nil || fresh.Index != 50 {
-		t.Errorf("a new digest after the restart got index %d, %v; want 50", fresh.Index, err)
+	if err != nil {
+		t.Fatalf("a new digest after the restart: %v", err)
+	}
+	if checkSubmitted(t, r2.Service, fresh, testDigest(999), r2.Size()); fresh.Entry.Index != 50 {
+		t.Errorf("a new digest after the restart got index %d, want 50", fresh.Entry.Index)
 	}
 	eventually(t, "a checkpoint of size 51", func() bool { return r2.LatestCheckpoint().Size == 51 })
 }
@@ -508,8 +754,8 @@ func TestServiceRefusesTamperedStore(t *testing.T) {
 	}
 }
 
-// brokenProofs says which of the proofs s serves fail to verify, and which receipts it
-// signs state what log never held.
+// brokenProofs says which of the proofs s serves fail to verify, and which entries it
+// serves state what log never held.
 func brokenProofs(t *testing.T, s *notary.Service, log *memLog) string {
 	var broken, unlogged []int64
 	for i := range s.Size() {
@@ -517,7 +763,7 @@ func brokenProofs(t *testing.T, s *notary.Service, log *memLog) string {
 		if err != nil {
 			t.Fatalf("TimestampAt(%d): %v", i, err)
 		}
-		if r, e := ts.Receipt, log.entries[i]; r.Digest != e.Digest || !r.Time.Equal(e.Time) {
+		if got, e := ts.Entry, log.entries[i]; got.Digest != e.Digest || !got.Time.Equal(e.Time) {
 			unlogged = append(unlogged, i)
 		}
 		if ts.Proof == nil {
@@ -527,8 +773,8 @@ func brokenProofs(t *testing.T, s *notary.Service, log *memLog) string {
 			broken = append(broken, i)
 		}
 	}
-	return fmt.Sprintf("the proofs it serves for entries %v fail to verify, and it signs receipts for entries %v "+
-		"stating a digest or time the log never held", broken, unlogged)
+	return fmt.Sprintf("the proofs it serves for entries %v fail to verify, and the entries %v it serves "+
+		"state a digest or time the log never held", broken, unlogged)
 }
 
 // TestServiceShutdown submits from many goroutines while Run's context is cancelled: every
@@ -544,13 +790,13 @@ func TestServiceShutdown(t *testing.T) {
 	const workers = 16
 	var (
 		mu    sync.Mutex
-		acked []notary.Receipt
+		acked []notary.Entry
 		wg    sync.WaitGroup
 	)
 	for w := range workers {
 		wg.Go(func() {
 			for i := 0; ; i++ {
-				r, err := s.Submit(subCtx, sha256.Sum256(fmt.Appendf(nil, "shutdown %d %d", w, i)))
+				ts, err := s.Submit(subCtx, sha256.Sum256(fmt.Appendf(nil, "shutdown %d %d", w, i)))
 				if errors.Is(err, notary.ErrClosed) {
 					return
 				}
@@ -563,7 +809,7 @@ func TestServiceShutdown(t *testing.T) {
 					return
 				}
 				mu.Lock()
-				acked = append(acked, r)
+				acked = append(acked, ts.Entry)
 				mu.Unlock()
 			}
 		})
@@ -582,8 +828,8 @@ func TestServiceShutdown(t *testing.T) {
 	if _, err := s.Submit(ctx, testDigest(4242)); !errors.Is(err, notary.ErrClosed) {
 		t.Errorf("Submit after Run returned = %v, want ErrClosed", err)
 	}
-	if _, err := s.SubmitBatch(ctx, digests("after", 3)); !errors.Is(err, notary.ErrClosed) {
-		t.Errorf("SubmitBatch after Run returned = %v, want ErrClosed", err)
+	if _, err := s.SubmitEntries(ctx, digests("after", 3)); !errors.Is(err, notary.ErrClosed) {
+		t.Errorf("SubmitEntries after Run returned = %v, want ErrClosed", err)
 	}
 	size, err := db.LogSize(ctx)
 	if err != nil {
@@ -594,7 +840,7 @@ func TestServiceShutdown(t *testing.T) {
 	}
 	for _, r := range acked {
 		e, err := db.Entry(ctx, r.Index)
-		if err != nil || e.Digest != r.Digest || e.LeafHash() != r.LeafHash {
+		if err != nil || !sameEntry(e, r) {
 			t.Fatalf("acknowledged entry %d (%v) is not in the store: %+v, %v", r.Index, r.Digest, e, err)
 		}
 	}
@@ -605,7 +851,7 @@ func TestServiceShutdown(t *testing.T) {
 }
 
 // TestServiceShutdownAnswersEverySubmission checks that a submission racing with shutdown is
-// answered, with a receipt or ErrClosed, rather than left waiting for a sequencer that has
+// answered, with a timestamp or ErrClosed, rather than left waiting for a sequencer that has
 // stopped. The window is narrow: the test shuts down service after service (on an in-memory
 // store, to make rounds fast) for a few seconds.
 func TestServiceShutdownAnswersEverySubmission(t *testing.T) {
@@ -627,16 +873,16 @@ func TestServiceShutdownAnswersEverySubmission(t *testing.T) {
 			wg       sync.WaitGroup
 			mu       sync.Mutex
 			stranded int
-			acked    []notary.Receipt
+			acked    []notary.Entry
 		)
 		for w := range workers {
 			wg.Go(func() {
 				for i := 0; ; i++ {
-					r, err := s.Submit(subCtx, sha256.Sum256(fmt.Appendf(nil, "race %d %d %d", round, w, i)))
+					ts, err := s.Submit(subCtx, sha256.Sum256(fmt.Appendf(nil, "race %d %d %d", round, w, i)))
 					mu.Lock()
 					switch {
 					case err == nil:
-						acked = append(acked, r)
+						acked = append(acked, ts.Entry)
 					case errors.Is(err, context.Canceled):
 						stranded++
 					case !errors.Is(err, notary.ErrClosed):
@@ -685,8 +931,11 @@ func TestServiceStoreFailure(t *testing.T) {
 	st.mu.Lock()
 	st.failAppend = broken
 	st.mu.Unlock()
-	if _, err := s.SubmitBatch(ctx, digests("failing", 3)); !errors.Is(err, broken) {
-		t.Fatalf("SubmitBatch on a failing store = %v, want an error wrapping %v", err, broken)
+	if _, err := s.SubmitEntries(ctx, digests("failing", 3)); !errors.Is(err, broken) {
+		t.Fatalf("SubmitEntries on a failing store = %v, want an error wrapping %v", err, broken)
+	}
+	if ts, err := s.Submit(ctx, testDigest(1)); ts != nil || !errors.Is(err, broken) {
+		t.Fatalf("Submit on a failing store = %+v, %v; want no timestamp and an error wrapping %v", ts, err, broken)
 	}
 	if s.Size() != 1 {
 		t.Errorf("Size() = %d after a failed write, want 1", s.Size())
@@ -697,17 +946,29 @@ func TestServiceStoreFailure(t *testing.T) {
 	st.mu.Lock()
 	st.failAppend = nil
 	st.mu.Unlock()
-	rs, err := s.SubmitBatch(ctx, digests("failing", 3))
+	rs, err := s.SubmitEntries(ctx, digests("failing", 3))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for k, r := range rs {
 		if r.Index != int64(1+k) {
-			t.Errorf("after recovery receipt %d has index %d, want %d", k, r.Index, 1+k)
+			t.Errorf("after recovery entry %d has index %d, want %d", k, r.Index, 1+k)
 		}
 	}
+	// The digest whose commit failed was not logged: submitted again, it gets a new entry,
+	// proved in the checkpoint of the commit that logs it.
+	ts, err := s.Submit(ctx, testDigest(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp := checkSubmitted(t, s.Service, ts, testDigest(1), s.Size())
+	if ts.Entry.Index != 4 || cp.Size != 5 {
+		t.Errorf("after recovery the digest got entry %d in a checkpoint of size %d, want entry 4 in 5", ts.Entry.Index, cp.Size)
+	}
+	checkAgainstStore(t, st, ts, cp)
 	checkStoredTree(t, st)
-	eventually(t, "a checkpoint of size 4", func() bool { return s.LatestCheckpoint().Size == 4 })
+	eventually(t, "a checkpoint of size 5", func() bool { return s.LatestCheckpoint().Size == 5 })
+	checkConsistent(t, st, cp, s.LatestCheckpoint())
 }
 
 // TestServiceStoredHashes submits enough digests, in batches of many sizes, for the
@@ -727,7 +988,7 @@ func TestServiceStoredHashes(t *testing.T) {
 		wg.Go(func() {
 			for k, n := w*perWorker, 1; k < (w+1)*perWorker; n = n*3 + 1 {
 				end := min(k+n, (w+1)*perWorker)
-				if _, err := s.SubmitBatch(ctx, ds[k:end]); err != nil {
+				if _, err := s.SubmitEntries(ctx, ds[k:end]); err != nil {
 					t.Error(err)
 					return
 				}

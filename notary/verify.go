@@ -12,7 +12,6 @@ import (
 const (
 	StepFormat      = "format"      // the file is a well-formed proof
 	StepEntry       = "entry"       // the entry is well formed
-	StepReceipt     = "receipt"     // the receipt, if present, is signed and matches the entry
 	StepCheckpoint  = "checkpoint"  // the checkpoint is signed by the log's key
 	StepInclusion   = "inclusion"   // the entry's leaf is in the checkpoint's tree
 	StepTransaction = "transaction" // the transaction commits the checkpoint's root in an OP_RETURN
@@ -40,7 +39,6 @@ type Verified struct {
 	Key      string    // the log's verifier key, as given in the proof
 	LogSize  int64
 	LogRoot  merkle.Hash
-	Receipt  bool // a signed receipt was present and matched
 
 	// Set only for complete proofs.
 	Complete  bool
@@ -86,17 +84,6 @@ func Verify(p *Proof) (*Verified, error) {
 	v := &Verified{
 		Digest: e.Digest, Index: e.Index, Received: e.Time,
 		Origin: cp.Origin, Key: p.Log.Key, LogSize: cp.Size, LogRoot: cp.Root,
-	}
-
-	if p.Receipt != "" {
-		r, err := OpenReceipt([]byte(p.Receipt), p.Log.Key)
-		if err != nil {
-			return fail(StepReceipt, "%v", err)
-		}
-		if r.Origin != cp.Origin || r.Index != e.Index || r.Digest != e.Digest || r.LeafHash != leaf || !r.Time.Equal(e.Time) {
-			return fail(StepReceipt, "the receipt is for another entry than the proof's")
-		}
-		v.Receipt = true
 	}
 
 	b := p.Bitcoin

@@ -112,8 +112,8 @@ func TestProofOpsEveryShape(t *testing.T) {
 				if err != nil {
 					t.Fatalf("Verify: %v", err)
 				}
-				if v.Receipt {
-					t.Error("Verified.Receipt is true for a proof without a receipt")
+				if v.Index != index || v.LogSize != size || v.LogRoot != cp.Root {
+					t.Errorf("Verified = index %d, size %d, root %v; want %d, %d, %v", v.Index, v.LogSize, v.LogRoot, index, size, cp.Root)
 				}
 				ops, err := p.Ops()
 				if err != nil {
@@ -231,7 +231,6 @@ func TestVerify(t *testing.T) {
 		step string
 	}{
 		{"valid", func(t *testing.T, f *fixture, p *notary.Proof) {}, ""},
-		{"no receipt", func(t *testing.T, f *fixture, p *notary.Proof) { p.Receipt = "" }, ""},
 		{"no service", func(t *testing.T, f *fixture, p *notary.Proof) { p.Service = "" }, ""},
 		{"height 0", func(t *testing.T, f *fixture, p *notary.Proof) { p.Bitcoin.Height = 0 }, ""},
 		{"format not set (Verify without ParseProof)", func(t *testing.T, f *fixture, p *notary.Proof) { p.Format = "" }, notary.StepFormat},
@@ -240,8 +239,13 @@ func TestVerify(t *testing.T) {
 		{"verifier key not a key", func(t *testing.T, f *fixture, p *notary.Proof) { p.Log.Key = "garbage" }, notary.StepCheckpoint},
 		{"key of another log", func(t *testing.T, f *fixture, p *notary.Proof) { p.Log.Key = otherVkey }, notary.StepCheckpoint},
 		{"checkpoint empty", func(t *testing.T, f *fixture, p *notary.Proof) { p.Log.Checkpoint = "" }, notary.StepCheckpoint},
-		{"receipt as the checkpoint", func(t *testing.T, f *fixture, p *notary.Proof) { p.Log.Checkpoint = p.Receipt }, notary.StepCheckpoint},
-		{"checkpoint as the receipt", func(t *testing.T, f *fixture, p *notary.Proof) { p.Receipt = p.Log.Checkpoint }, notary.StepReceipt},
+		{"batch receipt as the checkpoint", func(t *testing.T, f *fixture, p *notary.Proof) {
+			r, err := notary.SignBatchReceipt(logName, batchItems(3), newSigner(t, logSkey))
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.Log.Checkpoint = r.Note
+		}, notary.StepCheckpoint},
 		{"index at the checkpoint's size", func(t *testing.T, f *fixture, p *notary.Proof) { p.Entry.Index = fixtureLogSize }, notary.StepInclusion},
 		{"index far beyond the size", func(t *testing.T, f *fixture, p *notary.Proof) { p.Entry.Index = 1 << 62 }, notary.StepInclusion},
 		{"inclusion path of another entry", func(t *testing.T, f *fixture, p *notary.Proof) {
@@ -250,15 +254,6 @@ func TestVerify(t *testing.T) {
 		{"inclusion path with an extra hash", func(t *testing.T, f *fixture, p *notary.Proof) {
 			p.Log.Inclusion = append(p.Log.Inclusion, merkle.Hash{})
 		}, notary.StepInclusion},
-		{"receipt time off by a millisecond", func(t *testing.T, f *fixture, p *notary.Proof) {
-			e := f.entry
-			e.Time = e.Time.Add(1e6)
-			p.Receipt = string(signNote(t, receiptText(logName, e), logSkey))
-		}, notary.StepReceipt},
-		{"receipt of another origin", func(t *testing.T, f *fixture, p *notary.Proof) {
-			p.Receipt = string(signNote(t, receiptText("notary.example/other", f.entry), logSkey))
-		}, notary.StepReceipt},
-		{"receipt not a note", func(t *testing.T, f *fixture, p *notary.Proof) { p.Receipt = "hello" }, notary.StepReceipt},
 		{"transaction missing", func(t *testing.T, f *fixture, p *notary.Proof) { p.Bitcoin.Tx = nil }, notary.StepTransaction},
 		{"header missing", func(t *testing.T, f *fixture, p *notary.Proof) { p.Bitcoin.Header = nil }, notary.StepBlock},
 		{"header of 81 bytes", func(t *testing.T, f *fixture, p *notary.Proof) {
@@ -304,8 +299,8 @@ func TestVerify(t *testing.T) {
 				}
 				return
 			}
-			if v.Receipt != (p.Receipt != "") {
-				t.Errorf("Verified.Receipt = %v with receipt %q", v.Receipt, p.Receipt)
+			if v.Digest != f.entry.Digest || v.Index != f.entry.Index || !v.Complete {
+				t.Errorf("Verified = digest %v, index %d, complete %v; want %v, %d, true", v.Digest, v.Index, v.Complete, f.entry.Digest, f.entry.Index)
 			}
 		})
 	}
@@ -349,6 +344,7 @@ func TestParseProof(t *testing.T) {
 		{"bitcoin as an array", replaceOnce(t, valid, `"bitcoin": {`, `"bitcoin": [{`), false},
 		{"unknown field in log", replaceOnce(t, valid, `"log": {`, `"log": {"extra": 1,`), false},
 		{"unknown field in bitcoin", replaceOnce(t, valid, `"bitcoin": {`, `"bitcoin": {"confirmations": 6,`), false},
+		{"receipt field, no longer in the format", withLegacyReceipt(t, pending), false},
 		{"format of another version", replaceOnce(t, valid, notary.ProofFormat, "notary-proof/v2"), false},
 		{"format missing", replaceOnce(t, valid, `"format": "notary-proof/v1",`, ``), false},
 		{"one byte more than MaxProofSize", append(bytes.Clone(valid), bytes.Repeat([]byte("\n"), notary.MaxProofSize+1-len(valid))...), false},
@@ -415,6 +411,19 @@ func TestParseProofStrict(t *testing.T) {
 			}
 		})
 	}
+}
+
+// withLegacyReceipt returns the proof with a "receipt" field holding a genuine signed
+// receipt of its entry, as proofs carried before the format dropped per-entry receipts.
+func withLegacyReceipt(tb testing.TB, data []byte) []byte {
+	tb.Helper()
+	e := testEntry(fixtureIndex)
+	text := fmt.Sprintf("notary-receipt/v1\n%s\n%d\n%d\n%s\n%s\n", logName, e.Index, e.Time.UnixMilli(), e.Digest, e.LeafHash())
+	receipt, err := json.Marshal(string(signNote(tb, text, logSkey)))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return replaceOnce(tb, data, `"log": {`, `"receipt": `+string(receipt)+",\n  \"log\": {")
 }
 
 // replaceOnce replaces the first from in data by to, failing if from is not there.

@@ -41,7 +41,7 @@ func TestWaitStatus(t *testing.T) {
 	s, _ := newRunning(t)
 	src := &oneAnchor{}
 	s.SetAnchors(src)
-	if _, err := s.SubmitBatch(ctx, digests("wait", 10)); err != nil {
+	if _, err := s.SubmitEntries(ctx, digests("wait", 10)); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "a checkpoint", func() bool { return s.LatestCheckpoint().Size == 10 })
@@ -112,7 +112,7 @@ func TestConfirmedSize(t *testing.T) {
 	}
 	src := &oneAnchor{}
 	s.SetAnchors(src)
-	if _, err := s.SubmitBatch(ctx, digests("confirmed", 37)); err != nil {
+	if _, err := s.SubmitEntries(ctx, digests("confirmed", 37)); err != nil {
 		t.Fatal(err)
 	}
 	for _, tt := range []struct {
@@ -136,7 +136,7 @@ func TestConfirmedSize(t *testing.T) {
 func TestProveRanges(t *testing.T) {
 	ctx := context.Background()
 	s, _ := newRunning(t)
-	if _, err := s.SubmitBatch(ctx, digests("ranges", 9)); err != nil {
+	if _, err := s.SubmitEntries(ctx, digests("ranges", 9)); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "a checkpoint", func() bool { return s.LatestCheckpoint().Size == 9 })

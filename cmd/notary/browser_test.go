@@ -263,9 +263,13 @@ func (p *page) upload(selector string, files ...string) {
 	p.run("choosing "+strings.Join(files, ", ")+" in "+selector, chromedp.SetUploadFiles(chromedp.CSS(selector), files))
 }
 
-// download clicks selector and returns the path of the file saved under the name wanted.
+// download clicks selector and returns the path of the file saved under the name wanted
+// (an earlier download of that name does not count).
 func (p *page) download(selector, name string) string {
 	p.t.Helper()
+	p.mu.Lock()
+	delete(p.saved, name)
+	p.mu.Unlock()
 	p.run("clicking "+selector, chromedp.Click(chromedp.CSS(selector)))
 	deadline := time.Now().Add(15 * time.Second)
 	for {
@@ -364,10 +368,11 @@ func randomBytes(t *testing.T, n int) []byte {
 }
 
 // TestBrowserStampVerify stamps a 20 MB file through the stamp page against the whole stack
-// and a btcd regtest node, follows it to confirmed, downloads the proof and the .ots, checks
-// them in Go, verifies the proof on the verify page with the file and with another file,
-// looks the digest up and opens the status page; all without the file's bytes reaching
-// the server, and without the page asking anything of another site.
+// and a btcd regtest node, downloads its pending proof at once, follows it to confirmed,
+// downloads the complete proof and the .ots, checks them in Go, verifies the complete proof
+// on the verify page with the file and with another file and the pending proof with the
+// file, looks the digest up and opens the status page; all without the file's bytes
+// reaching the server, and without the page asking anything of another site.
 func TestBrowserStampVerify(t *testing.T) {
 	t.Parallel()
 	start := time.Now()
@@ -418,8 +423,19 @@ func TestBrowserStampVerify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.wait("showing the receipt", 10*time.Second, card+`.querySelector(".facts").textContent.includes("Log entry")`)
+	p.wait("showing the log entry", 10*time.Second, card+`.querySelector(".facts").textContent.includes("Log entry")`)
 	p.wait("pending", 10*time.Second, card+`.dataset.state === "pending"`)
+
+	// The answer to the submission carries a signed pending proof: it is there to download
+	// at once, and it verifies, without Bitcoin.
+	pendingPath := p.download(`#stamps article.card [data-action="proof"]`, "contract.bin.proof.json")
+	pending := filepath.Join(dir, "contract.bin.pending.proof.json")
+	writeFile(t, pending, string(mustRead(t, pendingPath)))
+	if pv, err := notary.Verify(readProofFile(t, pending)); err != nil {
+		t.Fatalf("the pending proof downloaded from the stamp page does not verify: %v", err)
+	} else if pv.Digest != d || pv.Complete {
+		t.Fatalf("the pending proof downloaded from the stamp page is for %s, complete %v; want a pending proof of %s", pv.Digest, pv.Complete, d)
+	}
 	waitCheckpoint(t, s.url, 6)
 	c.mine(t, matureBlocks)
 	p.wait("in the mempool", 30*time.Second, card+`.dataset.state === "mempool"`)
@@ -440,8 +456,8 @@ func TestBrowserStampVerify(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the downloaded proof does not verify: %v", err)
 	}
-	if v.Digest != d || !v.Complete || v.Network != "regtest" || !v.Receipt {
-		t.Fatalf("the downloaded proof is for %s, complete %v, on %q, with a receipt %v; want a complete proof of %s on regtest with its receipt", v.Digest, v.Complete, v.Network, v.Receipt, d)
+	if v.Digest != d || !v.Complete || v.Network != "regtest" {
+		t.Fatalf("the downloaded proof is for %s, complete %v, on %q; want a complete proof of %s on regtest", v.Digest, v.Complete, v.Network, d)
 	}
 	named := filepath.Join(dir, "contract.bin.proof.json") // the CLI finds the file by its name
 	writeFile(t, named, string(mustRead(t, proofPath)))
@@ -464,8 +480,8 @@ func TestBrowserStampVerify(t *testing.T) {
 	if got := eval[string](p, result+`.dataset.verdict`); got != "valid" {
 		t.Fatalf("the verify page's verdict on the file and its proof is %q, want valid", got)
 	}
-	if n := eval[int](p, `document.querySelectorAll("#checks li[data-mark=ok]").length`); n != 9 {
-		t.Errorf("the verify page shows %d passed checks, want 9 (format, digest, entry, checkpoint, inclusion, receipt, transaction, block, work)", n)
+	if n := eval[int](p, `document.querySelectorAll("#checks li[data-mark=ok]").length`); n != 8 {
+		t.Errorf("the verify page shows %d passed checks, want 8 (format, digest, entry, checkpoint, inclusion, transaction, block, work)", n)
 	}
 	verdict := eval[string](p, `document.querySelector("#verdict").innerText`)
 	blockTime := time.Unix(int64(proof.Bitcoin.Header[68])|int64(proof.Bitcoin.Header[69])<<8|int64(proof.Bitcoin.Header[70])<<16|int64(proof.Bitcoin.Header[71])<<24, 0).UTC()
@@ -485,6 +501,23 @@ func TestBrowserStampVerify(t *testing.T) {
 		t.Fatalf("the verify page's verdict on another file is %q at step %q, want invalid at digest", got, step)
 	}
 	p.screenshot("5-verify-other-file")
+
+	// The pending proof of the same file: valid as far as it goes, the notary's signed word.
+	p.upload("#proof", pending)
+	p.upload("#doc", doc)
+	p.wait("the pending proof checked", 30*time.Second,
+		result+`.dataset.proof === "contract.bin.pending.proof.json" && `+result+`.dataset.doc === "`+want+`"`)
+	if got := eval[string](p, result+`.dataset.verdict`); got != "pending" {
+		t.Fatalf("the verify page's verdict on the file and its pending proof is %q, want pending", got)
+	}
+	marks := eval[string](p, `[...document.querySelectorAll("#checks li")].map((li) => li.dataset.step + ":" + li.dataset.mark).join(",")`)
+	if want := "format:ok,digest:ok,entry:ok,checkpoint:ok,inclusion:ok,transaction:skip,block:skip,work:skip"; marks != want {
+		t.Errorf("the verify page's checks of the pending proof are %s; want %s", marks, want)
+	}
+	if trusted := eval[string](p, `document.querySelector("#trusted").innerText`); !strings.Contains(trusted, "signed word") {
+		t.Errorf("the verify page does not say that a pending proof is the notary's signed word:\n%s", trusted)
+	}
+	p.screenshot("5-verify-pending")
 
 	// Look up, by the address and by the form.
 	p.open("lookup.html#" + want)
@@ -507,8 +540,11 @@ func TestBrowserStampVerify(t *testing.T) {
 	// submit event): a mouse click can land elsewhere while the file cards still grow.
 	p.run("pasting digests", chromedp.SetValue(chromedp.CSS("#digests"), pasted[0]+"\n"+pasted[1]+"  scan.pdf\n"))
 	eval[bool](p, `document.querySelector("#digest-form").requestSubmit(), true`)
-	p.wait("four stamps with receipts", 20*time.Second,
+	p.wait("four stamps with their log entries", 20*time.Second,
 		`[...document.querySelectorAll("#stamps article.card")].filter((c) => c.querySelector(".facts").textContent.includes("Log entry")).length === 4`)
+	// The files' proofs come with their submissions; the pasted digests' from their lookups.
+	p.wait("four pending proofs to download", 20*time.Second,
+		`document.querySelectorAll("#stamps article.card [data-action=proof]").length === 4`)
 	names := eval[string](p, `[...document.querySelectorAll("#stamps article.card .name")].map((n) => n.textContent).join(",")`)
 	if names != "minutes.txt,photo.jpg,Digest,scan.pdf" {
 		t.Errorf("the stamp page shows the stamps %s; want minutes.txt, photo.jpg, Digest and scan.pdf", names)
@@ -788,8 +824,9 @@ func (zeros) Read(b []byte) (int, error) {
 }
 
 // TestBrowserVerifierMatchesGo alters the valid golden proofs at random, one hex digit or one
-// byte at a time, and requires the page's verifier (js/proof.js) to reach the verdict of
-// notary.ParseProof and notary.Verify on each: valid, or the same failed step.
+// byte at a time, and adds to each the "receipt" field that earlier proofs had, and requires
+// the page's verifier (js/proof.js) to reach the verdict of notary.ParseProof and
+// notary.Verify on each: valid, or the same failed step.
 func TestBrowserVerifierMatchesGo(t *testing.T) {
 	t.Parallel()
 	p := startPage(t, servePages(t))
@@ -802,8 +839,28 @@ func TestBrowserVerifierMatchesGo(t *testing.T) {
 	}
 	var mutants []mutant
 	steps := map[string]int{}
+	add := func(b []byte, what string) {
+		step := ""
+		proof, err := notary.ParseProof(b)
+		if err == nil {
+			_, err = notary.Verify(proof)
+		}
+		if ve, ok := err.(*notary.VerifyError); ok {
+			step = ve.Step
+		} else if err != nil {
+			t.Fatalf("%s: an error without a step: %v", what, err)
+		}
+		steps[step]++
+		mutants = append(mutants, mutant{base64.StdEncoding.EncodeToString(b), step, what})
+	}
 	for _, name := range []string{"valid-complete.json", "valid-complete-tagged.json", "valid-pending.json"} {
 		orig := mustRead(t, filepath.Join(dir, name))
+		// A proof of the earlier form, with a signed receipt: the field is unknown now.
+		withReceipt := bytes.Replace(orig, []byte(`"log":`), []byte(`"receipt": "notary-receipt/v1\n",`+"\n  "+`"log":`), 1)
+		if bytes.Equal(withReceipt, orig) {
+			t.Fatalf("%s has no log field", name)
+		}
+		add(withReceipt, name+" with a receipt field")
 		for i := range 150 {
 			b := bytes.Clone(orig)
 			r := randomBytes(t, 3)
@@ -821,18 +878,7 @@ func TestBrowserVerifierMatchesGo(t *testing.T) {
 				b[pos] = digits[int(r[2])%len(digits)]
 				what = fmt.Sprintf("%s with byte %d changed to %q", name, pos, b[pos])
 			}
-			step := ""
-			proof, err := notary.ParseProof(b)
-			if err == nil {
-				_, err = notary.Verify(proof)
-			}
-			if ve, ok := err.(*notary.VerifyError); ok {
-				step = ve.Step
-			} else if err != nil {
-				t.Fatalf("%s: an error without a step: %v", what, err)
-			}
-			steps[step]++
-			mutants = append(mutants, mutant{base64.StdEncoding.EncodeToString(b), step, what})
+			add(b, what)
 		}
 	}
 	in, err := json.Marshal(mutants)

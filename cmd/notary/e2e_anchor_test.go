@@ -25,7 +25,7 @@ func TestE2ERestartMidAnchor(t *testing.T) {
 
 	// Batch a: in the checkpoint before the key is funded, so the first anchor covers it.
 	a := make([]notary.Digest, 10)
-	receipts := map[notary.Digest]api.ReceiptView{}
+	receipts := map[notary.Digest]api.TimestampView{}
 	for i := range a {
 		a[i] = randomDigest(t)
 		receipts[a[i]] = mustSubmit(t, s1.url, a[i])
@@ -58,9 +58,9 @@ func TestE2ERestartMidAnchor(t *testing.T) {
 	for _, d := range all {
 		ts := mustLookup(t, s2.url, d)
 		r := receipts[d]
-		if ts.Receipt.Index != r.Index || ts.Receipt.ReceivedMS != r.ReceivedMS || ts.Receipt.LeafHash != r.LeafHash {
+		if ts.Index != r.Index || ts.ReceivedMS != r.ReceivedMS || ts.LeafHash != r.LeafHash {
 			t.Errorf("after the restart %s is entry %d received at %d ms; it was acknowledged as %d at %d ms",
-				d, ts.Receipt.Index, ts.Receipt.ReceivedMS, r.Index, r.ReceivedMS)
+				d, ts.Index, ts.ReceivedMS, r.Index, r.ReceivedMS)
 		}
 	}
 	// The restarted anchorer reports the saved transaction as signed until the node

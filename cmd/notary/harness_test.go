@@ -221,10 +221,10 @@ func randomDigest(t *testing.T) notary.Digest {
 	return d
 }
 
-// submit posts a digest as a client does and returns the receipt. It returns an error
-// instead of failing the test, so that goroutines may call it.
-func submit(base string, d notary.Digest) (api.ReceiptView, error) {
-	var r api.ReceiptView
+// submit posts a digest as a client does and returns the receipt, whose proof must verify.
+// It returns an error instead of failing the test, so that goroutines may call it.
+func submit(base string, d notary.Digest) (api.TimestampView, error) {
+	var r api.TimestampView
 	body := `{"digest":"` + d.String() + `"}`
 	resp, err := httpClient.Post(base+"/v1/timestamps", "application/json", strings.NewReader(body))
 	if err != nil {
@@ -241,14 +241,17 @@ func submit(base string, d notary.Digest) (api.ReceiptView, error) {
 	if err := json.Unmarshal(raw, &r); err != nil {
 		return r, fmt.Errorf("POST /v1/timestamps %s: %v", d, err)
 	}
-	if r.Digest != d.String() {
-		return r, fmt.Errorf("POST /v1/timestamps %s: receipt for digest %s", d, r.Digest)
+	if r.Digest != d.String() || r.Proof == nil {
+		return r, fmt.Errorf("POST /v1/timestamps %s: receipt for digest %s, with proof %v", d, r.Digest, r.Proof != nil)
+	}
+	if v, err := notary.Verify(r.Proof); err != nil || v.Index != r.Index || v.Digest != d {
+		return r, fmt.Errorf("POST /v1/timestamps %s: the receipt's proof does not verify for entry %d: %v", d, r.Index, err)
 	}
 	return r, nil
 }
 
 // mustSubmit submits d and fails the test on error.
-func mustSubmit(t *testing.T, base string, d notary.Digest) api.ReceiptView {
+func mustSubmit(t *testing.T, base string, d notary.Digest) api.TimestampView {
 	t.Helper()
 	r, err := submit(base, d)
 	if err != nil {

@@ -20,7 +20,6 @@ const defaultServer = "http://127.0.0.1:8080"
 func cmdStamp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("stamp", "[flags] FILE", stderr)
 	server := fs.String("server", envOr("NOTARY_SERVER", defaultServer), "the notary's base `URL` (env NOTARY_SERVER)")
-	wait := fs.Duration("wait", 10*time.Second, "how long to wait for the entry to be in a signed checkpoint")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -34,49 +33,37 @@ func cmdStamp(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	c := &client{base: strings.TrimSuffix(*server, "/")}
-	var receipt struct {
-		Index    int64  `json:"index"`
-		Received string `json:"received"`
-	}
+	var receipt timestampAnswer
 	if err := c.do(ctx, http.MethodPost, "/v1/timestamps", map[string]string{"digest": d.String()}, &receipt); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "stamped %s\n  sha256   %s\n  entry    %d, received %s\n", path, d, receipt.Index, receipt.Received)
-
-	// The entry is in a checkpoint within about a second; its proof is written then.
-	deadline := time.Now().Add(*wait)
-	for {
-		ts, err := c.lookup(ctx, d)
-		if err != nil {
-			return err
-		}
-		if ts.Proof != nil {
-			out := path + ".proof.json"
-			if err := writeProof(out, ts.Proof); err != nil {
-				return err
-			}
-			fmt.Fprintf(stdout, "  status   %s\nsaved %s\n", ts.Status, out)
-			if otsOut, err := writeProofOTS(out, ts.Proof, c.base); err != nil {
-				fmt.Fprintf(stdout, "note: no .ots file written: %v\n", err)
-			} else {
-				fmt.Fprintf(stdout, "saved %s (OpenTimestamps)\n", otsOut)
-			}
-			if ts.Status != notary.StatusConfirmed {
-				fmt.Fprintf(stdout, "Run \"notary upgrade %s\" once the Bitcoin transaction is final to complete it.\n", out)
-			}
-			fmt.Fprintln(stdout, "Keep the exact original file: the proof is only for its bytes.")
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return &cliError{code: exitUsage, err: errors.New("the entry is logged but not yet in a checkpoint"),
-				hint: "the receipt above is the service's promise; run stamp again later to save the proof"}
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(300 * time.Millisecond):
-		}
+	p := receipt.Proof
+	if p == nil || p.Digest != d {
+		return &cliError{code: exitUsage, err: errors.New("the service answered without a proof of this digest"),
+			hint: "check that --server names a notary service"}
 	}
+	v, err := notary.Verify(p)
+	if err != nil {
+		return &cliError{code: exitUsage, err: fmt.Errorf("the service's receipt does not verify: %w", err),
+			hint: "the service or the connection to it is faulty; nothing was saved"}
+	}
+	fmt.Fprintf(stdout, "stamped %s\n  sha256   %s\n  entry    %d, received %s\n", path, d, v.Index, v.Received.Format(time.RFC3339Nano))
+
+	out := path + ".proof.json"
+	if err := writeProof(out, p); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "  status   %s\nsaved %s\n", receipt.Status, out)
+	if otsOut, err := writeProofOTS(out, p, c.base); err != nil {
+		fmt.Fprintf(stdout, "note: no .ots file written: %v\n", err)
+	} else {
+		fmt.Fprintf(stdout, "saved %s (OpenTimestamps)\n", otsOut)
+	}
+	if receipt.Status != notary.StatusConfirmed {
+		fmt.Fprintf(stdout, "Run \"notary upgrade %s\" once the Bitcoin transaction is final to complete it.\n", out)
+	}
+	fmt.Fprintln(stdout, "Keep the exact original file: the proof is only for its bytes.")
+	return nil
 }
 
 func cmdUpgrade(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -140,7 +127,8 @@ func cmdUpgrade(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	return nil
 }
 
-// timestampAnswer is the part of GET /v1/timestamps/{digest} the client uses.
+// timestampAnswer is the part of the answers of POST /v1/timestamps and GET
+// /v1/timestamps/{digest} the client uses.
 type timestampAnswer struct {
 	Status notary.Status `json:"status"`
 	Anchor *struct {

@@ -75,9 +75,6 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	} else {
 		say("--   no document given: checking the proof for digest %s only", v.Digest)
 	}
-	if v.Receipt {
-		say("ok   signed receipt: entry %d, received %s", v.Index, v.Received.Format(time.RFC3339Nano))
-	}
 	say("ok   entry %d is in the log %s of size %d (root %s), checkpoint signed by its key", v.Index, v.Origin, v.LogSize, v.LogRoot)
 	if !v.Complete {
 		return &cliError{code: exitInvalid,

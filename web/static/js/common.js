@@ -222,7 +222,7 @@ export function stateOf(ts) {
 }
 
 const TRACK = [
-  ["received", "Received", "signed receipt"],
+  ["received", "Received", "signed pending proof"],
   ["mempool", "Anchored", "transaction in mempool"],
   ["block", "In a block", "being buried"],
   ["confirmed", "Confirmed", "proof complete"],
@@ -230,7 +230,7 @@ const TRACK = [
 const TRACK_AT = { pending: 0, signed: 0, mempool: 1, block: 2, confirmed: 3 };
 
 /**
- * Card shows one digest: hashing progress, the receipt, the status as it advances, and the
+ * Card shows one digest: hashing progress, its log entry, the status as it advances, and the
  * proof's downloads. Its element carries data-state (one of STATES) and data-digest.
  */
 export class Card {
@@ -242,6 +242,7 @@ export class Card {
     this.name = what.name || "";
     this.digest = what.digest || "";
     this.ts = null;
+    this.proof = null; // the newest proof seen: pending at first, complete once confirmed
     this.badge = h("span", { class: "badge" });
     this.progress = h("progress", { max: 1, value: 0, "aria-label": `Hashing ${this.name}` });
     this.pct = h("span", { class: "pct" }, "0 %");
@@ -299,10 +300,16 @@ export class Card {
     this.message.className = "message error";
   }
 
-  /** update shows a lookup answer (GET /v1/timestamps/{digest}). */
+  /**
+   * update shows an answer about the digest: of its submission (POST /v1/timestamps), of a
+   * lookup (GET /v1/timestamps/{digest}), or an item of a batch's receipts. An answer
+   * without a proof (a batch item, a lookup before a published checkpoint covers the entry)
+   * keeps the proof the card had.
+   */
   update(ts) {
     const before = this.state;
     this.ts = ts;
+    if (ts.proof) this.proof = ts.proof;
     this.digest = ts.digest;
     this.el.dataset.digest = ts.digest;
     this.setState(stateOf(ts));
@@ -317,17 +324,17 @@ export class Card {
     const row = (term, ...def) => rows.push(h("dt", {}, term), h("dd", {}, ...def));
     if (this.digest) row("SHA-256", h("code", { class: "hash" }, this.digest));
     if (ts) {
-      const r = ts.receipt;
-      row("Log entry", `#${fmtInt(r.index)}${r.origin ? " in " + r.origin : ""}`);
-      row("Received", timeEl(r.received_ms), " (the notary's signed word)");
+      const origin = this.proof ? this.proof.log.checkpoint.split("\n")[0] : "";
+      row("Log entry", `#${fmtInt(ts.index)}${origin ? " in " + origin : ""}`);
+      row("Received", timeEl(ts.received_ms), " (the notary's signed word)");
       const a = ts.anchor;
+      const bitcoin = this.proof && this.proof.bitcoin;
       if (a) {
-        const network = ts.proof && ts.proof.bitcoin ? ts.proof.bitcoin.network : Card.network;
-        row("Transaction", txLink(network, a.txid));
+        row("Transaction", txLink(bitcoin ? bitcoin.network : Card.network, a.txid));
         if (a.height) row("Block", `height ${fmtInt(a.height)}, ${a.confirmations} confirmation${a.confirmations === 1 ? "" : "s"}`);
       }
-      if (ts.proof && ts.proof.bitcoin) {
-        const t = u32le(ts.proof.bitcoin.header, 68);
+      if (bitcoin) {
+        const t = u32le(bitcoin.header, 68);
         if (t !== null) row("Existed by", timeEl(t * 1000), " (the block's time)");
       }
     }
@@ -353,11 +360,11 @@ export class Card {
     const ts = this.ts;
     const base = this.name || ts.digest;
     const kids = [];
-    if (ts.proof) {
-      const complete = !!ts.proof.bitcoin;
+    if (this.proof) {
+      const complete = !!this.proof.bitcoin;
       kids.push(h("button", {
         type: "button", class: complete ? "primary" : "", "data-action": "proof",
-        onclick: () => download(`${base}.proof.json`, JSON.stringify(withReceipt(this.ts), null, 2) + "\n", "application/json"),
+        onclick: () => download(`${base}.proof.json`, JSON.stringify(this.proof, null, 2) + "\n", "application/json"),
       }, complete ? "Download proof (.json)" : "Download pending proof (.json)"));
     }
     // The .ots is fetched, then saved under the file's name (a plain link would take the
@@ -381,21 +388,6 @@ export class Card {
   }
 }
 
-/**
- * withReceipt returns the proof of a lookup with the signed receipt in it, if it lacks one:
- * the receipt is the notary's promise, the part of a pending proof that is checkable.
- */
-function withReceipt(ts) {
-  const note = ts.receipt && ts.receipt.note;
-  if (ts.proof.receipt || !note) return ts.proof;
-  const out = {};
-  for (const [k, v] of Object.entries(ts.proof)) {
-    if (k === "log") out.receipt = note; // where the format puts it
-    out[k] = v;
-  }
-  return out;
-}
-
 function u32le(hex, at) {
   if (typeof hex !== "string" || hex.length < 2 * (at + 4)) return null;
   let v = 0;
@@ -407,12 +399,12 @@ let following = 0; // cards being followed: the more there are, the less often e
 
 /**
  * follow keeps card up to date with GET /v1/timestamps/{digest} until the proof is complete
- * or signal aborts. While pending, once the pending proof is there, it long-polls
- * (?wait=…&since=pending: the server answers when the status changes); once anchored it
- * asks every few seconds (less often when many
- * cards are followed), to show the transaction reach the mempool and a block. A server
- * without long-polling answers at once: the loop never asks more than once a second. Rate
- * limits and network failures make it wait longer.
+ * or signal aborts. While pending, once the card has a pending proof to download, it
+ * long-polls (?wait=…&since=pending: the server answers when the status changes); once
+ * anchored it asks every few seconds (less often when many cards are followed), to show
+ * the transaction reach the mempool and a block. A server without long-polling answers at
+ * once: the loop never asks more than once a second. Rate limits and network failures make
+ * it wait longer.
  */
 export async function follow(card, signal) {
   let failures = 0;
@@ -420,9 +412,10 @@ export async function follow(card, signal) {
   try {
     while (!signal || !signal.aborted) {
       const started = Date.now();
-      // Long-poll only once the pending proof is there to download (the entry is in a
-      // checkpoint, about a second after its receipt).
-      const q = card.ts && card.ts.status === "pending" && card.ts.proof ? "?wait=25&since=pending" : "";
+      // Long-poll only once the card has a pending proof to download: a submission's answer
+      // has one; a batch's has none, and a lookup has one once a published checkpoint
+      // covers the entry, about a second after it was logged.
+      const q = card.ts && card.ts.status === "pending" && card.proof ? "?wait=25&since=pending" : "";
       let pause = card.ts && card.ts.status === "anchored" ? Math.max(2000, 500 * following) : 1000;
       try {
         const ts = await api(`v1/timestamps/${card.digest}${q}`, { signal });

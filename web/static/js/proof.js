@@ -9,7 +9,6 @@ export const MAX_PROOF_SIZE = 1 << 20;
 const MAX_PATH = 64;
 const HEADER_SIZE = 80;
 const MAX_TX_SIZE = 100000;
-const RECEIPT_HEADER = "notary-receipt/v1";
 const INT64_MIN = -(1n << 63n), INT64_MAX = (1n << 63n) - 1n;
 
 /**
@@ -17,7 +16,7 @@ const INT64_MIN = -(1n << 63n), INT64_MAX = (1n << 63n) - 1n;
  * failed. "digest" (the file's SHA-256 is the proof's) is the page's own check; the others
  * are notary.Verify's.
  */
-export const STEPS = ["format", "digest", "entry", "checkpoint", "inclusion", "receipt", "transaction", "block", "work"];
+export const STEPS = ["format", "digest", "entry", "checkpoint", "inclusion", "transaction", "block", "work"];
 
 /** ProofError says which step of verification failed and why. */
 export class ProofError extends Error {
@@ -250,7 +249,6 @@ export function parseProof(bytes) {
       entry: [true, (v, path) => fields(v, path, {
         index: [true, int64], received_ms: [true, int64], nonce: [true, hexBytes],
       })],
-      receipt: [false, nonEmpty],
       log: [true, (v, path) => fields(v, path, {
         key: [true, str], checkpoint: [true, str], inclusion: [true, hashes],
       })],
@@ -380,25 +378,6 @@ async function openCheckpoint(note, vkey) {
   return { origin, size, root };
 }
 
-async function openReceipt(note, vkey) {
-  const step = "receipt";
-  const { text, name } = await openNote(step, note, vkey);
-  const lines = text.replace(/\n$/, "").split("\n");
-  if (lines.length !== 6 || lines[0] !== RECEIPT_HEADER) fail(step, "not a notary receipt");
-  const [, origin, indexText, msText, digestText, leafText] = lines;
-  const index = parseInt64(indexText), ms = parseInt64(msText);
-  if (index === null || index < 0n) fail(step, "receipt has a bad index");
-  if (ms === null) fail(step, "receipt has a bad time");
-  if (!/^[0-9a-fA-F]{64}$/.test(digestText)) fail(step, "receipt has a bad digest");
-  if (!/^[0-9a-fA-F]{64}$/.test(leafText)) fail(step, "receipt has a bad leaf hash");
-  if (origin !== name) fail(step, `receipt origin "${origin}" is not the key's name "${name}"`);
-  const digest = digestText.toLowerCase(), leaf = leafText.toLowerCase();
-  if (text !== [RECEIPT_HEADER, origin, index, ms, digest, leaf, ""].join("\n")) {
-    fail(step, "receipt text is not in canonical form");
-  }
-  return { origin, index, ms, digest, leaf };
-}
-
 // ---- the log ----------------------------------------------------------------------------
 
 const leafHash = (p) => sha256(Uint8Array.of(0x00, 0x01), p.digest, u64be(p.entry.received_ms), p.entry.nonce);
@@ -505,8 +484,8 @@ function target(bits) {
 
 /**
  * verifyProof checks every step of a parsed proof that needs no network, in the order of
- * notary.Verify: entry → leaf → signed checkpoint → inclusion → receipt, and for a complete
- * proof → OP_RETURN → txid → block Merkle root → proof of work. It does not check that the
+ * notary.Verify: entry → leaf → signed checkpoint → inclusion, and for a complete proof →
+ * OP_RETURN → txid → block Merkle root → proof of work. It does not check that the
  * block is in Bitcoin's best chain: only a node can. report(step, facts) is called as each
  * step passes. It returns what was established, or throws a ProofError.
  */
@@ -516,7 +495,7 @@ export async function verifyProof(p, report = () => {}) {
   const leaf = leafHash(p);
   const v = {
     digest: toHex(p.digest), index: p.entry.index, receivedMs: p.entry.received_ms,
-    leaf: toHex(leaf), key: p.log.key, complete: false, receipt: false,
+    leaf: toHex(leaf), key: p.log.key, complete: false,
   };
   report("entry", v);
 
@@ -530,15 +509,6 @@ export async function verifyProof(p, report = () => {}) {
   if (!equal(root, cp.root)) fail("inclusion", `the inclusion path leads to ${toHex(root)}, not to the checkpoint's root ${toHex(cp.root)}`);
   v.pathLength = p.log.inclusion.length;
   report("inclusion", v);
-
-  if (p.receipt !== undefined) {
-    const r = await openReceipt(p.receipt, p.log.key);
-    if (r.origin !== cp.origin || r.index !== p.entry.index || r.digest !== v.digest || r.leaf !== v.leaf || r.ms !== p.entry.received_ms) {
-      fail("receipt", "the receipt is for another entry than the proof's");
-    }
-    v.receipt = true;
-    report("receipt", v);
-  }
 
   const b = p.bitcoin;
   if (!b) return v;

@@ -1,5 +1,5 @@
 // The stamp page: hash files here (they never leave the page), submit their digests, and
-// follow each one from its signed receipt to a complete proof.
+// follow each one from its signed pending proof to a complete proof.
 
 import {
   $, h, APIError, Card, DIGEST, announce, dropZone, follow, hashFile, networkOf, postJSON,
@@ -53,10 +53,14 @@ async function post(digest) {
   }
 }
 
-async function submit(card, receipt) {
+/**
+ * submit shows the digest's entry and follows it. The answer to POST /v1/timestamps has the
+ * entry and its signed pending proof; an item of a batch's receipts (batchItem) has the entry
+ * only: the card gets its proof from the lookup, once a published checkpoint covers it.
+ */
+async function submit(card, batchItem) {
   try {
-    const r = receipt || await post(card.digest);
-    card.update({ digest: r.digest, status: "pending", receipt: r });
+    card.update(batchItem ? { ...batchItem, status: "pending" } : await post(card.digest));
     remember(card);
     follow(card);
   } catch (e) {

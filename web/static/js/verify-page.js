@@ -17,7 +17,6 @@ const STEP_TITLES = {
   entry: "Log entry",
   checkpoint: "Signed checkpoint",
   inclusion: "Inclusion in the log",
-  receipt: "Signed receipt",
   transaction: "Bitcoin transaction",
   block: "Bitcoin block",
   work: "Proof of work",
@@ -39,8 +38,6 @@ function passedText(step, f) {
         ") carries a valid Ed25519 signature by the log key the proof names."];
     case "inclusion":
       return [`The entry is in that checkpoint's Merkle tree: a path of ${f.pathLength} hash${f.pathLength === 1 ? "" : "es"} leads from its leaf to the signed root.`];
-    case "receipt":
-      return ["The notary's signed receipt in the proof is for this very entry: same index, time, digest and leaf."];
     case "transaction":
       return ["Bitcoin transaction ", hash(f.txid), " commits the checkpoint's root in an OP_RETURN output."];
     case "block":
@@ -69,8 +66,9 @@ function render(result, docDigest) {
   } else if (result.valid) {
     kind = "pending";
     title.textContent = "Pending: logged, not yet in Bitcoin";
-    text.replaceChildren("The notary logged this digest at ", timeEl(v.receivedMs), " and signed for it, ",
-      "but no Bitcoin block commits it yet: until one does, the proof rests on the notary's word alone. ",
+    text.replaceChildren("The notary logged this digest at ", timeEl(v.receivedMs),
+      ", and a checkpoint signed by its key includes the entry, but no Bitcoin block commits it yet: ",
+      "until one does, the proof rests on the notary's signed word alone. ",
       "Get the complete proof once it is anchored: ", h("a", { href: `lookup.html#${v.digest}` }, "look it up"),
       ", or run ", h("code", {}, "notary upgrade"), " on this file.");
   } else if (result.unsupported) {
@@ -109,8 +107,6 @@ function render(result, docDigest) {
     } else if (step === "digest" && docDigest === undefined) {
       mark = "skip";
       body = last.digest ? ["No file given: the proof is about the digest ", hash(last.digest), ". Add the file to check it is yours."] : ["No file given."];
-    } else if (step === "receipt" && i < failedAt) {
-      mark = "skip"; body = ["The proof carries no signed receipt (it is optional)."];
     } else if (["transaction", "block", "work"].includes(step) && !complete && i < failedAt) {
       mark = "skip"; body = ["Not in this proof yet: no Bitcoin block commits it."];
     } else {
@@ -145,7 +141,8 @@ function renderTrusted(result, docDigest) {
     li(h("b", {}, "Time: "), "Bitcoin proves the block's time, ", timeEl(v.blockTime),
       ", which may be up to about two hours off. The receive time in the log, ", timeEl(v.receivedMs), ", is the notary's signed word only.");
   } else if (result.valid) {
-    li(h("b", {}, "Trusted: "), "the notary. A pending proof is its signed promise, like a receipt: nothing outside the notary confirms it until a Bitcoin block commits it.");
+    li(h("b", {}, "Trusted: "), "the notary. A pending proof is its signed word: a checkpoint signed by its key includes the entry. ",
+      "Nothing outside the notary confirms it until a Bitcoin block commits it.");
   }
   if (result.valid) {
     const keyItem = h("li", {}, h("b", {}, "Trusted: "), "that ", hash(v.key),
@@ -186,7 +183,6 @@ function renderDetails(result) {
   row("Log key", hash(p.log.key));
   if (v) row("Checkpoint", `${v.origin}, ${fmtInt(v.logSize)} entries, root `, hash(v.logRoot));
   row("Inclusion path", `${p.log.inclusion.length} hashes`);
-  row("Signed receipt", p.receipt ? "present" : "absent");
   if (p.bitcoin) {
     row("Network", p.bitcoin.network);
     if (v && v.txid) row("Transaction", hash(v.txid), ` (${p.bitcoin.tx.length} bytes, position ${p.bitcoin.tx_index} in its block)`);

@@ -17,25 +17,62 @@ import (
 // its last value), and is several times faster on the 700 kB of a full batch: digests
 // without escapes are decoded as they are scanned. The error is an *Error.
 func parseBatchRequest(b []byte) (batchRequest, error) {
-	p := batchParser{b: b}
-	req, err := p.request()
-	if err != nil {
-		var de *digestError
-		var te *tooManyError
-		var fe *fieldTypeError
+	var req batchRequest
+	p := bodyParser{b: b}
+	err := p.object(func(key string) error {
 		switch {
-		case errors.As(err, &de):
-			return batchRequest{}, apiError(codeBadDigest, "%v", de)
-		case errors.As(err, &te):
-			return batchRequest{}, apiError(codeTooManyDigests, "%v", te)
-		case errors.As(err, &fe):
-			return batchRequest{}, apiError(codeBadJSON, "the body is not the expected JSON: %v", fe)
-		case errors.Is(err, errTrailingData):
-			return batchRequest{}, apiError(codeBadJSON, "the body has data after the JSON object")
+		case strings.EqualFold(key, "digests"):
+			var err error
+			req.Digests, err = p.digests()
+			return err
+		case strings.EqualFold(key, "callback"):
+			return p.stringField("callback", &req.Callback)
 		}
-		return batchRequest{}, apiError(codeBadJSON, "the body is not the expected JSON: %v", err)
+		return fmt.Errorf("unknown field %q", key)
+	})
+	if err != nil {
+		return batchRequest{}, bodyError(err)
 	}
 	return req, nil
+}
+
+// parseSubmitRequest decodes the body of a single submission, {"digest": …, "callback": …},
+// exactly as encoding/json would decode it into submitRequest with unknown fields
+// disallowed, at a fraction of the cost. The error is an *Error; the digest is not checked.
+func parseSubmitRequest(b []byte) (submitRequest, error) {
+	var req submitRequest
+	p := bodyParser{b: b}
+	err := p.object(func(key string) error {
+		switch {
+		case strings.EqualFold(key, "digest"):
+			return p.stringField("digest", &req.Digest)
+		case strings.EqualFold(key, "callback"):
+			return p.stringField("callback", &req.Callback)
+		}
+		return fmt.Errorf("unknown field %q", key)
+	})
+	if err != nil {
+		return submitRequest{}, bodyError(err)
+	}
+	return req, nil
+}
+
+// bodyError turns an error of the parser into the API error the client gets.
+func bodyError(err error) error {
+	var de *digestError
+	var te *tooManyError
+	var fe *fieldTypeError
+	switch {
+	case errors.As(err, &de):
+		return apiError(codeBadDigest, "%v", de)
+	case errors.As(err, &te):
+		return apiError(codeTooManyDigests, "%v", te)
+	case errors.As(err, &fe):
+		return apiError(codeBadJSON, "the body is not the expected JSON: %v", fe)
+	case errors.Is(err, errTrailingData):
+		return apiError(codeBadJSON, "the body has data after the JSON object")
+	}
+	return apiError(codeBadJSON, "the body is not the expected JSON: %v", err)
 }
 
 var errTrailingData = errors.New("data after the JSON object")
@@ -45,12 +82,12 @@ type fieldTypeError struct{ field, want string }
 
 func (e *fieldTypeError) Error() string { return fmt.Sprintf("field %q must be %s", e.field, e.want) }
 
-type batchParser struct {
+type bodyParser struct {
 	b []byte
 	i int
 }
 
-func (p *batchParser) space() {
+func (p *bodyParser) space() {
 	for p.i < len(p.b) {
 		switch p.b[p.i] {
 		case ' ', '\t', '\n', '\r':
@@ -62,7 +99,7 @@ func (p *batchParser) space() {
 }
 
 // syntax returns the error of an unexpected byte (or end) at the current position.
-func (p *batchParser) syntax() error {
+func (p *bodyParser) syntax() error {
 	if p.i >= len(p.b) {
 		return errors.New("unexpected end of JSON input")
 	}
@@ -70,7 +107,7 @@ func (p *batchParser) syntax() error {
 }
 
 // consume skips c, and white space after it, if the next byte is c.
-func (p *batchParser) consume(c byte) bool {
+func (p *bodyParser) consume(c byte) bool {
 	if p.i < len(p.b) && p.b[p.i] == c {
 		p.i++
 		p.space()
@@ -79,68 +116,50 @@ func (p *batchParser) consume(c byte) bool {
 	return false
 }
 
-func (p *batchParser) literal(word string) bool {
-	if strings.HasPrefix(string(p.b[p.i:]), word) {
+func (p *bodyParser) literal(word string) bool {
+	if len(p.b)-p.i >= len(word) && string(p.b[p.i:p.i+len(word)]) == word {
 		p.i += len(word)
 		return true
 	}
 	return false
 }
 
-func (p *batchParser) request() (batchRequest, error) {
-	var req batchRequest
+// object decodes the JSON object that must be the whole body, calling field for each key
+// to decode its value (the parser is then at the value). A body of null leaves every field
+// as it is, as encoding/json does.
+func (p *bodyParser) object(field func(key string) error) error {
 	p.space()
 	if p.literal("null") {
-		// encoding/json leaves the request empty.
 		p.space()
 		if p.i != len(p.b) {
-			return req, errTrailingData
+			return errTrailingData
 		}
-		return req, nil
+		return nil
 	}
 	if p.i < len(p.b) && p.b[p.i] != '{' {
 		if _, err := p.skipValue(); err != nil {
-			return req, err
+			return err
 		}
-		return req, errors.New("the body must be a JSON object")
+		return errors.New("the body must be a JSON object")
 	}
 	if !p.consume('{') {
-		return req, p.syntax()
+		return p.syntax()
 	}
 	if !p.consume('}') {
 		for {
 			if p.i >= len(p.b) || p.b[p.i] != '"' {
-				return req, p.syntax()
+				return p.syntax()
 			}
 			key, err := p.str()
 			if err != nil {
-				return req, err
+				return err
 			}
 			p.space()
 			if !p.consume(':') {
-				return req, p.syntax()
+				return p.syntax()
 			}
-			switch {
-			case strings.EqualFold(key, "digests"):
-				if req.Digests, err = p.digests(); err != nil {
-					return req, err
-				}
-			case strings.EqualFold(key, "callback"):
-				switch {
-				case p.literal("null"):
-					// null leaves the field as it is, as encoding/json does.
-				case p.i < len(p.b) && p.b[p.i] == '"':
-					if req.Callback, err = p.str(); err != nil {
-						return req, err
-					}
-				default:
-					if _, err := p.skipValue(); err != nil {
-						return req, err
-					}
-					return req, &fieldTypeError{"callback", "a string"}
-				}
-			default:
-				return req, fmt.Errorf("unknown field %q", key)
+			if err := field(key); err != nil {
+				return err
 			}
 			p.space()
 			if p.consume(',') {
@@ -149,17 +168,34 @@ func (p *batchParser) request() (batchRequest, error) {
 			if p.consume('}') {
 				break
 			}
-			return req, p.syntax()
+			return p.syntax()
 		}
 	}
 	if p.i != len(p.b) {
-		return req, errTrailingData
+		return errTrailingData
 	}
-	return req, nil
+	return nil
+}
+
+// stringField decodes the value of the field name into s: a string, or null, which leaves
+// s as it is, as encoding/json does.
+func (p *bodyParser) stringField(name string, s *string) error {
+	switch {
+	case p.literal("null"):
+		return nil
+	case p.i < len(p.b) && p.b[p.i] == '"':
+		var err error
+		*s, err = p.str()
+		return err
+	}
+	if _, err := p.skipValue(); err != nil {
+		return err
+	}
+	return &fieldTypeError{name, "a string"}
 }
 
 // digests decodes the array of digests (or null).
-func (p *batchParser) digests() (digestList, error) {
+func (p *bodyParser) digests() (digestList, error) {
 	if p.literal("null") {
 		return nil, nil
 	}
@@ -214,7 +250,7 @@ func (p *batchParser) digests() (digestList, error) {
 }
 
 // str decodes the JSON string at the current position, as encoding/json would.
-func (p *batchParser) str() (string, error) {
+func (p *bodyParser) str() (string, error) {
 	start := p.i
 	end, plain := stringEnd(p.b, start)
 	if end < 0 {
@@ -234,7 +270,7 @@ func (p *batchParser) str() (string, error) {
 }
 
 // skipValue checks and skips one JSON value of any kind, and reports its kind.
-func (p *batchParser) skipValue() (string, error) {
+func (p *bodyParser) skipValue() (string, error) {
 	dec := json.NewDecoder(strings.NewReader(string(p.b[p.i:])))
 	var v any
 	if err := dec.Decode(&v); err != nil {

@@ -11,8 +11,8 @@ import (
 	"github.com/notary-dev/notary/notary"
 )
 
-// referenceBatch decodes a batch body with encoding/json, as decodeJSON decodes the other
-// bodies: the behaviour parseBatchRequest must have.
+// referenceBatch decodes a batch body with encoding/json, strictly: the behaviour
+// parseBatchRequest must have.
 func referenceBatch(body []byte) (digests []notary.Digest, callback string, ok bool) {
 	var req struct {
 		Digests  []*string `json:"digests"`
@@ -92,6 +92,55 @@ func FuzzParseBatchRequest(f *testing.F) {
 			if req.Digests[i] != want[i] {
 				t.Fatalf("body %q: digest %d is %v, want %v", body, i, req.Digests[i], want[i])
 			}
+		}
+	})
+}
+
+// referenceSubmit decodes a single submission's body with encoding/json, strictly: the
+// behaviour parseSubmitRequest must have.
+func referenceSubmit(body []byte) (submitRequest, bool) {
+	var req submitRequest
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		return submitRequest{}, false
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return submitRequest{}, false
+	}
+	return req, true
+}
+
+// FuzzParseSubmitRequest checks that the fast parser accepts exactly what encoding/json
+// accepts, with the same result.
+func FuzzParseSubmitRequest(f *testing.F) {
+	for _, s := range []string{
+		`{"digest":"` + testDigestHex + `"}`,
+		`{"digest": "` + testDigestHex + `", "callback": "https://example.com/x"}`,
+		` { "DIGEST" : "\u0036` + testDigestHex[1:] + `" , "Callback" : null } `,
+		`{"digest": "a", "digest": "b"}`,
+		`{"digest": null}`, `{"digest": 1}`, `{"digest": ["x"]}`, `{"digest": {"a": [1]}}`,
+		`{"digests": ["` + testDigestHex + `"]}`, `{"digeſt": "x"}`,
+		"{\"digest\": \"\xff\"}", `{"digest": "\ud800"}`, `{"digest": "a\nb"}`,
+		`[]`, `""`, `null`, `null x`, `{} {}`, `{}x`, ``, ` `, `{`, `{"a"}`, `{"digest" "x"}`, `{"digest": tru}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		req, err := parseSubmitRequest(body)
+		want, ok := referenceSubmit(body)
+		if (err == nil) != ok {
+			t.Fatalf("body %q: parseSubmitRequest error %v, encoding/json accepts: %v", body, err, ok)
+		}
+		if err != nil {
+			var apiErr *Error
+			if !errors.As(err, &apiErr) || apiErr.Status != 400 || apiErr.Code != codeBadJSON {
+				t.Fatalf("body %q: error %v is not a 400 bad_json API error", body, err)
+			}
+			return
+		}
+		if req != want {
+			t.Fatalf("body %q: got %+v, want %+v", body, req, want)
 		}
 	})
 }
