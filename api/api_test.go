@@ -64,7 +64,7 @@ func strictJSON(b []byte, v any) error {
 }
 
 // submit POSTs digest hex d and returns the receipt, failing the test unless the answer is 200.
-func submit(t *testing.T, s *stack, d string) (timestampReply, []byte) {
+func submit(t testing.TB, s *stack, d string) (timestampReply, []byte) {
 	t.Helper()
 	r := do(t, http.DefaultClient, http.MethodPost, s.url+"/v1/timestamps", "application/json", submitBody(d))
 	if r.status != http.StatusOK {

@@ -11,11 +11,15 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	_ "github.com/mattn/go-sqlite3" // the "sqlite3" driver, to tamper with a store behind its back
+
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/notary-dev/notary/merkle"
 	"github.com/notary-dev/notary/notary"
@@ -969,6 +973,49 @@ func TestServiceStoreFailure(t *testing.T) {
 	checkStoredTree(t, st)
 	eventually(t, "a checkpoint of size 5", func() bool { return s.LatestCheckpoint().Size == 5 })
 	checkConsistent(t, st, cp, s.LatestCheckpoint())
+}
+
+// failingSigner is a note.Signer that fails while fail is set.
+type failingSigner struct {
+	note.Signer
+	fail atomic.Bool
+}
+
+func (f *failingSigner) Sign(msg []byte) ([]byte, error) {
+	if f.fail.Load() {
+		return nil, errors.New("the signing key is unavailable")
+	}
+	return f.Signer.Sign(msg)
+}
+
+// TestServiceSigningFailure: when the commit's checkpoint cannot be signed, the entry is
+// durable but not acknowledged; submitted again, the digest gets that same entry, signed.
+func TestServiceSigningFailure(t *testing.T) {
+	ctx := context.Background()
+	st := &memStore{}
+	cfg := testConfig(t, st)
+	signer := &failingSigner{Signer: cfg.Signer}
+	cfg.Signer = signer
+	s := start(t, newService(t, cfg))
+
+	signer.fail.Store(true)
+	d := testDigest(7)
+	if ts, err := s.Submit(ctx, d); ts != nil || err == nil || !strings.Contains(err.Error(), "submit them again") {
+		t.Fatalf("Submit while signing fails = %+v, %v; want no timestamp and an error that says to submit again", ts, err)
+	}
+	if s.Size() != 1 {
+		t.Fatalf("Size() = %d, want the entry logged", s.Size())
+	}
+	signer.fail.Store(false)
+	ts, err := s.Submit(ctx, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp := checkSubmitted(t, s.Service, ts, d, s.Size())
+	if ts.Entry.Index != 0 {
+		t.Errorf("submitted again, the digest has entry %d, want its first, 0", ts.Entry.Index)
+	}
+	checkAgainstStore(t, st, ts, cp)
 }
 
 // TestServiceStoredHashes submits enough digests, in batches of many sizes, for the
