@@ -63,6 +63,7 @@ type Service struct {
 
 	// hashCache holds stored hashes read or computed while the log is loaded.
 	hashCache map[int64]merkle.Hash
+
 	// edge is the right edge of the log's tree, from which the sequencer computes the
 	// hashes of new entries, and next the index of the next new entry: both count the
 	// entries prepared, durable or not. Only the sequencer touches them.
