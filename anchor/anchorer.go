@@ -38,6 +38,7 @@ import (
 
 	"github.com/notary-dev/notary/merkle"
 	"github.com/notary-dev/notary/notary"
+	"github.com/notary-dev/notary/service"
 )
 
 // Defaults for the zero values of Config.
@@ -64,7 +65,7 @@ type Config struct {
 	Key         *btcec.PrivateKey
 	Node        Node
 	Store       Store
-	Checkpoints notary.CheckpointSource
+	Checkpoints service.CheckpointSource
 
 	// Interval is the least time between the creation of two anchors.
 	Interval time.Duration
@@ -580,9 +581,9 @@ func (a *Anchorer) broadcast(ctx context.Context, r *record, vi int, fresh bool)
 	return fmt.Errorf("anchor: anchor %d: broadcast %v: %w", r.ID, v.TxID, err)
 }
 
-// Covering implements notary.AnchorSource: the earliest final anchor whose size
+// Covering implements service.AnchorSource: the earliest final anchor whose size
 // exceeds index, else the earliest pending one, else nil.
-func (a *Anchorer) Covering(ctx context.Context, index int64) (*notary.Anchor, error) {
+func (a *Anchorer) Covering(ctx context.Context, index int64) (*service.Anchor, error) {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
 	var fallback *record
@@ -590,7 +591,7 @@ func (a *Anchorer) Covering(ctx context.Context, index int64) (*notary.Anchor, e
 		if !r.live() || r.effective().Size <= index {
 			continue
 		}
-		if a.st.status(r) == notary.AnchorFinal {
+		if a.st.status(r) == service.AnchorFinal {
 			an := a.anchorOf(r)
 			return &an, nil
 		}
@@ -606,10 +607,10 @@ func (a *Anchorer) Covering(ctx context.Context, index int64) (*notary.Anchor, e
 }
 
 // Anchors returns the live anchors, newest first.
-func (a *Anchorer) Anchors() []notary.Anchor {
+func (a *Anchorer) Anchors() []service.Anchor {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
-	var out []notary.Anchor
+	var out []service.Anchor
 	for i := len(a.st.records) - 1; i >= 0; i-- {
 		if r := a.st.records[i]; r.live() {
 			out = append(out, a.anchorOf(r))
@@ -618,7 +619,7 @@ func (a *Anchorer) Anchors() []notary.Anchor {
 	return out
 }
 
-func (a *Anchorer) anchorOf(r *record) notary.Anchor {
+func (a *Anchorer) anchorOf(r *record) service.Anchor {
 	return r.anchor(a.st.confirmations(r), a.st.depth, a.cfg.Params.Name)
 }
 

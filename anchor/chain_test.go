@@ -10,6 +10,7 @@ import (
 
 	"github.com/notary-dev/notary/merkle"
 	"github.com/notary-dev/notary/notary"
+	"github.com/notary-dev/notary/service"
 )
 
 var ourScript = []byte{0x00, 0x14, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa}
@@ -215,7 +216,7 @@ func TestStateReorg(t *testing.T) {
 	if _, err := s.pickCoin(); !errors.Is(err, ErrNoFunds) {
 		t.Errorf("pickCoin() with the only coin reserved: %v, want ErrNoFunds", err)
 	}
-	if s.status(r) != notary.AnchorMempool || len(s.pending()) != 1 {
+	if s.status(r) != service.AnchorMempool || len(s.pending()) != 1 {
 		t.Fatalf("status %v, want mempool", s.status(r))
 	}
 
@@ -223,7 +224,7 @@ func TestStateReorg(t *testing.T) {
 	forkHeight := s.f.tipHeight()
 	mined := connect(otherScript, tx2)
 	connect(otherScript)
-	if s.status(r) != notary.AnchorConfirmed || s.confirmations(r) != 2 {
+	if s.status(r) != service.AnchorConfirmed || s.confirmations(r) != 2 {
 		t.Fatalf("after 2 blocks: %v with %d confirmations", s.status(r), s.confirmations(r))
 	}
 	a := r.anchor(s.confirmations(r), s.depth, "regtest")
@@ -235,7 +236,7 @@ func TestStateReorg(t *testing.T) {
 	// A reorganization two blocks deep drops the block.
 	s.disconnect(now.Add(time.Minute))
 	s.disconnect(now.Add(time.Minute))
-	if r.Mined != nil || s.status(r) != notary.AnchorMempool || !r.Pending.Equal(now.Add(time.Minute)) {
+	if r.Mined != nil || s.status(r) != service.AnchorMempool || !r.Pending.Equal(now.Add(time.Minute)) {
 		t.Fatalf("after the reorg: mined %v, status %v, pending %v", r.Mined, s.status(r), r.Pending)
 	}
 	if cc := s.f.coins[c.OutPoint]; cc == nil || cc.Spent {
@@ -248,15 +249,15 @@ func TestStateReorg(t *testing.T) {
 	// The competing chain: an empty block, then the first version of the anchor.
 	connect(otherScript)
 	connect(otherScript, tx1)
-	if s.status(r) != notary.AnchorConfirmed || r.Current != 0 || r.effective().Size != 5 {
+	if s.status(r) != service.AnchorConfirmed || r.Current != 0 || r.effective().Size != 5 {
 		t.Fatalf("mined again: status %v, current %d, size %d; want version 0 (size 5)", s.status(r), r.Current, r.effective().Size)
 	}
 	connect(otherScript)
-	if s.status(r) != notary.AnchorConfirmed {
+	if s.status(r) != service.AnchorConfirmed {
 		t.Fatalf("2 confirmations: %v", s.status(r))
 	}
 	connect(otherScript)
-	if s.status(r) != notary.AnchorFinal || len(s.pending()) != 0 {
+	if s.status(r) != service.AnchorFinal || len(s.pending()) != 0 {
 		t.Fatalf("3 confirmations at depth 3: %v", s.status(r))
 	}
 	if s.anchoredSize() != 5 {
@@ -301,7 +302,7 @@ func TestStateAbandon(t *testing.T) {
 	}
 }
 
-func checkAttestation(t *testing.T, att *notary.BitcoinAttestation, blk *wire.MsgBlock, tx *wire.MsgTx) {
+func checkAttestation(t *testing.T, att *service.BitcoinAttestation, blk *wire.MsgBlock, tx *wire.MsgTx) {
 	t.Helper()
 	if txid := merkle.DoubleSHA256(att.Tx); chainhash.Hash(txid) != tx.TxHash() {
 		t.Errorf("attestation tx hashes to %x, want txid %v", txid, tx.TxHash())

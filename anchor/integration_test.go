@@ -19,6 +19,7 @@ import (
 	"github.com/notary-dev/notary/internal/btcdnode/btcdtest"
 	"github.com/notary-dev/notary/merkle"
 	"github.com/notary-dev/notary/notary"
+	"github.com/notary-dev/notary/service"
 )
 
 // These tests run the Anchorer against real btcd regtest nodes.
@@ -96,7 +97,7 @@ func (r *btcdRig) step() {
 	}
 }
 
-func (r *btcdRig) only() notary.Anchor {
+func (r *btcdRig) only() service.Anchor {
 	r.t.Helper()
 	as := r.a.Anchors()
 	if len(as) != 1 {
@@ -139,7 +140,7 @@ func (r *btcdRig) blockTxIDs(height int64) []string {
 // verifyAttestation checks a's proof material on its own and against the node:
 // the transaction hashes to the txid and commits tag ‖ root in OP_RETURN, the branch
 // leads to the header's Merkle root, and the header is the node's at that height.
-func (r *btcdRig) verifyAttestation(a notary.Anchor) {
+func (r *btcdRig) verifyAttestation(a service.Anchor) {
 	r.t.Helper()
 	att := a.Bitcoin
 	if att == nil {
@@ -186,7 +187,7 @@ func TestBtcdAnchorConfirmFinal(t *testing.T) {
 	r.cps.set(10)
 	r.step()
 	a := r.only()
-	if a.Status != notary.AnchorMempool || a.Size != 10 || a.Root != rootOf(10) || a.Fee <= 0 {
+	if a.Status != service.AnchorMempool || a.Size != 10 || a.Root != rootOf(10) || a.Fee <= 0 {
 		t.Fatalf("new anchor: %+v", a)
 	}
 	if mp := r.mempool(); !slices.Equal(mp, []string{a.TxID}) {
@@ -196,25 +197,25 @@ func TestBtcdAnchorConfirmFinal(t *testing.T) {
 	r.mine(1)
 	r.step()
 	a = r.only()
-	if a.Status != notary.AnchorConfirmed || a.Height != 102 || a.Confirmations != 1 {
+	if a.Status != service.AnchorConfirmed || a.Height != 102 || a.Confirmations != 1 {
 		t.Fatalf("after one block: %+v", a)
 	}
 	if !slices.Contains(r.blockTxIDs(102), a.TxID) {
 		t.Fatalf("block 102 lacks %s", a.TxID)
 	}
 	r.verifyAttestation(a)
-	if c, _ := r.a.Covering(r.ctx, 3); c == nil || c.Status != notary.AnchorConfirmed {
+	if c, _ := r.a.Covering(r.ctx, 3); c == nil || c.Status != service.AnchorConfirmed {
 		t.Errorf("Covering(3) = %+v, want the confirmed anchor", c)
 	}
 
 	r.mine(1)
 	r.step()
 	a = r.only()
-	if a.Status != notary.AnchorFinal || a.Confirmations != 2 {
+	if a.Status != service.AnchorFinal || a.Confirmations != 2 {
 		t.Fatalf("after two blocks: %+v", a)
 	}
 	r.verifyAttestation(a)
-	if c, _ := r.a.Covering(r.ctx, 9); c == nil || c.ID != a.ID || c.Status != notary.AnchorFinal {
+	if c, _ := r.a.Covering(r.ctx, 9); c == nil || c.ID != a.ID || c.Status != service.AnchorFinal {
 		t.Errorf("Covering(9) = %+v, want the final anchor", c)
 	}
 	if c, _ := r.a.Covering(r.ctx, 10); c != nil {
@@ -232,7 +233,7 @@ func TestBtcdAnchorConfirmFinal(t *testing.T) {
 	r.mine(2)
 	r.step()
 	as := r.a.Anchors()
-	if len(as) != 2 || as[0].Size != 25 || as[0].Status != notary.AnchorFinal {
+	if len(as) != 2 || as[0].Size != 25 || as[0].Status != service.AnchorFinal {
 		t.Fatalf("anchors = %+v, want a second final one of size 25", as)
 	}
 	r.verifyAttestation(as[0])
@@ -276,7 +277,7 @@ func TestBtcdFeeBump(t *testing.T) {
 	r.mine(1)
 	r.step()
 	a := r.only()
-	if a.Status != notary.AnchorFinal || a.TxID != second.TxID || a.Size != 12 {
+	if a.Status != service.AnchorFinal || a.TxID != second.TxID || a.Size != 12 {
 		t.Fatalf("mined: %+v, want the last replacement final", a)
 	}
 	ids := r.blockTxIDs(a.Height)
@@ -312,7 +313,7 @@ func TestBtcdNodeDown(t *testing.T) {
 		t.Logf("%s: Step failed in %v: %v", name, time.Since(start), err)
 	}
 	// The state is intact and readable.
-	if a := r.only(); a.TxID != before.TxID || a.Status != notary.AnchorMempool {
+	if a := r.only(); a.TxID != before.TxID || a.Status != service.AnchorMempool {
 		t.Errorf("after the failed steps: %+v, want %+v", a, before)
 	}
 	if c, err := r.a.Covering(context.Background(), 0); err != nil || c == nil {
@@ -390,7 +391,7 @@ func TestBtcdRestartMidAnchor(t *testing.T) {
 			r.mine(1)
 			r.step()
 			a := r.only()
-			if a.Status != notary.AnchorFinal || a.TxID != saved[0].TxID {
+			if a.Status != service.AnchorFinal || a.TxID != saved[0].TxID {
 				t.Fatalf("mined: %+v", a)
 			}
 			r.verifyAttestation(a)
@@ -425,7 +426,7 @@ func TestBtcdReorg(t *testing.T) {
 	r.mine(1)
 	r.step()
 	a := r.only()
-	if a.Status != notary.AnchorConfirmed || a.Height != 102 {
+	if a.Status != service.AnchorConfirmed || a.Height != 102 {
 		t.Fatalf("mined: %+v", a)
 	}
 	r.verifyAttestation(a)
@@ -445,7 +446,7 @@ func TestBtcdReorg(t *testing.T) {
 
 	r.step()
 	a = r.only()
-	if a.Status != notary.AnchorMempool || a.Bitcoin != nil || a.Height != 0 {
+	if a.Status != service.AnchorMempool || a.Bitcoin != nil || a.Height != 0 {
 		t.Fatalf("after the reorganization: %+v, want back in the mempool", a)
 	}
 	if mp := r.mempool(); !slices.Equal(mp, []string{a.TxID}) {
@@ -455,13 +456,13 @@ func TestBtcdReorg(t *testing.T) {
 	r.mine(1)
 	r.step()
 	a = r.only()
-	if a.Status != notary.AnchorConfirmed || a.Height != 104 {
+	if a.Status != service.AnchorConfirmed || a.Height != 104 {
 		t.Fatalf("mined again: %+v", a)
 	}
 	r.mine(2)
 	r.step()
 	a = r.only()
-	if a.Status != notary.AnchorFinal || a.Height != 104 || a.Confirmations != 3 {
+	if a.Status != service.AnchorFinal || a.Height != 104 || a.Confirmations != 3 {
 		t.Fatalf("final: %+v", a)
 	}
 	r.verifyAttestation(a)
@@ -516,7 +517,7 @@ func TestBtcdSimnet(t *testing.T) {
 	r.mine(1)
 	r.step()
 	a = r.only()
-	if a.Status != notary.AnchorFinal || a.Height != 300 {
+	if a.Status != service.AnchorFinal || a.Height != 300 {
 		t.Fatalf("simnet anchor: %+v", a)
 	}
 	r.verifyAttestation(a)

@@ -15,7 +15,7 @@ import (
 	"github.com/btcsuite/btcd/wire/v2"
 
 	"github.com/notary-dev/notary/merkle"
-	"github.com/notary-dev/notary/notary"
+	"github.com/notary-dev/notary/service"
 )
 
 // record is one anchor: every transaction version built to spend one coin, and
@@ -128,13 +128,13 @@ func newMined(versionIndex int, blk *wire.MsgBlock, height int64, txIndex int) (
 
 // anchor returns the record as the service sees it, given the number of
 // confirmations of its block (0 if unmined) and the final depth.
-func (r *record) anchor(confirmations, depth int64, network string) notary.Anchor {
+func (r *record) anchor(confirmations, depth int64, network string) service.Anchor {
 	v := r.effective()
-	status := notary.AnchorMempool
+	status := service.AnchorMempool
 	if !v.Sent {
-		status = notary.AnchorSigned
+		status = service.AnchorSigned
 	}
-	a := notary.Anchor{
+	a := service.Anchor{
 		ID:           r.ID,
 		Status:       status,
 		Size:         v.Size,
@@ -144,13 +144,13 @@ func (r *record) anchor(confirmations, depth int64, network string) notary.Ancho
 		Replacements: r.replacements(),
 	}
 	if m := r.Mined; m != nil && confirmations > 0 {
-		a.Status = notary.AnchorConfirmed
+		a.Status = service.AnchorConfirmed
 		if confirmations >= depth {
-			a.Status = notary.AnchorFinal
+			a.Status = service.AnchorFinal
 		}
 		a.Height = m.Height
 		a.Confirmations = confirmations
-		a.Bitcoin = &notary.BitcoinAttestation{
+		a.Bitcoin = &service.BitcoinAttestation{
 			Network: network,
 			Tx:      append([]byte(nil), m.Tx...),
 			TxIndex: m.TxIndex,

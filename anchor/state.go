@@ -6,8 +6,7 @@ import (
 	"time"
 
 	"github.com/btcsuite/btcd/wire/v2"
-
-	"github.com/notary-dev/notary/notary"
+	"github.com/notary-dev/notary/service"
 )
 
 // state is everything the anchorer knows: the follower's view of the chain and the
@@ -131,21 +130,21 @@ func (s *state) confirmations(r *record) int64 {
 }
 
 // status returns r's status.
-func (s *state) status(r *record) notary.AnchorStatus {
+func (s *state) status(r *record) service.AnchorStatus {
 	switch c := s.confirmations(r); {
 	case c >= s.depth:
-		return notary.AnchorFinal
+		return service.AnchorFinal
 	case c > 0:
-		return notary.AnchorConfirmed
+		return service.AnchorConfirmed
 	}
-	return notary.AnchorMempool
+	return service.AnchorMempool
 }
 
 // pending returns the live records not final yet, by ascending ID.
 func (s *state) pending() []*record {
 	var out []*record
 	for _, r := range s.records {
-		if r.live() && s.status(r) != notary.AnchorFinal {
+		if r.live() && s.status(r) != service.AnchorFinal {
 			out = append(out, r)
 		}
 	}

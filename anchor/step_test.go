@@ -9,8 +9,7 @@ import (
 
 	"github.com/btcsuite/btcd/chaincfg/v2"
 	"github.com/btcsuite/btcd/wire/v2"
-
-	"github.com/notary-dev/notary/notary"
+	"github.com/notary-dev/notary/service"
 )
 
 // These tests drive the Anchorer against fakeNode, synthetic blocks in memory, to
@@ -60,7 +59,7 @@ func (r *fakeRig) step() {
 	}
 }
 
-func (r *fakeRig) only() notary.Anchor {
+func (r *fakeRig) only() service.Anchor {
 	r.t.Helper()
 	as := r.a.Anchors()
 	if len(as) != 1 {
@@ -90,7 +89,7 @@ func TestStepLifecycle(t *testing.T) {
 	r.cps.set(10)
 	r.step()
 	a := r.only()
-	if a.Status != notary.AnchorMempool || a.Size != 10 || a.Root != rootOf(10) || a.Bitcoin != nil {
+	if a.Status != service.AnchorMempool || a.Size != 10 || a.Root != rootOf(10) || a.Bitcoin != nil {
 		t.Fatalf("anchor = %+v", a)
 	}
 	if mp := r.node.mempoolTxIDs(); len(mp) != 1 || mp[0].String() != a.TxID {
@@ -112,7 +111,7 @@ func TestStepLifecycle(t *testing.T) {
 	r.node.mine(1)
 	r.step()
 	a = r.only()
-	if a.Status != notary.AnchorFinal || a.Height != 102 || a.Confirmations != 1 || a.Bitcoin == nil {
+	if a.Status != service.AnchorFinal || a.Height != 102 || a.Confirmations != 1 || a.Bitcoin == nil {
 		t.Fatalf("after a block: %+v", a)
 	}
 	if a.Bitcoin.Network != "regtest" || a.Bitcoin.Height != 102 || a.Bitcoin.TxIndex != 1 {
@@ -133,10 +132,10 @@ func TestStepLifecycle(t *testing.T) {
 	}
 	r.clock.advance(time.Minute)
 	r.step()
-	if as := r.a.Anchors(); len(as) != 2 || as[0].Size != 20 || as[0].Status != notary.AnchorMempool {
+	if as := r.a.Anchors(); len(as) != 2 || as[0].Size != 20 || as[0].Status != service.AnchorMempool {
 		t.Fatalf("anchors = %+v, want a new pending one of size 20 first", as)
 	}
-	if got, _ := r.a.Covering(context.Background(), 9); got == nil || got.Size != 10 || got.Status != notary.AnchorFinal {
+	if got, _ := r.a.Covering(context.Background(), 9); got == nil || got.Size != 10 || got.Status != service.AnchorFinal {
 		t.Errorf("Covering(9) = %+v, want the final anchor of size 10", got)
 	}
 	if got, _ := r.a.Covering(context.Background(), 15); got == nil || got.Size != 20 {
@@ -168,7 +167,7 @@ func TestStepBump(t *testing.T) {
 	}
 	r.node.mine(1)
 	r.step()
-	if a := r.only(); a.Status != notary.AnchorFinal || a.TxID != bumped.TxID || a.Size != 11 {
+	if a := r.only(); a.Status != service.AnchorFinal || a.TxID != bumped.TxID || a.Size != 11 {
 		t.Fatalf("mined: %+v", a)
 	}
 }
@@ -185,7 +184,7 @@ func TestStepBumpRefused(t *testing.T) {
 	if err := r.a.Step(context.Background()); !errors.Is(err, ErrTxRejected) {
 		t.Fatalf("Step with the replacement refused: %v, want ErrTxRejected", err)
 	}
-	if a := r.only(); a.TxID != first.TxID || a.Replacements != 0 || a.Status != notary.AnchorMempool {
+	if a := r.only(); a.TxID != first.TxID || a.Replacements != 0 || a.Status != service.AnchorMempool {
 		t.Fatalf("after a refused replacement: %+v, want the first version", a)
 	}
 	again := r.reopen()
@@ -208,7 +207,7 @@ func TestStepFirstVersionRefused(t *testing.T) {
 	r.node.reject = nil
 	r.clock.advance(time.Minute)
 	r.step()
-	if a := r.only(); a.ID != 2 || a.Status != notary.AnchorMempool {
+	if a := r.only(); a.ID != 2 || a.Status != service.AnchorMempool {
 		t.Fatalf("retry: %+v", a)
 	}
 }
@@ -276,14 +275,14 @@ func TestStepReorgs(t *testing.T) {
 	r.node.mine(1)
 	r.step()
 	a := r.only()
-	if a.Status != notary.AnchorConfirmed || a.Height != 102 {
+	if a.Status != service.AnchorConfirmed || a.Height != 102 {
 		t.Fatalf("mined: %+v", a)
 	}
 
 	t.Run("one block", func(t *testing.T) {
 		r.node.fork(101, 2, false) // the anchor returns to the mempool
 		r.step()
-		if a := r.only(); a.Status != notary.AnchorMempool || a.Bitcoin != nil {
+		if a := r.only(); a.Status != service.AnchorMempool || a.Bitcoin != nil {
 			t.Fatalf("after the reorg: %+v", a)
 		}
 		if mp := r.node.mempoolTxIDs(); len(mp) != 1 || mp[0].String() != a.TxID {
@@ -291,7 +290,7 @@ func TestStepReorgs(t *testing.T) {
 		}
 		r.node.mine(2)
 		r.step()
-		if a := r.only(); a.Status != notary.AnchorFinal || a.Height != 104 {
+		if a := r.only(); a.Status != service.AnchorFinal || a.Height != 104 {
 			t.Fatalf("mined again: %+v", a)
 		}
 	})
@@ -305,7 +304,7 @@ func TestStepReorgs(t *testing.T) {
 		// and carries the anchor in its first block.
 		r.node.fork(97, 15, true, tx)
 		r.step()
-		if a := r.only(); a.Status != notary.AnchorFinal || a.Height != 98 || a.Confirmations != 15 {
+		if a := r.only(); a.Status != service.AnchorFinal || a.Height != 98 || a.Confirmations != 15 {
 			t.Fatalf("after the rescan: %+v", a)
 		}
 		if w, _ := r.a.Wallet(context.Background()); w.Height != 112 || !w.Synced {

@@ -14,16 +14,15 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/notary-dev/notary/service"
 	"golang.org/x/time/rate"
-
-	"github.com/notary-dev/notary/notary"
 )
 
 // KeyStore finds API keys by the SHA-256 of their token. store.DB implements it.
 type KeyStore interface {
 	// APIKeyByHash returns the name and callback URL of the key whose token has the
 	// given SHA-256, and whether it is revoked; an unknown hash gives an error wrapping
-	// notary.ErrNotFound.
+	// service.ErrNotFound.
 	APIKeyByHash(ctx context.Context, tokenHash [32]byte) (name, webhook string, revoked bool, err error)
 }
 
@@ -170,7 +169,7 @@ func (a *access) authenticate(c echo.Context) (*caller, error) {
 	if !cached || now.After(ck.until) {
 		name, webhook, revoked, err := a.keys.APIKeyByHash(c.Request().Context(), sum)
 		switch {
-		case errors.Is(err, notary.ErrNotFound):
+		case errors.Is(err, service.ErrNotFound):
 			ck = cachedKey{}
 		case err != nil:
 			return nil, err

@@ -23,6 +23,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/notary-dev/notary/notary"
+	"github.com/notary-dev/notary/service"
 )
 
 // MaxBodySize caps request bodies, but for the batch endpoint's.
@@ -41,7 +42,7 @@ const MaxWait = 60 * time.Second
 // Config configures the API. Only Service is required: without the others the API serves
 // without Bitcoin, API keys, webhooks or rate limits.
 type Config struct {
-	Service *notary.Service
+	Service *service.Service
 	// Pages, if set, is served at / (the web pages).
 	Pages  fs.FS
 	Logger *slog.Logger
@@ -67,7 +68,7 @@ type Config struct {
 // Chain is what the API reports of the Bitcoin side. cmd/notary adapts the anchorer to it.
 type Chain interface {
 	// Anchors returns the live anchors, newest first.
-	Anchors() []notary.Anchor
+	Anchors() []service.Anchor
 	// NextAnchor returns the earliest time the next anchor may be made; ok is false while
 	// one is pending.
 	NextAnchor() (t time.Time, ok bool)
@@ -158,7 +159,7 @@ func shutdownContext(done <-chan struct{}) context.Context {
 }
 
 type handlers struct {
-	svc      *notary.Service
+	svc      *service.Service
 	cfg      Config
 	probe    *nodeProbe
 	metrics  *metrics
@@ -253,7 +254,7 @@ func (h *handlers) entry(c echo.Context) error {
 
 // timestamp answers the timestamp of the entry at index, after waiting up to wait for its
 // status to differ from since ("" for its status now).
-func (h *handlers) timestamp(c echo.Context, index int64, wait time.Duration, since notary.Status) error {
+func (h *handlers) timestamp(c echo.Context, index int64, wait time.Duration, since service.Status) error {
 	ctx := c.Request().Context()
 	if wait > 0 {
 		if since == "" {
@@ -283,7 +284,7 @@ func (h *handlers) timestamp(c echo.Context, index int64, wait time.Duration, si
 }
 
 // waitParams reads ?wait=SECONDS (0 to 60) and ?since=STATUS.
-func waitParams(c echo.Context) (time.Duration, notary.Status, error) {
+func waitParams(c echo.Context) (time.Duration, service.Status, error) {
 	var wait time.Duration
 	if s := c.QueryParam("wait"); s != "" {
 		n, err := parseCount(s)
@@ -292,9 +293,9 @@ func waitParams(c echo.Context) (time.Duration, notary.Status, error) {
 		}
 		wait = time.Duration(n) * time.Second
 	}
-	since := notary.Status(c.QueryParam("since"))
+	since := service.Status(c.QueryParam("since"))
 	switch since {
-	case "", notary.StatusPending, notary.StatusAnchored, notary.StatusConfirmed:
+	case "", service.StatusPending, service.StatusAnchored, service.StatusConfirmed:
 	default:
 		return 0, "", apiError(codeBadRequest, "since must be pending, anchored or confirmed, not %q", since)
 	}

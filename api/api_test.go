@@ -16,6 +16,7 @@ import (
 
 	"github.com/notary-dev/notary/api"
 	"github.com/notary-dev/notary/notary"
+	"github.com/notary-dev/notary/service"
 	"github.com/notary-dev/notary/store"
 )
 
@@ -81,7 +82,7 @@ func submit(t testing.TB, s *stack, d string) (timestampReply, []byte) {
 // verify: a pending proof in a checkpoint signed by the stack's key.
 func checkReceipt(t *testing.T, s *stack, v timestampReply, d notary.Digest, notBefore, notAfter time.Time) {
 	t.Helper()
-	if v.Digest != d.String() || v.Status != notary.StatusPending || v.Anchor != nil {
+	if v.Digest != d.String() || v.Status != service.StatusPending || v.Anchor != nil {
 		t.Errorf("receipt for %s, status %q, anchor %v: want %s, pending, no anchor", v.Digest, v.Status, v.Anchor, d)
 	}
 	if v.Received.Location() != time.UTC || v.ReceivedMS != v.Received.UnixMilli() {
@@ -249,7 +250,7 @@ func TestSubmitRejects(t *testing.T) {
 // so that it goes through notary.ParseProof exactly as a client would save it.
 type timestampReply struct {
 	Digest     string          `json:"digest"`
-	Status     notary.Status   `json:"status"`
+	Status     service.Status  `json:"status"`
 	Index      int64           `json:"index"`
 	Received   time.Time       `json:"received"`
 	ReceivedMS int64           `json:"received_ms"`
@@ -305,7 +306,7 @@ func TestLookupBeforeCheckpoint(t *testing.T) {
 	receipt, _ := submit(t, s, d.String())
 
 	ts := lookup(t, s, d.String())
-	if ts.Status != notary.StatusPending || ts.Anchor != nil || ts.Proof != nil {
+	if ts.Status != service.StatusPending || ts.Anchor != nil || ts.Proof != nil {
 		t.Errorf("status %q, anchor %v, proof %s: want pending with neither", ts.Status, ts.Anchor, ts.Proof)
 	}
 	if !sameEntry(ts, receipt) || ts.LogSize != 0 || ts.KeyID != "" || ts.Signature != "" {
@@ -336,7 +337,7 @@ func TestLookupPendingProof(t *testing.T) {
 					t.Fatalf("no proof for entry %d 10 s after it was logged", receipts[i].Index)
 				}
 			}
-			if ts.Status != notary.StatusPending || ts.Anchor != nil {
+			if ts.Status != service.StatusPending || ts.Anchor != nil {
 				t.Errorf("status %q, anchor %v: want pending without an anchor", ts.Status, ts.Anchor)
 			}
 			if !sameEntry(ts, receipts[i]) {
@@ -608,7 +609,7 @@ func checkDurable(t *testing.T, s *stack, acked map[notary.Digest]timestampReply
 	}
 	defer db.Close()
 	ctx := context.Background()
-	svc, err := notary.New(ctx, notary.Config{Signer: s.signer, Verifier: s.vkey, Store: db})
+	svc, err := service.New(ctx, service.Config{Signer: s.signer, Verifier: s.vkey, Store: db})
 	if err != nil {
 		t.Fatalf("reopening the service: %v", err)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/notary-dev/notary/merkle"
 	"github.com/notary-dev/notary/notary"
 	"github.com/notary-dev/notary/ots"
+	"github.com/notary-dev/notary/service"
 )
 
 // The OpenTimestamps side of the API (docs/opentimestamps.md):
@@ -64,7 +65,7 @@ func registerOpenTimestamps(e *echo.Echo, cfg Config) {
 }
 
 type calendar struct {
-	svc *notary.Service
+	svc *service.Service
 	log *slog.Logger
 	// uri is the calendar URI of the service's public URL, once learned (see calendarURI).
 	uri atomic.Pointer[string]
@@ -123,15 +124,15 @@ func (c *calendar) timestamp(ec echo.Context) error {
 		return plain(ec, http.StatusNotFound, calendarNotFound)
 	}
 	ts, err := c.svc.Lookup(ec.Request().Context(), notary.Digest(commitment))
-	if errors.Is(err, notary.ErrNotFound) {
+	if errors.Is(err, service.ErrNotFound) {
 		return plain(ec, http.StatusNotFound, calendarNotFound)
 	}
 	if err != nil {
 		return c.failure(ec, err)
 	}
-	if ts.Status != notary.StatusConfirmed || ts.Proof == nil || !ts.Proof.Complete() {
+	if ts.Status != service.StatusConfirmed || ts.Proof == nil || !ts.Proof.Complete() {
 		reason := calendarPending
-		if a := ts.Anchor; a != nil && (a.Status == notary.AnchorConfirmed || a.Status == notary.AnchorFinal) {
+		if a := ts.Anchor; a != nil && (a.Status == service.AnchorConfirmed || a.Status == service.AnchorFinal) {
 			reason = fmt.Sprintf(calendarAnchored, a.TxID, a.Confirmations)
 		}
 		return plain(ec, http.StatusNotFound, reason)
@@ -164,7 +165,7 @@ func (c *calendar) export(next echo.HandlerFunc) echo.HandlerFunc {
 			return newError(http.StatusBadRequest, "bad_digest", "%v", err)
 		}
 		ts, err := c.svc.Lookup(req.Context(), d)
-		if errors.Is(err, notary.ErrNotFound) {
+		if errors.Is(err, service.ErrNotFound) {
 			return newError(http.StatusNotFound, "not_found", "digest %s was never submitted here", d)
 		}
 		if err != nil {
@@ -240,7 +241,7 @@ func CalendarURI(base string) (string, error) {
 	return uri, nil
 }
 
-// calendarURI returns the calendar URI of this service. notary.Service does not export
+// calendarURI returns the calendar URI of this service. service.Service does not export
 // its public URL, but every proof carries it as its service; until the first checkpoint
 // there is none, and the URL the request came to stands in.
 func (c *calendar) calendarURI(ec echo.Context) (string, error) {
@@ -261,7 +262,7 @@ func (c *calendar) calendarURI(ec echo.Context) (string, error) {
 // failure answers an unexpected error in plain text, as the calendar does.
 func (c *calendar) failure(ec echo.Context, err error) error {
 	ec.Response().Header().Del("Cache-Control")
-	if errors.Is(err, notary.ErrClosed) {
+	if errors.Is(err, service.ErrClosed) {
 		return plain(ec, http.StatusServiceUnavailable, "the service is shutting down; try again shortly")
 	}
 	c.log.Error("calendar request failed", "method", ec.Request().Method, "path", ec.Request().URL.Path, "err", err)

@@ -24,6 +24,7 @@ import (
 	"github.com/notary-dev/notary/notary"
 	"github.com/notary-dev/notary/ots"
 	"github.com/notary-dev/notary/ots/reftest"
+	"github.com/notary-dev/notary/service"
 	"github.com/notary-dev/notary/store"
 )
 
@@ -32,12 +33,12 @@ var updateOTS = flag.Bool("update", false, "rewrite the golden .ots files in tes
 // fakeAnchors is an AnchorSource that reports one anchor for every entry it covers.
 type fakeAnchors struct {
 	mu sync.Mutex
-	a  *notary.Anchor
+	a  *service.Anchor
 }
 
-func (f *fakeAnchors) set(a *notary.Anchor) { f.mu.Lock(); f.a = a; f.mu.Unlock() }
+func (f *fakeAnchors) set(a *service.Anchor) { f.mu.Lock(); f.a = a; f.mu.Unlock() }
 
-func (f *fakeAnchors) Covering(_ context.Context, index int64) (*notary.Anchor, error) {
+func (f *fakeAnchors) Covering(_ context.Context, index int64) (*service.Anchor, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.a == nil || index >= f.a.Size {
@@ -49,7 +50,7 @@ func (f *fakeAnchors) Covering(_ context.Context, index int64) (*notary.Anchor, 
 
 // calendarService runs a notary service on a fresh database, with fake anchors, behind the API.
 type calendarService struct {
-	svc     *notary.Service
+	svc     *service.Service
 	anchors *fakeAnchors
 	url     string // of the HTTP server
 }
@@ -68,7 +69,7 @@ func newCalendarService(t *testing.T, serviceURL string) *calendarService {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := notary.New(context.Background(), notary.Config{
+	svc, err := service.New(context.Background(), service.Config{
 		Signer: signer, Verifier: vkey, Store: db, ServiceURL: serviceURL, CheckpointInterval: 20 * time.Millisecond,
 	})
 	if err != nil {
@@ -90,7 +91,7 @@ func newCalendarService(t *testing.T, serviceURL string) *calendarService {
 }
 
 // checkpointed submits d and waits until it is in a checkpoint.
-func (s *calendarService) checkpointed(t *testing.T, d notary.Digest) *notary.Timestamp {
+func (s *calendarService) checkpointed(t *testing.T, d notary.Digest) *service.Timestamp {
 	t.Helper()
 	ctx := context.Background()
 	if _, err := s.svc.Submit(ctx, d); err != nil {
@@ -111,7 +112,7 @@ func (s *calendarService) checkpointed(t *testing.T, d notary.Digest) *notary.Ti
 
 // finalAnchor returns a final anchor of the latest checkpoint: a transaction committing
 // its root, alone in a regtest block whose header meets its target.
-func (s *calendarService) finalAnchor(t *testing.T) *notary.Anchor {
+func (s *calendarService) finalAnchor(t *testing.T) *service.Anchor {
 	t.Helper()
 	cp := s.svc.LatestCheckpoint()
 	tx := binary.LittleEndian.AppendUint32(nil, 2)
@@ -133,10 +134,10 @@ func (s *calendarService) finalAnchor(t *testing.T) *notary.Anchor {
 	for nonce := uint32(0); h.CheckProofOfWork() != nil; nonce++ {
 		binary.LittleEndian.PutUint32(h[76:], nonce)
 	}
-	return &notary.Anchor{
-		ID: 1, Status: notary.AnchorFinal, Size: cp.Size, Root: cp.Root, TxID: notary.ReverseHex(txid),
+	return &service.Anchor{
+		ID: 1, Status: service.AnchorFinal, Size: cp.Size, Root: cp.Root, TxID: notary.ReverseHex(txid),
 		Height: 144, Confirmations: 6,
-		Bitcoin: &notary.BitcoinAttestation{Network: "regtest", Tx: tx, Header: h, Height: 144},
+		Bitcoin: &service.BitcoinAttestation{Network: "regtest", Tx: tx, Header: h, Height: 144},
 	}
 }
 
@@ -257,11 +258,11 @@ func TestCalendarTimestamp(t *testing.T) {
 
 	final := s.finalAnchor(t)
 	mempool := *final
-	mempool.Status, mempool.Bitcoin, mempool.Confirmations = notary.AnchorMempool, nil, 0
+	mempool.Status, mempool.Bitcoin, mempool.Confirmations = service.AnchorMempool, nil, 0
 	s.anchors.set(&mempool)
 	get(t, hex.EncodeToString(d[:])).want(t, http.StatusNotFound, "text/plain", "Pending confirmation in Bitcoin blockchain")
 	confirmed := mempool
-	confirmed.Status, confirmed.Confirmations = notary.AnchorConfirmed, 1
+	confirmed.Status, confirmed.Confirmations = service.AnchorConfirmed, 1
 	s.anchors.set(&confirmed)
 	get(t, hex.EncodeToString(d[:])).want(t, http.StatusNotFound, "text/plain",
 		"Timestamped by transaction "+final.TxID+"; waiting for more confirmations, 1 so far")

@@ -8,8 +8,7 @@ import (
 	"net/http"
 
 	"github.com/labstack/echo/v4"
-
-	"github.com/notary-dev/notary/notary"
+	"github.com/notary-dev/notary/service"
 )
 
 // Error is the JSON body of every error response: a stable machine-readable code and a
@@ -100,9 +99,9 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 				log.Error("error code answered with the wrong status", "code", apiErr.Code, "status", apiErr.Status, "want", status)
 				apiErr = &Error{Status: status, Code: apiErr.Code, Message: apiErr.Message}
 			}
-		case errors.Is(err, notary.ErrNotFound):
+		case errors.Is(err, service.ErrNotFound):
 			apiErr = apiError(codeNotFound, "%v", err)
-		case errors.Is(err, notary.ErrClosed):
+		case errors.Is(err, service.ErrClosed):
 			apiErr = apiError(codeShuttingDown, "the service is shutting down; try again shortly")
 		case errors.As(err, &echoErr):
 			apiErr = fromEchoError(echoErr)

@@ -15,16 +15,17 @@ import (
 
 	"github.com/notary-dev/notary/api"
 	"github.com/notary-dev/notary/notary"
+	"github.com/notary-dev/notary/service"
 	"github.com/notary-dev/notary/store"
 )
 
-// fakeChain is the Bitcoin side, in memory: api.Chain for the API and notary.AnchorSource
+// fakeChain is the Bitcoin side, in memory: api.Chain for the API and service.AnchorSource
 // for the service, both telling the same anchors. set changes them and wakes the service.
 type fakeChain struct {
-	svc *notary.Service
+	svc *service.Service
 
 	mu      sync.Mutex
-	anchors []notary.Anchor // newest first
+	anchors []service.Anchor // newest first
 	next    time.Time
 	nextOK  bool
 	height  int64
@@ -34,28 +35,28 @@ type fakeChain struct {
 }
 
 var (
-	_ api.Chain           = (*fakeChain)(nil)
-	_ notary.AnchorSource = (*fakeChain)(nil)
+	_ api.Chain            = (*fakeChain)(nil)
+	_ service.AnchorSource = (*fakeChain)(nil)
 )
 
-func newFakeChain(svc *notary.Service) *fakeChain {
+func newFakeChain(svc *service.Service) *fakeChain {
 	c := &fakeChain{svc: svc, height: 120, wallet: api.Wallet{Network: "regtest", Address: "bcrt1qexample", Balance: 5_000_000_000, Spendable: 4_000_000_000}}
 	svc.SetAnchors(c)
 	return c
 }
 
 // set replaces the anchors (newest first) and tells the service.
-func (c *fakeChain) set(anchors ...notary.Anchor) {
+func (c *fakeChain) set(anchors ...service.Anchor) {
 	c.mu.Lock()
 	c.anchors = anchors
 	c.mu.Unlock()
 	c.svc.AnchorsChanged()
 }
 
-func (c *fakeChain) Anchors() []notary.Anchor {
+func (c *fakeChain) Anchors() []service.Anchor {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return append([]notary.Anchor(nil), c.anchors...)
+	return append([]service.Anchor(nil), c.anchors...)
 }
 
 func (c *fakeChain) NextAnchor() (time.Time, bool) {
@@ -79,16 +80,16 @@ func (c *fakeChain) Wallet(ctx context.Context) (api.Wallet, error) {
 
 // Covering is the anchorer's: the earliest final anchor whose size exceeds index, else
 // the earliest other one.
-func (c *fakeChain) Covering(ctx context.Context, index int64) (*notary.Anchor, error) {
+func (c *fakeChain) Covering(ctx context.Context, index int64) (*service.Anchor, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var fallback *notary.Anchor
+	var fallback *service.Anchor
 	for i := len(c.anchors) - 1; i >= 0; i-- {
 		a := c.anchors[i]
 		if a.Size <= index {
 			continue
 		}
-		if a.Status == notary.AnchorFinal {
+		if a.Status == service.AnchorFinal {
 			return &a, nil
 		}
 		if fallback == nil {
@@ -99,15 +100,15 @@ func (c *fakeChain) Covering(ctx context.Context, index int64) (*notary.Anchor, 
 }
 
 // anchorOf returns an anchor of the given status committing checkpoint cp.
-func anchorOf(cp notary.Checkpoint, status notary.AnchorStatus, id int64) notary.Anchor {
-	a := notary.Anchor{ID: id, Status: status, Size: cp.Size, Root: cp.Root,
+func anchorOf(cp notary.Checkpoint, status service.AnchorStatus, id int64) service.Anchor {
+	a := service.Anchor{ID: id, Status: status, Size: cp.Size, Root: cp.Root,
 		TxID: strings.Repeat("ab", 32), Fee: 210, Replacements: int(id)}
-	if status == notary.AnchorConfirmed || status == notary.AnchorFinal {
+	if status == service.AnchorConfirmed || status == service.AnchorFinal {
 		a.Height, a.Confirmations = 100+id, 1
-		if status == notary.AnchorFinal {
+		if status == service.AnchorFinal {
 			a.Confirmations = 6
 		}
-		a.Bitcoin = &notary.BitcoinAttestation{Network: "regtest", Tx: []byte{1, 2, 3}, Height: a.Height}
+		a.Bitcoin = &service.BitcoinAttestation{Network: "regtest", Tx: []byte{1, 2, 3}, Height: a.Height}
 	}
 	return a
 }
@@ -166,7 +167,7 @@ func newFull(t testing.TB, cfg fullConfig) *full {
 }
 
 // waitCheckpoint waits until the latest checkpoint covers the log's size n.
-func waitCheckpoint(t testing.TB, svc *notary.Service, n int64) notary.Checkpoint {
+func waitCheckpoint(t testing.TB, svc *service.Service, n int64) notary.Checkpoint {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(2 * time.Millisecond) {
 		if cp := svc.LatestCheckpoint(); cp.Size >= n {

@@ -14,7 +14,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/notary-dev/notary/merkle"
-	"github.com/notary-dev/notary/notary"
+	"github.com/notary-dev/notary/service"
 )
 
 // InclusionView is the answer to GET /v1/proofs/inclusion.
@@ -114,7 +114,7 @@ func (h *handlers) inclusion(c echo.Context) error {
 		return err
 	}
 	p, err := h.svc.ProveInclusion(index, size)
-	if errors.Is(err, notary.ErrBadRange) {
+	if errors.Is(err, service.ErrBadRange) {
 		return apiError(codeBadRequest, "%s", clientText(err))
 	}
 	if err != nil {
@@ -133,7 +133,7 @@ func (h *handlers) consistency(c echo.Context) error {
 		return err
 	}
 	p, err := h.svc.ProveConsistency(old, size)
-	if errors.Is(err, notary.ErrBadRange) {
+	if errors.Is(err, service.ErrBadRange) {
 		return apiError(codeBadRequest, "%s", clientText(err))
 	}
 	if err != nil {

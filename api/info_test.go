@@ -16,6 +16,7 @@ import (
 
 	"github.com/notary-dev/notary/api"
 	"github.com/notary-dev/notary/notary"
+	"github.com/notary-dev/notary/service"
 )
 
 func TestAnchors(t *testing.T) {
@@ -26,21 +27,21 @@ func TestAnchors(t *testing.T) {
 		t.Errorf("anchors %v before any, want []", v.Anchors)
 	}
 	_, cp := logOf(t, f.stack, 5)
-	var all []notary.Anchor
+	var all []service.Anchor
 	for id := int64(150); id >= 1; id-- { // newest first
-		all = append(all, anchorOf(cp, notary.AnchorFinal, id))
+		all = append(all, anchorOf(cp, service.AnchorFinal, id))
 	}
-	all[0] = anchorOf(cp, notary.AnchorMempool, 150)
+	all[0] = anchorOf(cp, service.AnchorMempool, 150)
 	f.chain.set(all...)
 
 	getJSON(t, f.url+"/v1/anchors", &v)
 	if len(v.Anchors) != 100 {
 		t.Fatalf("%d anchors, want the default limit, 100", len(v.Anchors))
 	}
-	if a := v.Anchors[0]; a.Status != notary.AnchorMempool || a.Replacements != 150 || a.LogSize != cp.Size || a.Height != 0 {
+	if a := v.Anchors[0]; a.Status != service.AnchorMempool || a.Replacements != 150 || a.LogSize != cp.Size || a.Height != 0 {
 		t.Errorf("newest anchor %+v", a)
 	}
-	if a := v.Anchors[1]; a.Status != notary.AnchorFinal || a.Height != 249 || a.Confirmations != 6 || a.TxID != strings.Repeat("ab", 32) || a.Fee != 210 {
+	if a := v.Anchors[1]; a.Status != service.AnchorFinal || a.Height != 249 || a.Confirmations != 6 || a.TxID != strings.Repeat("ab", 32) || a.Fee != 210 {
 		t.Errorf("second anchor %+v", a)
 	}
 	getJSON(t, f.url+"/v1/anchors?limit=3", &v)
@@ -100,9 +101,9 @@ func TestStatus(t *testing.T) {
 	f.chain.mu.Lock()
 	f.chain.next, f.chain.nextOK = next, true
 	f.chain.mu.Unlock()
-	var anchors []notary.Anchor
+	var anchors []service.Anchor
 	for id := int64(12); id >= 1; id-- {
-		anchors = append(anchors, anchorOf(cp, notary.AnchorFinal, id))
+		anchors = append(anchors, anchorOf(cp, service.AnchorFinal, id))
 	}
 	f.chain.set(anchors...)
 
@@ -256,7 +257,7 @@ func TestMetrics(t *testing.T) {
 	do(t, http.DefaultClient, http.MethodPost, f.url+"/v1/timestamps", "application/json", submitBody(randomDigest().String()))
 	postBatch(t, f.url, batchJSON(randomDigest().String(), randomDigest().String()))
 	_, cp := logOf(t, f.stack, 2)
-	f.chain.set(anchorOf(cp, notary.AnchorMempool, 2), anchorOf(cp, notary.AnchorFinal, 1))
+	f.chain.set(anchorOf(cp, service.AnchorMempool, 2), anchorOf(cp, service.AnchorFinal, 1))
 
 	r := do(t, http.DefaultClient, http.MethodGet, f.url+"/metrics", "", nil)
 	if r.status != 200 || r.header.Get("Content-Type") != "text/plain; version=0.0.4; charset=utf-8" {

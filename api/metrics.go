@@ -11,8 +11,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
-
-	"github.com/notary-dev/notary/notary"
+	"github.com/notary-dev/notary/service"
 )
 
 // The metrics are written in the Prometheus text exposition format (version 0.0.4) by
@@ -77,8 +76,8 @@ func (m *metrics) serve(c echo.Context) error {
 		max(time.Since(svc.CheckpointTime()).Seconds(), 0))
 
 	if chain := m.cfg.Chain; chain != nil {
-		counts := map[notary.AnchorStatus]int{}
-		var latest notary.Anchor
+		counts := map[service.AnchorStatus]int{}
+		var latest service.Anchor
 		for i, a := range chain.Anchors() {
 			if i == 0 {
 				latest = a
@@ -86,7 +85,7 @@ func (m *metrics) serve(c echo.Context) error {
 			counts[a.Status]++
 		}
 		x.family("notary_anchors", "gauge", "Live anchors, by status.")
-		for _, st := range []notary.AnchorStatus{notary.AnchorSigned, notary.AnchorMempool, notary.AnchorConfirmed, notary.AnchorFinal} {
+		for _, st := range []service.AnchorStatus{service.AnchorSigned, service.AnchorMempool, service.AnchorConfirmed, service.AnchorFinal} {
 			x.sample("notary_anchors", float64(counts[st]), "status", string(st))
 		}
 		x.gauge("notary_anchor_latest_size", "Log size committed by the newest anchor.", float64(latest.Size))

@@ -19,6 +19,7 @@ import (
 	"github.com/notary-dev/notary/api"
 	"github.com/notary-dev/notary/merkle"
 	"github.com/notary-dev/notary/notary"
+	"github.com/notary-dev/notary/service"
 	"github.com/notary-dev/notary/store"
 )
 
@@ -35,7 +36,7 @@ type stack struct {
 	signer note.Signer
 	db     *store.DB
 	store  *countingStore
-	svc    *notary.Service
+	svc    *service.Service
 	vkey   string
 	url    string // base URL of the HTTP server, no trailing slash
 
@@ -67,7 +68,7 @@ func newStack(tb testing.TB, cfg stackConfig) *stack {
 	s.store = &countingStore{Store: s.db}
 
 	ctx, cancel := context.WithCancel(context.Background())
-	s.svc, err = notary.New(ctx, notary.Config{
+	s.svc, err = service.New(ctx, service.Config{
 		Signer:             signer,
 		Verifier:           vkey,
 		Store:              s.store,
@@ -137,7 +138,7 @@ func serve(tb testing.TB, h http.Handler) string {
 
 // countingStore counts the store's durable appends, to tell how the sequencer batches.
 type countingStore struct {
-	notary.Store
+	service.Store
 	appends atomic.Int64 // AppendEntries calls
 	entries atomic.Int64 // entries appended
 	nanos   atomic.Int64 // time spent in AppendEntries

@@ -11,20 +11,21 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/notary-dev/notary/notary"
+	"github.com/notary-dev/notary/service"
 )
 
 // AnchorView is the JSON form of a Bitcoin anchor.
 type AnchorView struct {
-	Status        notary.AnchorStatus `json:"status"`
-	TxID          string              `json:"txid"`
-	LogSize       int64               `json:"log_size"`
-	Fee           int64               `json:"fee_sat"`
-	Replacements  int                 `json:"replacements"`
-	Height        int64               `json:"height,omitempty"`
-	Confirmations int64               `json:"confirmations"`
+	Status        service.AnchorStatus `json:"status"`
+	TxID          string               `json:"txid"`
+	LogSize       int64                `json:"log_size"`
+	Fee           int64                `json:"fee_sat"`
+	Replacements  int                  `json:"replacements"`
+	Height        int64                `json:"height,omitempty"`
+	Confirmations int64                `json:"confirmations"`
 }
 
-func anchorJSON(a *notary.Anchor) *AnchorView {
+func anchorJSON(a *service.Anchor) *AnchorView {
 	if a == nil {
 		return nil
 	}
@@ -36,12 +37,12 @@ func anchorJSON(a *notary.Anchor) *AnchorView {
 
 // TimestampView is the JSON answer to a submission (the receipt) and to a lookup.
 type TimestampView struct {
-	Digest     string        `json:"digest"`
-	Status     notary.Status `json:"status"`
-	Index      int64         `json:"index"`
-	Received   time.Time     `json:"received"`
-	ReceivedMS int64         `json:"received_ms"`
-	LeafHash   string        `json:"leaf_hash"`
+	Digest     string         `json:"digest"`
+	Status     service.Status `json:"status"`
+	Index      int64          `json:"index"`
+	Received   time.Time      `json:"received"`
+	ReceivedMS int64          `json:"received_ms"`
+	LeafHash   string         `json:"leaf_hash"`
 	// LogSize, KeyID and Signature are those of the signed checkpoint in Proof, which
 	// includes the entry; absent while no checkpoint does (a lookup's first second or so).
 	LogSize   int64       `json:"log_size,omitempty"`
@@ -53,7 +54,7 @@ type TimestampView struct {
 	Proof *notary.Proof `json:"proof,omitempty"`
 }
 
-func timestampJSON(ts *notary.Timestamp) (TimestampView, error) {
+func timestampJSON(ts *service.Timestamp) (TimestampView, error) {
 	e := ts.Entry
 	v := TimestampView{
 		Digest:     e.Digest.String(),
@@ -78,7 +79,7 @@ func timestampJSON(ts *notary.Timestamp) (TimestampView, error) {
 }
 
 // answerTimestamp answers ts as JSON.
-func answerTimestamp(c echo.Context, ts *notary.Timestamp) error {
+func answerTimestamp(c echo.Context, ts *service.Timestamp) error {
 	v, err := timestampJSON(ts)
 	if err != nil {
 		return err

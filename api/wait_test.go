@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/notary-dev/notary/notary"
+	"github.com/notary-dev/notary/service"
 )
 
 // getAsync starts a GET and returns a channel that receives its answer and how long it took.
@@ -68,7 +69,7 @@ func TestLongPoll(t *testing.T) {
 
 	t.Run("times out with the same status", func(t *testing.T) {
 		r := receive(t, getAsync(t, f.url+"/v1/timestamps/"+d+"?wait=1"), 5*time.Second)
-		if r.ts.Status != notary.StatusPending || r.took < time.Second || r.took > 3*time.Second {
+		if r.ts.Status != service.StatusPending || r.took < time.Second || r.took > 3*time.Second {
 			t.Errorf("status %s after %v, want pending after about 1 s", r.ts.Status, r.took)
 		}
 	})
@@ -88,7 +89,7 @@ func TestLongPoll(t *testing.T) {
 		unaffected := getAsync(t, fmt.Sprintf("%s/v1/entries/%d?wait=2&since=pending", f.url, cp.Size)) // not covered
 		time.Sleep(200 * time.Millisecond)
 		// An anchor that is only signed changes nothing: the waits go on.
-		f.chain.set(anchorOf(cp, notary.AnchorSigned, 1))
+		f.chain.set(anchorOf(cp, service.AnchorSigned, 1))
 		time.Sleep(200 * time.Millisecond)
 		select {
 		case r := <-byDigest:
@@ -96,24 +97,24 @@ func TestLongPoll(t *testing.T) {
 		default:
 		}
 		start := time.Now()
-		f.chain.set(anchorOf(cp, notary.AnchorMempool, 1))
+		f.chain.set(anchorOf(cp, service.AnchorMempool, 1))
 		for _, ch := range []<-chan timedReply{byDigest, byIndex} {
 			r := receive(t, ch, 5*time.Second)
-			if r.ts.Status != notary.StatusAnchored || r.ts.Anchor == nil || r.ts.Anchor.Status != notary.AnchorMempool {
+			if r.ts.Status != service.StatusAnchored || r.ts.Anchor == nil || r.ts.Anchor.Status != service.AnchorMempool {
 				t.Errorf("status %s, anchor %+v", r.ts.Status, r.ts.Anchor)
 			}
 			if time.Since(start) > time.Second {
 				t.Errorf("answered %v after the change", time.Since(start))
 			}
 		}
-		if r := receive(t, unaffected, 5*time.Second); r.ts.Status != notary.StatusPending || r.took < 2*time.Second {
+		if r := receive(t, unaffected, 5*time.Second); r.ts.Status != service.StatusPending || r.took < 2*time.Second {
 			t.Errorf("an entry the anchor does not cover answered %s after %v", r.ts.Status, r.took)
 		}
 	})
 
 	t.Run("since a status it no longer has answers at once", func(t *testing.T) {
 		r := receive(t, getAsync(t, f.url+"/v1/timestamps/"+d+"?wait=30&since=pending"), 5*time.Second)
-		if r.ts.Status != notary.StatusAnchored || r.took > time.Second {
+		if r.ts.Status != service.StatusAnchored || r.took > time.Second {
 			t.Errorf("status %s after %v", r.ts.Status, r.took)
 		}
 	})
@@ -121,11 +122,11 @@ func TestLongPoll(t *testing.T) {
 	t.Run("to confirmed", func(t *testing.T) {
 		ch := getAsync(t, f.url+"/v1/timestamps/"+d+"?wait=30&since=anchored")
 		time.Sleep(100 * time.Millisecond)
-		f.chain.set(anchorOf(cp, notary.AnchorConfirmed, 1))
+		f.chain.set(anchorOf(cp, service.AnchorConfirmed, 1))
 		time.Sleep(100 * time.Millisecond)
-		f.chain.set(anchorOf(cp, notary.AnchorFinal, 1))
+		f.chain.set(anchorOf(cp, service.AnchorFinal, 1))
 		r := receive(t, ch, 5*time.Second)
-		if r.ts.Status != notary.StatusConfirmed {
+		if r.ts.Status != service.StatusConfirmed {
 			t.Errorf("status %s, want confirmed", r.ts.Status)
 		}
 		p, err := notary.ParseProof(r.ts.Proof)
@@ -141,7 +142,7 @@ func TestLongPoll(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 		close(g.shutdown)
 		r := receive(t, ch, 5*time.Second)
-		if r.ts.Status != notary.StatusPending || r.took > 2*time.Second {
+		if r.ts.Status != service.StatusPending || r.took > 2*time.Second {
 			t.Errorf("status %s after %v", r.ts.Status, r.took)
 		}
 	})

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/notary-dev/notary/notary"
+	"github.com/notary-dev/notary/service"
 )
 
 // WebhookStore keeps webhooks durably, so that a restart loses none. store.DB implements it.
@@ -40,7 +41,7 @@ type WebhookStore interface {
 
 // WebhookConfig configures Webhooks. Service, Store and Key are required.
 type WebhookConfig struct {
-	Service *notary.Service
+	Service *service.Service
 	Store   WebhookStore
 	// Key signs every delivery (the Notary-Signature header, see notary.SignWebhook); its
 	// public half is published at /v1/keys as webhook_key.
@@ -282,7 +283,7 @@ func (w *Webhooks) attempt(ctx context.Context, d dueWebhook) bool {
 		w.cfg.Logger.Error("webhooks: reading the timestamp", "entry", d.entry, "err", err)
 		return w.failed(ctx, d, "the service could not read the entry")
 	}
-	if ts.Status != notary.StatusConfirmed {
+	if ts.Status != service.StatusConfirmed {
 		return false
 	}
 	v, err := timestampJSON(ts)

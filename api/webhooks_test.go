@@ -15,6 +15,7 @@ import (
 
 	"github.com/notary-dev/notary/api"
 	"github.com/notary-dev/notary/notary"
+	"github.com/notary-dev/notary/service"
 )
 
 // receiver is a webhook receiver on loopback that fails its first failures requests.
@@ -99,12 +100,12 @@ func TestWebhook(t *testing.T) {
 	cp := waitCheckpoint(t, f.svc, 1)
 
 	// Nothing until the proof is complete.
-	f.chain.set(anchorOf(cp, notary.AnchorMempool, 1))
-	f.chain.set(anchorOf(cp, notary.AnchorConfirmed, 1))
+	f.chain.set(anchorOf(cp, service.AnchorMempool, 1))
+	f.chain.set(anchorOf(cp, service.AnchorConfirmed, 1))
 	rcv.quiet(t, 300*time.Millisecond)
 
 	confirmed := time.Now()
-	f.chain.set(anchorOf(cp, notary.AnchorFinal, 1))
+	f.chain.set(anchorOf(cp, service.AnchorFinal, 1))
 	first, second, third := rcv.next(t), rcv.next(t), rcv.next(t)
 	for i, dl := range []delivery{first, second, third} {
 		if dl.signature != nil {
@@ -113,7 +114,7 @@ func TestWebhook(t *testing.T) {
 		if dl.attempt != i+1 || dl.id != first.id || dl.id == "" {
 			t.Errorf("attempt %d: header attempt %d, id %q (first %q)", i+1, dl.attempt, dl.id, first.id)
 		}
-		if dl.ts.Digest != d.String() || dl.ts.Status != notary.StatusConfirmed {
+		if dl.ts.Digest != d.String() || dl.ts.Status != service.StatusConfirmed {
 			t.Errorf("attempt %d: digest %s, status %s", i+1, dl.ts.Digest, dl.ts.Status)
 		}
 		p, err := notary.ParseProof(dl.ts.Proof)
@@ -172,7 +173,7 @@ func TestWebhookBatchAndKey(t *testing.T) {
 		t.Fatalf("keyed submit: %d %s", r.status, r.body)
 	}
 	cp := waitCheckpoint(t, f.svc, 4)
-	f.chain.set(anchorOf(cp, notary.AnchorFinal, 1))
+	f.chain.set(anchorOf(cp, service.AnchorFinal, 1))
 
 	got := map[string]bool{}
 	for range ds {
@@ -199,7 +200,7 @@ func TestWebhookBatchAndKey(t *testing.T) {
 		if r := do(t, http.DefaultClient, http.MethodPost, f.url+"/v1/timestamps", "application/json", body); r.status != 200 {
 			t.Fatalf("status %d", r.status)
 		}
-		if dl := late.next(t); dl.ts.Digest != ds[0] || dl.ts.Status != notary.StatusConfirmed {
+		if dl := late.next(t); dl.ts.Digest != ds[0] || dl.ts.Status != service.StatusConfirmed {
 			t.Errorf("got %s %s", dl.ts.Digest, dl.ts.Status)
 		}
 	})
@@ -229,7 +230,7 @@ func TestWebhookSurvivesRestart(t *testing.T) {
 		t.Fatalf("status %d", r.status)
 	}
 	cp := waitCheckpoint(t, s.svc, 1)
-	chain.set(anchorOf(cp, notary.AnchorFinal, 1))
+	chain.set(anchorOf(cp, service.AnchorFinal, 1))
 	if dl := rcv.next(t); dl.status != http.StatusServiceUnavailable {
 		t.Fatalf("first attempt answered %d", dl.status)
 	}
@@ -260,7 +261,7 @@ func TestWebhookGivesUp(t *testing.T) {
 	if r := do(t, http.DefaultClient, http.MethodPost, f.url+"/v1/timestamps", "application/json", body); r.status != 200 {
 		t.Fatalf("status %d", r.status)
 	}
-	f.chain.set(anchorOf(waitCheckpoint(t, f.svc, 1), notary.AnchorFinal, 1))
+	f.chain.set(anchorOf(waitCheckpoint(t, f.svc, 1), service.AnchorFinal, 1))
 	for range 3 {
 		rcv.next(t)
 	}
@@ -316,7 +317,7 @@ func TestWebhookPrivateAddresses(t *testing.T) {
 	if err := s.db.AddWebhooks(ctx, rcv.URL, []int64{entries[0].Index}, time.Now()); err != nil { // past the form check
 		t.Fatal(err)
 	}
-	chain.set(anchorOf(waitCheckpoint(t, s.svc, 1), notary.AnchorFinal, 1))
+	chain.set(anchorOf(waitCheckpoint(t, s.svc, 1), service.AnchorFinal, 1))
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 		_, attempts, lastErr, _, err := s.db.WebhookState(ctx, entries[0].Index, rcv.URL)
 		if err != nil {
@@ -348,7 +349,7 @@ func TestWebhookChangeWithPollDue(t *testing.T) {
 		if r := do(t, http.DefaultClient, http.MethodPost, f.url+"/v1/timestamps", "application/json", body); r.status != 200 {
 			t.Fatalf("status %d", r.status)
 		}
-		f.chain.set(anchorOf(waitCheckpoint(t, f.svc, 1), notary.AnchorFinal, 1))
+		f.chain.set(anchorOf(waitCheckpoint(t, f.svc, 1), service.AnchorFinal, 1))
 		select {
 		case <-rcv.got:
 		case <-time.After(5 * time.Second):

@@ -8,113 +8,31 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/mod/sumdb/note"
-
+	"github.com/notary-dev/notary/internal/logtest"
 	"github.com/notary-dev/notary/merkle"
 	"github.com/notary-dev/notary/notary"
 )
 
-// The keys are fixed so that the golden files are stable. They sign test data only.
+// The log's keys are logtest's; forgerSkey bears the log's name but is another key,
+// otherSkey is the key of another log.
 const (
-	logName = "notary.example/log"
-	logSkey = "PRIVATE+KEY+notary.example/log+11b508bc+AUpYQ/Kir/yTUxo4yratT4HuDThu9odTTADNWXqIZs29"
-	logVkey = "notary.example/log+11b508bc+ASei22vQPCEQjzhl0nXHlLvpGIyrENIzpqQWgQ6nIf1D"
+	logName = logtest.LogName
+	logSkey = logtest.LogSkey
+	logVkey = logtest.LogVkey
 
-	// forgerSkey bears the log's name but is another key.
 	forgerSkey = "PRIVATE+KEY+notary.example/log+c27145f0+AQ7jHha4oGnXHZy9i+v498Mz7xw8TqnFJjP29fiP1wAa"
 	forgerVkey = "notary.example/log+c27145f0+AXEolEBUsgRKy+zY9YiGCysvf8cWRmpfAqxMhY5h1JcK"
 
-	// otherSkey is the key of another log.
 	otherSkey = "PRIVATE+KEY+notary.example/other+e784a5df+AfD/qnQLqIpRp3c2HQIq8sZgcH3ohop5EYUiGeOfmhmb"
 	otherVkey = "notary.example/other+e784a5df+ATMGrA50yNSDUqUvB5flY5eb4a6BWsfrn7Vk8W2Daj1c"
 )
 
-// newSigner returns the signer of skey.
-func newSigner(tb testing.TB, skey string) note.Signer {
-	tb.Helper()
-	s, err := note.NewSigner(skey)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return s
-}
-
-// testDigest returns the digest of the made-up document number i.
-func testDigest(i int64) notary.Digest {
-	return sha256.Sum256(fmt.Appendf(nil, "document %d", i))
-}
-
-// testEntry returns a deterministic entry for index i.
-func testEntry(i int64) notary.Entry {
-	e := notary.Entry{
-		Index:  i,
-		Digest: testDigest(i),
-		Time:   time.UnixMilli(1_795_650_000_123 + 37*i).UTC(),
-	}
-	nonce := sha256.Sum256(fmt.Appendf(nil, "nonce %d", i))
-	copy(e.Nonce[:], nonce[:])
-	return e
-}
-
-// memLog is a log held in memory, a merkle.HashReader over a slice.
-type memLog struct {
-	entries []notary.Entry
-	hashes  []merkle.Hash
-}
-
-func (l *memLog) ReadHashes(indexes []int64) ([]merkle.Hash, error) {
-	out := make([]merkle.Hash, len(indexes))
-	for k, i := range indexes {
-		if i < 0 || i >= int64(len(l.hashes)) {
-			return nil, fmt.Errorf("memLog: no hash %d: %w", i, notary.ErrNotFound)
-		}
-		out[k] = l.hashes[i]
-	}
-	return out, nil
-}
-
-// append adds e as the next entry; e.Index must be the log size.
-func (l *memLog) append(tb testing.TB, e notary.Entry) {
-	tb.Helper()
-	n := int64(len(l.entries))
-	if e.Index != n {
-		tb.Fatalf("memLog: appending entry %d to a log of %d", e.Index, n)
-	}
-	hs, err := merkle.StoredHashes(n, e.LeafHash(), l)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	l.entries = append(l.entries, e)
-	l.hashes = append(l.hashes, hs...)
-}
-
-// newMemLog returns a log of n entries made by testEntry.
-func newMemLog(tb testing.TB, n int64) *memLog {
-	tb.Helper()
-	l := &memLog{}
-	for i := range n {
-		l.append(tb, testEntry(i))
-	}
-	return l
-}
-
-func (l *memLog) root(tb testing.TB, size int64) merkle.Hash {
-	tb.Helper()
-	r, err := merkle.TreeHash(size, l)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return r
-}
-
-func (l *memLog) inclusion(tb testing.TB, index, size int64) []merkle.Hash {
-	tb.Helper()
-	p, err := merkle.InclusionProof(index, size, l)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return p
-}
+var (
+	newSigner  = logtest.Signer
+	testDigest = logtest.Digest
+	testEntry  = logtest.Entry
+	newMemLog  = logtest.NewMemLog
+)
 
 // A Bitcoin transaction, enough of it to serialize one.
 type btcTx struct {
@@ -275,27 +193,15 @@ func newHeader(tb testing.TB, root merkle.Hash, work bool) notary.Header {
 	return h
 }
 
-// attestation returns the Bitcoin attestation of tx in block b.
-func (b *btcBlock) attestation(tx []byte, height int64) *notary.BitcoinAttestation {
-	return &notary.BitcoinAttestation{
+// bitcoin returns the Bitcoin section of a proof through tx in block b.
+func (b *btcBlock) bitcoin(tx []byte, height int64) *notary.ProofBitcoin {
+	return &notary.ProofBitcoin{
 		Network: "regtest",
 		Tx:      tx,
 		TxIndex: b.txIndex,
 		Branch:  b.branch,
-		Header:  b.header,
+		Header:  b.header[:],
 		Height:  height,
-	}
-}
-
-// proofBitcoin returns the proof section of an attestation.
-func proofBitcoin(a *notary.BitcoinAttestation) *notary.ProofBitcoin {
-	return &notary.ProofBitcoin{
-		Network: a.Network,
-		Tx:      a.Tx,
-		TxIndex: a.TxIndex,
-		Branch:  a.Branch,
-		Header:  a.Header[:],
-		Height:  a.Height,
 	}
 }
 
@@ -313,7 +219,7 @@ const (
 // fixture is the material of a proof of entry fixtureIndex in a synthetic log, anchored in a
 // synthetic regtest block.
 type fixture struct {
-	log   *memLog
+	log   *logtest.MemLog
 	entry notary.Entry
 	cp    notary.Checkpoint
 	tx    *btcTx
@@ -324,9 +230,9 @@ type fixture struct {
 func newFixture(tb testing.TB, tag []byte) *fixture {
 	tb.Helper()
 	f := &fixture{log: newMemLog(tb, fixtureLogSize)}
-	f.entry = f.log.entries[fixtureIndex]
+	f.entry = f.log.Entries[fixtureIndex]
 	var err error
-	f.cp, err = notary.SignCheckpoint(fixtureLogSize, f.log.root(tb, fixtureLogSize), newSigner(tb, logSkey))
+	f.cp, err = notary.SignCheckpoint(fixtureLogSize, f.log.Root(tb, fixtureLogSize), newSigner(tb, logSkey))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -346,7 +252,7 @@ func (f *fixture) pending(tb testing.TB) *notary.Proof {
 		Log: notary.ProofLog{
 			Key:        logVkey,
 			Checkpoint: string(f.cp.Note),
-			Inclusion:  f.log.inclusion(tb, e.Index, f.cp.Size),
+			Inclusion:  f.log.Inclusion(tb, e.Index, f.cp.Size),
 		},
 		Service: fixtureService,
 	}
@@ -357,7 +263,7 @@ func (f *fixture) complete(tb testing.TB) *notary.Proof {
 	tb.Helper()
 	p := f.pending(tb)
 	tx := f.tx.serialize(false)
-	p.Bitcoin = proofBitcoin(f.block.attestation(tx, fixtureHeight))
+	p.Bitcoin = f.block.bitcoin(tx, fixtureHeight)
 	return p
 }
 

@@ -69,7 +69,7 @@ func goldenCases() []goldenCase {
 	// that only the transaction step can fail.
 	newAnchor := func(t *testing.T, p *notary.Proof, tx []byte) {
 		b := newBlock(t, tx, fixtureNTx, fixtureTxIndex, true)
-		p.Bitcoin = proofBitcoin(b.attestation(tx, fixtureHeight))
+		p.Bitcoin = b.bitcoin(tx, fixtureHeight)
 	}
 
 	return []goldenCase{
@@ -105,13 +105,13 @@ func goldenCases() []goldenCase {
 			})),
 		verifyFails("checkpoint-root-changed.json", notary.StepCheckpoint, "the checkpoint's root line edited after signing",
 			completeWith(func(t *testing.T, f *fixture, p *notary.Proof) {
-				other := f.log.root(t, fixtureLogSize-1)
+				other := f.log.Root(t, fixtureLogSize-1)
 				p.Log.Checkpoint = strings.Replace(p.Log.Checkpoint,
 					base64.StdEncoding.EncodeToString(f.cp.Root[:]), base64.StdEncoding.EncodeToString(other[:]), 1)
 			})),
 		verifyFails("checkpoint-before-entry.json", notary.StepInclusion, "a genuine checkpoint of a log too small to hold the entry",
 			completeWith(func(t *testing.T, f *fixture, p *notary.Proof) {
-				cp, err := notary.SignCheckpoint(fixtureIndex, f.log.root(t, fixtureIndex), newSigner(t, logSkey))
+				cp, err := notary.SignCheckpoint(fixtureIndex, f.log.Root(t, fixtureIndex), newSigner(t, logSkey))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -121,7 +121,7 @@ func goldenCases() []goldenCase {
 			func(t *testing.T) []byte {
 				f := newFixture(t, nil)
 				p := f.complete(t)
-				newAnchor(t, p, anchorTx(f.log.root(t, fixtureLogSize-1), nil).serialize(false))
+				newAnchor(t, p, anchorTx(f.log.Root(t, fixtureLogSize-1), nil).serialize(false))
 				return marshal(t, p)
 			}},
 		{goldenEntry{File: "tx-root-in-two-outputs.json", Models: "a transaction committing the root in two OP_RETURN outputs", Stage: "verify", Step: notary.StepTransaction},
@@ -267,7 +267,7 @@ func checkVerified(t *testing.T, p *notary.Proof, v *notary.Verified) {
 		t.Errorf("Verified log = %s %s size %d, want %s %s size %d",
 			v.Origin, v.Key, v.LogSize, logName, logVkey, fixtureLogSize)
 	}
-	if v.LogRoot != newMemLog(t, fixtureLogSize).root(t, fixtureLogSize) {
+	if v.LogRoot != newMemLog(t, fixtureLogSize).Root(t, fixtureLogSize) {
 		t.Errorf("Verified.LogRoot = %v, not the log's root", v.LogRoot)
 	}
 	if v.Complete != p.Complete() {

@@ -95,18 +95,18 @@ func TestProofOpsEveryShape(t *testing.T) {
 	log := newMemLog(t, 17)
 	signer := newSigner(t, logSkey)
 	for size := int64(1); size <= 17; size++ {
-		cp, err := notary.SignCheckpoint(size, log.root(t, size), signer)
+		cp, err := notary.SignCheckpoint(size, log.Root(t, size), signer)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for index := range size {
 			t.Run(fmt.Sprintf("%d of %d", index, size), func(t *testing.T) {
-				e := log.entries[index]
+				e := log.Entries[index]
 				p := &notary.Proof{
 					Format: notary.ProofFormat,
 					Digest: e.Digest,
 					Entry:  notary.ProofEntry{Index: index, ReceivedMS: e.Time.UnixMilli(), Nonce: e.Nonce[:]},
-					Log:    notary.ProofLog{Key: logVkey, Checkpoint: string(cp.Note), Inclusion: log.inclusion(t, index, size)},
+					Log:    notary.ProofLog{Key: logVkey, Checkpoint: string(cp.Note), Inclusion: log.Inclusion(t, index, size)},
 				}
 				v, err := notary.Verify(p)
 				if err != nil {
@@ -124,7 +124,7 @@ func TestProofOpsEveryShape(t *testing.T) {
 				}
 				if size > 1 {
 					// Any other entry's digest must not reach the root through these ops.
-					other := log.entries[(index+1)%size].Digest
+					other := log.Entries[(index+1)%size].Digest
 					if got := evaluate(t, other[:], ops); bytes.Equal(got, cp.Root[:]) {
 						t.Error("another digest reaches the root through the ops")
 					}
@@ -176,7 +176,7 @@ func TestVerifyTransaction(t *testing.T) {
 		{"root in a P2WSH output", withScript(append([]byte{0x00, 0x20}, root[:]...)), false},
 		{"root in an OP_RETURN output and a P2WSH output", anchorTx(root, nil, btcOut{script: append([]byte{0x00, 0x20}, root[:]...)}).serialize(false), true},
 		{"root in two OP_RETURN outputs", anchorTx(root, nil, btcOut{script: nullData(root[:])}).serialize(false), false},
-		{"root of another tree", anchorTx(f.log.root(t, fixtureLogSize-1), nil).serialize(false), false},
+		{"root of another tree", anchorTx(f.log.Root(t, fixtureLogSize-1), nil).serialize(false), false},
 		{"witness serialization", f.tx.serialize(true), false},
 		{"no outputs", noOutputs.serialize(false), false},
 		{"no inputs", func() []byte {
@@ -200,7 +200,7 @@ func TestVerifyTransaction(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			p := f.pending(t)
 			block := newBlock(t, tt.tx, fixtureNTx, fixtureTxIndex, true)
-			p.Bitcoin = proofBitcoin(block.attestation(tt.tx, fixtureHeight))
+			p.Bitcoin = block.bitcoin(tt.tx, fixtureHeight)
 			_, err := notary.Verify(p)
 			if !tt.ok {
 				if got := stepOf(t, err); got != notary.StepTransaction {
@@ -249,7 +249,7 @@ func TestVerify(t *testing.T) {
 		{"index at the checkpoint's size", func(t *testing.T, f *fixture, p *notary.Proof) { p.Entry.Index = fixtureLogSize }, notary.StepInclusion},
 		{"index far beyond the size", func(t *testing.T, f *fixture, p *notary.Proof) { p.Entry.Index = 1 << 62 }, notary.StepInclusion},
 		{"inclusion path of another entry", func(t *testing.T, f *fixture, p *notary.Proof) {
-			p.Log.Inclusion = f.log.inclusion(t, fixtureIndex+1, fixtureLogSize)
+			p.Log.Inclusion = f.log.Inclusion(t, fixtureIndex+1, fixtureLogSize)
 		}, notary.StepInclusion},
 		{"inclusion path with an extra hash", func(t *testing.T, f *fixture, p *notary.Proof) {
 			p.Log.Inclusion = append(p.Log.Inclusion, merkle.Hash{})

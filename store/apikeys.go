@@ -8,8 +8,7 @@ import (
 	"time"
 
 	"github.com/mattn/go-sqlite3"
-
-	"github.com/notary-dev/notary/notary"
+	"github.com/notary-dev/notary/service"
 )
 
 // ErrKeyExists is returned (wrapped) by CreateAPIKey for a name or token already taken.
@@ -72,7 +71,7 @@ func (db *DB) APIKeys(ctx context.Context) ([]APIKey, error) {
 }
 
 // RevokeAPIKey revokes the key of the given name for good. Revoking a revoked key is a
-// no-op; an unknown name gives an error wrapping notary.ErrNotFound.
+// no-op; an unknown name gives an error wrapping service.ErrNotFound.
 func (db *DB) RevokeAPIKey(ctx context.Context, name string, now time.Time) error {
 	res, err := db.writer.ExecContext(ctx,
 		`UPDATE api_keys SET revoked_ms = coalesce(revoked_ms, ?) WHERE name = ?`, now.UnixMilli(), name)
@@ -82,21 +81,21 @@ func (db *DB) RevokeAPIKey(ctx context.Context, name string, now time.Time) erro
 	if n, err := res.RowsAffected(); err != nil {
 		return dbErr(ctx, "revoke API key", err)
 	} else if n == 0 {
-		return fmt.Errorf("store: API key %q: %w", name, notary.ErrNotFound)
+		return fmt.Errorf("store: API key %q: %w", name, service.ErrNotFound)
 	}
 	return nil
 }
 
 // APIKeyByHash returns the name and callback URL of the key whose token has the given
 // SHA-256, and whether it is revoked; an unknown hash gives an error wrapping
-// notary.ErrNotFound.
+// service.ErrNotFound.
 func (db *DB) APIKeyByHash(ctx context.Context, tokenHash [32]byte) (name, webhook string, revoked bool, err error) {
 	var revokedMS sql.NullInt64
 	err = db.readers.QueryRowContext(ctx,
 		`SELECT name, webhook, revoked_ms FROM api_keys WHERE token_hash = ?`, tokenHash[:]).
 		Scan(&name, &webhook, &revokedMS)
 	if errors.Is(err, sql.ErrNoRows) {
-		return "", "", false, fmt.Errorf("store: API key: %w", notary.ErrNotFound)
+		return "", "", false, fmt.Errorf("store: API key: %w", service.ErrNotFound)
 	}
 	if err != nil {
 		return "", "", false, dbErr(ctx, "API key", err)

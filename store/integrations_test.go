@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/notary-dev/notary/notary"
+	"github.com/notary-dev/notary/service"
 )
 
 func TestAPIKeys(t *testing.T) {
@@ -33,7 +33,7 @@ func TestAPIKeys(t *testing.T) {
 	if err != nil || name != "ci" || webhook != "https://ci.example/hook" || revoked {
 		t.Errorf("APIKeyByHash = %q, %q, %v, %v", name, webhook, revoked, err)
 	}
-	if _, _, _, err := db.APIKeyByHash(ctx, sha256.Sum256([]byte("nope"))); !errors.Is(err, notary.ErrNotFound) {
+	if _, _, _, err := db.APIKeyByHash(ctx, sha256.Sum256([]byte("nope"))); !errors.Is(err, service.ErrNotFound) {
 		t.Errorf("unknown token: %v", err)
 	}
 	if err := db.RevokeAPIKey(ctx, "ops", now.Add(time.Hour)); err != nil {
@@ -42,7 +42,7 @@ func TestAPIKeys(t *testing.T) {
 	if err := db.RevokeAPIKey(ctx, "ops", now.Add(2*time.Hour)); err != nil {
 		t.Errorf("revoking again: %v", err)
 	}
-	if err := db.RevokeAPIKey(ctx, "nobody", now); !errors.Is(err, notary.ErrNotFound) {
+	if err := db.RevokeAPIKey(ctx, "nobody", now); !errors.Is(err, service.ErrNotFound) {
 		t.Errorf("revoking an unknown key: %v", err)
 	}
 	if _, _, revoked, err := db.APIKeyByHash(ctx, ops); !revoked || err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/notary-dev/notary/merkle"
 	"github.com/notary-dev/notary/notary"
+	"github.com/notary-dev/notary/service"
 )
 
 // ErrOutOfSequence is returned (wrapped) by AppendEntries when the entries do not run on
@@ -96,7 +97,7 @@ func (db *DB) AppendEntries(ctx context.Context, entries []notary.Entry, hashes 
 }
 
 // ReadHashes returns the stored Merkle hashes at the given storage indexes, in the order
-// asked, with one query. If one is missing the error names it and wraps notary.ErrNotFound.
+// asked, with one query. If one is missing the error names it and wraps service.ErrNotFound.
 func (db *DB) ReadHashes(indexes []int64) ([]merkle.Hash, error) {
 	out := make([]merkle.Hash, 0, len(indexes))
 	if len(indexes) == 0 {
@@ -124,7 +125,7 @@ func (db *DB) ReadHashes(indexes []int64) ([]merkle.Hash, error) {
 			return nil, fmt.Errorf("store: read hashes: %v", err)
 		}
 		if h == nil {
-			return nil, fmt.Errorf("store: hash %d: %w", id, notary.ErrNotFound)
+			return nil, fmt.Errorf("store: hash %d: %w", id, service.ErrNotFound)
 		}
 		if len(h) != merkle.HashSize {
 			return nil, fmt.Errorf("store: hash %d: corrupt, %d bytes", id, len(h))
@@ -140,12 +141,12 @@ func (db *DB) ReadHashes(indexes []int64) ([]merkle.Hash, error) {
 	return out, nil
 }
 
-// Entry returns the entry at index, or an error wrapping notary.ErrNotFound.
+// Entry returns the entry at index, or an error wrapping service.ErrNotFound.
 func (db *DB) Entry(ctx context.Context, index int64) (notary.Entry, error) {
 	var r entryRow
 	err := db.readEntry.QueryRowContext(ctx, index).Scan(&r.id, &r.digest, &r.timeMS, &r.nonce)
 	if errors.Is(err, sql.ErrNoRows) {
-		return notary.Entry{}, fmt.Errorf("store: entry %d: %w", index, notary.ErrNotFound)
+		return notary.Entry{}, fmt.Errorf("store: entry %d: %w", index, service.ErrNotFound)
 	}
 	if err != nil {
 		return notary.Entry{}, dbErr(ctx, fmt.Sprintf("entry %d", index), err)
@@ -245,11 +246,11 @@ func (db *DB) SaveCheckpoint(ctx context.Context, c notary.Checkpoint) error {
 }
 
 // Checkpoint returns the stored checkpoint of the given size, or an error wrapping
-// notary.ErrNotFound.
+// service.ErrNotFound.
 func (db *DB) Checkpoint(ctx context.Context, size int64) (notary.Checkpoint, error) {
 	c, err := scanCheckpoint(db.checkpoint.QueryRowContext(ctx, size))
 	if errors.Is(err, sql.ErrNoRows) {
-		return notary.Checkpoint{}, fmt.Errorf("store: checkpoint of size %d: %w", size, notary.ErrNotFound)
+		return notary.Checkpoint{}, fmt.Errorf("store: checkpoint of size %d: %w", size, service.ErrNotFound)
 	}
 	if err != nil {
 		return notary.Checkpoint{}, dbErr(ctx, fmt.Sprintf("checkpoint of size %d", size), err)
@@ -258,11 +259,11 @@ func (db *DB) Checkpoint(ctx context.Context, size int64) (notary.Checkpoint, er
 }
 
 // LatestCheckpoint returns the stored checkpoint of the greatest size, or an error
-// wrapping notary.ErrNotFound if none is stored.
+// wrapping service.ErrNotFound if none is stored.
 func (db *DB) LatestCheckpoint(ctx context.Context) (notary.Checkpoint, error) {
 	c, err := scanCheckpoint(db.latest.QueryRowContext(ctx))
 	if errors.Is(err, sql.ErrNoRows) {
-		return notary.Checkpoint{}, fmt.Errorf("store: latest checkpoint: %w", notary.ErrNotFound)
+		return notary.Checkpoint{}, fmt.Errorf("store: latest checkpoint: %w", service.ErrNotFound)
 	}
 	if err != nil {
 		return notary.Checkpoint{}, dbErr(ctx, "latest checkpoint", err)

@@ -1,7 +1,7 @@
 // Package store keeps the notary's durable state in one SQLite file: the log's entries, its
 // stored Merkle hashes, its signed checkpoints, and the anchorer's records and wallet.
 //
-// A DB implements notary.Store and anchor.Store. Every write is one transaction that is
+// A DB implements service.Store and anchor.Store. Every write is one transaction that is
 // synced to disk (WAL mode, synchronous=FULL) before the method returns, so whatever a
 // method acknowledged survives a crash or a power loss. Writes go through a single
 // connection; reads use a separate pool and, thanks to the write-ahead log, never wait
@@ -28,12 +28,12 @@ import (
 	"github.com/mattn/go-sqlite3"
 
 	"github.com/notary-dev/notary/anchor"
-	"github.com/notary-dev/notary/notary"
+	"github.com/notary-dev/notary/service"
 )
 
 var (
-	_ notary.Store = (*DB)(nil)
-	_ anchor.Store = (*DB)(nil)
+	_ service.Store = (*DB)(nil)
+	_ anchor.Store  = (*DB)(nil)
 )
 
 // busyTimeoutMS is how long a connection waits for a lock held by another connection

@@ -20,6 +20,7 @@ import (
 	"github.com/notary-dev/notary/anchor"
 	"github.com/notary-dev/notary/merkle"
 	"github.com/notary-dev/notary/notary"
+	"github.com/notary-dev/notary/service"
 )
 
 // openTest opens a new database in a temporary directory, closed when the test ends.
@@ -399,7 +400,7 @@ func TestAppendEntries(t *testing.T) {
 			if n := logSize(t, db); n != size {
 				t.Fatalf("log size %d after a refused append, want %d", n, size)
 			}
-			if _, err := db.ReadHashes([]int64{int64(len(l.hashes))}); !errors.Is(err, notary.ErrNotFound) {
+			if _, err := db.ReadHashes([]int64{int64(len(l.hashes))}); !errors.Is(err, service.ErrNotFound) {
 				t.Fatalf("a hash was written by a refused append: %v", err)
 			}
 		})
@@ -500,7 +501,7 @@ func TestReadHashes(t *testing.T) {
 	} {
 		t.Run("missing/"+c.name, func(t *testing.T) {
 			_, err := db.ReadHashes(c.indexes)
-			if !errors.Is(err, notary.ErrNotFound) {
+			if !errors.Is(err, service.ErrNotFound) {
 				t.Fatalf("ReadHashes(%v): %v, want ErrNotFound", c.indexes, err)
 			}
 			if want := fmt.Sprintf("store: hash %d:", c.missing); !strings.HasPrefix(err.Error(), want) {
@@ -558,7 +559,7 @@ func TestEntry(t *testing.T) {
 	for _, i := range []int64{300, -1, 1 << 50} {
 		t.Run(fmt.Sprintf("missing %d", i), func(t *testing.T) {
 			_, err := db.Entry(ctx, i)
-			if !errors.Is(err, notary.ErrNotFound) {
+			if !errors.Is(err, service.ErrNotFound) {
 				t.Fatalf("Entry(%d): %v, want ErrNotFound", i, err)
 			}
 			if !strings.HasPrefix(err.Error(), "store: ") {
@@ -683,7 +684,7 @@ func TestCheckpoints(t *testing.T) {
 	ctx := context.Background()
 	db, _ := openTest(t)
 
-	if _, err := db.LatestCheckpoint(ctx); !errors.Is(err, notary.ErrNotFound) {
+	if _, err := db.LatestCheckpoint(ctx); !errors.Is(err, service.ErrNotFound) {
 		t.Fatalf("LatestCheckpoint of an empty store: %v, want ErrNotFound", err)
 	}
 
@@ -708,7 +709,7 @@ func TestCheckpoints(t *testing.T) {
 			}
 		}
 		for _, size := range []int64{11, 100, -1} {
-			if _, err := db.Checkpoint(ctx, size); !errors.Is(err, notary.ErrNotFound) {
+			if _, err := db.Checkpoint(ctx, size); !errors.Is(err, service.ErrNotFound) {
 				t.Errorf("Checkpoint(%d): %v, want ErrNotFound", size, err)
 			}
 		}
@@ -985,7 +986,7 @@ func TestConcurrentReadersDuringWrites(t *testing.T) {
 					}
 					c, err := db.LatestCheckpoint(ctx)
 					if err != nil {
-						if errors.Is(err, notary.ErrNotFound) {
+						if errors.Is(err, service.ErrNotFound) {
 							continue
 						}
 						return err

@@ -12,7 +12,7 @@ import (
 	"github.com/btcsuite/btcd/chaincfg/v2"
 
 	"github.com/notary-dev/notary/anchor"
-	"github.com/notary-dev/notary/notary"
+	"github.com/notary-dev/notary/service"
 )
 
 // anchorFlags configure the anchorer and its node.
@@ -77,7 +77,7 @@ func (f *anchorFlags) node() (anchor.Node, error) {
 }
 
 // open loads the anchoring key from the data directory and returns the anchorer.
-func (f *anchorFlags) open(ctx context.Context, dataDir string, node anchor.Node, st anchor.Store, cps notary.CheckpointSource, log *slog.Logger) (*anchor.Anchorer, error) {
+func (f *anchorFlags) open(ctx context.Context, dataDir string, node anchor.Node, st anchor.Store, cps service.CheckpointSource, log *slog.Logger) (*anchor.Anchorer, error) {
 	params, err := f.params()
 	if err != nil {
 		return nil, err

@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/notary-dev/notary/api"
-	"github.com/notary-dev/notary/notary"
+	"github.com/notary-dev/notary/service"
 	"github.com/notary-dev/notary/store"
 )
 
@@ -83,7 +83,7 @@ func cmdAPIKey(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return createAPIKey(ctx, db, names[0], *webhook, stdout, stderr)
 	case "revoke":
 		err := db.RevokeAPIKey(ctx, names[0], time.Now())
-		if errors.Is(err, notary.ErrNotFound) {
+		if errors.Is(err, service.ErrNotFound) {
 			return &cliError{code: exitUsage, err: fmt.Errorf("no API key is named %q", names[0]), hint: `"notary apikey list" shows the keys`}
 		}
 		if err != nil {

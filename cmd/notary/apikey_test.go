@@ -22,6 +22,7 @@ import (
 	"github.com/notary-dev/notary/api"
 	"github.com/notary-dev/notary/merkle"
 	"github.com/notary-dev/notary/notary"
+	"github.com/notary-dev/notary/service"
 	"github.com/notary-dev/notary/store"
 )
 
@@ -173,7 +174,7 @@ func TestE2EIntegration(t *testing.T) {
 	confirmed := mineUntilConfirmed(t, c, s.url, digests, 2*time.Minute)
 	select {
 	case ts := <-polled:
-		if ts.Status == notary.StatusPending {
+		if ts.Status == service.StatusPending {
 			t.Errorf("the long poll answered pending")
 		}
 	case <-time.After(70 * time.Second):
@@ -188,7 +189,7 @@ func TestE2EIntegration(t *testing.T) {
 			if err := json.Unmarshal(b, &ts); err != nil {
 				t.Fatal(err)
 			}
-			if ts.Status != notary.StatusConfirmed || ts.Proof == nil || !ts.Proof.Complete() {
+			if ts.Status != service.StatusConfirmed || ts.Proof == nil || !ts.Proof.Complete() {
 				t.Errorf("webhook for %s: status %s", ts.Digest, ts.Status)
 			}
 			if _, err := notary.Verify(ts.Proof); err != nil {
@@ -203,7 +204,7 @@ func TestE2EIntegration(t *testing.T) {
 	var status api.StatusView
 	getE2E(t, s.url+"/v1/status", "", &status)
 	if status.Network != "regtest" || status.NodeHeight == nil || *status.NodeHeight < matureBlocks || status.Wallet == nil ||
-		status.Wallet.BalanceSat <= 0 || len(status.Anchors) == 0 || status.Anchors[0].Status != notary.AnchorFinal || status.LogSize != 3 {
+		status.Wallet.BalanceSat <= 0 || len(status.Anchors) == 0 || status.Anchors[0].Status != service.AnchorFinal || status.LogSize != 3 {
 		t.Errorf("status %+v", status)
 	}
 	var anchors api.AnchorsView

@@ -13,6 +13,7 @@ import (
 
 	"github.com/notary-dev/notary/api"
 	"github.com/notary-dev/notary/notary"
+	"github.com/notary-dev/notary/service"
 )
 
 // TestE2ERestartMidAnchor stops the stack while its anchoring transaction waits in the
@@ -126,7 +127,7 @@ func TestE2ERestartMidAnchor(t *testing.T) {
 		t.Fatalf("anchors %+v; want %s then %s", anchors, txid, second)
 	}
 	for _, an := range anchors {
-		if an.Replacements != 0 || an.Status != notary.AnchorFinal {
+		if an.Replacements != 0 || an.Status != service.AnchorFinal {
 			t.Errorf("anchor %s: %d replacement(s), status %s; want none, final", an.TxID, an.Replacements, an.Status)
 		}
 	}
@@ -186,14 +187,14 @@ func TestE2ENodeDown(t *testing.T) {
 	})
 	for _, d := range after {
 		ts := waitStatus(t, s.url, d, "in a checkpoint", func(ts api.TimestampView) bool { return ts.Proof != nil })
-		if ts.Status != notary.StatusPending || ts.Anchor != nil || ts.Proof.Complete() {
+		if ts.Status != service.StatusPending || ts.Anchor != nil || ts.Proof.Complete() {
 			t.Errorf("%s with the node down: status %s, anchor %+v; want pending", d, ts.Status, ts.Anchor)
 		}
 		if _, err := notary.Verify(ts.Proof); err != nil {
 			t.Errorf("pending proof of %s: %v", d, err)
 		}
 	}
-	if ts := mustLookup(t, s.url, before); ts.Status != notary.StatusAnchored {
+	if ts := mustLookup(t, s.url, before); ts.Status != service.StatusAnchored {
 		t.Errorf("%s, broadcast before the outage: status %s, want anchored", before, ts.Status)
 	}
 	select {
@@ -261,14 +262,14 @@ func TestE2ENodeUnreachable(t *testing.T) {
 	})
 	for _, d := range during {
 		ts := waitStatus(t, s.url, d, "in a checkpoint", func(ts api.TimestampView) bool { return ts.Proof != nil })
-		if ts.Status != notary.StatusPending {
+		if ts.Status != service.StatusPending {
 			t.Errorf("%s logged during the outage: status %s, want pending", d, ts.Status)
 		}
 	}
 
 	p.set(proxyUp)
 	ts := waitStatus(t, s.url, before, "confirmed once the node is back", func(ts api.TimestampView) bool {
-		return ts.Status == notary.StatusConfirmed
+		return ts.Status == service.StatusConfirmed
 	})
 	if ts.Anchor.TxID != txid {
 		t.Errorf("%s confirmed in %s, broadcast as %s", before, ts.Anchor.TxID, txid)
@@ -311,8 +312,8 @@ func TestE2EBroadcastFails(t *testing.T) {
 		t.Fatalf("no anchor reported for %s after broadcasts were attempted: %+v", d, ts)
 	}
 	txid := ts.Anchor.TxID
-	// notary.AnchorMempool means "the node accepted the anchoring transaction".
-	if ts.Anchor.Status == notary.AnchorMempool {
+	// service.AnchorMempool means "the node accepted the anchoring transaction".
+	if ts.Anchor.Status == service.AnchorMempool {
 		t.Errorf("the lookup reports anchor %s as %q (accepted by the node), but the node never received it", txid, ts.Anchor.Status)
 	}
 

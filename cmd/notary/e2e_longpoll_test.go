@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/notary-dev/notary/api"
-	"github.com/notary-dev/notary/notary"
+	"github.com/notary-dev/notary/service"
 )
 
 // TestE2EShutdownEndsLongPolls checks that stopping the stack answers a long poll at once,
@@ -45,7 +45,7 @@ func TestE2EShutdownEndsLongPolls(t *testing.T) {
 	}
 	select {
 	case a := <-polled:
-		if a.err != nil || a.status != http.StatusOK || a.ts.Status != notary.StatusPending || a.ts.Digest != d.String() {
+		if a.err != nil || a.status != http.StatusOK || a.ts.Status != service.StatusPending || a.ts.Digest != d.String() {
 			t.Errorf("the long poll answered %d %+v, %v", a.status, a.ts, a.err)
 		}
 	case <-time.After(5 * time.Second):

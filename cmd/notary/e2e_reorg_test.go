@@ -12,6 +12,7 @@ import (
 	"github.com/notary-dev/notary/api"
 	"github.com/notary-dev/notary/internal/btcdnode"
 	"github.com/notary-dev/notary/notary"
+	"github.com/notary-dev/notary/service"
 )
 
 // TestE2EReorg mines the notary's anchor on its node, then lets a longer chain mined
@@ -45,7 +46,7 @@ func TestE2EReorg(t *testing.T) {
 	mustSubmit(t, s.url, d)
 	txid := waitBroadcast(t, c, s.url, d).Anchor.TxID
 	c.mine(t, 1)
-	ts := waitStatus(t, s.url, d, "confirmed", func(ts api.TimestampView) bool { return ts.Status == notary.StatusConfirmed })
+	ts := waitStatus(t, s.url, d, "confirmed", func(ts api.TimestampView) bool { return ts.Status == service.StatusConfirmed })
 	dir := t.TempDir()
 	before := writeProofFile(t, dir, "before.proof.json", ts.Proof)
 	v1, err := notary.Verify(ts.Proof)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/notary-dev/notary/api"
 	"github.com/notary-dev/notary/notary"
+	"github.com/notary-dev/notary/service"
 )
 
 // TestE2EManyDigests submits many digests at once, some twice, funds the anchoring key only
@@ -198,7 +199,7 @@ func TestE2ECLI(t *testing.T) {
 		t.Fatal("upgrade that exited 3 rewrote the proof as complete")
 	}
 	c.mine(t, 1)
-	ts = waitStatus(t, s.url, d, "confirmed", func(ts api.TimestampView) bool { return ts.Status == notary.StatusConfirmed })
+	ts = waitStatus(t, s.url, d, "confirmed", func(ts api.TimestampView) bool { return ts.Status == service.StatusConfirmed })
 	if ts.Anchor.TxID != anchorTx {
 		t.Fatalf("confirmed in %s, anchored in %s", ts.Anchor.TxID, anchorTx)
 	}

@@ -29,6 +29,7 @@ import (
 	"github.com/notary-dev/notary/internal/btcdnode"
 	"github.com/notary-dev/notary/internal/btcdnode/btcdtest"
 	"github.com/notary-dev/notary/notary"
+	"github.com/notary-dev/notary/service"
 )
 
 // matureBlocks is how many blocks make the first coinbase outputs spendable.
@@ -355,7 +356,7 @@ func waitStatus(t *testing.T, base string, d notary.Digest, what string, cond fu
 
 // inMempool reports whether the lookup shows an anchoring transaction waiting for a block.
 func inMempool(ts api.TimestampView) bool {
-	return ts.Status == notary.StatusAnchored && ts.Anchor != nil && ts.Anchor.Status == notary.AnchorMempool
+	return ts.Status == service.StatusAnchored && ts.Anchor != nil && ts.Anchor.Status == service.AnchorMempool
 }
 
 // waitBroadcast waits until d is anchored by a transaction that the node has in its
@@ -386,7 +387,7 @@ func mineUntilConfirmed(t *testing.T, c *chain, base string, digests []notary.Di
 		for len(remaining) > 0 {
 			d := remaining[0]
 			ts := mustLookup(t, base, d)
-			if ts.Status != notary.StatusConfirmed {
+			if ts.Status != service.StatusConfirmed {
 				waiting = &ts
 				break
 			}
@@ -399,8 +400,8 @@ func mineUntilConfirmed(t *testing.T, c *chain, base string, digests []notary.Di
 		if time.Now().After(deadline) {
 			t.Fatalf("after %v, %d digest(s) not confirmed; the first: status %s, anchor %+v", timeout, len(remaining), waiting.Status, waiting.Anchor)
 		}
-		if a := waiting.Anchor; a != nil && (a.Status == notary.AnchorConfirmed ||
-			a.Status == notary.AnchorMempool && slices.Contains(c.mempool(t), a.TxID)) {
+		if a := waiting.Anchor; a != nil && (a.Status == service.AnchorConfirmed ||
+			a.Status == service.AnchorMempool && slices.Contains(c.mempool(t), a.TxID)) {
 			c.mine(t, 1)
 		}
 		time.Sleep(150 * time.Millisecond)

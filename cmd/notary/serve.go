@@ -22,7 +22,7 @@ import (
 
 	"github.com/notary-dev/notary/anchor"
 	"github.com/notary-dev/notary/api"
-	"github.com/notary-dev/notary/notary"
+	"github.com/notary-dev/notary/service"
 	"github.com/notary-dev/notary/store"
 	"github.com/notary-dev/notary/web"
 )
@@ -94,7 +94,7 @@ func (f *serveFlags) register(fs interface {
 // stack is a running notary: database, service, anchorer and HTTP server.
 type stack struct {
 	url string
-	svc *notary.Service
+	svc *service.Service
 	anc *anchor.Anchorer
 }
 
@@ -131,7 +131,7 @@ func runStack(ctx context.Context, f serveFlags, node anchor.Node, log *slog.Log
 	if url == "" {
 		url = "http://" + ln.Addr().String()
 	}
-	svc, err := notary.New(ctx, notary.Config{
+	svc, err := service.New(ctx, service.Config{
 		Signer: signer, Verifier: vkey, Store: db, ServiceURL: url, Logger: log.With("part", "log"),
 	})
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/notary-dev/notary/notary"
+	"github.com/notary-dev/notary/service"
 )
 
 const defaultServer = "http://127.0.0.1:8080"
@@ -59,7 +60,7 @@ func cmdStamp(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	} else {
 		fmt.Fprintf(stdout, "saved %s (OpenTimestamps)\n", otsOut)
 	}
-	if receipt.Status != notary.StatusConfirmed {
+	if receipt.Status != service.StatusConfirmed {
 		fmt.Fprintf(stdout, "Run \"notary upgrade %s\" once the Bitcoin transaction is final to complete it.\n", out)
 	}
 	fmt.Fprintln(stdout, "Keep the exact original file: the proof is only for its bytes.")
@@ -103,7 +104,7 @@ func cmdUpgrade(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	if ts.Status != notary.StatusConfirmed || ts.Proof == nil || !ts.Proof.Complete() {
+	if ts.Status != service.StatusConfirmed || ts.Proof == nil || !ts.Proof.Complete() {
 		msg := fmt.Sprintf("not complete yet: status %s", ts.Status)
 		if ts.Anchor != nil {
 			msg += fmt.Sprintf(", transaction %s with %d confirmation(s)", ts.Anchor.TxID, ts.Anchor.Confirmations)
@@ -130,7 +131,7 @@ func cmdUpgrade(ctx context.Context, args []string, stdout, stderr io.Writer) er
 // timestampAnswer is the part of the answers of POST /v1/timestamps and GET
 // /v1/timestamps/{digest} the client uses.
 type timestampAnswer struct {
-	Status notary.Status `json:"status"`
+	Status service.Status `json:"status"`
 	Anchor *struct {
 		TxID          string `json:"txid"`
 		Confirmations int64  `json:"confirmations"`

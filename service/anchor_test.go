@@ -1,4 +1,4 @@
-package notary_test
+package service_test
 
 import (
 	"bytes"
@@ -7,20 +7,22 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/notary-dev/notary/internal/logtest"
 	"github.com/notary-dev/notary/merkle"
 	"github.com/notary-dev/notary/notary"
+	"github.com/notary-dev/notary/service"
 )
 
-// fakeAnchors is a hand-written notary.AnchorSource: it reports one anchor for every index
+// fakeAnchors is a hand-written service.AnchorSource: it reports one anchor for every index
 // below the anchor's size, or fails with err.
 type fakeAnchors struct {
 	mu     sync.Mutex
-	anchor *notary.Anchor
+	anchor *service.Anchor
 	err    error
 	asked  []int64
 }
 
-func (f *fakeAnchors) Covering(ctx context.Context, index int64) (*notary.Anchor, error) {
+func (f *fakeAnchors) Covering(ctx context.Context, index int64) (*service.Anchor, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.asked = append(f.asked, index)
@@ -36,20 +38,22 @@ func (f *fakeAnchors) Covering(ctx context.Context, index int64) (*notary.Anchor
 
 // anchorOf returns an anchor of cp with the given status, its transaction mined in a
 // synthetic regtest block if the status is confirmed or final.
-func anchorOf(t *testing.T, cp notary.Checkpoint, status notary.AnchorStatus) *notary.Anchor {
-	tx := anchorTx(cp.Root, []byte(fixtureTag)).serialize(false)
-	a := &notary.Anchor{
+func anchorOf(t *testing.T, cp notary.Checkpoint, status service.AnchorStatus) *service.Anchor {
+	b := logtest.Anchored(t, cp.Root, []byte("notary/v1:"), 144)
+	a := &service.Anchor{
 		ID:     1,
 		Status: status,
 		Size:   cp.Size,
 		Root:   cp.Root,
-		TxID:   notary.ReverseHex(merkle.DoubleSHA256(tx)),
+		TxID:   notary.ReverseHex(merkle.DoubleSHA256(b.Tx)),
 		Fee:    250,
 	}
-	if status == notary.AnchorConfirmed || status == notary.AnchorFinal {
-		block := newBlock(t, tx, 9, 5, true)
-		a.Bitcoin = block.attestation(tx, fixtureHeight)
-		a.Height = fixtureHeight
+	if status == service.AnchorConfirmed || status == service.AnchorFinal {
+		a.Bitcoin = &service.BitcoinAttestation{
+			Network: b.Network, Tx: b.Tx, TxIndex: b.TxIndex, Branch: b.Branch,
+			Header: notary.Header(b.Header), Height: b.Height,
+		}
+		a.Height = b.Height
 		a.Confirmations = 6
 	}
 	return a
@@ -70,31 +74,31 @@ func TestServiceAnchors(t *testing.T) {
 	}
 	eventually(t, "a checkpoint of 21 entries", func() bool { return s.LatestCheckpoint().Size == 21 })
 
-	final := anchorOf(t, anchored, notary.AnchorFinal)
-	wrongRoot := anchorOf(t, anchored, notary.AnchorFinal)
+	final := anchorOf(t, anchored, service.AnchorFinal)
+	wrongRoot := anchorOf(t, anchored, service.AnchorFinal)
 	wrongRoot.Root = merkle.Hash(testDigest(1))
-	unknownSize := anchorOf(t, anchored, notary.AnchorFinal)
+	unknownSize := anchorOf(t, anchored, service.AnchorFinal)
 	unknownSize.Size = 19 // no checkpoint of that size was signed
-	finalWithoutBlock := anchorOf(t, anchored, notary.AnchorFinal)
+	finalWithoutBlock := anchorOf(t, anchored, service.AnchorFinal)
 	finalWithoutBlock.Bitcoin = nil
 
 	tests := []struct {
 		name    string
 		source  *fakeAnchors
 		index   int64
-		status  notary.Status
+		status  service.Status
 		logSize int64 // of the proof's checkpoint
 		fails   bool
 	}{
-		{"final anchor", &fakeAnchors{anchor: final}, 7, notary.StatusConfirmed, 20, false},
-		{"final anchor, its first entry", &fakeAnchors{anchor: final}, 0, notary.StatusConfirmed, 20, false},
-		{"final anchor, its last entry", &fakeAnchors{anchor: final}, 19, notary.StatusConfirmed, 20, false},
-		{"entry after the final anchor", &fakeAnchors{anchor: final}, 20, notary.StatusPending, 21, false},
-		{"anchor signed, not yet accepted by a node", &fakeAnchors{anchor: anchorOf(t, anchored, notary.AnchorSigned)}, 7, notary.StatusPending, 21, false},
-		{"anchor in the mempool", &fakeAnchors{anchor: anchorOf(t, anchored, notary.AnchorMempool)}, 7, notary.StatusAnchored, 21, false},
-		{"anchor confirmed, not final", &fakeAnchors{anchor: anchorOf(t, anchored, notary.AnchorConfirmed)}, 7, notary.StatusAnchored, 21, false},
-		{"final anchor without its block", &fakeAnchors{anchor: finalWithoutBlock}, 7, notary.StatusAnchored, 21, false},
-		{"no anchor yet", &fakeAnchors{}, 7, notary.StatusPending, 21, false},
+		{"final anchor", &fakeAnchors{anchor: final}, 7, service.StatusConfirmed, 20, false},
+		{"final anchor, its first entry", &fakeAnchors{anchor: final}, 0, service.StatusConfirmed, 20, false},
+		{"final anchor, its last entry", &fakeAnchors{anchor: final}, 19, service.StatusConfirmed, 20, false},
+		{"entry after the final anchor", &fakeAnchors{anchor: final}, 20, service.StatusPending, 21, false},
+		{"anchor signed, not yet accepted by a node", &fakeAnchors{anchor: anchorOf(t, anchored, service.AnchorSigned)}, 7, service.StatusPending, 21, false},
+		{"anchor in the mempool", &fakeAnchors{anchor: anchorOf(t, anchored, service.AnchorMempool)}, 7, service.StatusAnchored, 21, false},
+		{"anchor confirmed, not final", &fakeAnchors{anchor: anchorOf(t, anchored, service.AnchorConfirmed)}, 7, service.StatusAnchored, 21, false},
+		{"final anchor without its block", &fakeAnchors{anchor: finalWithoutBlock}, 7, service.StatusAnchored, 21, false},
+		{"no anchor yet", &fakeAnchors{}, 7, service.StatusPending, 21, false},
 		{"final anchor of a root the log never had", &fakeAnchors{anchor: wrongRoot}, 7, "", 0, true},
 		{"final anchor of a size never checkpointed", &fakeAnchors{anchor: unknownSize}, 7, "", 0, true},
 		{"anchor source failing", &fakeAnchors{err: errors.New("node unreachable")}, 7, "", 0, true},
@@ -139,7 +143,7 @@ func TestServiceAnchors(t *testing.T) {
 				t.Errorf("Verified digest %v index %d log size %d, want %v, %d, %d",
 					v.Digest, v.Index, v.LogSize, ds[tt.index], tt.index, tt.logSize)
 			}
-			if v.Complete != (tt.status == notary.StatusConfirmed) {
+			if v.Complete != (tt.status == service.StatusConfirmed) {
 				t.Fatalf("Verified.Complete = %v for status %s", v.Complete, tt.status)
 			}
 			if !v.Complete {
@@ -147,7 +151,7 @@ func TestServiceAnchors(t *testing.T) {
 			}
 			b := tt.source.anchor.Bitcoin
 			if v.Height != b.Height || v.Network != b.Network || v.Header != notary.Header(b.Header) ||
-				notary.ReverseHex(v.TxID) != tt.source.anchor.TxID || !v.BlockTime.Equal(blockTime) || v.LogRoot != anchored.Root {
+				notary.ReverseHex(v.TxID) != tt.source.anchor.TxID || !v.BlockTime.Equal(logtest.BlockTime) || v.LogRoot != anchored.Root {
 				t.Errorf("Verified = %+v, want the anchor's block and transaction %s", v, tt.source.anchor.TxID)
 			}
 			ops, err := p.Ops()
@@ -155,8 +159,8 @@ func TestServiceAnchors(t *testing.T) {
 				t.Fatal(err)
 			}
 			root := notary.Header(b.Header).MerkleRoot()
-			if got := evaluate(t, p.Digest[:], ops); !bytes.Equal(got, root[:]) {
-				t.Errorf("ops give %x, want the header's Merkle root %v", got, root)
+			if got, err := merkle.Evaluate(p.Digest[:], ops); err != nil || !bytes.Equal(got, root[:]) {
+				t.Errorf("ops give %x (%v), want the header's Merkle root %v", got, err, root)
 			}
 		})
 	}

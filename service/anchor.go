@@ -1,9 +1,10 @@
-package notary
+package service
 
 import (
 	"context"
 
 	"github.com/notary-dev/notary/merkle"
+	"github.com/notary-dev/notary/notary"
 )
 
 // AnchorStatus says how far a Bitcoin anchor has come.
@@ -56,5 +57,5 @@ type AnchorSource interface {
 
 // CheckpointSource gives the newest signed checkpoint. The Service implements it.
 type CheckpointSource interface {
-	LatestCheckpoint() Checkpoint
+	LatestCheckpoint() notary.Checkpoint
 }

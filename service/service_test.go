@@ -1,4 +1,4 @@
-package notary_test
+package service_test
 
 import (
 	"bytes"
@@ -21,8 +21,10 @@ import (
 
 	"golang.org/x/mod/sumdb/note"
 
+	"github.com/notary-dev/notary/internal/logtest"
 	"github.com/notary-dev/notary/merkle"
 	"github.com/notary-dev/notary/notary"
+	"github.com/notary-dev/notary/service"
 	"github.com/notary-dev/notary/store"
 )
 
@@ -38,35 +40,35 @@ func openStore(tb testing.TB, path string) *store.DB {
 }
 
 // testConfig returns the configuration of a service on db that checkpoints every 20 ms.
-func testConfig(tb testing.TB, db notary.Store) notary.Config {
-	return notary.Config{
+func testConfig(tb testing.TB, db service.Store) service.Config {
+	return service.Config{
 		Signer:             newSigner(tb, logSkey),
 		Verifier:           logVkey,
 		Store:              db,
 		CheckpointInterval: 20 * time.Millisecond,
-		ServiceURL:         fixtureService,
+		ServiceURL:         serviceURL,
 	}
 }
 
-func newService(tb testing.TB, cfg notary.Config) *notary.Service {
+func newService(tb testing.TB, cfg service.Config) *service.Service {
 	tb.Helper()
-	s, err := notary.New(context.Background(), cfg)
+	s, err := service.New(context.Background(), cfg)
 	if err != nil {
-		tb.Fatalf("notary.New: %v", err)
+		tb.Fatalf("service.New: %v", err)
 	}
 	return s
 }
 
 // running is a Service whose Run is running.
 type running struct {
-	*notary.Service
+	*service.Service
 	cancel context.CancelFunc
 	done   chan error
 	once   sync.Once
 }
 
 // start runs s until stop is called or the test ends.
-func start(tb testing.TB, s *notary.Service) *running {
+func start(tb testing.TB, s *service.Service) *running {
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &running{Service: s, cancel: cancel, done: make(chan error, 1)}
 	go func() { r.done <- s.Run(ctx) }()
@@ -123,17 +125,17 @@ func TestNewNeedsConfig(t *testing.T) {
 	full := testConfig(t, db)
 	tests := []struct {
 		name string
-		edit func(*notary.Config)
+		edit func(*service.Config)
 	}{
-		{"no signer", func(c *notary.Config) { c.Signer = nil }},
-		{"no verifier key", func(c *notary.Config) { c.Verifier = "" }},
-		{"no store", func(c *notary.Config) { c.Store = nil }},
+		{"no signer", func(c *service.Config) { c.Signer = nil }},
+		{"no verifier key", func(c *service.Config) { c.Verifier = "" }},
+		{"no store", func(c *service.Config) { c.Store = nil }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := full
 			tt.edit(&cfg)
-			if _, err := notary.New(context.Background(), cfg); err == nil {
+			if _, err := service.New(context.Background(), cfg); err == nil {
 				t.Error("New accepted an incomplete Config")
 			}
 		})
@@ -149,13 +151,13 @@ func sameEntry(a, b notary.Entry) bool {
 // once it had: a pending proof of d's entry that verifies, as a file too, in a checkpoint
 // signed by the service's key, of a size that holds the entry and no more than sizeAfter
 // entries, which Timestamp.Checkpoint gives parsed. It returns that checkpoint.
-func checkSubmitted(t *testing.T, s *notary.Service, ts *notary.Timestamp, d notary.Digest, sizeAfter int64) notary.Checkpoint {
+func checkSubmitted(t *testing.T, s *service.Service, ts *service.Timestamp, d notary.Digest, sizeAfter int64) notary.Checkpoint {
 	t.Helper()
 	e := ts.Entry
 	if e.Digest != d {
 		t.Fatalf("Submit(%v) returned the entry of %v", d, e.Digest)
 	}
-	if ts.Status != notary.StatusPending || ts.Anchor != nil {
+	if ts.Status != service.StatusPending || ts.Anchor != nil {
 		t.Errorf("Submit(%v): status %s, anchor %v; want pending without an anchor", d, ts.Status, ts.Anchor)
 	}
 	if ts.Proof == nil || ts.Checkpoint == nil {
@@ -197,7 +199,7 @@ func checkSubmitted(t *testing.T, s *notary.Service, ts *notary.Timestamp, d not
 // checkAgainstStore checks the proof of a timestamp, in checkpoint cp, against the log stored
 // in r: cp's root is the stored tree's at its size, and the inclusion path is the one the
 // stored hashes give.
-func checkAgainstStore(t *testing.T, r merkle.HashReader, ts *notary.Timestamp, cp notary.Checkpoint) {
+func checkAgainstStore(t *testing.T, r merkle.HashReader, ts *service.Timestamp, cp notary.Checkpoint) {
 	t.Helper()
 	root, err := merkle.TreeHash(cp.Size, r)
 	if err != nil {
@@ -252,8 +254,8 @@ func TestServiceSubmit(t *testing.T) {
 		if tm := ts.Entry.Time; tm.IsZero() || tm.Sub(time.Now()).Abs() > time.Minute || tm.Round(time.Millisecond) != tm {
 			t.Errorf("entry time %v is not the receive time at millisecond precision", tm)
 		}
-		if ts.Proof.Service != fixtureService {
-			t.Errorf("proof service %q, want %q", ts.Proof.Service, fixtureService)
+		if ts.Proof.Service != serviceURL {
+			t.Errorf("proof service %q, want %q", ts.Proof.Service, serviceURL)
 		}
 		if s.Size() != int64(i+1) {
 			t.Errorf("Size() = %d after %d submissions, want %d", s.Size(), i+1, i+1)
@@ -329,10 +331,10 @@ func TestServiceSubmitRepeated(t *testing.T) {
 
 // submitConcurrently submits ds[i] from goroutine i, all at once, with lookups alongside, and
 // returns the timestamps and the log's size as each Submit returned.
-func submitConcurrently(t *testing.T, s *running, ds []notary.Digest) (stamps []*notary.Timestamp, sizes []int64) {
+func submitConcurrently(t *testing.T, s *running, ds []notary.Digest) (stamps []*service.Timestamp, sizes []int64) {
 	t.Helper()
 	ctx := context.Background()
-	stamps, sizes = make([]*notary.Timestamp, len(ds)), make([]int64, len(ds))
+	stamps, sizes = make([]*service.Timestamp, len(ds)), make([]int64, len(ds))
 	errs := make([]error, len(ds))
 	var wg sync.WaitGroup
 	startGun := make(chan struct{})
@@ -540,7 +542,7 @@ func TestServiceLookupPending(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Lookup(%v): %v", d, err)
 		}
-		if ts.Status != notary.StatusPending || ts.Anchor != nil {
+		if ts.Status != service.StatusPending || ts.Anchor != nil {
 			t.Errorf("status %s, anchor %v; want pending without an anchor", ts.Status, ts.Anchor)
 		}
 		if ts.Entry.Digest != d || !sameEntry(ts.Entry, entries[i]) {
@@ -552,8 +554,8 @@ func TestServiceLookupPending(t *testing.T) {
 		if latest := s.LatestCheckpoint(); !bytes.Equal(ts.Checkpoint.Note, latest.Note) || ts.Proof.Log.Checkpoint != string(latest.Note) {
 			t.Errorf("the proof is in the checkpoint\n%s\nTimestamp.Checkpoint is\n%s\nwant both the latest\n%s", ts.Proof.Log.Checkpoint, ts.Checkpoint.Note, latest.Note)
 		}
-		if ts.Proof.Complete() || ts.Proof.Service != fixtureService {
-			t.Errorf("proof complete %v, service %q; want a pending proof naming %q", ts.Proof.Complete(), ts.Proof.Service, fixtureService)
+		if ts.Proof.Complete() || ts.Proof.Service != serviceURL {
+			t.Errorf("proof complete %v, service %q; want a pending proof naming %q", ts.Proof.Complete(), ts.Proof.Service, serviceURL)
 		}
 		// The proof, as a file, verifies.
 		p, err := notary.ParseProof(marshal(t, ts.Proof))
@@ -572,13 +574,13 @@ func TestServiceLookupPending(t *testing.T) {
 
 	t.Run("unknown digest", func(t *testing.T) {
 		_, err := s.Lookup(ctx, testDigest(12345))
-		if !errors.Is(err, notary.ErrNotFound) {
+		if !errors.Is(err, service.ErrNotFound) {
 			t.Errorf("Lookup(unknown) = %v, want an error wrapping ErrNotFound", err)
 		}
 	})
 	t.Run("index out of range", func(t *testing.T) {
 		for _, i := range []int64{-1, s.Size(), 1 << 40} {
-			if _, err := s.TimestampAt(ctx, i); !errors.Is(err, notary.ErrNotFound) {
+			if _, err := s.TimestampAt(ctx, i); !errors.Is(err, service.ErrNotFound) {
 				t.Errorf("TimestampAt(%d) = %v, want an error wrapping ErrNotFound", i, err)
 			}
 		}
@@ -660,10 +662,10 @@ func TestServiceRestart(t *testing.T) {
 
 // appendDirect appends the entries of log from the store's size on, with their real Merkle
 // hashes, bypassing any Service.
-func appendDirect(tb testing.TB, db *store.DB, log *memLog, from int64) {
+func appendDirect(tb testing.TB, db *store.DB, log *logtest.MemLog, from int64) {
 	tb.Helper()
-	start, end := merkle.StoredHashCount(from), merkle.StoredHashCount(int64(len(log.entries)))
-	if err := db.AppendEntries(context.Background(), log.entries[from:], log.hashes[start:end]); err != nil {
+	start, end := merkle.StoredHashCount(from), merkle.StoredHashCount(int64(len(log.Entries)))
+	if err := db.AppendEntries(context.Background(), log.Entries[from:], log.Hashes[start:end]); err != nil {
 		tb.Fatal(err)
 	}
 }
@@ -690,7 +692,7 @@ func rawExec(tb testing.TB, path, query string, args ...any) {
 func TestServiceRefusesTamperedStore(t *testing.T) {
 	const size = 13
 	log := newMemLog(t, size)
-	wrongRoot := log.root(t, size-1)
+	wrongRoot := log.Root(t, size-1)
 	tests := []struct {
 		name   string
 		tamper func(t *testing.T, db *store.DB, path string)
@@ -729,7 +731,7 @@ func TestServiceRefusesTamperedStore(t *testing.T) {
 			// of the first size-1 of them are then written as a service would.
 			newService(t, testConfig(t, db))
 			appendDirect(t, db, log, 0)
-			cp, err := notary.SignCheckpoint(size-1, log.root(t, size-1), newSigner(t, logSkey))
+			cp, err := notary.SignCheckpoint(size-1, log.Root(t, size-1), newSigner(t, logSkey))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -744,7 +746,7 @@ func TestServiceRefusesTamperedStore(t *testing.T) {
 			db.Close()
 
 			db = openStore(t, path)
-			s, err := notary.New(ctx, testConfig(t, db))
+			s, err := service.New(ctx, testConfig(t, db))
 			if !tt.refuse {
 				if err != nil {
 					t.Fatalf("New refused an untouched store: %v", err)
@@ -760,14 +762,14 @@ func TestServiceRefusesTamperedStore(t *testing.T) {
 
 // brokenProofs says which of the proofs s serves fail to verify, and which entries it
 // serves state what log never held.
-func brokenProofs(t *testing.T, s *notary.Service, log *memLog) string {
+func brokenProofs(t *testing.T, s *service.Service, log *logtest.MemLog) string {
 	var broken, unlogged []int64
 	for i := range s.Size() {
 		ts, err := s.TimestampAt(context.Background(), i)
 		if err != nil {
 			t.Fatalf("TimestampAt(%d): %v", i, err)
 		}
-		if got, e := ts.Entry, log.entries[i]; got.Digest != e.Digest || !got.Time.Equal(e.Time) {
+		if got, e := ts.Entry, log.Entries[i]; got.Digest != e.Digest || !got.Time.Equal(e.Time) {
 			unlogged = append(unlogged, i)
 		}
 		if ts.Proof == nil {
@@ -801,7 +803,7 @@ func TestServiceShutdown(t *testing.T) {
 		wg.Go(func() {
 			for i := 0; ; i++ {
 				ts, err := s.Submit(subCtx, sha256.Sum256(fmt.Appendf(nil, "shutdown %d %d", w, i)))
-				if errors.Is(err, notary.ErrClosed) {
+				if errors.Is(err, service.ErrClosed) {
 					return
 				}
 				if errors.Is(err, context.Canceled) {
@@ -829,10 +831,10 @@ func TestServiceShutdown(t *testing.T) {
 		<-done
 	}
 
-	if _, err := s.Submit(ctx, testDigest(4242)); !errors.Is(err, notary.ErrClosed) {
+	if _, err := s.Submit(ctx, testDigest(4242)); !errors.Is(err, service.ErrClosed) {
 		t.Errorf("Submit after Run returned = %v, want ErrClosed", err)
 	}
-	if _, err := s.SubmitEntries(ctx, digests("after", 3)); !errors.Is(err, notary.ErrClosed) {
+	if _, err := s.SubmitEntries(ctx, digests("after", 3)); !errors.Is(err, service.ErrClosed) {
 		t.Errorf("SubmitEntries after Run returned = %v, want ErrClosed", err)
 	}
 	size, err := db.LogSize(ctx)
@@ -889,7 +891,7 @@ func TestServiceShutdownAnswersEverySubmission(t *testing.T) {
 						acked = append(acked, ts.Entry)
 					case errors.Is(err, context.Canceled):
 						stranded++
-					case !errors.Is(err, notary.ErrClosed):
+					case !errors.Is(err, service.ErrClosed):
 						t.Errorf("Submit: %v", err)
 					}
 					mu.Unlock()
@@ -944,7 +946,7 @@ func TestServiceStoreFailure(t *testing.T) {
 	if s.Size() != 1 {
 		t.Errorf("Size() = %d after a failed write, want 1", s.Size())
 	}
-	if _, err := s.Lookup(ctx, digests("failing", 3)[1]); !errors.Is(err, notary.ErrNotFound) {
+	if _, err := s.Lookup(ctx, digests("failing", 3)[1]); !errors.Is(err, service.ErrNotFound) {
 		t.Errorf("Lookup of a digest whose write failed = %v, want ErrNotFound", err)
 	}
 	st.mu.Lock()
@@ -1050,14 +1052,14 @@ func TestServiceStoredHashes(t *testing.T) {
 	checkStoredTree(t, st)
 	eventually(t, "a checkpoint of every entry", func() bool { return s.LatestCheckpoint().Size == int64(len(ds)) })
 	cp := s.LatestCheckpoint()
-	log := &memLog{}
+	log := &logtest.MemLog{}
 	st.mu.Lock()
 	entries := slices.Clone(st.entries)
 	st.mu.Unlock()
 	for _, e := range entries {
-		log.append(t, e)
+		log.Append(t, e)
 	}
-	if root := log.root(t, cp.Size); root != cp.Root {
+	if root := log.Root(t, cp.Size); root != cp.Root {
 		t.Errorf("checkpoint root %v, want the root of the stored entries %v", cp.Root, root)
 	}
 }
@@ -1067,16 +1069,16 @@ func checkStoredTree(t *testing.T, st *memStore) {
 	t.Helper()
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	log := &memLog{}
+	log := &logtest.MemLog{}
 	for _, e := range st.entries {
-		log.append(t, e)
+		log.Append(t, e)
 	}
-	if len(log.hashes) != len(st.hashes) {
-		t.Fatalf("the store holds %d hashes for %d entries, want %d", len(st.hashes), len(st.entries), len(log.hashes))
+	if len(log.Hashes) != len(st.hashes) {
+		t.Fatalf("the store holds %d hashes for %d entries, want %d", len(st.hashes), len(st.entries), len(log.Hashes))
 	}
-	for i := range log.hashes {
-		if log.hashes[i] != st.hashes[i] {
-			t.Fatalf("stored hash %d is %v, want %v", i, st.hashes[i], log.hashes[i])
+	for i := range log.Hashes {
+		if log.Hashes[i] != st.hashes[i] {
+			t.Fatalf("stored hash %d is %v, want %v", i, st.hashes[i], log.Hashes[i])
 		}
 	}
 }

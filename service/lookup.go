@@ -1,10 +1,11 @@
-package notary
+package service
 
 import (
 	"context"
 	"fmt"
 
 	"github.com/notary-dev/notary/merkle"
+	"github.com/notary-dev/notary/notary"
 )
 
 // Status is how far a logged digest has come.
@@ -21,19 +22,19 @@ const (
 
 // Timestamp is everything the service knows about one logged digest.
 type Timestamp struct {
-	Entry  Entry
+	Entry  notary.Entry
 	Status Status
 	// Anchor is the Bitcoin anchor that covers the entry, if any.
 	Anchor *Anchor
 	// Proof is the best proof so far: complete when Status is StatusConfirmed, otherwise up
 	// to the latest checkpoint. It is nil for the second or so before the entry is in one.
-	Proof *Proof
+	Proof *notary.Proof
 	// Checkpoint is the signed checkpoint in Proof, parsed; nil when Proof is.
-	Checkpoint *Checkpoint
+	Checkpoint *notary.Checkpoint
 }
 
 // Lookup returns the timestamp of digest d, or an error wrapping ErrNotFound.
-func (s *Service) Lookup(ctx context.Context, d Digest) (*Timestamp, error) {
+func (s *Service) Lookup(ctx context.Context, d notary.Digest) (*Timestamp, error) {
 	index, ok := s.IndexOf(d)
 	if !ok {
 		return nil, fmt.Errorf("notary: digest %s: %w", d, ErrNotFound)
@@ -79,7 +80,7 @@ func (s *Service) TimestampAt(ctx context.Context, index int64) (*Timestamp, err
 	ts.Proof, ts.Checkpoint = s.logProof(e, cp, path), &cp
 	if ts.Status == StatusConfirmed {
 		b := ts.Anchor.Bitcoin
-		ts.Proof.Bitcoin = &ProofBitcoin{
+		ts.Proof.Bitcoin = &notary.ProofBitcoin{
 			Network: b.Network, Tx: b.Tx, TxIndex: b.TxIndex, Branch: b.Branch,
 			Header: b.Header[:], Height: b.Height,
 		}

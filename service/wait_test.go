@@ -1,4 +1,4 @@
-package notary_test
+package service_test
 
 import (
 	"context"
@@ -11,15 +11,16 @@ import (
 
 	"github.com/notary-dev/notary/merkle"
 	"github.com/notary-dev/notary/notary"
+	"github.com/notary-dev/notary/service"
 )
 
 // oneAnchor is an AnchorSource of one anchor, which the test changes.
 type oneAnchor struct {
 	mu sync.Mutex
-	a  *notary.Anchor
+	a  *service.Anchor
 }
 
-func (f *oneAnchor) Covering(ctx context.Context, index int64) (*notary.Anchor, error) {
+func (f *oneAnchor) Covering(ctx context.Context, index int64) (*service.Anchor, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.a == nil || f.a.Size <= index {
@@ -29,7 +30,7 @@ func (f *oneAnchor) Covering(ctx context.Context, index int64) (*notary.Anchor, 
 	return &a, nil
 }
 
-func (f *oneAnchor) set(s *running, a *notary.Anchor) {
+func (f *oneAnchor) set(s *running, a *service.Anchor) {
 	f.mu.Lock()
 	f.a = a
 	f.mu.Unlock()
@@ -50,22 +51,22 @@ func TestWaitStatus(t *testing.T) {
 	t.Run("times out", func(t *testing.T) {
 		wctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
 		defer cancel()
-		st, err := s.WaitStatus(wctx, 3, notary.StatusPending)
-		if err != nil || st != notary.StatusPending {
+		st, err := s.WaitStatus(wctx, 3, service.StatusPending)
+		if err != nil || st != service.StatusPending {
 			t.Errorf("WaitStatus = %s, %v", st, err)
 		}
 	})
 	t.Run("unknown index", func(t *testing.T) {
-		if _, err := s.WaitStatus(ctx, 10, notary.StatusPending); !errors.Is(err, notary.ErrNotFound) {
+		if _, err := s.WaitStatus(ctx, 10, service.StatusPending); !errors.Is(err, service.ErrNotFound) {
 			t.Errorf("error %v", err)
 		}
 	})
 
 	type result struct {
-		st  notary.Status
+		st  service.Status
 		err error
 	}
-	wait := func(index int64, since notary.Status) <-chan result {
+	wait := func(index int64, since service.Status) <-chan result {
 		ch := make(chan result, 1)
 		go func() {
 			st, err := s.WaitStatus(ctx, index, since)
@@ -73,25 +74,25 @@ func TestWaitStatus(t *testing.T) {
 		}()
 		return ch
 	}
-	anchored := wait(3, notary.StatusPending)
+	anchored := wait(3, service.StatusPending)
 	time.Sleep(20 * time.Millisecond)
-	src.set(s, &notary.Anchor{Status: notary.AnchorSigned, Size: 5, Root: cp.Root})
+	src.set(s, &service.Anchor{Status: service.AnchorSigned, Size: 5, Root: cp.Root})
 	select {
 	case r := <-anchored:
 		t.Fatalf("woke with %v for a signed anchor", r)
 	case <-time.After(50 * time.Millisecond):
 	}
-	src.set(s, &notary.Anchor{Status: notary.AnchorMempool, Size: 5})
-	if r := <-anchored; r.err != nil || r.st != notary.StatusAnchored {
+	src.set(s, &service.Anchor{Status: service.AnchorMempool, Size: 5})
+	if r := <-anchored; r.err != nil || r.st != service.StatusAnchored {
 		t.Errorf("WaitStatus = %+v, want anchored", r)
 	}
-	if st, _ := s.StatusAt(ctx, 7); st != notary.StatusPending {
+	if st, _ := s.StatusAt(ctx, 7); st != service.StatusPending {
 		t.Errorf("entry 7, beyond the anchor, is %s", st)
 	}
 
-	confirmed := wait(3, notary.StatusAnchored)
-	src.set(s, &notary.Anchor{Status: notary.AnchorFinal, Size: cp.Size, Root: cp.Root, Bitcoin: &notary.BitcoinAttestation{}})
-	if r := <-confirmed; r.st != notary.StatusConfirmed {
+	confirmed := wait(3, service.StatusAnchored)
+	src.set(s, &service.Anchor{Status: service.AnchorFinal, Size: cp.Size, Root: cp.Root, Bitcoin: &service.BitcoinAttestation{}})
+	if r := <-confirmed; r.st != service.StatusConfirmed {
 		t.Errorf("WaitStatus = %+v, want confirmed", r)
 	}
 	// StatusAt agrees with TimestampAt.
@@ -116,15 +117,15 @@ func TestConfirmedSize(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tt := range []struct {
-		a    *notary.Anchor
+		a    *service.Anchor
 		want int64
 	}{
 		{nil, 0},
-		{&notary.Anchor{Status: notary.AnchorMempool, Size: 20}, 0},
-		{&notary.Anchor{Status: notary.AnchorFinal, Size: 20}, 0}, // no Bitcoin proof yet
-		{&notary.Anchor{Status: notary.AnchorFinal, Size: 20, Bitcoin: &notary.BitcoinAttestation{}}, 20},
-		{&notary.Anchor{Status: notary.AnchorFinal, Size: 37, Bitcoin: &notary.BitcoinAttestation{}}, 37},
-		{&notary.Anchor{Status: notary.AnchorFinal, Size: 1, Bitcoin: &notary.BitcoinAttestation{}}, 1},
+		{&service.Anchor{Status: service.AnchorMempool, Size: 20}, 0},
+		{&service.Anchor{Status: service.AnchorFinal, Size: 20}, 0}, // no Bitcoin proof yet
+		{&service.Anchor{Status: service.AnchorFinal, Size: 20, Bitcoin: &service.BitcoinAttestation{}}, 20},
+		{&service.Anchor{Status: service.AnchorFinal, Size: 37, Bitcoin: &service.BitcoinAttestation{}}, 37},
+		{&service.Anchor{Status: service.AnchorFinal, Size: 1, Bitcoin: &service.BitcoinAttestation{}}, 1},
 	} {
 		src.set(s, tt.a)
 		if n, err := s.ConfirmedSize(ctx); n != tt.want || err != nil {
@@ -150,12 +151,12 @@ func TestProveRanges(t *testing.T) {
 		t.Errorf("ProveConsistency(3, 9) = %+v, %v", c, err)
 	}
 	for _, q := range [][2]int64{{0, 0}, {0, 10}, {9, 9}, {-1, 3}, {5, 4}} {
-		if _, err := s.ProveInclusion(q[0], q[1]); !errors.Is(err, notary.ErrBadRange) {
+		if _, err := s.ProveInclusion(q[0], q[1]); !errors.Is(err, service.ErrBadRange) {
 			t.Errorf("ProveInclusion%v: %v", q, err)
 		}
 	}
 	for _, q := range [][2]int64{{0, 10}, {5, 4}, {-1, 3}} {
-		if _, err := s.ProveConsistency(q[0], q[1]); !errors.Is(err, notary.ErrBadRange) {
+		if _, err := s.ProveConsistency(q[0], q[1]); !errors.Is(err, service.ErrBadRange) {
 			t.Errorf("ProveConsistency%v: %v", q, err)
 		}
 	}

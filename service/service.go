@@ -1,4 +1,4 @@
-package notary
+package service
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/notary-dev/notary/merkle"
+	"github.com/notary-dev/notary/notary"
 )
 
 // ErrClosed is returned for submissions made while the service shuts down.
@@ -51,10 +52,10 @@ type Service struct {
 	closed  chan struct{} // closed when Run has drained the queue
 
 	mu    sync.RWMutex
-	index map[Digest]int64 // every logged digest, to its entry's index
+	index map[notary.Digest]int64 // every logged digest, to its entry's index
 
 	size       atomic.Int64 // entries durably stored
-	checkpoint atomic.Pointer[Checkpoint]
+	checkpoint atomic.Pointer[notary.Checkpoint]
 	// checkpointAt is when this process signed or loaded the latest checkpoint (Unix ns).
 	checkpointAt atomic.Int64
 
@@ -73,10 +74,10 @@ type Service struct {
 
 // request is one submission travelling through the sequencer.
 type request struct {
-	digests []Digest
-	entries []Entry       // set by the sequencer: the entry of each digest, new or old
-	leaves  []merkle.Hash // set by the sequencer: the leaf hash of each new entry, else zero
-	commit  *pending      // set by the sequencer: the commit that logged the new entries
+	digests []notary.Digest
+	entries []notary.Entry // set by the sequencer: the entry of each digest, new or old
+	leaves  []merkle.Hash  // set by the sequencer: the leaf hash of each new entry, else zero
+	commit  *pending       // set by the sequencer: the commit that logged the new entries
 	err     error
 	done    chan struct{}
 }
@@ -108,7 +109,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		queue:     make(chan *request, 4096),
 		closing:   make(chan struct{}),
 		closed:    make(chan struct{}),
-		index:     make(map[Digest]int64),
+		index:     make(map[notary.Digest]int64),
 		hashCache: make(map[int64]merkle.Hash),
 	}
 	n, err := s.load(ctx)
@@ -181,7 +182,7 @@ func (s *Service) load(ctx context.Context) (int64, error) {
 		}
 		return nil
 	}
-	err := s.store.ScanEntries(ctx, func(e Entry) error {
+	err := s.store.ScanEntries(ctx, func(e notary.Entry) error {
 		if e.Index != n {
 			return fmt.Errorf("notary: stored log has entry %d where %d belongs", e.Index, n)
 		}
@@ -232,7 +233,7 @@ func (s *Service) VerifierKey() string { return s.cfg.Verifier }
 func (s *Service) Size() int64 { return s.size.Load() }
 
 // LatestCheckpoint returns the newest signed checkpoint. It implements CheckpointSource.
-func (s *Service) LatestCheckpoint() Checkpoint { return *s.checkpoint.Load() }
+func (s *Service) LatestCheckpoint() notary.Checkpoint { return *s.checkpoint.Load() }
 
 // Run sequences submissions and publishes checkpoints until ctx is done. It then stops
 // taking submissions, commits every one already queued, publishes a last checkpoint and returns.
@@ -264,7 +265,7 @@ func (s *Service) Run(ctx context.Context) error {
 
 // publishCheckpoint signs and stores a checkpoint of the current size if the log grew
 // since prev, after checking that the new tree is consistent with prev's.
-func (s *Service) publishCheckpoint(ctx context.Context, prev *Checkpoint) error {
+func (s *Service) publishCheckpoint(ctx context.Context, prev *notary.Checkpoint) error {
 	size := s.size.Load()
 	if prev != nil && size == prev.Size {
 		return nil
@@ -282,7 +283,7 @@ func (s *Service) publishCheckpoint(ctx context.Context, prev *Checkpoint) error
 			return fmt.Errorf("notary: refusing to sign size %d: not consistent with the checkpoint at %d: %w", size, prev.Size, err)
 		}
 	}
-	cp, err := SignCheckpoint(size, root, s.cfg.Signer)
+	cp, err := notary.SignCheckpoint(size, root, s.cfg.Signer)
 	if err != nil {
 		return err
 	}
@@ -300,8 +301,8 @@ func (s *Service) publishCheckpoint(ctx context.Context, prev *Checkpoint) error
 // checkpoint is consistent with every other but is not stored; LatestCheckpoint publishes
 // its successors. A digest logged before keeps its first entry and gets a proof in the
 // latest checkpoint, or in one signed now if none covers the entry yet.
-func (s *Service) Submit(ctx context.Context, d Digest) (*Timestamp, error) {
-	r, err := s.sequenced(ctx, []Digest{d})
+func (s *Service) Submit(ctx context.Context, d notary.Digest) (*Timestamp, error) {
+	r, err := s.sequenced(ctx, []notary.Digest{d})
 	if err != nil {
 		return nil, err
 	}
@@ -329,7 +330,7 @@ func (s *Service) receipted(ctx context.Context, index int64) (*Timestamp, error
 	if err != nil {
 		return nil, fmt.Errorf("notary: computing root at size %d: %w", size, err)
 	}
-	cp, err := SignCheckpoint(size, root, s.cfg.Signer)
+	cp, err := notary.SignCheckpoint(size, root, s.cfg.Signer)
 	if err != nil {
 		return nil, err
 	}
@@ -343,12 +344,12 @@ func (s *Service) receipted(ctx context.Context, index int64) (*Timestamp, error
 
 // logProof returns the proof that entry e is in the log at checkpoint cp, path being its
 // inclusion path.
-func (s *Service) logProof(e Entry, cp Checkpoint, path []merkle.Hash) *Proof {
-	return &Proof{
-		Format:  ProofFormat,
+func (s *Service) logProof(e notary.Entry, cp notary.Checkpoint, path []merkle.Hash) *notary.Proof {
+	return &notary.Proof{
+		Format:  notary.ProofFormat,
 		Digest:  e.Digest,
-		Entry:   ProofEntry{Index: e.Index, ReceivedMS: e.Time.UnixMilli(), Nonce: e.Nonce[:]},
-		Log:     ProofLog{Key: s.cfg.Verifier, Checkpoint: string(cp.Note), Inclusion: path},
+		Entry:   notary.ProofEntry{Index: e.Index, ReceivedMS: e.Time.UnixMilli(), Nonce: e.Nonce[:]},
+		Log:     notary.ProofLog{Key: s.cfg.Verifier, Checkpoint: string(cp.Note), Inclusion: path},
 		Service: s.cfg.ServiceURL,
 	}
 }
@@ -356,7 +357,7 @@ func (s *Service) logProof(e Entry, cp Checkpoint, path []merkle.Hash) *Proof {
 // sequenced has digests logged, those that are new, and returns their request once every
 // new entry is durable: the entry of each digest, in order (an entry logged before has
 // only Index and Digest set), the leaf hash of each new one, and the commit that logged them.
-func (s *Service) sequenced(ctx context.Context, digests []Digest) (*request, error) {
+func (s *Service) sequenced(ctx context.Context, digests []notary.Digest) (*request, error) {
 	if entries, ok := s.known(digests); ok {
 		return &request{digests: digests, entries: entries}, nil
 	}
@@ -393,17 +394,17 @@ func (s *Service) sequenced(ctx context.Context, digests []Digest) (*request, er
 }
 
 // known returns the entries of digests if every one of them is logged already, durably.
-func (s *Service) known(digests []Digest) ([]Entry, bool) {
+func (s *Service) known(digests []notary.Digest) ([]notary.Entry, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	size := s.size.Load()
-	entries := make([]Entry, len(digests))
+	entries := make([]notary.Entry, len(digests))
 	for i, d := range digests {
 		idx, ok := s.index[d]
 		if !ok || idx >= size { // idx ≥ size: in a commit under way
 			return nil, false
 		}
-		entries[i] = Entry{Index: idx, Digest: d}
+		entries[i] = notary.Entry{Index: idx, Digest: d}
 	}
 	return entries, true
 }
@@ -521,7 +522,7 @@ func (s *Service) sequence() {
 type pending struct {
 	batch   []*request
 	base    int64 // the index of its first new entry
-	entries []Entry
+	entries []notary.Entry
 	hashes  []merkle.Hash
 	edge    rightEdge // the right edge before the batch
 	err     error     // why giving the entries failed
@@ -531,7 +532,7 @@ type pending struct {
 	// while the batch is written, then signed is closed (signErr says if signing failed).
 	root       merkle.Hash
 	proofs     *commitHashes
-	checkpoint Checkpoint
+	checkpoint notary.Checkpoint
 	signErr    error
 	signed     chan struct{}
 }
@@ -551,12 +552,12 @@ func (s *Service) prepare(batch []*request) *pending {
 	p := &pending{
 		batch:   batch,
 		base:    s.next,
-		entries: make([]Entry, 0, total),
+		entries: make([]notary.Entry, 0, total),
 		hashes:  make([]merkle.Hash, 0, 2*total+1),
 		edge:    s.edge,
 	}
 	// One read for the nonces of every digest that may be new.
-	nonces := make([]byte, len(Entry{}.Nonce)*total)
+	nonces := make([]byte, len(notary.Entry{}.Nonce)*total)
 	if _, err := io.ReadFull(s.cfg.Rand, nonces); err != nil {
 		p.err = fmt.Errorf("notary: reading nonces: %w", err)
 		return p
@@ -568,7 +569,7 @@ func (s *Service) prepare(batch []*request) *pending {
 	held := 0
 	for _, r := range batch {
 		r.commit = p
-		r.entries = make([]Entry, len(r.digests))
+		r.entries = make([]notary.Entry, len(r.digests))
 		r.leaves = make([]merkle.Hash, len(r.digests))
 		for i, d := range r.digests {
 			if held++; held%lockSpan == 0 {
@@ -581,11 +582,11 @@ func (s *Service) prepare(batch []*request) *pending {
 				} else {
 					// Logged before, or in the batch being written, which is durable by the
 					// time this one is answered: the submitter reads the rest.
-					r.entries[i] = Entry{Index: idx, Digest: d}
+					r.entries[i] = notary.Entry{Index: idx, Digest: d}
 				}
 				continue
 			}
-			e := Entry{Index: p.base + int64(len(p.entries)), Digest: d, Time: now}
+			e := notary.Entry{Index: p.base + int64(len(p.entries)), Digest: d, Time: now}
 			nonces = nonces[copy(e.Nonce[:], nonces):]
 			r.leaves[i] = e.LeafHash()
 			p.hashes = s.edge.append(r.leaves[i], p.hashes)
@@ -607,7 +608,7 @@ func (s *Service) sign(p *pending) {
 	if p.signed == nil {
 		return
 	}
-	p.checkpoint, p.signErr = SignCheckpoint(p.base+int64(len(p.entries)), p.root, s.cfg.Signer)
+	p.checkpoint, p.signErr = notary.SignCheckpoint(p.base+int64(len(p.entries)), p.root, s.cfg.Signer)
 	close(p.signed)
 }
 

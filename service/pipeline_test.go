@@ -1,4 +1,4 @@
-package notary_test
+package service_test
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/notary-dev/notary/merkle"
 	"github.com/notary-dev/notary/notary"
+	"github.com/notary-dev/notary/service"
 )
 
 // gatedStore holds each AppendEntries until the test lets it go, with the error to return.
@@ -91,7 +92,7 @@ func TestPipeline(t *testing.T) {
 		if _, ok := s.IndexOf(a); ok {
 			t.Error("a digest being written is visible")
 		}
-		if _, err := s.Lookup(context.Background(), b); !errors.Is(err, notary.ErrNotFound) {
+		if _, err := s.Lookup(context.Background(), b); !errors.Is(err, service.ErrNotFound) {
 			t.Errorf("Lookup of a digest being written: %v", err)
 		}
 		g.release <- nil

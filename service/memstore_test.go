@@ -1,4 +1,4 @@
-package notary_test
+package service_test
 
 import (
 	"context"
@@ -7,9 +7,10 @@ import (
 
 	"github.com/notary-dev/notary/merkle"
 	"github.com/notary-dev/notary/notary"
+	"github.com/notary-dev/notary/service"
 )
 
-// memStore is a notary.Store in memory. failAppend, if set, makes AppendEntries fail.
+// memStore is a service.Store in memory. failAppend, if set, makes AppendEntries fail.
 type memStore struct {
 	mu          sync.Mutex
 	entries     []notary.Entry
@@ -18,7 +19,7 @@ type memStore struct {
 	failAppend  error
 }
 
-var _ notary.Store = (*memStore)(nil)
+var _ service.Store = (*memStore)(nil)
 
 func (m *memStore) AppendEntries(ctx context.Context, entries []notary.Entry, hashes []merkle.Hash) error {
 	m.mu.Lock()
@@ -45,7 +46,7 @@ func (m *memStore) ReadHashes(indexes []int64) ([]merkle.Hash, error) {
 	out := make([]merkle.Hash, len(indexes))
 	for k, i := range indexes {
 		if i < 0 || i >= int64(len(m.hashes)) {
-			return nil, fmt.Errorf("memStore: hash %d: %w", i, notary.ErrNotFound)
+			return nil, fmt.Errorf("memStore: hash %d: %w", i, service.ErrNotFound)
 		}
 		out[k] = m.hashes[i]
 	}
@@ -56,7 +57,7 @@ func (m *memStore) Entry(ctx context.Context, index int64) (notary.Entry, error)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if index < 0 || index >= int64(len(m.entries)) {
-		return notary.Entry{}, fmt.Errorf("memStore: entry %d: %w", index, notary.ErrNotFound)
+		return notary.Entry{}, fmt.Errorf("memStore: entry %d: %w", index, service.ErrNotFound)
 	}
 	return m.entries[index], nil
 }
@@ -91,14 +92,14 @@ func (m *memStore) Checkpoint(ctx context.Context, size int64) (notary.Checkpoin
 			return c, nil
 		}
 	}
-	return notary.Checkpoint{}, fmt.Errorf("memStore: checkpoint %d: %w", size, notary.ErrNotFound)
+	return notary.Checkpoint{}, fmt.Errorf("memStore: checkpoint %d: %w", size, service.ErrNotFound)
 }
 
 func (m *memStore) LatestCheckpoint(ctx context.Context) (notary.Checkpoint, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if len(m.checkpoints) == 0 {
-		return notary.Checkpoint{}, fmt.Errorf("memStore: no checkpoint: %w", notary.ErrNotFound)
+		return notary.Checkpoint{}, fmt.Errorf("memStore: no checkpoint: %w", service.ErrNotFound)
 	}
 	return m.checkpoints[len(m.checkpoints)-1], nil
 }

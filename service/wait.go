@@ -1,10 +1,12 @@
-package notary
+package service
 
 import (
 	"context"
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/notary-dev/notary/notary"
 )
 
 // signal is a broadcast: wait returns a channel that the next notify closes. A waiter
@@ -55,7 +57,7 @@ func statusOf(a *Anchor) Status {
 }
 
 // IndexOf returns the index of digest d's entry, if d is durably logged.
-func (s *Service) IndexOf(d Digest) (int64, bool) {
+func (s *Service) IndexOf(d notary.Digest) (int64, bool) {
 	s.mu.RLock()
 	index, ok := s.index[d]
 	s.mu.RUnlock()
