@@ -230,7 +230,10 @@ func (h *handlers) lookup(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	index, ok := h.svc.IndexOf(d)
+	index, ok, err := h.svc.IndexOf(c.Request().Context(), d)
+	if err != nil {
+		return err
+	}
 	if !ok {
 		return apiError(codeNotFound, "digest %s was never submitted here", d)
 	}

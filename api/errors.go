@@ -42,6 +42,7 @@ const (
 	codeRateLimited      = "rate_limited"
 	codeInternal         = "internal"
 	codeShuttingDown     = "shutting_down"
+	codeBusy             = "busy"
 	codeHTTPError        = "http_error"
 )
 
@@ -61,6 +62,7 @@ var errorStatus = map[string]int{
 	codeRateLimited:      http.StatusTooManyRequests,
 	codeInternal:         http.StatusInternalServerError,
 	codeShuttingDown:     http.StatusServiceUnavailable,
+	codeBusy:             http.StatusServiceUnavailable,
 	codeHTTPError:        0, // the status of the router's own error
 }
 
@@ -103,6 +105,9 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 			apiErr = apiError(codeNotFound, "%v", err)
 		case errors.Is(err, service.ErrClosed):
 			apiErr = apiError(codeShuttingDown, "the service is shutting down; try again shortly")
+		case errors.Is(err, service.ErrPushback):
+			c.Response().Header().Set("Retry-After", "1")
+			apiErr = apiError(codeBusy, "the service has more submissions than it can index right now; nothing was logged, try again in a second")
 		case errors.As(err, &echoErr):
 			apiErr = fromEchoError(echoErr)
 		default:

@@ -71,6 +71,7 @@ func (m *metrics) serve(c echo.Context) error {
 
 	x.gauge("notary_log_size", "Entries durably in the log.", float64(svc.Size()))
 	x.gauge("notary_sequencer_queue_depth", "Submissions waiting for the sequencer.", float64(svc.QueueDepth()))
+	x.gauge("notary_digest_index_lag", "Durable entries the digest index does not cover yet (held in memory).", float64(svc.Unindexed()))
 	x.gauge("notary_checkpoint_size", "Size of the latest signed checkpoint.", float64(cp.Size))
 	x.gauge("notary_checkpoint_age_seconds", "Seconds since the latest checkpoint was signed (or loaded at start).",
 		max(time.Since(svc.CheckpointTime()).Seconds(), 0))

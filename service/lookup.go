@@ -35,7 +35,10 @@ type Timestamp struct {
 
 // Lookup returns the timestamp of digest d, or an error wrapping ErrNotFound.
 func (s *Service) Lookup(ctx context.Context, d notary.Digest) (*Timestamp, error) {
-	index, ok := s.IndexOf(d)
+	index, ok, err := s.IndexOf(ctx, d)
+	if err != nil {
+		return nil, err
+	}
 	if !ok {
 		return nil, fmt.Errorf("notary: digest %s: %w", d, ErrNotFound)
 	}

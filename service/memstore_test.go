@@ -17,6 +17,8 @@ type memStore struct {
 	hashes      []merkle.Hash
 	checkpoints []notary.Checkpoint
 	failAppend  error
+	indexed     int64
+	index       map[notary.Digest]int64
 }
 
 var _ service.Store = (*memStore)(nil)
@@ -62,9 +64,52 @@ func (m *memStore) Entry(ctx context.Context, index int64) (notary.Entry, error)
 	return m.entries[index], nil
 }
 
-func (m *memStore) ScanEntries(ctx context.Context, fn func(notary.Entry) error) error {
+func (m *memStore) LogSize(ctx context.Context) (int64, error) {
 	m.mu.Lock()
-	entries := append([]notary.Entry{}, m.entries...)
+	defer m.mu.Unlock()
+	return int64(len(m.entries)), nil
+}
+
+func (m *memStore) IndexedSize(ctx context.Context) (int64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.indexed, nil
+}
+
+func (m *memStore) IndexDigests(ctx context.Context, through int64) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if through < m.indexed || through > int64(len(m.entries)) {
+		return fmt.Errorf("memStore: index through %d, indexed %d, size %d", through, m.indexed, len(m.entries))
+	}
+	if m.index == nil {
+		m.index = make(map[notary.Digest]int64)
+	}
+	for _, e := range m.entries[m.indexed:through] {
+		if _, ok := m.index[e.Digest]; !ok {
+			m.index[e.Digest] = e.Index
+		}
+	}
+	m.indexed = through
+	return nil
+}
+
+func (m *memStore) LookupDigests(ctx context.Context, digests []notary.Digest, indexes []int64) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for k, d := range digests {
+		if i, ok := m.index[d]; ok {
+			indexes[k] = i
+		} else {
+			indexes[k] = -1
+		}
+	}
+	return nil
+}
+
+func (m *memStore) ScanEntries(ctx context.Context, from int64, fn func(notary.Entry) error) error {
+	m.mu.Lock()
+	entries := append([]notary.Entry{}, m.entries[min(from, int64(len(m.entries))):]...)
 	m.mu.Unlock()
 	for _, e := range entries {
 		if err := fn(e); err != nil {

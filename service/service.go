@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,9 +36,16 @@ type Config struct {
 	MaxBatch int
 	// ServiceURL, if set, is written into proofs as the place to upgrade them.
 	ServiceURL string
-	Logger     *slog.Logger
-	Now        func() time.Time // default time.Now
-	Rand       io.Reader        // nonces; default crypto/rand
+	// SignedHead, if set, remembers outside the Store the greatest checkpoint the log's key
+	// has signed; New refuses a Store that is behind it or contradicts it (see HeadFile).
+	SignedHead SignedHead
+	// MaxUnindexed bounds the durable entries the digest index may lag behind, which the
+	// sequencer holds in memory meanwhile: past it, submissions are pushed back with
+	// ErrPushback until the index catches up (default 1<<20).
+	MaxUnindexed int64
+	Logger       *slog.Logger
+	Now          func() time.Time // default time.Now
+	Rand         io.Reader        // nonces; default crypto/rand
 }
 
 // Service sequences submissions into the log, signs checkpoints and assembles proofs. All
@@ -51,8 +59,16 @@ type Service struct {
 	closing chan struct{} // closed when Run begins to shut down
 	closed  chan struct{} // closed when Run has drained the queue
 
-	mu    sync.RWMutex
-	index map[notary.Digest]int64 // every logged digest, to its entry's index
+	// mu guards recent: the digests of the entries [recentBase, next), the ones the
+	// digest index of the store may not hold yet, to their entries' indexes. Only the
+	// sequencer adds to it, and it drops what the index holds (see prune).
+	mu         sync.RWMutex
+	recent     map[notary.Digest]int64
+	recentLog  []notary.Digest // the digests of the entries [recentBase, next), in order
+	recentBase int64
+
+	indexed atomic.Int64 // the store's IndexedSize, as the indexer last moved it
+	grown   signal       // notified when the log grows, to wake the indexer
 
 	size       atomic.Int64 // entries durably stored
 	checkpoint atomic.Pointer[notary.Checkpoint]
@@ -61,9 +77,6 @@ type Service struct {
 
 	// anchorsChanged wakes whoever waits for a change of the anchors (see wait.go).
 	anchorsChanged signal
-
-	// hashCache holds stored hashes read or computed while the log is loaded.
-	hashCache map[int64]merkle.Hash
 
 	// edge is the right edge of the log's tree, from which the sequencer computes the
 	// hashes of new entries, and next the index of the next new entry: both count the
@@ -75,6 +88,10 @@ type Service struct {
 // request is one submission travelling through the sequencer.
 type request struct {
 	digests []notary.Digest
+	// found[k] is the index of digests[k]'s entry as looked up before the request was
+	// queued, or -1; the digest index then held the entries [0, checked).
+	found   []int64
+	checked int64
 	entries []notary.Entry // set by the sequencer: the entry of each digest, new or old
 	leaves  []merkle.Hash  // set by the sequencer: the leaf hash of each new entry, else zero
 	commit  *pending       // set by the sequencer: the commit that logged the new entries
@@ -82,8 +99,14 @@ type request struct {
 	done    chan struct{}
 }
 
-// New opens the service on its store: it loads the digest index and checks that the stored
-// log still matches the latest signed checkpoint (signing the first one if there is none).
+// ErrPushback is returned for submissions while the service cannot take more: the digest
+// index lags too far behind the log. Nothing was logged; submit again a little later.
+var ErrPushback = errors.New("notary: too many submissions at once; try again shortly")
+
+// New opens the service on its store. Its cost does not grow with the log: it reads the
+// log's size and right edge, checks them against the latest signed checkpoint (signing
+// the first one if there is none) and against cfg.SignedHead, and loads the digests the
+// digest index does not hold yet. The full audit of the stored log is Audit.
 func New(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.Signer == nil || cfg.Store == nil || cfg.Verifier == "" {
 		return nil, errors.New("notary: Config needs Signer, Verifier and Store")
@@ -93,6 +116,9 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	if cfg.MaxBatch <= 0 {
 		cfg.MaxBatch = 8192
+	}
+	if cfg.MaxUnindexed <= 0 {
+		cfg.MaxUnindexed = 1 << 20
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -104,114 +130,133 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		cfg.Rand = rand.Reader
 	}
 	s := &Service{
-		cfg:       cfg,
-		store:     cfg.Store,
-		queue:     make(chan *request, 4096),
-		closing:   make(chan struct{}),
-		closed:    make(chan struct{}),
-		index:     make(map[notary.Digest]int64),
-		hashCache: make(map[int64]merkle.Hash),
+		cfg:     cfg,
+		store:   cfg.Store,
+		queue:   make(chan *request, 4096),
+		closing: make(chan struct{}),
+		closed:  make(chan struct{}),
+		recent:  make(map[notary.Digest]int64),
 	}
-	n, err := s.load(ctx)
+	n, err := s.store.LogSize(ctx)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("notary: reading the log's size: %w", err)
 	}
 	s.size.Store(n)
 	s.next = n
-	if s.edge, err = loadRightEdge(n, merkle.HashReaderFunc(s.readHashes)); err != nil {
+	if s.edge, err = loadRightEdge(n, s.store); err != nil {
+		return nil, fmt.Errorf("notary: reading the log's right edge: %w", err)
+	}
+	if err := s.checkHead(ctx, n); err != nil {
 		return nil, err
 	}
-	s.hashCache = nil // the sequencer needs only the edge
-
-	cp, err := s.store.LatestCheckpoint(ctx)
-	switch {
-	case errors.Is(err, ErrNotFound):
-		if err := s.publishCheckpoint(ctx, nil); err != nil {
-			return nil, err
-		}
-	case err != nil:
-		return nil, fmt.Errorf("notary: loading the latest checkpoint: %w", err)
-	default:
-		if cp.Size > n {
-			return nil, fmt.Errorf("notary: the latest checkpoint has size %d but the store holds only %d entries", cp.Size, n)
-		}
-		root, err := merkle.TreeHash(cp.Size, s.store)
-		if err != nil {
-			return nil, fmt.Errorf("notary: recomputing the checkpointed root: %w", err)
-		}
-		if root != cp.Root {
-			return nil, fmt.Errorf("notary: the stored log does not match its latest checkpoint at size %d: refusing to start", cp.Size)
-		}
-		s.checkpoint.Store(&cp)
-		s.checkpointAt.Store(cfg.Now().UnixNano())
+	if err := s.loadRecent(ctx, n); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
 
-// load reads the whole log into the digest index and audits it on the way: every stored
-// Merkle hash must be the one its entries give, so that a changed digest, time or nonce
-// anywhere is caught before the service signs anything about it. It returns the log size.
-func (s *Service) load(ctx context.Context) (int64, error) {
-	const chunk = 4096
-	var (
-		n        int64
-		computed []merkle.Hash // hashes of the entries since the last comparison
-		first    int64         // storage index of computed[0]
-	)
-	compare := func() error {
-		if len(computed) == 0 {
-			return nil
-		}
-		indexes := make([]int64, len(computed))
-		for i := range indexes {
-			indexes[i] = first + int64(i)
-		}
-		stored, err := s.store.ReadHashes(indexes)
-		if err != nil {
-			return fmt.Errorf("notary: reading stored hashes: %w", err)
-		}
-		for i, h := range stored {
-			if h != computed[i] {
-				return fmt.Errorf("notary: stored Merkle hash %d does not match the entries: the database was altered or damaged; refusing to start", indexes[i])
+// checkHead checks the stored log of n entries against the latest checkpoint it stores
+// and against the one the key signed last (cfg.SignedHead), and loads the former: a log
+// that is shorter than a signed checkpoint, or whose tree differs from it, would make
+// the service sign checkpoints that contradict receipts already given.
+func (s *Service) checkHead(ctx context.Context, n int64) error {
+	if h := s.cfg.SignedHead; h != nil {
+		signed, err := h.Latest()
+		switch {
+		case errors.Is(err, ErrNotFound):
+		case err != nil:
+			return fmt.Errorf("notary: reading the latest signed checkpoint: %w", err)
+		default:
+			if err := s.matches(signed, n, "the log's key signed"); err != nil {
+				return err
 			}
 		}
-		first += int64(len(computed))
-		computed = computed[:0]
-		if len(s.hashCache) > 1<<16 {
-			clear(s.hashCache)
-		}
-		return nil
 	}
-	err := s.store.ScanEntries(ctx, func(e notary.Entry) error {
-		if e.Index != n {
-			return fmt.Errorf("notary: stored log has entry %d where %d belongs", e.Index, n)
+	cp, err := s.store.LatestCheckpoint(ctx)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return s.publishCheckpoint(ctx, nil)
+	case err != nil:
+		return fmt.Errorf("notary: loading the latest checkpoint: %w", err)
+	}
+	if err := s.matches(cp, n, "the database stores"); err != nil {
+		return err
+	}
+	s.checkpoint.Store(&cp)
+	s.checkpointAt.Store(s.cfg.Now().UnixNano())
+	return nil
+}
+
+// matches checks that the stored log of n entries contains the tree of checkpoint cp,
+// which source describes, reading O(log n) stored hashes.
+func (s *Service) matches(cp notary.Checkpoint, n int64, source string) error {
+	if cp.Origin != s.Origin() {
+		return fmt.Errorf("notary: %s a checkpoint of the log %q, but this log is %q: refusing to start", source, cp.Origin, s.Origin())
+	}
+	if cp.Size > n {
+		return fmt.Errorf("notary: %s a checkpoint of size %d, but the database holds only %d entries: "+
+			"it lost entries that were acknowledged, or it is an older copy; refusing to start "+
+			"(restore the database that holds them, or start a new log under a new origin and key)", source, cp.Size, n)
+	}
+	var root merkle.Hash
+	if cp.Size == n && n > 0 {
+		root = s.edge.root()
+	} else {
+		var err error
+		if root, err = merkle.TreeHash(cp.Size, s.store); err != nil {
+			return fmt.Errorf("notary: recomputing the root at size %d: %w", cp.Size, err)
 		}
-		if _, dup := s.index[e.Digest]; !dup {
-			s.index[e.Digest] = e.Index
+	}
+	if root != cp.Root {
+		return fmt.Errorf("notary: %s a checkpoint of size %d with root %s, but the database's log has root %s at that size: "+
+			"the database was altered or replaced; refusing to start (run notary audit to find what changed)", source, cp.Size, cp.Root, root)
+	}
+	return nil
+}
+
+// loadRecent loads the digests of the entries the digest index does not hold yet, after
+// bringing the index to within MaxUnindexed of the log's n entries.
+func (s *Service) loadRecent(ctx context.Context, n int64) error {
+	indexed, err := s.store.IndexedSize(ctx)
+	if err != nil {
+		return fmt.Errorf("notary: reading the digest index's size: %w", err)
+	}
+	for n-indexed > s.cfg.MaxUnindexed {
+		to := min(n, indexed+indexChunk)
+		if err := s.store.IndexDigests(ctx, to); err != nil {
+			return fmt.Errorf("notary: indexing the digests of entries %d to %d: %w", indexed, to-1, err)
 		}
-		hs, err := merkle.StoredHashes(n, e.LeafHash(), merkle.HashReaderFunc(s.readHashes))
-		if err != nil {
-			return err
+		s.cfg.Logger.Info("indexing digests", "indexed", to, "size", n)
+		indexed = to
+	}
+	s.indexed.Store(indexed)
+	s.recentBase = indexed
+	err = s.store.ScanEntries(ctx, indexed, func(e notary.Entry) error {
+		if e.Index >= n {
+			return errStopScan
 		}
-		at := merkle.StoredHashCount(n)
-		for k, h := range hs {
-			s.hashCache[at+int64(k)] = h
+		if e.Index != indexed+int64(len(s.recentLog)) {
+			return fmt.Errorf("notary: the stored log has entry %d where %d belongs", e.Index, indexed+int64(len(s.recentLog)))
 		}
-		computed = append(computed, hs...)
-		n++
-		if n%chunk == 0 {
-			return compare()
+		s.recentLog = append(s.recentLog, e.Digest)
+		if _, dup := s.recent[e.Digest]; !dup {
+			s.recent[e.Digest] = e.Index
 		}
 		return nil
 	})
-	if err == nil {
-		err = compare()
+	if err != nil && !errors.Is(err, errStopScan) {
+		return fmt.Errorf("notary: loading the digests not indexed yet: %w", err)
 	}
-	if err != nil {
-		return 0, fmt.Errorf("notary: loading the log: %w", err)
+	if got := indexed + int64(len(s.recentLog)); got != n {
+		return fmt.Errorf("notary: the stored log ends at entry %d, want %d", got, n)
 	}
-	return n, nil
+	return nil
 }
+
+var errStopScan = errors.New("stop scan")
+
+// indexChunk is the most entries one IndexDigests call indexes.
+const indexChunk = 1 << 16
 
 // SetAnchors tells the service where to find Bitcoin anchors. Call it before serving lookups.
 func (s *Service) SetAnchors(a AnchorSource) { s.anchors.Store(&a) }
@@ -243,6 +288,13 @@ func (s *Service) Run(ctx context.Context) error {
 		defer close(sequencerDone)
 		s.sequence()
 	}()
+	indexerCtx, stopIndexer := context.WithCancel(context.WithoutCancel(ctx))
+	indexerDone := make(chan struct{})
+	go func() {
+		defer close(indexerDone)
+		s.runIndexer(indexerCtx)
+	}()
+	defer func() { stopIndexer(); <-indexerDone }()
 	ticker := time.NewTicker(s.cfg.CheckpointInterval)
 	defer ticker.Stop()
 	for {
@@ -258,7 +310,18 @@ func (s *Service) Run(ctx context.Context) error {
 			// The context is done; the last checkpoint gets a short one of its own.
 			cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			return s.publishCheckpoint(cctx, s.checkpoint.Load())
+			stopIndexer()
+			<-indexerDone
+			err := s.publishCheckpoint(cctx, s.checkpoint.Load())
+			// Index what is left, so that the next start has fewer digests to load.
+			if size := s.size.Load(); err == nil && size > s.indexed.Load() {
+				if ierr := s.store.IndexDigests(cctx, size); ierr != nil {
+					s.cfg.Logger.Warn("indexing the last digests", "err", ierr)
+				} else {
+					s.indexed.Store(size)
+				}
+			}
+			return err
 		}
 	}
 }
@@ -289,6 +352,14 @@ func (s *Service) publishCheckpoint(ctx context.Context, prev *notary.Checkpoint
 	}
 	if err := s.store.SaveCheckpoint(ctx, cp); err != nil {
 		return fmt.Errorf("notary: saving checkpoint: %w", err)
+	}
+	if h := s.cfg.SignedHead; h != nil {
+		if err := h.Record(cp); err != nil {
+			return fmt.Errorf("notary: recording the signed checkpoint: %w", err)
+		}
+		if err := h.Sync(); err != nil {
+			return fmt.Errorf("notary: recording the signed checkpoint: %w", err)
+		}
 	}
 	s.checkpoint.Store(&cp)
 	s.checkpointAt.Store(s.cfg.Now().UnixNano())
@@ -358,10 +429,21 @@ func (s *Service) logProof(e notary.Entry, cp notary.Checkpoint, path []merkle.H
 // new entry is durable: the entry of each digest, in order (an entry logged before has
 // only Index and Digest set), the leaf hash of each new one, and the commit that logged them.
 func (s *Service) sequenced(ctx context.Context, digests []notary.Digest) (*request, error) {
-	if entries, ok := s.known(digests); ok {
-		return &request{digests: digests, entries: entries}, nil
+	req := &request{digests: digests}
+	if err := s.lookup(ctx, req); err != nil {
+		return nil, err
 	}
-	req := &request{digests: digests, done: make(chan struct{})}
+	if !slices.Contains(req.found, -1) {
+		req.entries = make([]notary.Entry, len(digests))
+		for i, d := range digests {
+			req.entries[i] = notary.Entry{Index: req.found[i], Digest: d}
+		}
+		return req, nil
+	}
+	if s.size.Load()-s.indexed.Load() > s.cfg.MaxUnindexed {
+		return nil, ErrPushback
+	}
+	req.done = make(chan struct{})
 	select {
 	case <-s.closing:
 		return nil, ErrClosed
@@ -393,20 +475,43 @@ func (s *Service) sequenced(ctx context.Context, digests []notary.Digest) (*requ
 	return req, nil
 }
 
-// known returns the entries of digests if every one of them is logged already, durably.
-func (s *Service) known(digests []notary.Digest) ([]notary.Entry, bool) {
+// lookup sets r.found to the index of each digest's durable entry, or -1, and r.checked.
+// It looks in the recent digests first, then in the store's digest index: an entry
+// dropped from the recent digests is in the index by then.
+func (s *Service) lookup(ctx context.Context, r *request) error {
+	r.found = make([]int64, len(r.digests))
+	var missing []int // positions in r.digests of the digests to look up in the store
 	s.mu.RLock()
-	defer s.mu.RUnlock()
 	size := s.size.Load()
-	entries := make([]notary.Entry, len(digests))
-	for i, d := range digests {
-		idx, ok := s.index[d]
-		if !ok || idx >= size { // idx ≥ size: in a commit under way
-			return nil, false
+	for i, d := range r.digests {
+		idx, ok := s.recent[d]
+		switch {
+		case ok && idx < size:
+			r.found[i] = idx
+		case ok: // in a commit under way: the sequencer finds it again
+			r.found[i] = -1
+		default:
+			r.found[i] = -1
+			missing = append(missing, i)
 		}
-		entries[i] = notary.Entry{Index: idx, Digest: d}
 	}
-	return entries, true
+	s.mu.RUnlock()
+	r.checked = s.indexed.Load()
+	if len(missing) == 0 {
+		return nil
+	}
+	ds := make([]notary.Digest, len(missing))
+	for k, i := range missing {
+		ds[k] = r.digests[i]
+	}
+	idx := make([]int64, len(missing))
+	if err := s.store.LookupDigests(ctx, ds, idx); err != nil {
+		return fmt.Errorf("notary: looking up digests: %w", err)
+	}
+	for k, i := range missing {
+		r.found[i] = idx[k]
+	}
+	return nil
 }
 
 // maxIdleYields is how many times the sequencer yields the processor, finding nothing
@@ -562,6 +667,11 @@ func (s *Service) prepare(batch []*request) *pending {
 		p.err = fmt.Errorf("notary: reading nonces: %w", err)
 		return p
 	}
+	s.prune()
+	if err := s.recheck(batch); err != nil {
+		p.err = err
+		return p
+	}
 	// The write lock is let go now and then, so that lookups are not held up by a long batch.
 	const lockSpan = 512
 	s.mu.Lock()
@@ -576,7 +686,11 @@ func (s *Service) prepare(batch []*request) *pending {
 				s.mu.Unlock()
 				s.mu.Lock()
 			}
-			if idx, ok := s.index[d]; ok {
+			if idx := r.found[i]; idx >= 0 {
+				r.entries[i] = notary.Entry{Index: idx, Digest: d} // durable before the request was queued
+				continue
+			}
+			if idx, ok := s.recent[d]; ok {
 				if idx >= p.base {
 					r.entries[i] = p.entries[idx-p.base] // new in this batch
 				} else {
@@ -590,7 +704,8 @@ func (s *Service) prepare(batch []*request) *pending {
 			nonces = nonces[copy(e.Nonce[:], nonces):]
 			r.leaves[i] = e.LeafHash()
 			p.hashes = s.edge.append(r.leaves[i], p.hashes)
-			s.index[d] = e.Index
+			s.recent[d] = e.Index
+			s.recentLog = append(s.recentLog, d)
 			p.entries = append(p.entries, e)
 			r.entries[i] = e
 		}
@@ -600,6 +715,109 @@ func (s *Service) prepare(batch []*request) *pending {
 		p.root, p.proofs, p.signed = s.edge.root(), newCommitHashes(&p.edge, p.hashes), make(chan struct{})
 	}
 	return p
+}
+
+// runIndexer moves the store's digest index along behind the durable log until ctx is
+// done: in chunks of at least minIndexChunk entries, or whatever is left once the log
+// has been quiet for indexIdle.
+func (s *Service) runIndexer(ctx context.Context) {
+	for {
+		grown := s.grown.wait()
+		size, at := s.size.Load(), s.indexed.Load()
+		if size-at < minIndexChunk {
+			wait := indexIdle
+			if size == at {
+				wait = time.Hour
+			}
+			select {
+			case <-grown:
+				if s.size.Load()-at < minIndexChunk {
+					// Let more entries come, unless the log goes quiet.
+					select {
+					case <-time.After(indexIdle):
+					case <-ctx.Done():
+						return
+					}
+				}
+			case <-time.After(wait):
+			case <-ctx.Done():
+				return
+			}
+			size = s.size.Load()
+		}
+		if size == at {
+			continue
+		}
+		to := min(size, at+indexChunk)
+		if err := s.store.IndexDigests(ctx, to); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			s.cfg.Logger.Error("indexing digests", "from", at, "to", to, "err", err)
+			select {
+			case <-time.After(time.Second):
+			case <-ctx.Done():
+				return
+			}
+			continue
+		}
+		s.indexed.Store(to)
+	}
+}
+
+// minIndexChunk and indexIdle: the digest index takes entries in chunks of at least
+// minIndexChunk, or every indexIdle if fewer have come. (Variables for tests only.)
+var (
+	minIndexChunk int64 = 4096
+	indexIdle           = 200 * time.Millisecond
+)
+
+// prune drops from the recent digests those of the entries that the digest index holds.
+// Only the sequencer calls it, so the recent digests cover every entry that was not in
+// the index when a request it prepares was looked up, except for requests that recheck
+// finds.
+func (s *Service) prune() {
+	indexed := s.indexed.Load()
+	if indexed <= s.recentBase {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	drop := indexed - s.recentBase
+	for k, d := range s.recentLog[:drop] {
+		if s.recent[d] == s.recentBase+int64(k) {
+			delete(s.recent, d)
+		}
+	}
+	s.recentLog = slices.Delete(s.recentLog, 0, int(drop))
+	s.recentBase = indexed
+}
+
+// recheck looks up again, in the store's digest index, the digests not found of each
+// request of batch that was looked up before the index took in entries since dropped
+// from the recent digests.
+func (s *Service) recheck(batch []*request) error {
+	for _, r := range batch {
+		if r.checked >= s.recentBase {
+			continue
+		}
+		var ds []notary.Digest
+		var at []int
+		for i, idx := range r.found {
+			if idx < 0 {
+				ds, at = append(ds, r.digests[i]), append(at, i)
+			}
+		}
+		found := make([]int64, len(ds))
+		if err := s.store.LookupDigests(context.Background(), ds, found); err != nil {
+			return fmt.Errorf("notary: looking up digests: %w", err)
+		}
+		for k, i := range at {
+			r.found[i] = found[k]
+		}
+		r.checked = s.recentBase
+	}
+	return nil
 }
 
 // sign signs the checkpoint of the log as p leaves it: one signature for every new entry
@@ -622,12 +840,18 @@ func (s *Service) write(writes <-chan *pending, results chan<- error) {
 		}
 		if err == nil {
 			s.size.Add(int64(len(p.entries)))
+			s.grown.notify()
+			var receiptErr error
 			if p.signed != nil {
 				<-p.signed
+				receiptErr = p.signErr
+				if h := s.cfg.SignedHead; receiptErr == nil && h != nil {
+					receiptErr = h.Record(p.checkpoint)
+				}
 			}
 			for _, r := range p.batch {
-				if p.signErr != nil {
-					r.err = fmt.Errorf("notary: the digests are logged but their checkpoint could not be signed (%w): submit them again for their receipts", p.signErr)
+				if receiptErr != nil {
+					r.err = fmt.Errorf("notary: the digests are logged but their checkpoint could not be signed and recorded (%w): submit them again for their receipts", receiptErr)
 				}
 				close(r.done)
 			}
@@ -641,8 +865,9 @@ func (s *Service) write(writes <-chan *pending, results chan<- error) {
 func (s *Service) rollback(p *pending, err error) {
 	s.mu.Lock()
 	for _, e := range p.entries {
-		delete(s.index, e.Digest)
+		delete(s.recent, e.Digest)
 	}
+	s.recentLog = s.recentLog[:p.base-s.recentBase]
 	s.mu.Unlock()
 	s.edge, s.next = p.edge, p.base
 	err = fmt.Errorf("notary: logging failed, nothing was logged: %w", err)
@@ -651,32 +876,4 @@ func (s *Service) rollback(p *pending, err error) {
 		close(r.done)
 	}
 	s.cfg.Logger.Error("commit failed", "entries", len(p.entries), "err", err)
-}
-
-// readHashes reads stored hashes through the cache of the load.
-func (s *Service) readHashes(indexes []int64) ([]merkle.Hash, error) {
-	out := make([]merkle.Hash, len(indexes))
-	var missing []int64
-	for i, x := range indexes {
-		h, ok := s.hashCache[x]
-		if !ok {
-			missing = append(missing, x)
-			continue
-		}
-		out[i] = h
-	}
-	if len(missing) == 0 {
-		return out, nil
-	}
-	read, err := s.store.ReadHashes(missing)
-	if err != nil {
-		return nil, err
-	}
-	for i, x := range missing {
-		s.hashCache[x] = read[i]
-	}
-	for i, x := range indexes {
-		out[i] = s.hashCache[x]
-	}
-	return out, nil
 }

@@ -687,18 +687,53 @@ func rawExec(tb testing.TB, path, query string, args ...any) {
 	}
 }
 
-// TestServiceRefusesTamperedStore checks that New refuses a store whose log no longer matches
-// its latest signed checkpoint, rather than serving proofs that fail to verify.
-func TestServiceRefusesTamperedStore(t *testing.T) {
+// tamperedLog writes a log of size entries into a new SQLite file as a service would, with
+// a checkpoint of the first size-1 entries and its digests indexed, lets tamper change the
+// file, and returns the store opened again.
+func tamperedLog(t *testing.T, log *logtest.MemLog, tamper func(t *testing.T, db *store.DB, path string)) (*store.DB, string) {
+	t.Helper()
+	ctx := context.Background()
+	size := int64(len(log.Entries))
+	path := filepath.Join(t.TempDir(), "notary.db")
+	db, err := store.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first service signs the empty log's checkpoint; the entries and a checkpoint
+	// of the first size-1 of them are then written as a service would.
+	newService(t, testConfig(t, db))
+	appendDirect(t, db, log, 0)
+	cp, err := notary.SignCheckpoint(size-1, log.Root(t, size-1), newSigner(t, logSkey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.SaveCheckpoint(ctx, cp); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.IndexDigests(ctx, size); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db = openStore(t, path)
+	tamper(t, db, path)
+	db.Close()
+	return openStore(t, path), path
+}
+
+// TestServiceRefusesTamperedHead checks that New refuses a store whose log no longer
+// matches its latest signed checkpoint, rather than signing checkpoints that contradict it.
+func TestServiceRefusesTamperedHead(t *testing.T) {
 	const size = 13
 	log := newMemLog(t, size)
 	wrongRoot := log.Root(t, size-1)
 	tests := []struct {
 		name   string
 		tamper func(t *testing.T, db *store.DB, path string)
-		refuse bool
+		refuse string
 	}{
-		{"untouched", func(t *testing.T, db *store.DB, path string) {}, false},
+		{"untouched", func(t *testing.T, db *store.DB, path string) {}, ""},
 		{"checkpoint root that does not match the log", func(t *testing.T, db *store.DB, path string) {
 			cp, err := notary.SignCheckpoint(size, wrongRoot, newSigner(t, logSkey))
 			if err != nil {
@@ -707,47 +742,16 @@ func TestServiceRefusesTamperedStore(t *testing.T) {
 			if err := db.SaveCheckpoint(context.Background(), cp); err != nil {
 				t.Fatal(err)
 			}
-		}, true},
-		{"entry digest changed", func(t *testing.T, db *store.DB, path string) {
-			other := testDigest(1000)
-			rawExec(t, path, "UPDATE entries SET digest = ? WHERE id = 3", other[:])
-		}, true},
-		{"entry time changed", func(t *testing.T, db *store.DB, path string) {
-			rawExec(t, path, "UPDATE entries SET time_ms = time_ms - 86400000 WHERE id = 3")
-		}, true},
-		{"leaf hash changed", func(t *testing.T, db *store.DB, path string) {
-			rawExec(t, path, "UPDATE hashes SET hash = ? WHERE id = ?", wrongRoot[:], merkle.StoredHashIndex(0, 3))
-		}, true},
+		}, "the database was altered or replaced"},
+		{"a stored hash on the right edge changed", func(t *testing.T, db *store.DB, path string) {
+			rawExec(t, path, "UPDATE hashes SET hash = ? WHERE id = ?", wrongRoot[:], merkle.StoredHashIndex(3, 0))
+		}, "the database was altered or replaced"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ctx := context.Background()
-			path := filepath.Join(t.TempDir(), "notary.db")
-			db, err := store.Open(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			// The first service signs the empty log's checkpoint; the entries and a checkpoint
-			// of the first size-1 of them are then written as a service would.
-			newService(t, testConfig(t, db))
-			appendDirect(t, db, log, 0)
-			cp, err := notary.SignCheckpoint(size-1, log.Root(t, size-1), newSigner(t, logSkey))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := db.SaveCheckpoint(ctx, cp); err != nil {
-				t.Fatal(err)
-			}
-			if err := db.Close(); err != nil {
-				t.Fatal(err)
-			}
-			db = openStore(t, path)
-			tt.tamper(t, db, path)
-			db.Close()
-
-			db = openStore(t, path)
-			s, err := service.New(ctx, testConfig(t, db))
-			if !tt.refuse {
+			db, _ := tamperedLog(t, log, tt.tamper)
+			s, err := service.New(context.Background(), testConfig(t, db))
+			if tt.refuse == "" {
 				if err != nil {
 					t.Fatalf("New refused an untouched store: %v", err)
 				}
@@ -755,6 +759,69 @@ func TestServiceRefusesTamperedStore(t *testing.T) {
 			}
 			if err == nil {
 				t.Fatalf("New started on a tampered store; %s", brokenProofs(t, s, log))
+			}
+			if !strings.Contains(err.Error(), tt.refuse) {
+				t.Errorf("New: %v, want it to say %q", err, tt.refuse)
+			}
+		})
+	}
+}
+
+// TestAuditFindsDamage checks that Audit names the damaged entry and what changed in it,
+// where New, which reads only the head of the log, cannot see it.
+func TestAuditFindsDamage(t *testing.T) {
+	const size = 13
+	log := newMemLog(t, size)
+	other := testDigest(1000)
+	tests := []struct {
+		name   string
+		tamper func(t *testing.T, db *store.DB, path string)
+		entry  int64
+		what   string
+	}{
+		{"untouched", func(t *testing.T, db *store.DB, path string) {}, -1, ""},
+		{"entry digest changed", func(t *testing.T, db *store.DB, path string) {
+			rawExec(t, path, "UPDATE entries SET digest = ? WHERE id = 3", other[:])
+		}, 3, "digest"},
+		{"entry time changed", func(t *testing.T, db *store.DB, path string) {
+			rawExec(t, path, "UPDATE entries SET time_ms = time_ms - 86400000 WHERE id = 3")
+		}, 3, "time or nonce"},
+		{"entry nonce changed", func(t *testing.T, db *store.DB, path string) {
+			rawExec(t, path, "UPDATE entries SET nonce = ? WHERE id = 5", other[:16])
+		}, 5, "time or nonce"},
+		{"leaf hash changed", func(t *testing.T, db *store.DB, path string) {
+			rawExec(t, path, "UPDATE hashes SET hash = ? WHERE id = ?", other[:], merkle.StoredHashIndex(0, 3))
+		}, 3, "leaf hash"},
+		{"inner hash changed", func(t *testing.T, db *store.DB, path string) {
+			rawExec(t, path, "UPDATE hashes SET hash = ? WHERE id = ?", other[:], merkle.StoredHashIndex(1, 2))
+		}, 5, "hash"},
+		{"entry after the checkpoint changed", func(t *testing.T, db *store.DB, path string) {
+			rawExec(t, path, "UPDATE entries SET digest = ? WHERE id = 12", other[:])
+		}, 12, "leaf hash"},
+		{"digest index points elsewhere", func(t *testing.T, db *store.DB, path string) {
+			d := log.Entries[7].Digest
+			rawExec(t, path, "UPDATE digest_index SET id = 9 WHERE digest = ?", d[:])
+		}, 7, "digest index"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db, _ := tamperedLog(t, log, tt.tamper)
+			rep, err := service.Audit(context.Background(), db, logVkey, nil)
+			if tt.what == "" {
+				if err != nil {
+					t.Fatalf("Audit of an untouched log: %v", err)
+				}
+				if rep.Size != size || rep.Checkpoint.Size != size-1 || rep.Indexed != size {
+					t.Errorf("Audit = %+v, want %d entries, a checkpoint of %d, all indexed", rep, size, size-1)
+				}
+				return
+			}
+			var damage *service.DamageError
+			if !errors.As(err, &damage) {
+				t.Fatalf("Audit = %v, want a *DamageError", err)
+			}
+			if damage.Entry != tt.entry || damage.What != tt.what {
+				t.Errorf("Audit found entry %d, %q damaged (%v), want entry %d, %q", damage.Entry, damage.What, err, tt.entry, tt.what)
 			}
 		})
 	}

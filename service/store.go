@@ -3,31 +3,62 @@ package service
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/notary-dev/notary/merkle"
 	"github.com/notary-dev/notary/notary"
 )
 
-// ErrNotFound is returned (possibly wrapped) by a Store for an entry or checkpoint it lacks.
-var ErrNotFound = errors.New("not found")
+var (
+	// ErrNotFound is returned (possibly wrapped) by a Store for an entry or checkpoint it lacks.
+	ErrNotFound = errors.New("not found")
 
-// Store is the durable state of the log. Methods may be called from many goroutines,
-// but AppendEntries is only ever called by the single sequencer goroutine.
+	// ErrOutOfSequence is returned (wrapped) by AppendEntries when the entries do not run
+	// on from the end of the log as the store holds it, or the hashes do not match them:
+	// another writer extended the log, or the caller's view of it is stale. Nothing is
+	// written then, and the caller must reread the log before it writes again.
+	ErrOutOfSequence = errors.New("entries out of sequence")
+)
+
+// Store is the durable state of the log. Every implementation passes the contract tests
+// of package storetest. Methods may be called from many goroutines, but AppendEntries and
+// IndexDigests are only ever called by one goroutine of the process that sequences the log.
 type Store interface {
+	// LogSize returns the number of entries durably stored.
+	LogSize(ctx context.Context) (int64, error)
+
 	// AppendEntries stores entries, whose indexes run on consecutively from the current
 	// log size, with the Merkle hashes they add: hashes[k] is stored at storage index
-	// merkle.StoredHashCount(entries[0].Index)+k. Everything is in one transaction, and
-	// it is durable (synced to disk) when AppendEntries returns nil.
+	// merkle.StoredHashCount(entries[0].Index)+k. Everything is in one transaction, which
+	// is durable (synced to disk) when AppendEntries returns nil, and which commits only if
+	// the log's size is still entries[0].Index (a compare-and-swap on the log's head);
+	// otherwise it writes nothing and returns an error wrapping ErrOutOfSequence.
 	AppendEntries(ctx context.Context, entries []notary.Entry, hashes []merkle.Hash) error
 
 	// ReadHashes returns the stored Merkle hashes at the given storage indexes, in order.
+	// A missing one is an error wrapping ErrNotFound.
 	ReadHashes(indexes []int64) ([]merkle.Hash, error)
 
 	// Entry returns the entry at index, or an error wrapping ErrNotFound.
 	Entry(ctx context.Context, index int64) (notary.Entry, error)
 
-	// ScanEntries calls fn for every entry in index order.
-	ScanEntries(ctx context.Context, fn func(notary.Entry) error) error
+	// ScanEntries calls fn for every entry from index from on, in index order, as of one
+	// snapshot of the log; it stops at the first error from fn and returns it.
+	ScanEntries(ctx context.Context, from int64, fn func(notary.Entry) error) error
+
+	// IndexedSize returns how many leading entries of the log the digest index covers.
+	IndexedSize(ctx context.Context) (int64, error)
+
+	// IndexDigests adds the digests of the durable entries [IndexedSize, through) to the
+	// digest index, each mapped to the index of its first entry, and moves IndexedSize to
+	// through, in one transaction. through must not exceed LogSize.
+	IndexDigests(ctx context.Context, through int64) error
+
+	// LookupDigests sets indexes[k] to the index of the first entry of digests[k] if the
+	// digest index holds it, and to -1 if not. It never reports an entry beyond
+	// IndexedSize as it was when the call began; it may report entries up to the
+	// IndexedSize of when it returns.
+	LookupDigests(ctx context.Context, digests []notary.Digest, indexes []int64) error
 
 	// SaveCheckpoint stores a signed checkpoint. Sizes only grow.
 	SaveCheckpoint(ctx context.Context, c notary.Checkpoint) error
@@ -37,4 +68,37 @@ type Store interface {
 
 	// LatestCheckpoint returns the stored checkpoint of the greatest size, or an error wrapping ErrNotFound.
 	LatestCheckpoint(ctx context.Context) (notary.Checkpoint, error)
+}
+
+// maxLogSize is the largest log size merkle can address storage for.
+const maxLogSize = 1<<62 - 1
+
+// CheckAppend checks the shape of an AppendEntries call, which every Store makes before
+// it writes: the entries' indexes run on consecutively from a non-negative first one, and
+// hashes are exactly the stored hashes they add. Otherwise it returns an error wrapping
+// ErrOutOfSequence. Whether the entries run on from the stored log is the Store's to check.
+func CheckAppend(entries []notary.Entry, hashes []merkle.Hash) error {
+	if len(entries) == 0 {
+		if len(hashes) != 0 {
+			return fmt.Errorf("%w: %d hashes without entries", ErrOutOfSequence, len(hashes))
+		}
+		return nil
+	}
+	first := entries[0].Index
+	if first < 0 {
+		return fmt.Errorf("%w: negative index %d", ErrOutOfSequence, first)
+	}
+	for k := range entries {
+		if want := first + int64(k); entries[k].Index != want {
+			return fmt.Errorf("%w: entry %d of the batch has index %d, want %d", ErrOutOfSequence, k, entries[k].Index, want)
+		}
+	}
+	if first > maxLogSize-int64(len(entries)) {
+		return fmt.Errorf("%w: index %d is too large", ErrOutOfSequence, first)
+	}
+	end := first + int64(len(entries))
+	if want := merkle.StoredHashCount(end) - merkle.StoredHashCount(first); int64(len(hashes)) != want {
+		return fmt.Errorf("%w: entries %d to %d add %d hashes, got %d", ErrOutOfSequence, first, end-1, want, len(hashes))
+	}
+	return nil
 }

@@ -56,15 +56,14 @@ func statusOf(a *Anchor) Status {
 	}
 }
 
-// IndexOf returns the index of digest d's entry, if d is durably logged.
-func (s *Service) IndexOf(d notary.Digest) (int64, bool) {
-	s.mu.RLock()
-	index, ok := s.index[d]
-	s.mu.RUnlock()
-	if !ok || index >= s.size.Load() { // index ≥ size: in a commit under way
-		return 0, false
+// IndexOf returns the index of digest d's first entry, if d is durably logged. A digest
+// logged by this process is found as soon as its entry is durable.
+func (s *Service) IndexOf(ctx context.Context, d notary.Digest) (int64, bool, error) {
+	r := &request{digests: []notary.Digest{d}}
+	if err := s.lookup(ctx, r); err != nil {
+		return 0, false, err
 	}
-	return index, true
+	return r.found[0], r.found[0] >= 0, nil
 }
 
 // StatusAt returns the status of the entry at index, or an error wrapping ErrNotFound. It
@@ -131,6 +130,11 @@ func (s *Service) ConfirmedSize(ctx context.Context) (int64, error) {
 // CheckpointTime returns when this process signed the latest checkpoint, or loaded it
 // at start.
 func (s *Service) CheckpointTime() time.Time { return time.Unix(0, s.checkpointAt.Load()) }
+
+// Unindexed returns how many durable entries the store's digest index does not cover yet:
+// the digests the service holds in memory for them. Past Config.MaxUnindexed, submissions
+// are pushed back.
+func (s *Service) Unindexed() int64 { return max(0, s.size.Load()-s.indexed.Load()) }
 
 // QueueDepth returns the number of submissions waiting for the sequencer.
 func (s *Service) QueueDepth() int { return len(s.queue) }

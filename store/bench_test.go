@@ -173,7 +173,7 @@ func BenchmarkScanEntries(b *testing.B) {
 	start := time.Now()
 	var n int64
 	for i := 0; i < b.N; i++ {
-		if err := db.ScanEntries(ctx, func(notary.Entry) error { n++; return nil }); err != nil {
+		if err := db.ScanEntries(ctx, 0, func(notary.Entry) error { n++; return nil }); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -14,42 +14,21 @@ import (
 	"github.com/notary-dev/notary/service"
 )
 
-// ErrOutOfSequence is returned (wrapped) by AppendEntries when the entries do not run on
-// from the end of the log, or the hashes do not match them. Nothing is written then.
-var ErrOutOfSequence = errors.New("store: entries out of sequence")
-
-// maxLogSize is the largest log size merkle can address storage for.
-const maxLogSize = 1<<62 - 1
-
 // AppendEntries stores entries, whose indexes must run on consecutively from the current
 // log size, with the Merkle hashes they add, in one transaction that is synced to disk
 // before it returns. hashes[k] is stored at storage index merkle.StoredHashCount(entries[0].Index)+k,
 // and len(hashes) must be exactly the number of hashes the entries add. Otherwise it writes
-// nothing and returns an error wrapping ErrOutOfSequence.
+// nothing and returns an error wrapping service.ErrOutOfSequence.
 func (db *DB) AppendEntries(ctx context.Context, entries []notary.Entry, hashes []merkle.Hash) error {
-	if len(entries) == 0 {
-		if len(hashes) != 0 {
-			return fmt.Errorf("%w: %d hashes without entries", ErrOutOfSequence, len(hashes))
+	if err := service.CheckAppend(entries, hashes); err != nil || len(entries) == 0 {
+		if err != nil {
+			return fmt.Errorf("store: %w", err)
 		}
 		return nil
 	}
 	first := entries[0].Index
-	if first < 0 {
-		return fmt.Errorf("%w: negative index %d", ErrOutOfSequence, first)
-	}
-	for k := range entries {
-		if want := first + int64(k); entries[k].Index != want {
-			return fmt.Errorf("%w: entry %d of the batch has index %d, want %d", ErrOutOfSequence, k, entries[k].Index, want)
-		}
-	}
-	if first > maxLogSize-int64(len(entries)) {
-		return fmt.Errorf("%w: index %d is too large", ErrOutOfSequence, first)
-	}
 	end := first + int64(len(entries))
 	hashStart := merkle.StoredHashCount(first)
-	if want := merkle.StoredHashCount(end) - hashStart; int64(len(hashes)) != want {
-		return fmt.Errorf("%w: entries %d to %d add %d hashes, got %d", ErrOutOfSequence, first, end-1, want, len(hashes))
-	}
 
 	db.appendMu.Lock()
 	defer db.appendMu.Unlock()
@@ -65,7 +44,7 @@ func (db *DB) AppendEntries(ctx context.Context, entries []notary.Entry, hashes 
 		return dbErr(ctx, "append", err)
 	}
 	if first != size {
-		return fmt.Errorf("%w: entries start at index %d, but the log has %d entries", ErrOutOfSequence, first, size)
+		return fmt.Errorf("store: %w: entries start at index %d, but the log has %d entries", service.ErrOutOfSequence, first, size)
 	}
 	if nhashes != hashStart {
 		return fmt.Errorf("store: append: the log has %d entries but %d stored hashes, want %d", size, nhashes, hashStart)
@@ -154,11 +133,11 @@ func (db *DB) Entry(ctx context.Context, index int64) (notary.Entry, error) {
 	return r.entry()
 }
 
-// ScanEntries calls fn for every entry in index order, reading them as it goes from one
-// snapshot of the log: entries appended meanwhile are not seen. It stops at the first
-// error from fn and returns it.
-func (db *DB) ScanEntries(ctx context.Context, fn func(notary.Entry) error) error {
-	rows, err := db.scan.QueryContext(ctx)
+// ScanEntries calls fn for every entry from index from on, in index order, reading them
+// as it goes from one snapshot of the log: entries appended meanwhile are not seen. It
+// stops at the first error from fn and returns it.
+func (db *DB) ScanEntries(ctx context.Context, from int64, fn func(notary.Entry) error) error {
+	rows, err := db.scan.QueryContext(ctx, from)
 	if err != nil {
 		return dbErr(ctx, "scan entries", err)
 	}

@@ -80,6 +80,9 @@ type DB struct {
 	insertCheckpt *sql.Stmt
 	upsertAnchor  *sql.Stmt
 	upsertWallet  *sql.Stmt
+	writerIndexed *sql.Stmt
+	indexDigests  *sql.Stmt
+	setIndexed    *sql.Stmt
 
 	// Prepared on the readers.
 	readHashes *sql.Stmt
@@ -88,6 +91,10 @@ type DB struct {
 	logSize    *sql.Stmt
 	checkpoint *sql.Stmt
 	latest     *sql.Stmt
+
+	indexedSize   *sql.Stmt
+	lookupDigest  *sql.Stmt
+	lookupDigests *sql.Stmt
 
 	appendMu sync.Mutex // guards args, reused by AppendEntries
 	args     []any
@@ -216,7 +223,19 @@ func (db *DB) prepare(ctx context.Context) error {
 		FROM json_each(?) AS j LEFT JOIN hashes AS h ON h.id = j.value
 		ORDER BY j.key`)
 	db.readEntry = prep(r, `SELECT id, digest, time_ms, nonce FROM entries WHERE id = ?`)
-	db.scan = prep(r, `SELECT id, digest, time_ms, nonce FROM entries ORDER BY id`)
+	db.scan = prep(r, `SELECT id, digest, time_ms, nonce FROM entries WHERE id >= ? ORDER BY id`)
+	db.indexedSize = prep(r, `SELECT size FROM digest_index_size WHERE id = 1`)
+	db.lookupDigest = prep(r, `SELECT id FROM digest_index WHERE digest = ?`)
+	// The digests arrive as one JSON array of hex strings; the key is their position.
+	db.lookupDigests = prep(r, `SELECT j.key, d.id FROM json_each(?) AS j
+		JOIN digest_index AS d ON d.digest = unhex(j.value)`)
+	db.writerIndexed = prep(w, `SELECT size FROM digest_index_size WHERE id = 1`)
+	// In digest order, so that the index's B-tree is written page after page; the first
+	// entry of a digest wins, as entries are indexed in index order.
+	db.indexDigests = prep(w, `INSERT INTO digest_index (digest, id)
+		SELECT digest, min(id) FROM entries WHERE id >= ? AND id < ? GROUP BY digest ORDER BY digest
+		ON CONFLICT (digest) DO NOTHING`)
+	db.setIndexed = prep(w, `UPDATE digest_index_size SET size = ? WHERE id = 1`)
 	db.logSize = prep(r, `SELECT ifnull(max(id) + 1, 0) FROM entries`)
 	db.checkpoint = prep(r, `SELECT size, origin, root, note FROM checkpoints WHERE size = ?`)
 	db.latest = prep(r, `SELECT size, origin, root, note FROM checkpoints ORDER BY size DESC LIMIT 1`)
@@ -283,4 +302,18 @@ func dbErr(ctx context.Context, what string, err error) error {
 		return fmt.Errorf("store: %s: %w", what, ctxErr)
 	}
 	return fmt.Errorf("store: %s: %v", what, err)
+}
+
+// Backup writes a consistent copy of the database to the new file dest (VACUUM INTO),
+// while the service goes on: appends wait for the copy, reads do not.
+func (db *DB) Backup(ctx context.Context, dest string) error {
+	if _, err := os.Stat(dest); err == nil {
+		return fmt.Errorf("store: backup: %s exists; choose a new file", dest)
+	}
+	db.appendMu.Lock()
+	defer db.appendMu.Unlock()
+	if _, err := db.writer.ExecContext(ctx, "VACUUM INTO ?", dest); err != nil {
+		return dbErr(ctx, "backup to "+dest, err)
+	}
+	return nil
 }

@@ -391,7 +391,7 @@ func TestAppendEntries(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			err := db.AppendEntries(ctx, c.entries, c.hashes)
-			if !errors.Is(err, ErrOutOfSequence) {
+			if !errors.Is(err, service.ErrOutOfSequence) {
 				t.Fatalf("AppendEntries: %v, want ErrOutOfSequence", err)
 			}
 			if !strings.HasPrefix(err.Error(), "store: ") {
@@ -594,7 +594,7 @@ func TestScanEntries(t *testing.T) {
 
 	t.Run("empty", func(t *testing.T) {
 		db, _ := openTest(t)
-		err := db.ScanEntries(ctx, func(notary.Entry) error { return errors.New("called") })
+		err := db.ScanEntries(ctx, 0, func(notary.Entry) error { return errors.New("called") })
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -606,7 +606,7 @@ func TestScanEntries(t *testing.T) {
 
 	t.Run("all in order", func(t *testing.T) {
 		var got []notary.Entry
-		if err := db.ScanEntries(ctx, func(e notary.Entry) error {
+		if err := db.ScanEntries(ctx, 0, func(e notary.Entry) error {
 			got = append(got, e)
 			return nil
 		}); err != nil {
@@ -620,7 +620,7 @@ func TestScanEntries(t *testing.T) {
 	t.Run("stops at error", func(t *testing.T) {
 		stop := errors.New("stop")
 		calls := 0
-		err := db.ScanEntries(ctx, func(e notary.Entry) error {
+		err := db.ScanEntries(ctx, 0, func(e notary.Entry) error {
 			calls++
 			if e.Index == 9 {
 				return stop
@@ -634,7 +634,7 @@ func TestScanEntries(t *testing.T) {
 
 	t.Run("reads during scan", func(t *testing.T) {
 		// The callback may use the store: the scan holds one reader, not all of them.
-		err := db.ScanEntries(ctx, func(e notary.Entry) error {
+		err := db.ScanEntries(ctx, 0, func(e notary.Entry) error {
 			if e.Index%500 != 0 {
 				return nil
 			}
@@ -652,7 +652,7 @@ func TestScanEntries(t *testing.T) {
 	t.Run("canceled context", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(ctx)
 		calls := 0
-		err := db.ScanEntries(ctx, func(notary.Entry) error {
+		err := db.ScanEntries(ctx, 0, func(notary.Entry) error {
 			calls++
 			if calls == 5 {
 				cancel()
@@ -911,7 +911,7 @@ func TestReopenKeepsData(t *testing.T) {
 	}
 	defer db.Close()
 	var got []notary.Entry
-	if err := db.ScanEntries(ctx, func(e notary.Entry) error { got = append(got, e); return nil }); err != nil {
+	if err := db.ScanEntries(ctx, 0, func(e notary.Entry) error { got = append(got, e); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if !slices.Equal(got, l.entries) {

@@ -10,6 +10,7 @@
 //	notary info    FILE.proof.json          describe a proof
 //	notary wallet  [flags]                  show the anchoring wallet's address and balance
 //	notary apikey  create|list|revoke [flags] [NAME]  manage the API keys of integrations
+//	notary audit   [flags]                  check every entry and hash of the stored log
 //
 // Exit codes: 0 success (a valid proof for verify), 1 an invalid or incomplete proof,
 // 2 a usage or I/O error, 3 (upgrade) the proof is not complete yet.
@@ -37,6 +38,7 @@ Usage:
   notary info    FILE.proof.json                 describe a proof
   notary wallet  [flags]                         show the anchoring address and balance
   notary apikey  create|list|revoke [NAME]       manage the API keys of integrations
+  notary audit   [flags]                         check every entry and hash of the stored log
 
 Examples:
   notary dev
@@ -94,6 +96,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"info":    cmdInfo,
 		"wallet":  cmdWallet,
 		"apikey":  cmdAPIKey,
+		"audit":   cmdAudit,
 	}
 	cmd, ok := commands[args[0]]
 	if !ok {

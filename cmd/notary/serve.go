@@ -122,6 +122,11 @@ func runStack(ctx context.Context, f serveFlags, node anchor.Node, log *slog.Log
 		return err
 	}
 	defer db.Close()
+	head, err := service.OpenHeadFile(filepath.Join(f.data, "signed-head"), vkey)
+	if err != nil {
+		return err
+	}
+	defer head.Close()
 
 	ln, err := net.Listen("tcp", f.addr)
 	if err != nil {
@@ -132,7 +137,7 @@ func runStack(ctx context.Context, f serveFlags, node anchor.Node, log *slog.Log
 		url = "http://" + ln.Addr().String()
 	}
 	svc, err := service.New(ctx, service.Config{
-		Signer: signer, Verifier: vkey, Store: db, ServiceURL: url, Logger: log.With("part", "log"),
+		Signer: signer, Verifier: vkey, Store: db, SignedHead: head, ServiceURL: url, Logger: log.With("part", "log"),
 	})
 	if err != nil {
 		ln.Close()
