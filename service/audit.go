@@ -31,6 +31,9 @@ type AuditReport struct {
 	Size       int64             // entries read
 	Checkpoint notary.Checkpoint // the latest stored checkpoint, whose root was recomputed
 	Indexed    int64             // leading entries whose digests were found in the digest index
+	// IndexUnchecked says why the digest index was not checked (another process holds
+	// it open, say), or is nil.
+	IndexUnchecked error
 }
 
 // auditChunk is how many entries Audit reads the stored hashes and index entries of at once.
@@ -50,9 +53,9 @@ func Audit(ctx context.Context, st Store, vkey string, progress func(read int64)
 	if _, err := notary.OpenCheckpoint(cp.Note, vkey); err != nil {
 		return nil, &DamageError{Entry: -1, What: "checkpoint", Detail: fmt.Sprintf("the stored checkpoint of size %d does not open with the log's key: %v", cp.Size, err)}
 	}
-	indexed, err := st.IndexedSize(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("notary: audit: %w", err)
+	indexed, indexErr := st.IndexedSize(ctx)
+	if indexErr != nil {
+		indexed = 0
 	}
 	a := &auditor{st: st, cp: cp, indexed: indexed}
 	err = st.ScanEntries(ctx, 0, func(e notary.Entry) error {
@@ -88,7 +91,7 @@ func Audit(ctx context.Context, st Store, vkey string, progress func(read int64)
 	if err != nil {
 		return nil, err
 	}
-	return &AuditReport{Size: a.edge.n, Checkpoint: cp, Indexed: min(indexed, a.edge.n)}, nil
+	return &AuditReport{Size: a.edge.n, Checkpoint: cp, Indexed: min(indexed, a.edge.n), IndexUnchecked: indexErr}, nil
 }
 
 // auditor holds an audit's state: the right edge of the tree recomputed so far, the entries

@@ -179,3 +179,68 @@ func BenchmarkScanEntries(b *testing.B) {
 	}
 	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "entries/s")
 }
+
+// BenchmarkIndexDigests measures IndexDigests: each iteration appends a chunk of 4096
+// entries (not timed) and indexes their digests.
+func BenchmarkIndexDigests(b *testing.B) {
+	ctx := context.Background()
+	db, err := Open(filepath.Join(b.TempDir(), "notary.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	const chunk = 1 << 12
+	var size int64
+	var indexing time.Duration
+	for b.Loop() {
+		entries, hashes := fakeBatch(size, chunk)
+		if err := db.AppendEntries(ctx, entries, hashes); err != nil {
+			b.Fatal(err)
+		}
+		size += chunk
+		start := time.Now()
+		if err := db.IndexDigests(ctx, size); err != nil {
+			b.Fatal(err)
+		}
+		indexing += time.Since(start)
+	}
+	b.ReportMetric(float64(size)/indexing.Seconds(), "digests/s")
+}
+
+// BenchmarkLookupDigests measures LookupDigests of one digest or of many, half of them
+// logged, in an index of 1<<18 entries.
+func BenchmarkLookupDigests(b *testing.B) {
+	ctx := context.Background()
+	db, err := Open(filepath.Join(b.TempDir(), "notary.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	const size, chunk = 1 << 18, 1 << 12
+	for first := int64(0); first < size; first += chunk {
+		entries, hashes := fakeBatch(first, chunk)
+		if err := db.AppendEntries(ctx, entries, hashes); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := db.IndexDigests(ctx, size); err != nil {
+		b.Fatal(err)
+	}
+	for _, n := range []int{1, 32, 1024} {
+		b.Run(fmt.Sprintf("digests=%d", n), func(b *testing.B) {
+			ds := make([]notary.Digest, n)
+			for k := range ds {
+				entries, _ := fakeBatch(int64(k*2), 1) // even: logged; odd: not
+				ds[k] = entries[0].Digest
+				ds[k][31] ^= byte(k % 2)
+			}
+			out := make([]int64, n)
+			for b.Loop() {
+				if err := db.LookupDigests(ctx, ds, out); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n)/1e3, "µs/digest")
+		})
+	}
+}

@@ -80,9 +80,6 @@ type DB struct {
 	insertCheckpt *sql.Stmt
 	upsertAnchor  *sql.Stmt
 	upsertWallet  *sql.Stmt
-	writerIndexed *sql.Stmt
-	indexDigests  *sql.Stmt
-	setIndexed    *sql.Stmt
 
 	// Prepared on the readers.
 	readHashes *sql.Stmt
@@ -92,9 +89,9 @@ type DB struct {
 	checkpoint *sql.Stmt
 	latest     *sql.Stmt
 
-	indexedSize   *sql.Stmt
-	lookupDigest  *sql.Stmt
-	lookupDigests *sql.Stmt
+	scanDigests *sql.Stmt
+
+	index digestIndex // the digest index, opened on first use
 
 	appendMu sync.Mutex // guards args, reused by AppendEntries
 	args     []any
@@ -142,6 +139,7 @@ func open(path string, migrations fs.FS) (_ *DB, err error) {
 	}
 
 	db := &DB{}
+	db.index.dir = abs + "-digests"
 	defer func() {
 		if err != nil {
 			db.Close()
@@ -178,6 +176,7 @@ func (db *DB) Close() error {
 		// Close the readers first, so that the writer is the last connection and
 		// checkpoints the write-ahead log into the database file.
 		var errs []error
+		errs = append(errs, db.index.close())
 		if db.readers != nil {
 			errs = append(errs, db.readers.Close())
 		}
@@ -224,18 +223,7 @@ func (db *DB) prepare(ctx context.Context) error {
 		ORDER BY j.key`)
 	db.readEntry = prep(r, `SELECT id, digest, time_ms, nonce FROM entries WHERE id = ?`)
 	db.scan = prep(r, `SELECT id, digest, time_ms, nonce FROM entries WHERE id >= ? ORDER BY id`)
-	db.indexedSize = prep(r, `SELECT size FROM digest_index_size WHERE id = 1`)
-	db.lookupDigest = prep(r, `SELECT id FROM digest_index WHERE digest = ?`)
-	// The digests arrive as one JSON array of hex strings; the key is their position.
-	db.lookupDigests = prep(r, `SELECT j.key, d.id FROM json_each(?) AS j
-		JOIN digest_index AS d ON d.digest = unhex(j.value)`)
-	db.writerIndexed = prep(w, `SELECT size FROM digest_index_size WHERE id = 1`)
-	// In digest order, so that the index's B-tree is written page after page; the first
-	// entry of a digest wins, as entries are indexed in index order.
-	db.indexDigests = prep(w, `INSERT INTO digest_index (digest, id)
-		SELECT digest, min(id) FROM entries WHERE id >= ? AND id < ? GROUP BY digest ORDER BY digest
-		ON CONFLICT (digest) DO NOTHING`)
-	db.setIndexed = prep(w, `UPDATE digest_index_size SET size = ? WHERE id = 1`)
+	db.scanDigests = prep(r, `SELECT id, digest FROM entries WHERE id >= ? AND id < ? ORDER BY id`)
 	db.logSize = prep(r, `SELECT ifnull(max(id) + 1, 0) FROM entries`)
 	db.checkpoint = prep(r, `SELECT size, origin, root, note FROM checkpoints WHERE size = ?`)
 	db.latest = prep(r, `SELECT size, origin, root, note FROM checkpoints ORDER BY size DESC LIMIT 1`)

@@ -44,14 +44,19 @@ func TestAuditCommand(t *testing.T) {
 	if _, err := svc.SubmitEntries(ctx, ds); err != nil {
 		t.Fatal(err)
 	}
+	// While the service runs: its digest index is in use, the rest is checked.
+	code, stdout, stderr := cli(t, "audit", "-q", "--data", dir)
+	if code != exitOK || !strings.Contains(stdout, "ok   40 entries") || !strings.Contains(stdout, "digest index was not checked") {
+		t.Fatalf("audit of a live log: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
 	stop()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
 	db.Close()
 
-	code, stdout, stderr := cli(t, "audit", "-q", "--data", dir)
-	if code != exitOK || !strings.Contains(stdout, "ok   40 entries") || !strings.Contains(stdout, "size 40") {
+	code, stdout, stderr = cli(t, "audit", "-q", "--data", dir)
+	if code != exitOK || !strings.Contains(stdout, "ok   40 entries") || !strings.Contains(stdout, "size 40") || !strings.Contains(stdout, "maps the 40 entries") {
 		t.Fatalf("audit of a sound log: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
 
