@@ -43,6 +43,7 @@ const (
 	codeInternal         = "internal"
 	codeShuttingDown     = "shutting_down"
 	codeBusy             = "busy"
+	codeStarting         = "starting"
 	codeHTTPError        = "http_error"
 )
 
@@ -63,6 +64,7 @@ var errorStatus = map[string]int{
 	codeInternal:         http.StatusInternalServerError,
 	codeShuttingDown:     http.StatusServiceUnavailable,
 	codeBusy:             http.StatusServiceUnavailable,
+	codeStarting:         http.StatusServiceUnavailable,
 	codeHTTPError:        0, // the status of the router's own error
 }
 

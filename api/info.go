@@ -4,8 +4,10 @@ import (
 	"context"
 	_ "embed"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"sync"
 	"time"
@@ -335,4 +337,27 @@ func OpenAPI() []byte { return append([]byte(nil), openAPIDocument...) }
 
 func (h *handlers) openapi(c echo.Context) error {
 	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, openAPIDocument)
+}
+
+// Starting returns the handler a process serves while it opens the log: /healthz answers
+// 200 (the process is alive), /readyz 503 with "starting": true, and every other request
+// 503 with the error code starting and Retry-After, at once rather than after the wait.
+func Starting() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		switch r.URL.Path {
+		case "/healthz":
+			w.WriteHeader(http.StatusOK)
+			io.WriteString(w, `{"status":"starting"}`+"\n")
+		case "/readyz":
+			w.WriteHeader(http.StatusServiceUnavailable)
+			io.WriteString(w, `{"ready":false,"starting":true}`+"\n")
+		default:
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			body, _ := json.Marshal(errorBody{apiError(codeStarting, "the service is starting; try again in a second")})
+			w.Write(append(body, '\n'))
+		}
+	})
 }

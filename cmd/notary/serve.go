@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
@@ -136,16 +137,36 @@ func runStack(ctx context.Context, f serveFlags, node anchor.Node, log *slog.Log
 	if url == "" {
 		url = "http://" + ln.Addr().String()
 	}
+	// The server answers at once: 503 "starting" until the log is open, then the API.
+	var handler atomic.Pointer[http.Handler]
+	starting := api.Starting()
+	handler.Store(&starting)
+	shutdown := make(chan struct{})
+	srv := &http.Server{
+		Handler:           http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*handler.Load()).ServeHTTP(w, r) }),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		// Longer than the longest long poll (api.MaxWait), with time to answer.
+		WriteTimeout: api.MaxWait + 30*time.Second,
+		IdleTimeout:  120 * time.Second,
+	}
+	errs := make(chan error, 3)
+	go func() {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			errs <- err
+		}
+	}()
+	log.Info("notary starting", "url", url)
 	svc, err := service.New(ctx, service.Config{
 		Signer: signer, Verifier: vkey, Store: db, SignedHead: head, ServiceURL: url, Logger: log.With("part", "log"),
 	})
 	if err != nil {
-		ln.Close()
+		srv.Close()
 		return err
 	}
 	anc, err := f.anchor.open(ctx, f.data, node, db, svc, log.With("part", "anchor"))
 	if err != nil {
-		ln.Close()
+		srv.Close()
 		return err
 	}
 	svc.SetAnchors(anc)
@@ -154,41 +175,27 @@ func runStack(ctx context.Context, f serveFlags, node anchor.Node, log *slog.Log
 		Logger: log.With("part", "webhooks"),
 	})
 	if err != nil {
-		ln.Close()
+		srv.Close()
 		return err
 	}
-
-	shutdown := make(chan struct{})
-	srv := &http.Server{
-		Handler: api.New(api.Config{
-			Service: svc, Pages: web.Pages(), Logger: log.With("part", "api"),
-			Chain: chainView{anc}, Database: db, Keys: db, Webhooks: hooks,
-			Limits: limits, TrustedProxies: proxies, Shutdown: shutdown,
-		}),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		// Longer than the longest long poll (api.MaxWait), with time to answer.
-		WriteTimeout: api.MaxWait + 30*time.Second,
-		IdleTimeout:  120 * time.Second,
-	}
+	serving := api.New(api.Config{
+		Service: svc, Pages: web.Pages(), Logger: log.With("part", "api"),
+		Chain: chainView{anc}, Database: db, Keys: db, Webhooks: hooks,
+		Limits: limits, TrustedProxies: proxies, Shutdown: shutdown,
+	})
 	// Shutdown ends long polls at once, then waits for every request in flight.
 	srv.RegisterOnShutdown(func() { close(shutdown) })
 	svcCtx, stopSvc := context.WithCancel(context.Background())
 	ancCtx, stopAnc := context.WithCancel(context.Background())
 	hooksCtx, stopHooks := context.WithCancel(context.Background())
 	var wg, hooksWG sync.WaitGroup
-	errs := make(chan error, 3)
 	wg.Add(2)
 	go func() { defer wg.Done(); errs <- svc.Run(svcCtx) }()
 	go func() { defer wg.Done(); errs <- anc.Run(ancCtx) }()
 	// Long polls and webhooks wake when the anchors change.
 	hooksWG.Go(func() { anc.Watch(hooksCtx, 200*time.Millisecond, svc.AnchorsChanged) })
 	hooksWG.Go(func() { _ = hooks.Run(hooksCtx) })
-	go func() {
-		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-			errs <- err
-		}
-	}()
+	handler.Store(&serving)
 	log.Info("notary serving", "url", url, "origin", signer.Name(), "key", vkey)
 	if ready != nil {
 		ready(&stack{url: url, svc: svc, anc: anc})
