@@ -117,7 +117,7 @@ func (a *auditor) check(ctx context.Context) error {
 	first := a.chunk[0].Index
 	start := merkle.StoredHashCount(first)
 	computed := make([]merkle.Hash, 0, 2*len(a.chunk)+1)
-	var rootAt *merkle.Hash // the recomputed root at the checkpoint's size, if in this chunk
+	var rootAt *merkle.Hash                   // the recomputed root at the checkpoint's size, if in this chunk
 	owners := make([]int64, 0, cap(computed)) // the entry whose append stored each hash
 	levels := make([]int, 0, cap(computed))   // and the hash's level in the tree
 	for _, e := range a.chunk {
