@@ -1,0 +1,285 @@
+// Package storetest is the contract test suite of service.Store: every store (SQLite,
+// PostgreSQL) runs it, so that the service sees one behaviour whatever holds the log.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/notary-dev/notary/internal/logtest"
+	"github.com/notary-dev/notary/merkle"
+	"github.com/notary-dev/notary/notary"
+	"github.com/notary-dev/notary/service"
+)
+
+// Run runs the contract tests, each on a new, empty store from open.
+func Run(t *testing.T, open func(t *testing.T) service.Store) {
+	tests := []struct {
+		name string
+		test func(t *testing.T, st service.Store)
+	}{
+		{"Empty", testEmpty},
+		{"AppendAndRead", testAppendAndRead},
+		{"AppendOutOfSequence", testAppendOutOfSequence},
+		{"ScanEntries", testScanEntries},
+		{"DigestIndex", testDigestIndex},
+		{"Checkpoints", testCheckpoints},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { tt.test(t, open(t)) })
+	}
+}
+
+// appendLog appends the entries [from, to) of log to st, in one call.
+func appendLog(t *testing.T, st service.Store, log *logtest.MemLog, from, to int64) error {
+	t.Helper()
+	hs := log.Hashes[merkle.StoredHashCount(from):merkle.StoredHashCount(to)]
+	return st.AppendEntries(context.Background(), log.Entries[from:to], hs)
+}
+
+func mustAppend(t *testing.T, st service.Store, log *logtest.MemLog, from, to int64) {
+	t.Helper()
+	if err := appendLog(t, st, log, from, to); err != nil {
+		t.Fatalf("AppendEntries [%d, %d): %v", from, to, err)
+	}
+}
+
+func logSize(t *testing.T, st service.Store) int64 {
+	t.Helper()
+	n, err := st.LogSize(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func testEmpty(t *testing.T, st service.Store) {
+	ctx := context.Background()
+	if n := logSize(t, st); n != 0 {
+		t.Errorf("LogSize = %d", n)
+	}
+	if n, err := st.IndexedSize(ctx); err != nil || n != 0 {
+		t.Errorf("IndexedSize = %d, %v", n, err)
+	}
+	if _, err := st.LatestCheckpoint(ctx); !errors.Is(err, service.ErrNotFound) {
+		t.Errorf("LatestCheckpoint: %v, want ErrNotFound", err)
+	}
+	if _, err := st.Entry(ctx, 0); !errors.Is(err, service.ErrNotFound) {
+		t.Errorf("Entry(0): %v, want ErrNotFound", err)
+	}
+	if _, err := st.ReadHashes([]int64{0}); !errors.Is(err, service.ErrNotFound) {
+		t.Errorf("ReadHashes([0]): %v, want ErrNotFound", err)
+	}
+	if hs, err := st.ReadHashes(nil); err != nil || len(hs) != 0 {
+		t.Errorf("ReadHashes(nil) = %v, %v", hs, err)
+	}
+}
+
+func testAppendAndRead(t *testing.T, st service.Store) {
+	ctx := context.Background()
+	log := logtest.NewMemLog(t, 300)
+	for _, span := range [][2]int64{{0, 1}, {1, 2}, {2, 37}, {37, 300}} {
+		mustAppend(t, st, log, span[0], span[1])
+		if n := logSize(t, st); n != span[1] {
+			t.Fatalf("LogSize = %d after appending up to %d", n, span[1])
+		}
+	}
+	for _, i := range []int64{0, 1, 36, 37, 150, 299} {
+		e, err := st.Entry(ctx, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := log.Entries[i]; e.Index != i || e.Digest != want.Digest || !e.Time.Equal(want.Time) || e.Nonce != want.Nonce {
+			t.Errorf("Entry(%d) = %+v, want %+v", i, e, want)
+		}
+	}
+	if _, err := st.Entry(ctx, 300); !errors.Is(err, service.ErrNotFound) {
+		t.Errorf("Entry(300): %v, want ErrNotFound", err)
+	}
+	all := make([]int64, len(log.Hashes))
+	for k := range all {
+		all[k] = int64(len(all) - 1 - k) // in reverse: the order asked is the order given
+	}
+	hs, err := st.ReadHashes(all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, x := range all {
+		if hs[k] != log.Hashes[x] {
+			t.Fatalf("stored hash %d = %v, want %v", x, hs[k], log.Hashes[x])
+		}
+	}
+	if _, err := st.ReadHashes([]int64{5, int64(len(log.Hashes))}); !errors.Is(err, service.ErrNotFound) {
+		t.Errorf("ReadHashes past the end: %v, want ErrNotFound", err)
+	}
+	if root, err := merkle.TreeHash(300, st); err != nil || root != log.Root(t, 300) {
+		t.Errorf("TreeHash over the store = %v, %v; want %v", root, err, log.Root(t, 300))
+	}
+}
+
+func testAppendOutOfSequence(t *testing.T, st service.Store) {
+	log := logtest.NewMemLog(t, 20)
+	mustAppend(t, st, log, 0, 10)
+	tests := []struct {
+		name     string
+		from, to int64
+	}{
+		{"overlap", 9, 12},
+		{"gap", 11, 13},
+		{"from zero again", 0, 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := appendLog(t, st, log, tt.from, tt.to); !errors.Is(err, service.ErrOutOfSequence) {
+				t.Errorf("AppendEntries [%d, %d) on a log of 10: %v, want ErrOutOfSequence", tt.from, tt.to, err)
+			}
+			if n := logSize(t, st); n != 10 {
+				t.Errorf("LogSize = %d after a refused append", n)
+			}
+		})
+	}
+	t.Run("hashes that do not match the entries", func(t *testing.T) {
+		hs := log.Hashes[merkle.StoredHashCount(10) : merkle.StoredHashCount(12)-1]
+		if err := st.AppendEntries(context.Background(), log.Entries[10:12], hs); !errors.Is(err, service.ErrOutOfSequence) {
+			t.Errorf("AppendEntries with a hash short: %v, want ErrOutOfSequence", err)
+		}
+	})
+	mustAppend(t, st, log, 10, 20)
+}
+
+func testScanEntries(t *testing.T, st service.Store) {
+	ctx := context.Background()
+	log := logtest.NewMemLog(t, 50)
+	mustAppend(t, st, log, 0, 50)
+	for _, from := range []int64{0, 1, 49, 50, 80} {
+		var got []int64
+		err := st.ScanEntries(ctx, from, func(e notary.Entry) error {
+			if e.Digest != log.Entries[e.Index].Digest {
+				t.Errorf("scanned entry %d has digest %v", e.Index, e.Digest)
+			}
+			got = append(got, e.Index)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := max(0, 50-from)
+		if int64(len(got)) != want || (want > 0 && (got[0] != from || got[len(got)-1] != 49)) {
+			t.Errorf("ScanEntries from %d gave %d entries (%v…), want %d from %d", from, len(got), got[:min(3, len(got))], want, from)
+		}
+	}
+	stop := errors.New("stop")
+	calls := 0
+	if err := st.ScanEntries(ctx, 0, func(notary.Entry) error { calls++; return stop }); !errors.Is(err, stop) || calls != 1 {
+		t.Errorf("ScanEntries = %v after %d calls, want the callback's error after 1", err, calls)
+	}
+}
+
+func testDigestIndex(t *testing.T, st service.Store) {
+	ctx := context.Background()
+	log := logtest.NewMemLog(t, 100)
+	mustAppend(t, st, log, 0, 100)
+	lookup := func(ds ...notary.Digest) []int64 {
+		t.Helper()
+		out := make([]int64, len(ds))
+		if err := st.LookupDigests(ctx, ds, out); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	if got := lookup(log.Entries[0].Digest); got[0] != -1 {
+		t.Errorf("a digest not indexed yet was found at %d", got[0])
+	}
+	for _, through := range []int64{1, 40, 40, 100} {
+		if err := st.IndexDigests(ctx, through); err != nil {
+			t.Fatalf("IndexDigests(%d): %v", through, err)
+		}
+		if n, err := st.IndexedSize(ctx); err != nil || n != through {
+			t.Fatalf("IndexedSize = %d, %v; want %d", n, err, through)
+		}
+	}
+	unknown := logtest.Digest(1000)
+	got := lookup(log.Entries[0].Digest, unknown, log.Entries[99].Digest, log.Entries[57].Digest, unknown)
+	if want := []int64{0, -1, 99, 57, -1}; !equal(got, want) {
+		t.Errorf("LookupDigests = %v, want %v", got, want)
+	}
+	if got := lookup(); len(got) != 0 {
+		t.Errorf("LookupDigests of nothing = %v", got)
+	}
+	many := make([]notary.Digest, 3000)
+	for k := range many {
+		many[k] = logtest.Digest(int64(k % 200)) // half logged, half not
+	}
+	for k, i := range lookup(many...) {
+		if want := int64(k % 200); (want < 100 && i != want) || (want >= 100 && i != -1) {
+			t.Fatalf("LookupDigests of 3000 digests: %d at %d, want %d (or -1 past 99)", i, k, want)
+		}
+	}
+	if err := st.IndexDigests(ctx, 101); err == nil {
+		t.Error("IndexDigests beyond the log: no error")
+	}
+	if err := st.IndexDigests(ctx, 50); err == nil {
+		t.Error("IndexDigests back to 50 from 100: no error")
+	}
+}
+
+func equal(a, b []int64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k := range a {
+		if a[k] != b[k] {
+			return false
+		}
+	}
+	return true
+}
+
+func testCheckpoints(t *testing.T, st service.Store) {
+	ctx := context.Background()
+	log := logtest.NewMemLog(t, 30)
+	signer := logtest.Signer(t, logtest.LogSkey)
+	sign := func(size int64, root merkle.Hash) notary.Checkpoint {
+		cp, err := notary.SignCheckpoint(size, root, signer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cp
+	}
+	if err := st.SaveCheckpoint(ctx, sign(0, log.Root(t, 0))); err != nil {
+		t.Fatalf("checkpoint of the empty log: %v", err)
+	}
+	mustAppend(t, st, log, 0, 30)
+	cp10, cp20 := sign(10, log.Root(t, 10)), sign(20, log.Root(t, 20))
+	for _, cp := range []notary.Checkpoint{cp10, cp20, cp20} {
+		if err := st.SaveCheckpoint(ctx, cp); err != nil {
+			t.Fatalf("SaveCheckpoint(%d): %v", cp.Size, err)
+		}
+	}
+	if got, err := st.LatestCheckpoint(ctx); err != nil || got.Size != 20 || string(got.Note) != string(cp20.Note) || got.Root != cp20.Root || got.Origin != cp20.Origin {
+		t.Errorf("LatestCheckpoint = %+v, %v; want the one of size 20", got, err)
+	}
+	if got, err := st.Checkpoint(ctx, 10); err != nil || string(got.Note) != string(cp10.Note) {
+		t.Errorf("Checkpoint(10) = %+v, %v", got, err)
+	}
+	if _, err := st.Checkpoint(ctx, 15); !errors.Is(err, service.ErrNotFound) {
+		t.Errorf("Checkpoint(15): %v, want ErrNotFound", err)
+	}
+	refused := []struct {
+		name string
+		cp   notary.Checkpoint
+	}{
+		{"older than the latest", sign(15, log.Root(t, 15))},
+		{"another of the latest size", sign(20, log.Root(t, 19))},
+		{"beyond the log", sign(31, log.Root(t, 30))},
+	}
+	for _, tt := range refused {
+		if err := st.SaveCheckpoint(ctx, tt.cp); err == nil {
+			t.Errorf("SaveCheckpoint %s: no error", tt.name)
+		}
+	}
+	if got, _ := st.LatestCheckpoint(ctx); got.Size != 20 {
+		t.Errorf("LatestCheckpoint = %d after refused saves", got.Size)
+	}
+}
