@@ -6,9 +6,10 @@ import (
 )
 
 // SetIndexPace makes the digest index move in chunks of at least chunk entries, or every
-// idle, until the test and every cleanup registered after this call have ended.
-func SetIndexPace(tb testing.TB, chunk int64, idle time.Duration) {
-	oldChunk, oldIdle := minIndexChunk, indexIdle
-	minIndexChunk, indexIdle = chunk, idle
-	tb.Cleanup(func() { minIndexChunk, indexIdle = oldChunk, oldIdle })
+// idle, and the recent digests keep keep indexed entries, until the test and every
+// cleanup registered after this call have ended.
+func SetIndexPace(tb testing.TB, chunk int64, idle time.Duration, keep int64) {
+	oldChunk, oldIdle, oldKeep := minIndexChunk, indexIdle, keepIndexed
+	minIndexChunk, indexIdle, keepIndexed = chunk, idle, keep
+	tb.Cleanup(func() { minIndexChunk, indexIdle, keepIndexed = oldChunk, oldIdle, oldKeep })
 }

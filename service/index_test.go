@@ -104,7 +104,7 @@ func TestServicePushback(t *testing.T) {
 // index moves in small steps, so that lookups race with the indexer's pruning: every
 // digest must still get exactly one entry.
 func TestServiceDedupUnderIndexing(t *testing.T) {
-	service.SetIndexPace(t, 7, time.Millisecond)
+	service.SetIndexPace(t, 7, time.Millisecond, 0)
 	ctx := context.Background()
 	s, db := newRunning(t)
 	ds := digests("race", 6000)

@@ -772,26 +772,30 @@ var (
 	indexIdle           = 200 * time.Millisecond
 )
 
-// prune drops from the recent digests those of the entries that the digest index holds.
-// Only the sequencer calls it, so the recent digests cover every entry that was not in
-// the index when a request it prepares was looked up, except for requests that recheck
-// finds.
+// prune drops from the recent digests those of the entries that the digest index has
+// held for keepIndexed entries: requests looked up before the index took an entry in
+// still find it in memory, unless they waited longer than that, which recheck covers.
+// Only the sequencer calls it, so the recent digests cannot shrink while it prepares.
 func (s *Service) prune() {
-	indexed := s.indexed.Load()
-	if indexed <= s.recentBase {
+	to := s.indexed.Load() - keepIndexed
+	if to <= s.recentBase {
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	drop := indexed - s.recentBase
+	drop := to - s.recentBase
 	for k, d := range s.recentLog[:drop] {
 		if s.recent[d] == s.recentBase+int64(k) {
 			delete(s.recent, d)
 		}
 	}
 	s.recentLog = slices.Delete(s.recentLog, 0, int(drop))
-	s.recentBase = indexed
+	s.recentBase = to
 }
+
+// keepIndexed is how many indexed entries the recent digests keep, so that a lookup and
+// the sequencing that follows it rarely straddle a prune. (A variable for tests only.)
+var keepIndexed int64 = 1 << 16
 
 // recheck looks up again, in the store's digest index, the digests not found of each
 // request of batch that was looked up before the index took in entries since dropped

@@ -42,7 +42,7 @@ func (x *digestIndex) open() (*leveldb.DB, error) {
 		}
 		x.db, x.err = leveldb.OpenFile(x.dir, &opt.Options{
 			Filter:             filter.NewBloomFilter(10), // a lookup of a new digest reads no table
-			WriteBuffer:        16 << 20,
+			WriteBuffer:        4 << 20,
 			BlockCacheCapacity: 16 << 20,
 			NoSync:             true,
 		})
