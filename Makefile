@@ -23,6 +23,7 @@ run: bin/notary bin/btcd
 # Every test, including the ones against a real btcd node, a real SQLite file and a real
 # HTTP server.
 test: bin/btcd
+	sh internal/pgtest/install.sh
 	$(GO) vet ./...
 	$(GO) test -race -timeout 30m ./...
 
