@@ -121,6 +121,26 @@ func (c *fakeClock) advance(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
+// patience bounds the wait for something that must happen but that a busy machine may
+// be slow to get to: far beyond any delay the code means to have, so that only a hang
+// reaches it.
+const patience = 2 * time.Minute
+
+// returns calls f and returns its error, failing the test if f has not returned after
+// patience.
+func returns(t *testing.T, what string, f func() error) error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- f() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(patience):
+		t.Fatalf("%s: no return after %v", what, patience)
+		return nil
+	}
+}
+
 func newTestKey(t testing.TB) *btcec.PrivateKey {
 	t.Helper()
 	key, err := btcec.NewPrivateKey()

@@ -3,6 +3,7 @@ package anchor
 import (
 	"context"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -37,45 +38,46 @@ func TestNextAnchorAndNodeHeight(t *testing.T) {
 }
 
 // TestWatch checks that Watch calls back on each change a lookup would see, and only then.
+// It runs on synctest's clock: expect lets Watch tick over the state a step left, and
+// then counts what it reported, however slowly the machine runs the goroutines.
 func TestWatch(t *testing.T) {
-	r := newFakeRig(t, nil)
-	r.step()
-	changes := make(chan struct{}, 100)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		r.a.Watch(ctx, time.Millisecond, func() { changes <- struct{}{} })
-	}()
-	defer func() { cancel(); <-done }()
-	// expect counts the changes reported within 100 ms (a step may pass through several
-	// states, each of which may be seen).
-	expect := func(what string, want bool) {
-		t.Helper()
-		n := 0
-		for timeout := time.After(100 * time.Millisecond); ; {
-			select {
-			case <-changes:
+	synctest.Test(t, func(t *testing.T) {
+		r := newFakeRig(t, nil)
+		r.step()
+		changes := make(chan struct{}, 100)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			r.a.Watch(ctx, time.Millisecond, func() { changes <- struct{}{} })
+		}()
+		defer func() { cancel(); <-done }()
+		// expect counts the changes reported over ten of Watch's ticks (a step may pass
+		// through several states, each of which may be seen).
+		expect := func(what string, want bool) {
+			t.Helper()
+			time.Sleep(10 * time.Millisecond)
+			synctest.Wait() // Watch has looked at the state and is waiting for its next tick
+			n := 0
+			for len(changes) > 0 {
+				<-changes
 				n++
-				continue
-			case <-timeout:
 			}
-			break
+			if (n > 0) != want {
+				t.Errorf("%s: %d changes reported", what, n)
+			}
 		}
-		if (n > 0) != want {
-			t.Errorf("%s: %d changes reported", what, n)
-		}
-	}
-	expect("nothing happened", false)
-	r.step()
-	expect("a step that changed nothing", false)
-	r.cps.set(10)
-	r.step()
-	expect("an anchor sent", true)
-	r.node.mine(1)
-	r.step()
-	expect("the anchor mined", true)
-	r.node.mine(3)
-	r.step()
-	expect("blocks beyond the final depth", false)
+		expect("nothing happened", false)
+		r.step()
+		expect("a step that changed nothing", false)
+		r.cps.set(10)
+		r.step()
+		expect("an anchor sent", true)
+		r.node.mine(1)
+		r.step()
+		expect("the anchor mined", true)
+		r.node.mine(3)
+		r.step()
+		expect("blocks beyond the final depth", false)
+	})
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"reflect"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/btcsuite/btcd/chaincfg/v2"
@@ -367,16 +368,20 @@ func TestNewValidates(t *testing.T) {
 	})
 }
 
+// TestRunStopsWithContext runs on synctest's clock, so that "at once" is exact: Run
+// returns when its context ends, not a poll later, however slow the machine.
 func TestRunStopsWithContext(t *testing.T) {
-	r := newFakeRig(t, func(c *Config) { c.Poll = time.Millisecond })
-	r.node.setDown(true)
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	defer cancel()
-	start := time.Now()
-	if err := r.a.Run(ctx); err != nil {
-		t.Errorf("Run() = %v, want nil at cancellation", err)
-	}
-	if d := time.Since(start); d > time.Second {
-		t.Errorf("Run took %v to stop", d)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		r := newFakeRig(t, func(c *Config) { c.Poll = 20 * time.Millisecond })
+		r.node.setDown(true)
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		if err := r.a.Run(ctx); err != nil {
+			t.Errorf("Run() = %v, want nil at cancellation", err)
+		}
+		if d := time.Since(start); d != 50*time.Millisecond {
+			t.Errorf("Run returned %v after it started, want 50ms: when its context ended", d)
+		}
+	})
 }
