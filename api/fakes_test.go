@@ -32,6 +32,9 @@ type fakeChain struct {
 	nodeErr error
 	wallet  api.Wallet
 	calls   int // NodeHeight calls
+	// reads counts Covering calls made for HTTP requests, by index: a long poll reads the
+	// status of its entry each time it is woken, after taking the channel that wakes it.
+	reads map[int64]int
 }
 
 var (
@@ -83,6 +86,12 @@ func (c *fakeChain) Wallet(ctx context.Context) (api.Wallet, error) {
 func (c *fakeChain) Covering(ctx context.Context, index int64) (*service.Anchor, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if ctx.Value(http.LocalAddrContextKey) != nil { // an HTTP request's, not the webhooks'
+		if c.reads == nil {
+			c.reads = map[int64]int{}
+		}
+		c.reads[index]++
+	}
 	var fallback *service.Anchor
 	for i := len(c.anchors) - 1; i >= 0; i-- {
 		a := c.anchors[i]
@@ -97,6 +106,23 @@ func (c *fakeChain) Covering(ctx context.Context, index int64) (*service.Anchor,
 		}
 	}
 	return fallback, nil
+}
+
+// readsOf returns how often HTTP requests have read the status of the entry at index.
+func (c *fakeChain) readsOf(index int64) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.reads[index]
+}
+
+// waitReads waits until HTTP requests have read the status of the entry at index n times.
+func (c *fakeChain) waitReads(t *testing.T, index int64, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(patience); c.readsOf(index) < n; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("entry %d: %d reads of its status after %v, want %d", index, c.readsOf(index), patience, n)
+		}
+	}
 }
 
 // anchorOf returns an anchor of the given status committing checkpoint cp.
@@ -169,12 +195,12 @@ func newFull(t testing.TB, cfg fullConfig) *full {
 // waitCheckpoint waits until the latest checkpoint covers the log's size n.
 func waitCheckpoint(t testing.TB, svc *service.Service, n int64) notary.Checkpoint {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(2 * time.Millisecond) {
+	for deadline := time.Now().Add(patience); ; time.Sleep(2 * time.Millisecond) {
 		if cp := svc.LatestCheckpoint(); cp.Size >= n {
 			return cp
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no checkpoint of size %d within 10 s", n)
+			t.Fatalf("no checkpoint of size %d within %v", n, patience)
 		}
 	}
 }

@@ -23,6 +23,11 @@ import (
 	"github.com/notary-dev/notary/store"
 )
 
+// patience bounds every wait of these tests for something that must happen: a checkpoint,
+// an answer, a webhook, Run returning. It is far beyond what any of them takes on a busy
+// machine, so that only a hang reaches it.
+const patience = 2 * time.Minute
+
 // stackConfig tunes a test stack; the zero value is a sensible default.
 type stackConfig struct {
 	CheckpointInterval time.Duration // default 20 ms
@@ -100,8 +105,8 @@ func (s *stack) stop(tb testing.TB) {
 		if err != nil {
 			tb.Errorf("Run: %v", err)
 		}
-	case <-time.After(10 * time.Second):
-		tb.Errorf("Run did not return within 10 s of its context being cancelled")
+	case <-time.After(patience):
+		tb.Errorf("Run did not return within %v of its context being cancelled", patience)
 	}
 }
 

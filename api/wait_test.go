@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/notary-dev/notary/api"
 	"github.com/notary-dev/notary/notary"
 	"github.com/notary-dev/notary/service"
 )
@@ -48,7 +49,8 @@ func decodeStrict(resp *http.Response, v any) error {
 	return strictJSON(b, v)
 }
 
-func receive(t *testing.T, ch <-chan timedReply, within time.Duration) timedReply {
+// receive returns the answer from ch, failing the test if there is none after patience.
+func receive(t *testing.T, ch <-chan timedReply) timedReply {
 	t.Helper()
 	select {
 	case r := <-ch:
@@ -56,78 +58,99 @@ func receive(t *testing.T, ch <-chan timedReply, within time.Duration) timedRepl
 			t.Fatalf("status %d, %v", r.status, r.err)
 		}
 		return r
-	case <-time.After(within):
-		t.Fatalf("no answer within %v", within)
+	case <-time.After(patience):
+		t.Fatalf("no answer within %v", patience)
 	}
 	panic("unreachable")
 }
 
+// answered fails the test if ch has an answer already.
+func answered(t *testing.T, ch <-chan timedReply, what string) {
+	t.Helper()
+	select {
+	case r := <-ch:
+		t.Fatalf("%s: answered %s", what, r.ts.Status)
+	default:
+	}
+}
+
+// TestLongPoll checks ?wait= and ?since= without timing the machine. The test knows that a
+// poll is waiting from the fake chain, whose status reads it counts: a poll reads the status
+// of its entry before each wait (and once more, without since, to learn the status it waits
+// to change from), then once for its answer. A poll that must wake on a change is given the
+// longest wait, MaxWait, so that an answer before it is a wake and not a time-out.
 func TestLongPoll(t *testing.T) {
 	f := newFull(t, fullConfig{stack: stackConfig{CheckpointInterval: 5 * time.Millisecond}})
 	ds, cp := logOf(t, f.stack, 3)
 	d := ds[1].String()
+	wait := fmt.Sprintf("wait=%d", int(api.MaxWait/time.Second))
 
 	t.Run("times out with the same status", func(t *testing.T) {
-		r := receive(t, getAsync(t, f.url+"/v1/timestamps/"+d+"?wait=1"), 5*time.Second)
-		if r.ts.Status != service.StatusPending || r.took < time.Second || r.took > 3*time.Second {
-			t.Errorf("status %s after %v, want pending after about 1 s", r.ts.Status, r.took)
+		r := receive(t, getAsync(t, f.url+"/v1/timestamps/"+d+"?wait=1"))
+		if r.ts.Status != service.StatusPending || r.took < time.Second || r.took >= api.MaxWait {
+			t.Errorf("status %s after %v, want pending after 1 s (not after the longest wait)", r.ts.Status, r.took)
 		}
 	})
 	t.Run("no wait answers at once", func(t *testing.T) {
 		for _, q := range []string{"", "?wait=0", "?since=pending"} {
-			r := receive(t, getAsync(t, f.url+"/v1/timestamps/"+d+q), 5*time.Second)
-			if r.took > 500*time.Millisecond {
-				t.Errorf("%q took %v", q, r.took)
+			before := f.chain.readsOf(1)
+			r := receive(t, getAsync(t, f.url+"/v1/timestamps/"+d+q))
+			if n := f.chain.readsOf(1) - before; r.ts.Status != service.StatusPending || n != 1 {
+				t.Errorf("%q: status %s after %d reads of the status, want pending after the one read of its answer (no wait)", q, r.ts.Status, n)
 			}
 		}
 	})
 
 	t.Run("wakes when the status changes", func(t *testing.T) {
 		logOf(t, f.stack, 1) // entry cp.Size, which the anchors below do not cover
-		byDigest := getAsync(t, f.url+"/v1/timestamps/"+d+"?wait=30")
-		byIndex := getAsync(t, f.url+"/v1/entries/1?wait=30&since=pending")
+		reads1, reads0, readsOut := f.chain.readsOf(1), f.chain.readsOf(0), f.chain.readsOf(cp.Size)
+		byDigest := getAsync(t, f.url+"/v1/timestamps/"+d+"?"+wait)
+		byIndex := getAsync(t, f.url+"/v1/entries/0?"+wait+"&since=pending")
 		unaffected := getAsync(t, fmt.Sprintf("%s/v1/entries/%d?wait=2&since=pending", f.url, cp.Size)) // not covered
-		time.Sleep(200 * time.Millisecond)
+		// byDigest reads its status now, then before it waits; the others only before.
+		f.chain.waitReads(t, 1, reads1+2)
+		f.chain.waitReads(t, 0, reads0+1)
+		f.chain.waitReads(t, cp.Size, readsOut+1)
 		// An anchor that is only signed changes nothing: the waits go on.
 		f.chain.set(anchorOf(cp, service.AnchorSigned, 1))
-		time.Sleep(200 * time.Millisecond)
-		select {
-		case r := <-byDigest:
-			t.Fatalf("answered %s when the anchor was only signed", r.ts.Status)
-		default:
-		}
-		start := time.Now()
+		f.chain.waitReads(t, 1, reads1+3) // woken, read again, waiting again
+		f.chain.waitReads(t, 0, reads0+2)
+		answered(t, byDigest, "by digest, when the anchor was only signed")
+		answered(t, byIndex, "by index, when the anchor was only signed")
 		f.chain.set(anchorOf(cp, service.AnchorMempool, 1))
 		for _, ch := range []<-chan timedReply{byDigest, byIndex} {
-			r := receive(t, ch, 5*time.Second)
+			r := receive(t, ch)
 			if r.ts.Status != service.StatusAnchored || r.ts.Anchor == nil || r.ts.Anchor.Status != service.AnchorMempool {
 				t.Errorf("status %s, anchor %+v", r.ts.Status, r.ts.Anchor)
 			}
-			if time.Since(start) > time.Second {
-				t.Errorf("answered %v after the change", time.Since(start))
+			if r.took >= api.MaxWait {
+				t.Errorf("answered after %v: its wait ran out, the change did not wake it", r.took)
 			}
 		}
-		if r := receive(t, unaffected, 5*time.Second); r.ts.Status != service.StatusPending || r.took < 2*time.Second {
+		if r := receive(t, unaffected); r.ts.Status != service.StatusPending || r.took < 2*time.Second {
 			t.Errorf("an entry the anchor does not cover answered %s after %v", r.ts.Status, r.took)
 		}
 	})
 
 	t.Run("since a status it no longer has answers at once", func(t *testing.T) {
-		r := receive(t, getAsync(t, f.url+"/v1/timestamps/"+d+"?wait=30&since=pending"), 5*time.Second)
-		if r.ts.Status != service.StatusAnchored || r.took > time.Second {
+		r := receive(t, getAsync(t, f.url+"/v1/timestamps/"+d+"?"+wait+"&since=pending"))
+		if r.ts.Status != service.StatusAnchored || r.took >= api.MaxWait {
 			t.Errorf("status %s after %v", r.ts.Status, r.took)
 		}
 	})
 
 	t.Run("to confirmed", func(t *testing.T) {
-		ch := getAsync(t, f.url+"/v1/timestamps/"+d+"?wait=30&since=anchored")
-		time.Sleep(100 * time.Millisecond)
+		reads := f.chain.readsOf(1)
+		ch := getAsync(t, f.url+"/v1/timestamps/"+d+"?"+wait+"&since=anchored")
+		f.chain.waitReads(t, 1, reads+1) // waiting
+		// Mined but not yet final: still anchored, and the wait goes on.
 		f.chain.set(anchorOf(cp, service.AnchorConfirmed, 1))
-		time.Sleep(100 * time.Millisecond)
+		f.chain.waitReads(t, 1, reads+2)
+		answered(t, ch, "when the anchor was mined but not final")
 		f.chain.set(anchorOf(cp, service.AnchorFinal, 1))
-		r := receive(t, ch, 5*time.Second)
-		if r.ts.Status != service.StatusConfirmed {
-			t.Errorf("status %s, want confirmed", r.ts.Status)
+		r := receive(t, ch)
+		if r.ts.Status != service.StatusConfirmed || r.took >= api.MaxWait {
+			t.Errorf("status %s after %v, want confirmed", r.ts.Status, r.took)
 		}
 		p, err := notary.ParseProof(r.ts.Proof)
 		if err != nil || !p.Complete() {
@@ -138,12 +161,12 @@ func TestLongPoll(t *testing.T) {
 	t.Run("shutdown ends the wait", func(t *testing.T) {
 		g := newFull(t, fullConfig{stack: stackConfig{CheckpointInterval: 5 * time.Millisecond}})
 		ds, _ := logOf(t, g.stack, 1)
-		ch := getAsync(t, g.url+"/v1/timestamps/"+ds[0].String()+"?wait=60")
-		time.Sleep(200 * time.Millisecond)
+		ch := getAsync(t, g.url+"/v1/timestamps/"+ds[0].String()+"?"+wait)
+		g.chain.waitReads(t, 0, 2) // waiting
 		close(g.shutdown)
-		r := receive(t, ch, 5*time.Second)
-		if r.ts.Status != service.StatusPending || r.took > 2*time.Second {
-			t.Errorf("status %s after %v", r.ts.Status, r.took)
+		r := receive(t, ch)
+		if r.ts.Status != service.StatusPending || r.took >= api.MaxWait {
+			t.Errorf("status %s after %v, want pending before the wait ran out", r.ts.Status, r.took)
 		}
 	})
 
