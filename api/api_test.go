@@ -328,13 +328,13 @@ func TestLookupPendingProof(t *testing.T) {
 		t.Run(fmt.Sprintf("entry %d", i), func(t *testing.T) {
 			// Poll until a checkpoint covers the entry.
 			var ts timestampReply
-			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+			for deadline := time.Now().Add(patience); ; time.Sleep(5 * time.Millisecond) {
 				ts = lookup(t, s, strings.ToUpper(d.String()))
 				if ts.Proof != nil {
 					break
 				}
 				if time.Now().After(deadline) {
-					t.Fatalf("no proof for entry %d 10 s after it was logged", receipts[i].Index)
+					t.Fatalf("no proof for entry %d %v after it was logged", receipts[i].Index, patience)
 				}
 			}
 			if ts.Status != service.StatusPending || ts.Anchor != nil {
@@ -402,7 +402,7 @@ func TestCheckpoint(t *testing.T) {
 		for range 3 {
 			submit(t, s, randomDigest().String())
 		}
-		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		for deadline := time.Now().Add(patience); ; time.Sleep(5 * time.Millisecond) {
 			cp := get(t)
 			if cp.Size == 3 {
 				break
@@ -530,7 +530,7 @@ func TestShutdown(t *testing.T) {
 // is a receipt or 503 shutting_down, none hangs, and every receipt is in the reopened store.
 func TestShutdownUnderLoad(t *testing.T) {
 	s := newStack(t, stackConfig{CheckpointInterval: 5 * time.Millisecond})
-	client := &http.Client{Timeout: 10 * time.Second}
+	client := &http.Client{Timeout: patience} // none hangs
 	const clients = 32
 	var (
 		mu    sync.Mutex

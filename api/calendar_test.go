@@ -97,7 +97,7 @@ func (s *calendarService) checkpointed(t *testing.T, d notary.Digest) *service.T
 	if _, err := s.svc.Submit(ctx, d); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+	for deadline := time.Now().Add(patience); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		ts, err := s.svc.Lookup(ctx, d)
 		if err != nil {
 			t.Fatal(err)
@@ -106,7 +106,7 @@ func (s *calendarService) checkpointed(t *testing.T, d notary.Digest) *service.T
 			return ts
 		}
 	}
-	t.Fatal("the digest is not in a checkpoint after 10 s")
+	t.Fatalf("the digest is not in a checkpoint after %v", patience)
 	return nil
 }
 

@@ -96,6 +96,7 @@ func TestKeys(t *testing.T) {
 
 func TestStatus(t *testing.T) {
 	f := newFull(t, fullConfig{stack: stackConfig{CheckpointInterval: 5 * time.Millisecond}})
+	before := time.Now().Round(0) // wall clock, as the service keeps the checkpoint's time
 	_, cp := logOf(t, f.stack, 9)
 	next := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 	f.chain.mu.Lock()
@@ -112,8 +113,9 @@ func TestStatus(t *testing.T) {
 	if v.Origin != f.signer.Name() || v.LogSize != 9 || v.Checkpoint.Size != cp.Size || v.Checkpoint.Root != cp.Root {
 		t.Errorf("status %+v", v)
 	}
-	if v.Checkpoint.AgeSeconds < 0 || v.Checkpoint.AgeSeconds > 5 {
-		t.Errorf("checkpoint age %d s", v.Checkpoint.AgeSeconds)
+	// Signed after the entries were submitted: no older than the time since then.
+	if age := time.Duration(v.Checkpoint.AgeSeconds) * time.Second; age < 0 || age > time.Since(before) {
+		t.Errorf("checkpoint age %d s, %v after the entries were submitted", v.Checkpoint.AgeSeconds, time.Since(before))
 	}
 	if len(v.Anchors) != 10 || v.Anchors[0].Replacements != 12 {
 		t.Errorf("%d recent anchors, newest %+v; want 10, newest first", len(v.Anchors), v.Anchors[0])
@@ -183,20 +185,23 @@ func TestHealth(t *testing.T) {
 		g.chain.mu.Lock()
 		g.chain.nodeErr = errors.New("connection refused")
 		g.chain.mu.Unlock()
+		start := time.Now()
 		r := do(t, http.DefaultClient, http.MethodGet, g.url+"/readyz", "", nil)
 		var v api.ReadyView
 		if err := strictJSON(r.body, &v); err != nil || r.status != 503 || v.Ready || !v.Database.OK || v.Node.OK || !strings.Contains(v.Node.Error, "refused") {
 			t.Errorf("readyz: %d %s", r.status, r.body)
 		}
-		// The node is asked at most every few seconds, however often readyz is.
+		// The node is asked at most every 5 s, however often readyz is: once, unless the
+		// machine took longer than that over the checks.
 		for range 5 {
 			do(t, http.DefaultClient, http.MethodGet, g.url+"/readyz", "", nil)
 		}
+		took := time.Since(start)
 		g.chain.mu.Lock()
 		calls := g.chain.calls
 		g.chain.mu.Unlock()
-		if calls != 1 {
-			t.Errorf("the node was asked %d times for 6 readiness checks", calls)
+		if most := 1 + int(took/(5*time.Second)); calls < 1 || calls > most {
+			t.Errorf("the node was asked %d times for 6 readiness checks over %v, want 1 to %d", calls, took, most)
 		}
 	})
 	t.Run("not limited", func(t *testing.T) {
@@ -253,6 +258,7 @@ func parseMetrics(t *testing.T, body []byte) map[string]float64 {
 
 func TestMetrics(t *testing.T) {
 	f := newFull(t, fullConfig{stack: stackConfig{CheckpointInterval: 5 * time.Millisecond}})
+	before := time.Now().Round(0) // wall clock, as the service keeps the checkpoint's time
 	submit(t, f.stack, randomDigest().String())
 	do(t, http.DefaultClient, http.MethodPost, f.url+"/v1/timestamps", "application/json", submitBody(randomDigest().String()))
 	postBatch(t, f.url, batchJSON(randomDigest().String(), randomDigest().String()))
@@ -287,8 +293,9 @@ func TestMetrics(t *testing.T) {
 			t.Errorf("%s = %v (present %v), want %v", k, got, ok, v)
 		}
 	}
-	if age, ok := m["notary_checkpoint_age_seconds"]; !ok || age < 0 || age > 5 {
-		t.Errorf("checkpoint age %v", age)
+	// Signed after the entries were submitted: no older than the time since then.
+	if age, ok := m["notary_checkpoint_age_seconds"]; !ok || age < 0 || age > time.Since(before).Seconds() {
+		t.Errorf("checkpoint age %v s, %v after the entries were submitted", age, time.Since(before))
 	}
 	if b := m[`notary_http_request_duration_seconds_bucket{method="POST",route="/v1/timestamps",code="200",le="+Inf"}`]; b != 1 {
 		t.Errorf("+Inf bucket %v, want 1", b)
