@@ -116,7 +116,7 @@ func TestRPCBtcd(t *testing.T) {
 	key := newTestKey(t)
 	addr, _ := Address(key, &chaincfg.RegressionNetParams)
 	node := btcdtest.Start(t, btcdnode.Options{MiningAddr: addr.EncodeAddress()})
-	ctx := btcdtest.Context(t, time.Minute)
+	ctx := btcdtest.Context(t, 5*time.Minute)
 	rpc, err := NewRPC(RPCConfig{Host: node.RPCHost(), User: node.RPCUser(), Pass: node.RPCPass()})
 	if err != nil {
 		t.Fatal(err)

@@ -65,7 +65,7 @@ func TestRegtest(t *testing.T) {
 	t.Parallel()
 	mining := p2wpkh(t, &chaincfg.RegressionNetParams)
 	n := btcdtest.Start(t, btcdnode.Options{MiningAddr: mining})
-	ctx := btcdtest.Context(t, 30*time.Second)
+	ctx := btcdtest.Context(t, 5*time.Minute)
 
 	if h, err := n.BlockCount(ctx); err != nil || h != 0 {
 		t.Fatalf("BlockCount() = %d, %v; want 0 on a fresh regtest chain", h, err)
@@ -170,7 +170,7 @@ func TestSimnetRestart(t *testing.T) {
 	}
 	dir := t.TempDir()
 	opts := btcdnode.Options{Dir: dir, Network: "simnet", MiningAddr: p2wpkh(t, &chaincfg.SimNetParams)}
-	ctx := btcdtest.Context(t, 60*time.Second)
+	ctx := btcdtest.Context(t, 5*time.Minute)
 	n, err := btcdnode.Start(ctx, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -198,7 +198,7 @@ func TestPeers(t *testing.T) {
 	t.Parallel()
 	a := btcdtest.Start(t, btcdnode.Options{MiningAddr: p2wpkh(t, &chaincfg.RegressionNetParams), Listen: true})
 	b := btcdtest.Start(t, btcdnode.Options{MiningAddr: p2wpkh(t, &chaincfg.RegressionNetParams), Listen: true})
-	ctx := btcdtest.Context(t, 60*time.Second)
+	ctx := btcdtest.Context(t, 5*time.Minute)
 
 	if _, err := a.Generate(ctx, 3); err != nil {
 		t.Fatal(err)
