@@ -1,0 +1,173 @@
+package postgres
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/notary-dev/notary/notary"
+)
+
+// IndexedSize returns how many leading entries of the log the digest index covers.
+func (db *DB) IndexedSize(ctx context.Context) (int64, error) {
+	var n int64
+	if err := db.pool.QueryRow(ctx, `SELECT size FROM digest_index_head`).Scan(&n); err != nil {
+		return 0, dbErr(ctx, "digest index size", err)
+	}
+	return n, nil
+}
+
+// readDigests reads the entries [$1, $2) as the rows holding them, each cut to the
+// entries in range: first index, count, records.
+const readDigests = `SELECT greatest(first, $1), (least(first + count, $2) - greatest(first, $1))::integer,
+	substring(data FROM (greatest(0, $1 - first) * 56 + 1)::integer FOR ((least(first + count, $2) - greatest(first, $1)) * 56)::integer)
+FROM entry_batches
+WHERE first >= coalesce((SELECT max(first) FROM entry_batches WHERE first <= $1), 0)
+	AND first < $2 AND first + count > $1
+ORDER BY first`
+
+// insertDigests adds digests $1 mapped to indexes $2 to the index, unless there already.
+const insertDigests = `INSERT INTO digests (digest, idx)
+SELECT * FROM unnest($1::bytea[], $2::bigint[])
+ON CONFLICT (digest) DO NOTHING`
+
+// IndexDigests adds the digests of the entries [IndexedSize, through) to the digest index
+// and moves IndexedSize to through, in one transaction. A digest already indexed keeps its
+// entry, and of the entries of one digest the first is indexed: each digest maps to its
+// first entry. The digests go in sorted, so that the B-tree's pages are each written
+// once per call however many of the call's digests they take: call it with many entries.
+// Only one goroutine of one process may call it at a time; a second one waits.
+func (db *DB) IndexDigests(ctx context.Context, through int64) error {
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		var from, size int64
+		err := tx.QueryRow(ctx, `SELECT i.size, h.size FROM digest_index_head AS i, log_head AS h FOR UPDATE OF i`).
+			Scan(&from, &size)
+		if err != nil {
+			return err
+		}
+		switch {
+		case through < from:
+			return fmt.Errorf("the index already covers %d entries", from)
+		case through > size:
+			return fmt.Errorf("the log has %d entries", size)
+		case through == from:
+			return nil
+		}
+		ds, err := readIndexChunk(ctx, tx, from, through)
+		if err != nil {
+			return err
+		}
+		digests, indexes := make([][]byte, len(ds)), make([]int64, len(ds))
+		for k := range ds {
+			digests[k], indexes[k] = ds[k].digest[:], ds[k].index
+		}
+		if _, err := tx.Exec(ctx, insertDigests, digests, indexes); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE digest_index_head SET size = $1`, through)
+		return err
+	})
+	if err != nil {
+		return dbErr(ctx, fmt.Sprintf("index digests through %d", through), err)
+	}
+	return nil
+}
+
+// indexedDigest is a digest and the index of an entry of it.
+type indexedDigest struct {
+	digest notary.Digest
+	index  int64
+}
+
+// readIndexChunk returns the digests of entries [from, through), one for each digest,
+// of its first entry, sorted.
+func readIndexChunk(ctx context.Context, tx pgx.Tx, from, through int64) ([]indexedDigest, error) {
+	ds := make([]indexedDigest, 0, through-from)
+	rows, err := tx.Query(ctx, readDigests, from, through)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var first int64
+		var count int32
+		if err := rows.Scan(&first, &count, nil); err != nil {
+			return nil, err
+		}
+		data := rows.RawValues()[2]
+		if first != from+int64(len(ds)) || len(data) != int(count)*recordSize {
+			return nil, fmt.Errorf("the row of entry %d is missing or corrupt", from+int64(len(ds)))
+		}
+		for k := range int64(count) {
+			d := indexedDigest{index: first + k}
+			copy(d.digest[:], data[k*recordSize:])
+			ds = append(ds, d)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if got := from + int64(len(ds)); got != through {
+		return nil, fmt.Errorf("the log's rows end at entry %d", got)
+	}
+	slices.SortFunc(ds, func(a, b indexedDigest) int {
+		if c := bytes.Compare(a.digest[:], b.digest[:]); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.index, b.index)
+	})
+	return slices.CompactFunc(ds, func(a, b indexedDigest) bool { return a.digest == b.digest }), nil
+}
+
+// lookupDigests finds each digest of $1 in the index: its entry or NULL, in order.
+const lookupDigests = `SELECT d.idx
+FROM unnest($1::bytea[]) WITH ORDINALITY AS q(digest, ord)
+LEFT JOIN digests AS d ON d.digest = q.digest
+ORDER BY q.ord`
+
+// LookupDigests sets indexes[k] to the index of the first entry of digests[k] in the
+// digest index, or -1, with one query.
+func (db *DB) LookupDigests(ctx context.Context, digests []notary.Digest, indexes []int64) error {
+	if len(indexes) != len(digests) {
+		return fmt.Errorf("store/postgres: lookup digests: %d digests, %d indexes", len(digests), len(indexes))
+	}
+	if len(digests) == 0 {
+		return nil
+	}
+	ds := make([][]byte, len(digests))
+	for k := range digests {
+		ds[k] = digests[k][:]
+	}
+	rows, err := db.pool.Query(ctx, lookupDigests, ds)
+	if err != nil {
+		return dbErr(ctx, "lookup digests", err)
+	}
+	defer rows.Close()
+	k := 0
+	for rows.Next() {
+		var idx *int64
+		if err := rows.Scan(&idx); err != nil {
+			return dbErr(ctx, "lookup digests", err)
+		}
+		if k == len(indexes) {
+			k++ // more rows than digests: reported below
+			break
+		}
+		indexes[k] = -1
+		if idx != nil {
+			indexes[k] = *idx
+		}
+		k++
+	}
+	if err := rows.Err(); err != nil {
+		return dbErr(ctx, "lookup digests", err)
+	}
+	if k != len(indexes) {
+		return fmt.Errorf("store/postgres: lookup digests: got %d rows for %d digests", k, len(indexes))
+	}
+	return nil
+}

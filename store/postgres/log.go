@@ -1,0 +1,280 @@
+package postgres
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/notary-dev/notary/merkle"
+	"github.com/notary-dev/notary/notary"
+	"github.com/notary-dev/notary/service"
+)
+
+// recordSize is the size of an entry in entry_batches.data: digest (32) ‖ receive time in
+// Unix milliseconds (8, big-endian) ‖ nonce (16).
+const recordSize = 32 + 8 + 16
+
+// rowEntries is the most entries one row of entry_batches holds (3.5 MiB, and about
+// 4 MiB of hashes in its hash_batches row). An append of more entries is split into rows
+// of rowEntries, keeping rows and statements of a bounded size, and slices of a row
+// addressable with 32-bit offsets.
+const rowEntries = 1 << 16
+
+// LogSize returns the number of entries stored.
+func (db *DB) LogSize(ctx context.Context) (int64, error) {
+	var n int64
+	if err := db.pool.QueryRow(ctx, `SELECT size FROM log_head`).Scan(&n); err != nil {
+		return 0, dbErr(ctx, "log size", err)
+	}
+	return n, nil
+}
+
+// appendHead moves the log's head from ($1 entries, $3 hashes) to ($2, $4) and, only if it
+// did, inserts the first rows of the batch: one statement, one round trip, and when run
+// on its own one transaction. It returns 1 if the head moved, 0 if it was elsewhere.
+// A concurrent append holds the head's row until it ends; then the condition is checked
+// again against the row it committed, so that of two appends from one size one fails.
+const appendHead = `WITH head AS (
+	UPDATE log_head SET size = $2, hashes = $4 WHERE size = $1 AND hashes = $3 RETURNING 1
+), e AS (
+	INSERT INTO entry_batches (first, count, data) SELECT $5::bigint, $6::integer, $7::bytea FROM head
+), h AS (
+	INSERT INTO hash_batches (first, data) SELECT $8::bigint, $9::bytea FROM head
+)
+SELECT count(*) FROM head`
+
+// appendRows inserts a further row of entries and its row of hashes.
+const appendRows = `WITH e AS (
+	INSERT INTO entry_batches (first, count, data) VALUES ($1, $2, $3)
+)
+INSERT INTO hash_batches (first, data) VALUES ($4, $5)`
+
+// AppendEntries stores entries, whose indexes must run on consecutively from the current
+// log size, with the Merkle hashes they add, in one transaction that is durable before it
+// returns: hashes[k] is stored at storage index merkle.StoredHashCount(entries[0].Index)+k.
+// The transaction moves the log's head from entries[0].Index with a compare-and-swap;
+// if another writer moved it first, or the entries or hashes are not what the log needs
+// next, nothing is written and the error wraps service.ErrOutOfSequence.
+//
+// An error other than that does not always mean that nothing was written: if the
+// connection fails while the commit is under way, the batch may be in the log. Read
+// LogSize before writing again.
+func (db *DB) AppendEntries(ctx context.Context, entries []notary.Entry, hashes []merkle.Hash) error {
+	if err := service.CheckAppend(entries, hashes); err != nil || len(entries) == 0 {
+		if err != nil {
+			return fmt.Errorf("store/postgres: %w", err)
+		}
+		return nil
+	}
+	first := entries[0].Index
+	end := first + int64(len(entries))
+	hashFirst, hashEnd := merkle.StoredHashCount(first), merkle.StoredHashCount(end)
+	rows := splitRows(entries, hashes)
+
+	var err error
+	var moved int
+	head := []any{first, end, hashFirst, hashEnd, first, rows[0].count, rows[0].entries, rows[0].hashFirst, rows[0].hashes}
+	if len(rows) == 1 {
+		err = db.pool.QueryRow(ctx, appendHead, head...).Scan(&moved)
+	} else {
+		moved, err = db.appendTx(ctx, head, rows[1:])
+	}
+	if err != nil {
+		return dbErr(ctx, fmt.Sprintf("append entries %d to %d", first, end-1), err)
+	}
+	if moved != 1 {
+		return db.outOfSequence(ctx, first, hashFirst)
+	}
+	return nil
+}
+
+// appendTx appends a batch of several rows in one transaction: the head and first rows,
+// then the others.
+func (db *DB) appendTx(ctx context.Context, head []any, rows []batchRow) (moved int, err error) {
+	err = pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, appendHead, head...).Scan(&moved); err != nil || moved != 1 {
+			return err
+		}
+		for _, r := range rows {
+			if _, err := tx.Exec(ctx, appendRows, r.first, r.count, r.entries, r.hashFirst, r.hashes); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return moved, err
+}
+
+// outOfSequence returns the error of an append whose compare-and-swap on the head failed,
+// saying where the head is.
+func (db *DB) outOfSequence(ctx context.Context, first, hashFirst int64) error {
+	var size, nhashes int64
+	if err := db.pool.QueryRow(ctx, `SELECT size, hashes FROM log_head`).Scan(&size, &nhashes); err != nil {
+		return fmt.Errorf("store/postgres: %w: entries start at index %d, and the log's size could not be read: %v",
+			service.ErrOutOfSequence, first, err)
+	}
+	if size == first {
+		return fmt.Errorf("store/postgres: %w: the log has %d entries but %d stored hashes, want %d",
+			service.ErrOutOfSequence, size, nhashes, hashFirst)
+	}
+	return fmt.Errorf("store/postgres: %w: entries start at index %d, but the log has %d entries",
+		service.ErrOutOfSequence, first, size)
+}
+
+// batchRow is a row of entry_batches and its row of hash_batches, encoded.
+type batchRow struct {
+	first, hashFirst int64
+	count            int32
+	entries, hashes  []byte
+}
+
+// splitRows encodes entries and their hashes as rows of at most rowEntries entries.
+func splitRows(entries []notary.Entry, hashes []merkle.Hash) []batchRow {
+	rows := make([]batchRow, 0, (len(entries)+rowEntries-1)/rowEntries)
+	hashFirst := merkle.StoredHashCount(entries[0].Index)
+	for len(entries) > 0 {
+		n := min(len(entries), rowEntries)
+		first := entries[0].Index
+		nh := merkle.StoredHashCount(first+int64(n)) - merkle.StoredHashCount(first)
+		r := batchRow{first: first, hashFirst: hashFirst, count: int32(n)}
+		r.entries = make([]byte, 0, n*recordSize)
+		for k := range entries[:n] {
+			r.entries = appendRecord(r.entries, &entries[k])
+		}
+		r.hashes = make([]byte, 0, nh*merkle.HashSize)
+		for k := range hashes[:nh] {
+			r.hashes = append(r.hashes, hashes[k][:]...)
+		}
+		rows = append(rows, r)
+		entries, hashes, hashFirst = entries[n:], hashes[nh:], hashFirst+nh
+	}
+	return rows
+}
+
+// appendRecord appends the record of e to b.
+func appendRecord(b []byte, e *notary.Entry) []byte {
+	b = append(b, e.Digest[:]...)
+	b = binary.BigEndian.AppendUint64(b, uint64(e.Time.UnixMilli()))
+	return append(b, e.Nonce[:]...)
+}
+
+// parseRecord decodes the record of entry index from rec, recordSize bytes.
+func parseRecord(index int64, rec []byte) notary.Entry {
+	e := notary.Entry{Index: index}
+	copy(e.Digest[:], rec[:32])
+	e.Time = time.UnixMilli(int64(binary.BigEndian.Uint64(rec[32:40]))).UTC()
+	copy(e.Nonce[:], rec[40:recordSize])
+	return e
+}
+
+// readHashes reads the hash at each storage index of $1, in order, with the row holding
+// it (the last that starts at or before it): a NULL or empty hash is one that is missing.
+// Only 32 bytes of each row are read, as they are stored uncompressed.
+const readHashes = `SELECT substring(h.data FROM ((k.i - h.first) * 32 + 1)::integer FOR 32)
+FROM unnest($1::bigint[]) WITH ORDINALITY AS k(i, ord)
+LEFT JOIN LATERAL (
+	SELECT first, data FROM hash_batches WHERE first <= k.i ORDER BY first DESC LIMIT 1
+) AS h ON k.i - h.first < length(h.data) / 32
+ORDER BY k.ord`
+
+// ReadHashes returns the stored Merkle hashes at the given storage indexes, in the order
+// asked, with one query. If one is missing the error names it and wraps
+// service.ErrNotFound.
+func (db *DB) ReadHashes(indexes []int64) ([]merkle.Hash, error) {
+	out := make([]merkle.Hash, 0, len(indexes))
+	if len(indexes) == 0 {
+		return out, nil
+	}
+	ctx := context.Background()
+	rows, err := db.pool.Query(ctx, readHashes, indexes)
+	if err != nil {
+		return nil, fmt.Errorf("store/postgres: read hashes: %v", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		h := rows.RawValues()[0]
+		if len(h) != merkle.HashSize {
+			rows.Close()
+			return nil, fmt.Errorf("store/postgres: hash %d: %w", indexes[len(out)], service.ErrNotFound)
+		}
+		out = append(out, merkle.Hash(h))
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store/postgres: read hashes: %v", err)
+	}
+	if len(out) != len(indexes) {
+		return nil, fmt.Errorf("store/postgres: read hashes: got %d rows for %d indexes", len(out), len(indexes))
+	}
+	return out, nil
+}
+
+// readEntry reads the record of entry $1 from the row holding it: the last row that
+// starts at or before it, if the entry is within it.
+const readEntry = `SELECT substring(data FROM (($1 - first) * 56 + 1)::integer FOR 56)
+FROM (SELECT first, count, data FROM entry_batches WHERE first <= $1 ORDER BY first DESC LIMIT 1) AS b
+WHERE $1 < first + count`
+
+// Entry returns the entry at index, or an error wrapping service.ErrNotFound.
+func (db *DB) Entry(ctx context.Context, index int64) (notary.Entry, error) {
+	var rec []byte
+	err := db.pool.QueryRow(ctx, readEntry, index).Scan(&rec)
+	if notFound(err) {
+		return notary.Entry{}, fmt.Errorf("store/postgres: entry %d: %w", index, service.ErrNotFound)
+	}
+	if err != nil {
+		return notary.Entry{}, dbErr(ctx, fmt.Sprintf("entry %d", index), err)
+	}
+	if len(rec) != recordSize {
+		return notary.Entry{}, fmt.Errorf("store/postgres: entry %d: corrupt row, %d bytes", index, len(rec))
+	}
+	return parseRecord(index, rec), nil
+}
+
+// scanEntries reads the rows holding the entries from $1 on, in order, each from its
+// first entry at or after $1: the row's first index, entry count, and records.
+const scanEntries = `SELECT greatest(first, $1), count - greatest(0, $1 - first)::integer,
+	substring(data FROM (greatest(0, $1 - first) * 56 + 1)::integer)
+FROM entry_batches
+WHERE first >= coalesce((SELECT max(first) FROM entry_batches WHERE first <= $1), 0)
+	AND first + count > $1
+ORDER BY first`
+
+// ScanEntries calls fn for every entry from index from on, in index order, reading them
+// as it goes from one snapshot of the log (one query): entries appended meanwhile are not
+// seen. It stops at the first error from fn and returns it. It holds one connection of
+// the pool while it runs; fn may use the DB.
+func (db *DB) ScanEntries(ctx context.Context, from int64, fn func(notary.Entry) error) error {
+	rows, err := db.pool.Query(ctx, scanEntries, max(from, 0))
+	if err != nil {
+		return dbErr(ctx, "scan entries", err)
+	}
+	defer rows.Close()
+	next := max(from, 0)
+	for rows.Next() {
+		var first int64
+		var count int32
+		var data []byte
+		if err := rows.Scan(&first, &count, &data); err != nil {
+			return dbErr(ctx, "scan entries", err)
+		}
+		if first != next || len(data) != int(count)*recordSize {
+			return fmt.Errorf("store/postgres: scan entries: the row of entry %d is missing or corrupt", next)
+		}
+		for k := range int64(count) {
+			if err := ctx.Err(); err != nil {
+				return fmt.Errorf("store/postgres: scan entries: %w", err)
+			}
+			if err := fn(parseRecord(first+k, data[k*recordSize:(k+1)*recordSize])); err != nil {
+				return err
+			}
+		}
+		next = first + int64(count)
+	}
+	if err := rows.Err(); err != nil {
+		return dbErr(ctx, "scan entries", err)
+	}
+	return nil
+}
