@@ -164,20 +164,21 @@ func TestE2EIntegration(t *testing.T) {
 		t.Errorf("batch receipt: %v", err)
 	}
 
-	// A long poll, held until the status moves on from pending.
+	// A long poll, held until the status moves on from pending (since=pending: whenever
+	// the request gets there, before the anchor or after it).
 	polled := make(chan api.TimestampView, 1)
 	go func() {
 		var ts api.TimestampView
-		getE2EWith(t, &http.Client{Timeout: 90 * time.Second}, s.url+"/v1/timestamps/"+hexes[0]+"?wait=60", token, &ts)
+		getE2EWith(t, &http.Client{Timeout: waitLimit}, s.url+"/v1/timestamps/"+hexes[0]+"?wait=60&since=pending", token, &ts)
 		polled <- ts
 	}()
-	confirmed := mineUntilConfirmed(t, c, s.url, digests, 2*time.Minute)
+	confirmed := mineUntilConfirmed(t, c, s.url, digests)
 	select {
 	case ts := <-polled:
 		if ts.Status == service.StatusPending {
 			t.Errorf("the long poll answered pending")
 		}
-	case <-time.After(70 * time.Second):
+	case <-time.After(waitLimit):
 		t.Fatal("the long poll did not answer")
 	}
 
@@ -196,7 +197,7 @@ func TestE2EIntegration(t *testing.T) {
 				t.Errorf("webhook proof: %v", err)
 			}
 			got[ts.Digest] = true
-		case <-time.After(30 * time.Second):
+		case <-time.After(waitLimit):
 			t.Fatalf("%d webhook(s) of %d", len(got), len(digests))
 		}
 	}
@@ -224,7 +225,7 @@ func TestE2EIntegration(t *testing.T) {
 		t.Errorf("inclusion %+v", incl)
 	}
 	// A delivery is counted once the receiver's answer is read, just after it got the body.
-	waitFor(t, 10*time.Second, "the metrics", func() (bool, error) {
+	waitFor(t, waitLimit, "the metrics", func() (bool, error) {
 		metrics := getText(t, s.url+"/metrics")
 		for _, want := range []string{`notary_anchors{status="final"} 1`, "notary_node_up 1", `notary_digests_submitted_total{endpoint="batch"} 3`, `notary_webhook_attempts_total{result="delivered"} 3`} {
 			if !strings.Contains(metrics, want+"\n") {
@@ -233,9 +234,9 @@ func TestE2EIntegration(t *testing.T) {
 		}
 		return true, nil
 	})
-	// Revoked while the service runs: refused within seconds.
+	// Revoked while the service runs: refused once the key cache lets go of it (seconds).
 	wantCLI(t, exitOK, "apikey", "revoke", "integration", "--data", c.data)
-	waitFor(t, 20*time.Second, "the revoked key to be refused", func() (bool, error) {
+	waitFor(t, waitLimit, "the revoked key to be refused", func() (bool, error) {
 		req, _ := http.NewRequest(http.MethodGet, s.url+"/v1/status", nil)
 		req.Header.Set("Authorization", "Bearer "+token)
 		resp, err := httpClient.Do(req)

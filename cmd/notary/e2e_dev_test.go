@@ -33,8 +33,8 @@ func TestE2EDev(t *testing.T) {
 			if code != exitOK {
 				t.Errorf("dev exited %d after Ctrl-C, want 0\n%s", code, stderr.String())
 			}
-		case <-time.After(30 * time.Second):
-			t.Errorf("dev did not stop within 30 s of its context being cancelled")
+		case <-time.After(waitLimit):
+			t.Errorf("dev did not stop within %v of its context being cancelled", waitLimit)
 		}
 		if t.Failed() {
 			t.Logf("dev stdout:\n%s\ndev stderr:\n%s", stdout.String(), stderr.String())
@@ -44,7 +44,7 @@ func TestE2EDev(t *testing.T) {
 	stampLine := regexp.MustCompile(`stamp +bin/notary stamp --server (\S+) FILE`)
 	verifyLine := regexp.MustCompile(`verify +bin/notary verify --node (\S+) FILE\.proof\.json FILE`)
 	var server, nodeURL string
-	waitFor(t, 60*time.Second, "printing its instructions", func() (bool, error) {
+	waitFor(t, waitLimit, "printing its instructions", func() (bool, error) {
 		select {
 		case code := <-done:
 			done <- code
@@ -64,7 +64,7 @@ func TestE2EDev(t *testing.T) {
 	writeFile(t, doc, "dev notes\n")
 	wantCLI(t, exitOK, "stamp", "--server", server, doc)
 	proof := doc + ".proof.json"
-	waitFor(t, 60*time.Second, "upgraded", func() (bool, error) {
+	waitFor(t, waitLimit, "upgraded", func() (bool, error) {
 		code, out, errOut := cli(t, "upgrade", proof)
 		switch code {
 		case exitOK:

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/notary-dev/notary/api"
 	"github.com/notary-dev/notary/internal/btcdnode"
@@ -29,13 +28,13 @@ func TestE2EReorg(t *testing.T) {
 	if err := rival.node.ConnectPeer(ctx, c.node.P2PAddr()); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 20*time.Second, "synced to the same chain", func() (bool, error) {
+	waitFor(t, waitLimit, "synced to the same chain", func() (bool, error) {
 		return rival.bestHash(t) == c.bestHash(t), nil
 	})
 	if err := rival.node.DisconnectPeer(ctx, c.node.P2PAddr()); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 20*time.Second, "disconnected", func() (bool, error) {
+	waitFor(t, waitLimit, "disconnected", func() (bool, error) {
 		var peers []json.RawMessage
 		c.call(t, &peers, "getpeerinfo")
 		return len(peers) == 0, nil
@@ -63,7 +62,7 @@ func TestE2EReorg(t *testing.T) {
 	if err := c.node.ConnectPeer(ctx, rival.node.P2PAddr()); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 20*time.Second, "reorganized to the rival chain", func() (bool, error) {
+	waitFor(t, waitLimit, "reorganized to the rival chain", func() (bool, error) {
 		return c.bestHash(t) == rival.bestHash(t), nil
 	})
 
@@ -80,7 +79,7 @@ func TestE2EReorg(t *testing.T) {
 		t.Errorf("verify --node of a proof whose block was reorganized out:\n%s", stderr)
 	}
 
-	final := mineUntilConfirmed(t, c, s.url, []notary.Digest{d}, 60*time.Second)[d]
+	final := mineUntilConfirmed(t, c, s.url, []notary.Digest{d})[d]
 	v2, err := notary.Verify(final.Proof)
 	if err != nil {
 		t.Fatal(err)

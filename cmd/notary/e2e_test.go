@@ -81,7 +81,7 @@ func TestE2EManyDigests(t *testing.T) {
 		t.Fatalf("checkpoint size %d (%v) after %d distinct digests; duplicates must not be logged", size, err, n)
 	}
 	c.mine(t, matureBlocks)
-	final := mineUntilConfirmed(t, c, s.url, digests, 60*time.Second)
+	final := mineUntilConfirmed(t, c, s.url, digests)
 
 	dir := t.TempDir()
 	var txid string

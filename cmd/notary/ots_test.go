@@ -138,7 +138,7 @@ func TestOTSInterop(t *testing.T) {
 	// Anchor everything.
 	d2 := sha256.Sum256([]byte("the annex\n"))
 	dBoth := sha256.Sum256([]byte("stamped twice\n"))
-	done := mineUntilConfirmed(t, c, s.url, []notary.Digest{d, d2, refDigest, bothTip, dBoth}, 60*time.Second)
+	done := mineUntilConfirmed(t, c, s.url, []notary.Digest{d, d2, refDigest, bothTip, dBoth})
 	height := done[d].Proof.Bitcoin.Height
 
 	t.Run("reference upgrades from notary", func(t *testing.T) {

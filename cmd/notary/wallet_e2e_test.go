@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestE2EWallet runs the wallet command, as an operator does, on the data directory of a
@@ -15,7 +14,7 @@ func TestE2EWallet(t *testing.T) {
 	c := startChain(t)
 	c.mine(t, matureBlocks)
 	s := startStack(t, c, stackOptions{})
-	waitFor(t, 20*time.Second, "scanned to the tip", func() (bool, error) {
+	waitFor(t, waitLimit, "scanned to the tip", func() (bool, error) {
 		w, err := s.anc.Wallet(context.Background())
 		return err == nil && w.Synced && w.Height == matureBlocks, err
 	})
