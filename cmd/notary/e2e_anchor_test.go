@@ -67,7 +67,7 @@ func TestE2ERestartMidAnchor(t *testing.T) {
 	// The restarted anchorer reports the saved transaction as signed until the node
 	// acknowledges it again.
 	for _, d := range a {
-		waitFor(t, 20*time.Second, "the saved anchor to be acknowledged after the restart", func() (bool, error) {
+		waitFor(t, waitLimit, "the saved anchor to be acknowledged after the restart", func() (bool, error) {
 			ts := mustLookup(t, s2.url, d)
 			if ts.Anchor != nil && ts.Anchor.TxID != txid {
 				return false, fmt.Errorf("after the restart %s is anchored by %s; want %s", d, ts.Anchor.TxID, txid)
@@ -85,7 +85,7 @@ func TestE2ERestartMidAnchor(t *testing.T) {
 	// Entries a checkpoint did not hold at the stop still reach one.
 	waitCheckpoint(t, s2.url, int64(len(all)))
 
-	final := mineUntilConfirmed(t, c, s2.url, all, 60*time.Second)
+	final := mineUntilConfirmed(t, c, s2.url, all)
 	var second string
 	for _, d := range all {
 		ts := final[d]
@@ -160,7 +160,7 @@ func spentOutpoint(t *testing.T, raw []byte) wire.OutPoint {
 }
 
 // TestE2ENodeDown stops the Bitcoin node under a running stack: logging and lookups go on,
-// anchoring waits, and the stack still shuts down promptly.
+// anchoring waits, and the stack still shuts down cleanly.
 func TestE2ENodeDown(t *testing.T) {
 	t.Parallel()
 	c := startChain(t)
@@ -182,7 +182,7 @@ func TestE2ENodeDown(t *testing.T) {
 		mustSubmit(t, s.url, after[i])
 	}
 	// The anchorer notices the outage.
-	waitFor(t, 20*time.Second, "logging a failed anchoring step", func() (bool, error) {
+	waitFor(t, waitLimit, "logging a failed anchoring step", func() (bool, error) {
 		return strings.Count(s.logs.String(), "anchor: step failed") > failures, nil
 	})
 	for _, d := range after {
@@ -215,10 +215,11 @@ func TestE2ENodeDown(t *testing.T) {
 		resp.Body.Close()
 	}
 
-	start := time.Now()
+	// It stops without hanging (stop fails the test after waitLimit) and returns no error;
+	// its HTTP server drains every connection rather than giving up on one.
 	s.stop(t)
-	if d := time.Since(start); d > 10*time.Second {
-		t.Errorf("stopping the stack with the node down took %v", d)
+	if strings.Contains(s.logs.String(), `msg="http shutdown"`) {
+		t.Errorf("the HTTP server did not drain at the stop with the node down:\n%s", s.logs.String())
 	}
 }
 
@@ -237,27 +238,40 @@ func TestE2ENodeUnreachable(t *testing.T) {
 	mustSubmit(t, s.url, before)
 	txid := waitBroadcast(t, c, s.url, before).Anchor.TxID
 
-	// A node that takes requests and never answers: the anchorer waits on it, nothing else does.
+	// A node that takes requests and never answers: the anchorer waits on it, nothing else
+	// does. A submission and a lookup that begin and end while the anchorer's request is held
+	// unanswered did not wait for the node. One that spans the end of that request (the
+	// anchorer gives up on it after its call timeout) shows nothing either way: it is done
+	// again, so that however slow the machine is, only a wait on the node fails the test.
 	p.set(proxyHang)
-	waitFor(t, 20*time.Second, "holding an anchorer's request", func() (bool, error) { return p.hung.Load() > 0, nil })
-	during := make([]notary.Digest, 5)
-	for i := range during {
-		during[i] = randomDigest(t)
-		start := time.Now()
-		mustSubmit(t, s.url, during[i])
+	var during []notary.Digest
+	shown := 0
+	for deadline := time.Now().Add(waitLimit); len(during) < 5 || shown == 0; {
+		if time.Now().After(deadline) {
+			t.Fatalf("after %v, no submission and lookup came back while the anchorer's request to the node was held", waitLimit)
+		}
+		var held int32
+		waitFor(t, waitLimit, "holding an anchorer's request", func() (ok bool, err error) {
+			held, ok = p.holding()
+			return ok, nil
+		})
+		d := randomDigest(t)
+		during = append(during, d)
+		mustSubmit(t, s.url, d)
 		ts := mustLookup(t, s.url, before)
-		if d := time.Since(start); d > 3*time.Second {
-			t.Errorf("a submission and a lookup took %v while the node hangs", d)
+		if p.stillHeld(held) {
+			shown++
 		}
 		if !inMempool(ts) || ts.Anchor.TxID != txid {
 			t.Errorf("%s while the node hangs: %s, anchor %+v", before, ts.Status, ts.Anchor)
 		}
 	}
+	t.Logf("%d of %d submissions and lookups came back while the anchorer's request was held", shown, len(during))
 	// The chain moves on: the anchor is mined, unseen by the notary.
 	c.mine(t, 1)
 	p.set(proxyRefuse)
 	failures := strings.Count(s.logs.String(), "anchor: step failed")
-	waitFor(t, 20*time.Second, "logging a failed anchoring step", func() (bool, error) {
+	waitFor(t, waitLimit, "logging a failed anchoring step", func() (bool, error) {
 		return strings.Count(s.logs.String(), "anchor: step failed") > failures, nil
 	})
 	for _, d := range during {
@@ -274,7 +288,7 @@ func TestE2ENodeUnreachable(t *testing.T) {
 	if ts.Anchor.TxID != txid {
 		t.Errorf("%s confirmed in %s, broadcast as %s", before, ts.Anchor.TxID, txid)
 	}
-	final := mineUntilConfirmed(t, c, s.url, during, 60*time.Second)
+	final := mineUntilConfirmed(t, c, s.url, during)
 	for _, d := range append([]notary.Digest{before}, during...) {
 		pr := ts.Proof
 		if d != before {
@@ -301,7 +315,7 @@ func TestE2EBroadcastFails(t *testing.T) {
 
 	d := randomDigest(t)
 	mustSubmit(t, s.url, d)
-	waitFor(t, 20*time.Second, "trying to broadcast twice", func() (bool, error) {
+	waitFor(t, waitLimit, "trying to broadcast twice", func() (bool, error) {
 		return f.count("sendrawtransaction") >= 2, nil
 	})
 	if pool := c.mempool(t); len(pool) != 0 {
@@ -318,10 +332,10 @@ func TestE2EBroadcastFails(t *testing.T) {
 	}
 
 	f.setDrop("sendrawtransaction", false)
-	waitFor(t, 20*time.Second, "the saved transaction in the node's mempool", func() (bool, error) {
+	waitFor(t, waitLimit, "the saved transaction in the node's mempool", func() (bool, error) {
 		return slices.Equal(c.mempool(t), []string{txid}), nil
 	})
-	final := mineUntilConfirmed(t, c, s.url, []notary.Digest{d}, 30*time.Second)[d]
+	final := mineUntilConfirmed(t, c, s.url, []notary.Digest{d})[d]
 	if final.Anchor.TxID != txid || final.Anchor.Replacements != 0 {
 		t.Errorf("confirmed in %s with %d replacement(s); want the saved %s", final.Anchor.TxID, final.Anchor.Replacements, txid)
 	}

@@ -25,6 +25,7 @@ type nodeProxy struct {
 	mu    sync.Mutex
 	mode  proxyMode
 	conns map[net.Conn]bool
+	held  map[int32]bool // the held connections still open, by their number in hung
 }
 
 type proxyMode int
@@ -42,7 +43,7 @@ func startProxy(t *testing.T, target string) *nodeProxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &nodeProxy{ln: ln, target: target, conns: map[net.Conn]bool{}}
+	p := &nodeProxy{ln: ln, target: target, conns: map[net.Conn]bool{}, held: map[int32]bool{}}
 	go p.serve()
 	t.Cleanup(func() {
 		ln.Close()
@@ -89,12 +90,38 @@ func (p *nodeProxy) serve() {
 			c.Close()
 		case proxyHang:
 			p.track(c)
-			p.hung.Add(1)
-			go io.Copy(io.Discard, c) // until set closes it
+			n := p.hung.Add(1)
+			p.mu.Lock()
+			p.held[n] = true
+			p.mu.Unlock()
+			go func() {
+				io.Copy(io.Discard, c) // until set closes it, or the client gives up
+				p.mu.Lock()
+				delete(p.held, n)
+				p.mu.Unlock()
+			}()
 		case proxyUp:
 			go p.forward(c)
 		}
 	}
+}
+
+// holding returns the number of a held connection that is still open, if there is one.
+func (p *nodeProxy) holding() (n int32, ok bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for n := range p.held {
+		return n, true
+	}
+	return 0, false
+}
+
+// stillHeld reports whether held connection n is still open: its client still waits for
+// the answer.
+func (p *nodeProxy) stillHeld(n int32) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.held[n]
 }
 
 func (p *nodeProxy) forward(c net.Conn) {
