@@ -9,15 +9,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"regexp"
 	"text/tabwriter"
 	"time"
 
 	"github.com/notary-dev/notary/api"
 	"github.com/notary-dev/notary/service"
-	"github.com/notary-dev/notary/store"
 )
 
 // apiKeyPrefix starts every API key token, so that secret scanners and people can tell one.
@@ -57,9 +54,13 @@ func cmdAPIKey(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs := newFlagSet("apikey "+sub, "[flags]", stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, apikeyUsage) }
 	data := fs.String("data", "notary-data", "the service's data `DIR`")
+	dbFlag := fs.String("db", "", dbFlagUsage)
 	webhook := fs.String("webhook", "", "callback `URL` for the key's submissions")
 	names, err := parseInterspersed(fs, args)
 	if err != nil {
+		return err
+	}
+	if err := applyConfig(fs, ""); err != nil {
 		return err
 	}
 	wantNames := map[string]int{"create": 1, "list": 0, "revoke": 1}
@@ -72,7 +73,7 @@ func cmdAPIKey(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	case *webhook != "" && sub != "create":
 		return usageError("--webhook is for apikey create")
 	}
-	db, err := openExistingStore(*data)
+	db, err := openDatabase(ctx, databasePath(*dbFlag, *data), true)
 	if err != nil {
 		return err
 	}
@@ -112,16 +113,7 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-// openExistingStore opens the database of the data directory dir, which must exist.
-func openExistingStore(dir string) (*store.DB, error) {
-	path := filepath.Join(dir, "notary.db")
-	if _, err := os.Stat(path); err != nil {
-		return nil, &cliError{code: exitUsage, err: fmt.Errorf("no notary database in %s", dir), hint: "pass the --data directory that serve uses"}
-	}
-	return store.Open(path)
-}
-
-func createAPIKey(ctx context.Context, db *store.DB, name, webhook string, stdout, stderr io.Writer) error {
+func createAPIKey(ctx context.Context, db database, name, webhook string, stdout, stderr io.Writer) error {
 	if !apiKeyName.MatchString(name) {
 		return usageError("the key name %q must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit", name)
 	}
@@ -137,7 +129,7 @@ func createAPIKey(ctx context.Context, db *store.DB, name, webhook string, stdou
 	}
 	token := apiKeyPrefix + base64.RawURLEncoding.EncodeToString(secret)
 	err := db.CreateAPIKey(ctx, name, sha256.Sum256([]byte(token)), webhook, time.Now())
-	if errors.Is(err, store.ErrKeyExists) {
+	if isKeyExists(err) {
 		return &cliError{code: exitUsage, err: fmt.Errorf("an API key named %q exists (names are never reused)", name), hint: "choose another name"}
 	}
 	if err != nil {
@@ -149,8 +141,8 @@ func createAPIKey(ctx context.Context, db *store.DB, name, webhook string, stdou
 	return nil
 }
 
-func listAPIKeys(ctx context.Context, db *store.DB, stdout io.Writer) error {
-	keys, err := db.APIKeys(ctx)
+func listAPIKeys(ctx context.Context, db database, stdout io.Writer) error {
+	keys, err := apiKeys(ctx, db)
 	if err != nil {
 		return err
 	}

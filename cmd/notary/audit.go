@@ -10,25 +10,24 @@ import (
 	"strings"
 
 	"github.com/notary-dev/notary/service"
-	"github.com/notary-dev/notary/store"
 )
 
 func cmdAudit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("audit", "[flags]", stderr)
-	data := fs.String("data", "notary-data", "the state `DIR` that serve uses")
+	data := fs.String("data", "notary-data", "the state `DIR` that serve uses (for log.key)")
+	dbFlag := fs.String("db", "", dbFlagUsage)
 	quiet := fs.Bool("q", false, "print nothing while it reads")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	dbPath := filepath.Join(*data, "notary.db")
-	if _, err := os.Stat(dbPath); err != nil {
-		return &cliError{code: exitUsage, err: fmt.Errorf("no notary database in %s", *data), hint: "pass the --data directory that serve uses"}
+	if err := applyConfig(fs, ""); err != nil {
+		return err
 	}
 	vkey, err := readVerifierKey(filepath.Join(*data, "log.key"))
 	if err != nil {
 		return err
 	}
-	db, err := store.Open(dbPath)
+	db, err := openDatabase(ctx, databasePath(*dbFlag, *data), true)
 	if err != nil {
 		return err
 	}

@@ -33,7 +33,7 @@ func TestRunUsage(t *testing.T) {
 		{"upgrade without file", []string{"upgrade"}, exitUsage, []string{"error: upgrade takes one proof file"}},
 		{"info without file", []string{"info"}, exitUsage, []string{"error: info takes one proof file"}},
 		{"info missing file", []string{"info", proof}, exitUsage, []string{"error: ", "x.proof.json"}},
-		{"wallet without database", []string{"wallet", "--data", dir}, exitUsage, []string{"error: no notary database in " + dir, "hint: "}},
+		{"wallet without database", []string{"wallet", "--data", dir}, exitUsage, []string{"error: no notary database at " + filepath.Join(dir, "notary.db"), "hint: "}},
 		{"serve bad network", []string{"serve", "--data", filepath.Join(dir, "serve"), "--addr", "127.0.0.1:0", "--network", "moonnet"}, exitUsage, []string{`error: --network "moonnet"`}},
 		{"serve bad node URL", []string{"serve", "--data", filepath.Join(dir, "serve"), "--node", "::nonsense"}, exitUsage, []string{"error: --node"}},
 	}

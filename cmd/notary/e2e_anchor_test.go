@@ -18,11 +18,21 @@ import (
 
 // TestE2ERestartMidAnchor stops the stack while its anchoring transaction waits in the
 // mempool and starts a new one on the same data directory: the new stack keeps every
-// acknowledged entry at its index and completes the same transaction, spending no coin twice.
+// acknowledged entry at its index and completes the same transaction, spending no coin twice,
+// on each store.
 func TestE2ERestartMidAnchor(t *testing.T) {
 	t.Parallel()
+	for _, st := range stores {
+		t.Run(st.name, func(t *testing.T) {
+			t.Parallel()
+			testRestartMidAnchor(t, st.db(t))
+		})
+	}
+}
+
+func testRestartMidAnchor(t *testing.T, db string) {
 	c := startChain(t)
-	s1 := startStack(t, c, stackOptions{})
+	s1 := startStack(t, c, stackOptions{db: db})
 
 	// Batch a: in the checkpoint before the key is funded, so the first anchor covers it.
 	a := make([]notary.Digest, 10)
@@ -55,7 +65,7 @@ func TestE2ERestartMidAnchor(t *testing.T) {
 		t.Fatal("the stopped stack still answers")
 	}
 
-	s2 := startStack(t, c, stackOptions{})
+	s2 := startStack(t, c, stackOptions{db: db})
 	for _, d := range all {
 		ts := mustLookup(t, s2.url, d)
 		r := receipts[d]

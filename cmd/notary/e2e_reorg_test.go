@@ -16,9 +16,19 @@ import (
 
 // TestE2EReorg mines the notary's anchor on its node, then lets a longer chain mined
 // elsewhere without it replace that block: the anchor goes back to waiting, a proof saved
-// before no longer checks against the node, and the next block completes it again.
+// before no longer checks against the node, and the next block completes it again, on
+// each store.
 func TestE2EReorg(t *testing.T) {
 	t.Parallel()
+	for _, st := range stores {
+		t.Run(st.name, func(t *testing.T) {
+			t.Parallel()
+			testReorg(t, st.db(t))
+		})
+	}
+}
+
+func testReorg(t *testing.T, db string) {
 	c := startChainWith(t, btcdnode.Options{Listen: true})
 	rival := startChainWith(t, btcdnode.Options{Listen: true})
 	ctx := context.Background()
@@ -40,7 +50,7 @@ func TestE2EReorg(t *testing.T) {
 		return len(peers) == 0, nil
 	})
 
-	s := startStack(t, c, stackOptions{})
+	s := startStack(t, c, stackOptions{db: db})
 	d := randomDigest(t)
 	mustSubmit(t, s.url, d)
 	txid := waitBroadcast(t, c, s.url, d).Anchor.TxID

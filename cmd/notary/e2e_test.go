@@ -19,16 +19,25 @@ import (
 
 // TestE2EManyDigests submits many digests at once, some twice, funds the anchoring key only
 // once every one is in a checkpoint, and checks that a single Bitcoin transaction anchors
-// them all with complete proofs that verify offline and against the node.
+// them all with complete proofs that verify offline and against the node, on each store.
 func TestE2EManyDigests(t *testing.T) {
 	t.Parallel()
+	for _, st := range stores {
+		t.Run(st.name, func(t *testing.T) {
+			t.Parallel()
+			testManyDigests(t, st.db(t))
+		})
+	}
+}
+
+func testManyDigests(t *testing.T, db string) {
 	const (
 		n       = 500
 		dups    = 50
 		workers = 32
 	)
 	c := startChain(t)
-	s := startStack(t, c, stackOptions{})
+	s := startStack(t, c, stackOptions{db: db})
 
 	digests := make([]notary.Digest, n)
 	for i := range digests {

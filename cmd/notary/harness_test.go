@@ -28,6 +28,7 @@ import (
 	"github.com/notary-dev/notary/api"
 	"github.com/notary-dev/notary/internal/btcdnode"
 	"github.com/notary-dev/notary/internal/btcdnode/btcdtest"
+	"github.com/notary-dev/notary/internal/pgtest"
 	"github.com/notary-dev/notary/notary"
 	"github.com/notary-dev/notary/service"
 )
@@ -132,6 +133,17 @@ type running struct {
 type stackOptions struct {
 	depth    int    // confirmations that make an anchor final; default 1
 	nodeHost string // where the notary reaches the node's RPC; default the node itself
+	db       string // the --db value; default the SQLite file of the chain's data directory
+}
+
+// stores are the databases the end-to-end tests that run on each give a stack: the
+// default SQLite file, and a new PostgreSQL database.
+var stores = []struct {
+	name string
+	db   func(t *testing.T) string
+}{
+	{"sqlite", func(*testing.T) string { return "" }},
+	{"postgres", func(t *testing.T) string { return pgtest.Shared(t) }},
 }
 
 // startStack runs the notary on c's data directory and node, listening on a free loopback
@@ -152,6 +164,7 @@ func startStack(t *testing.T, c *chain, o stackOptions) *running {
 	f := serveFlags{
 		addr: "127.0.0.1:0",
 		data: c.data,
+		db:   o.db,
 		anchor: anchorFlags{
 			network: "regtest", interval: time.Second, bumpAfter: time.Hour,
 			depth: o.depth, feeFloor: 1, feeCap: 50,

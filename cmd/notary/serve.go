@@ -24,15 +24,14 @@ import (
 	"github.com/notary-dev/notary/anchor"
 	"github.com/notary-dev/notary/api"
 	"github.com/notary-dev/notary/service"
-	"github.com/notary-dev/notary/store"
 	"github.com/notary-dev/notary/web"
 )
 
 // serveFlags are the settings shared by serve and dev.
 type serveFlags struct {
-	addr, data, origin, publicURL string
-	anchor                        anchorFlags
-	api                           apiFlags
+	addr, data, db, origin, publicURL string
+	anchor                            anchorFlags
+	api                               apiFlags
 }
 
 // apiFlags are the settings of the API that serve takes. The dev stack does not register
@@ -87,7 +86,8 @@ func (f *serveFlags) register(fs interface {
 	StringVar(*string, string, string, string)
 }, defaultData string) {
 	fs.StringVar(&f.addr, "addr", "127.0.0.1:8080", "listen on `HOST:PORT`")
-	fs.StringVar(&f.data, "data", defaultData, "state `DIR`: keys (0600), database")
+	fs.StringVar(&f.data, "data", defaultData, "state `DIR`: keys (0600), the SQLite database unless --db")
+	fs.StringVar(&f.db, "db", "", dbFlagUsage)
 	fs.StringVar(&f.origin, "origin", "", "the log's `NAME` in checkpoints (default: the key's name, or notary.localhost/log for a new key)")
 	fs.StringVar(&f.publicURL, "public-url", "", "the `URL` proofs name for upgrades (default: http://ADDR)")
 }
@@ -118,7 +118,7 @@ func runStack(ctx context.Context, f serveFlags, node anchor.Node, log *slog.Log
 	if err != nil {
 		return err
 	}
-	db, err := store.Open(filepath.Join(f.data, "notary.db"))
+	db, err := openDatabase(ctx, databasePath(f.db, f.data), false)
 	if err != nil {
 		return err
 	}

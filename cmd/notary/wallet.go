@@ -5,11 +5,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"path/filepath"
 
 	"github.com/notary-dev/notary/notary"
-	"github.com/notary-dev/notary/store"
 )
 
 func cmdWallet(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -24,10 +21,7 @@ func cmdWallet(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := applyConfig(fs, *config); err != nil {
 		return err
 	}
-	if _, err := os.Stat(filepath.Join(f.data, "notary.db")); err != nil {
-		return &cliError{code: exitUsage, err: fmt.Errorf("no notary database in %s", f.data), hint: "pass the --data directory that serve uses"}
-	}
-	db, err := store.Open(filepath.Join(f.data, "notary.db"))
+	db, err := openDatabase(ctx, databasePath(f.db, f.data), true)
 	if err != nil {
 		return err
 	}
