@@ -11,6 +11,7 @@
 //	notary wallet  [flags]                  show the anchoring wallet's address and balance
 //	notary apikey  create|list|revoke [flags] [NAME]  manage the API keys of integrations
 //	notary audit   [flags]                  check every entry and hash of the stored log
+//	notary migrate --data DIR --to URL      move a SQLite log into PostgreSQL, same root
 //
 // Exit codes: 0 success (a valid proof for verify), 1 an invalid or incomplete proof,
 // 2 a usage or I/O error, 3 (upgrade) the proof is not complete yet.
@@ -39,6 +40,7 @@ Usage:
   notary wallet  [flags]                         show the anchoring address and balance
   notary apikey  create|list|revoke [NAME]       manage the API keys of integrations
   notary audit   [flags]                         check every entry and hash of the stored log
+  notary migrate --data DIR --to postgres://…    move a SQLite log into PostgreSQL, proving the root unchanged
 
 Examples:
   notary dev
@@ -97,6 +99,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"wallet":  cmdWallet,
 		"apikey":  cmdAPIKey,
 		"audit":   cmdAudit,
+		"migrate": cmdMigrate,
 	}
 	cmd, ok := commands[args[0]]
 	if !ok {
