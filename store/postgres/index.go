@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"slices"
 
@@ -30,17 +31,24 @@ WHERE first >= coalesce((SELECT max(first) FROM entry_batches WHERE first <= $1)
 	AND first < $2 AND first + count > $1
 ORDER BY first`
 
-// insertDigests adds digests $1 mapped to indexes $2 to the index, unless there already.
-const insertDigests = `INSERT INTO digests (digest, idx)
-SELECT * FROM unnest($1::bytea[], $2::bigint[])
-ON CONFLICT (digest) DO NOTHING`
+// insertDigests adds digests $2, of keys $1, mapped to indexes $3, to the index, unless
+// there already. The statement does not see its own rows: the digests must differ.
+const insertDigests = `INSERT INTO digests (key, digest, idx)
+SELECT u.* FROM unnest($1::bigint[], $2::bytea[], $3::bigint[]) AS u(key, digest, idx)
+WHERE NOT EXISTS (SELECT FROM digests AS d WHERE d.key = u.key AND d.digest = u.digest)`
+
+// digestKey returns the key of d in the index: its first 8 bytes as a big-endian
+// integer minus 2^63, so that keys sort as digests do.
+func digestKey(d *notary.Digest) int64 {
+	return int64(binary.BigEndian.Uint64(d[:8]) ^ 1<<63)
+}
 
 // IndexDigests adds the digests of the entries [IndexedSize, through) to the digest index
 // and moves IndexedSize to through, in one transaction. A digest already indexed keeps its
 // entry, and of the entries of one digest the first is indexed: each digest maps to its
 // first entry. The digests go in sorted, so that the B-tree's pages are each written
 // once per call however many of the call's digests they take: call it with many entries.
-// Only one goroutine of one process may call it at a time; a second one waits.
+// Calls from several goroutines or processes take turns (they lock the index's head).
 func (db *DB) IndexDigests(ctx context.Context, through int64) error {
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		var from, size int64
@@ -61,11 +69,11 @@ func (db *DB) IndexDigests(ctx context.Context, through int64) error {
 		if err != nil {
 			return err
 		}
-		digests, indexes := make([][]byte, len(ds)), make([]int64, len(ds))
+		keys, digests, indexes := make([]int64, len(ds)), make([][]byte, len(ds)), make([]int64, len(ds))
 		for k := range ds {
-			digests[k], indexes[k] = ds[k].digest[:], ds[k].index
+			keys[k], digests[k], indexes[k] = digestKey(&ds[k].digest), ds[k].digest[:], ds[k].index
 		}
-		if _, err := tx.Exec(ctx, insertDigests, digests, indexes); err != nil {
+		if _, err := tx.Exec(ctx, insertDigests, keys, digests, indexes); err != nil {
 			return err
 		}
 		_, err = tx.Exec(ctx, `UPDATE digest_index_head SET size = $1`, through)
@@ -123,10 +131,10 @@ func readIndexChunk(ctx context.Context, tx pgx.Tx, from, through int64) ([]inde
 	return slices.CompactFunc(ds, func(a, b indexedDigest) bool { return a.digest == b.digest }), nil
 }
 
-// lookupDigests finds each digest of $1 in the index: its entry or NULL, in order.
-const lookupDigests = `SELECT d.idx
-FROM unnest($1::bytea[]) WITH ORDINALITY AS q(digest, ord)
-LEFT JOIN digests AS d ON d.digest = q.digest
+// lookupDigests finds each digest of $2, of keys $1, in the index: its entry or NULL, in
+// order.
+const lookupDigests = `SELECT (SELECT min(d.idx) FROM digests AS d WHERE d.key = q.key AND d.digest = q.digest)
+FROM unnest($1::bigint[], $2::bytea[]) WITH ORDINALITY AS q(key, digest, ord)
 ORDER BY q.ord`
 
 // LookupDigests sets indexes[k] to the index of the first entry of digests[k] in the
@@ -138,11 +146,11 @@ func (db *DB) LookupDigests(ctx context.Context, digests []notary.Digest, indexe
 	if len(digests) == 0 {
 		return nil
 	}
-	ds := make([][]byte, len(digests))
+	keys, ds := make([]int64, len(digests)), make([][]byte, len(digests))
 	for k := range digests {
-		ds[k] = digests[k][:]
+		keys[k], ds[k] = digestKey(&digests[k]), digests[k][:]
 	}
-	rows, err := db.pool.Query(ctx, lookupDigests, ds)
+	rows, err := db.pool.Query(ctx, lookupDigests, keys, ds)
 	if err != nil {
 		return dbErr(ctx, "lookup digests", err)
 	}

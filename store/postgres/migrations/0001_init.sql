@@ -31,10 +31,18 @@ ALTER TABLE hash_batches ALTER COLUMN data SET STORAGE EXTERNAL;
 
 -- The digest index: each logged digest and the index of its first entry. Derived from
 -- entry_batches and filled off the commit path, in large sorted chunks, by IndexDigests.
+-- The B-tree is on key, the digest's first 8 bytes as a big-endian integer minus 2^63
+-- (so that keys sort as digests do), not on the digest: its pages take 3 times as many
+-- keys, and inserting random digests, which touches a page for each, goes about 1.6
+-- times as fast at 5 million. A digest is in the table once; IndexDigests, the only
+-- writer, sees to that.
 CREATE TABLE digests (
-	digest bytea  PRIMARY KEY CHECK (length(digest) = 32),
-	idx    bigint NOT NULL CHECK (idx >= 0)
+	key    bigint NOT NULL,
+	digest bytea  NOT NULL CHECK (length(digest) = 32),
+	idx    bigint NOT NULL CHECK (idx >= 0),
+	CHECK (key = ('x' || encode(substring(digest FROM 1 FOR 8), 'hex'))::bit(64)::bigint # (-9223372036854775808))
 );
+CREATE INDEX digests_key ON digests (key);
 
 -- How many leading entries of the log the digest index covers. Its own row, not a column
 -- of log_head: indexing holds this row locked while it works, and must not hold appends.
