@@ -262,8 +262,12 @@ func (c *calendar) calendarURI(ec echo.Context) (string, error) {
 // failure answers an unexpected error in plain text, as the calendar does.
 func (c *calendar) failure(ec echo.Context, err error) error {
 	ec.Response().Header().Del("Cache-Control")
-	if errors.Is(err, service.ErrClosed) {
+	switch {
+	case errors.Is(err, service.ErrClosed):
 		return plain(ec, http.StatusServiceUnavailable, "the service is shutting down; try again shortly")
+	case errors.Is(err, service.ErrPushback), errors.Is(err, service.ErrDeposed):
+		ec.Response().Header().Set("Retry-After", "1")
+		return plain(ec, http.StatusServiceUnavailable, "the service cannot take this digest right now; nothing was logged, try again shortly")
 	}
 	c.log.Error("calendar request failed", "method", ec.Request().Method, "path", ec.Request().URL.Path, "err", err)
 	return plain(ec, http.StatusInternalServerError, "the service failed to handle the request; try again")

@@ -44,6 +44,7 @@ const (
 	codeShuttingDown     = "shutting_down"
 	codeBusy             = "busy"
 	codeStarting         = "starting"
+	codeNotWriter        = "not_writer"
 	codeHTTPError        = "http_error"
 )
 
@@ -65,6 +66,7 @@ var errorStatus = map[string]int{
 	codeShuttingDown:     http.StatusServiceUnavailable,
 	codeBusy:             http.StatusServiceUnavailable,
 	codeStarting:         http.StatusServiceUnavailable,
+	codeNotWriter:        http.StatusServiceUnavailable,
 	codeHTTPError:        0, // the status of the router's own error
 }
 
@@ -107,6 +109,9 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 			apiErr = apiError(codeNotFound, "%v", err)
 		case errors.Is(err, service.ErrClosed):
 			apiErr = apiError(codeShuttingDown, "the service is shutting down; try again shortly")
+		case errors.Is(err, service.ErrDeposed):
+			c.Response().Header().Set("Retry-After", "1")
+			apiErr = apiError(codeNotWriter, "this process no longer writes the log; nothing was logged, submit again (another process writes it now)")
 		case errors.Is(err, service.ErrPushback):
 			c.Response().Header().Set("Retry-After", "1")
 			apiErr = apiError(codeBusy, "the service has more submissions than it can index right now; nothing was logged, try again in a second")

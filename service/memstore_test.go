@@ -64,6 +64,8 @@ func (m *memStore) Entry(ctx context.Context, index int64) (notary.Entry, error)
 	return m.entries[index], nil
 }
 
+func (m *memStore) Lead(ctx context.Context) (int64, error) { return 1, nil }
+
 func (m *memStore) LogSize(ctx context.Context) (int64, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -59,6 +59,11 @@ type Service struct {
 	closing chan struct{} // closed when Run begins to shut down
 	closed  chan struct{} // closed when Run has drained the queue
 
+	epoch     int64                 // the store epoch this service leads at
+	deposed   atomic.Pointer[error] // why this service stopped writing the log, once it has
+	stepDown  chan struct{}         // closed when deposed is set
+	stepDownO sync.Once
+
 	// mu guards recent: the digests of the entries [recentBase, next), the ones the
 	// digest index of the store may not hold yet, to their entries' indexes. Only the
 	// sequencer adds to it, and it drops what the index holds (see prune).
@@ -133,10 +138,17 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		cfg:     cfg,
 		store:   cfg.Store,
 		queue:   make(chan *request, 4096),
-		closing: make(chan struct{}),
-		closed:  make(chan struct{}),
-		recent:  make(map[notary.Digest]int64),
+		closing:  make(chan struct{}),
+		closed:   make(chan struct{}),
+		stepDown: make(chan struct{}),
+		recent:   make(map[notary.Digest]int64),
 	}
+	// Lead first, then read the head: no writer that led before can move it after this.
+	epoch, err := s.store.Lead(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("notary: becoming the log's writer: %w", err)
+	}
+	s.epoch = epoch
 	n, err := s.store.LogSize(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("notary: reading the log's size: %w", err)
@@ -303,6 +315,11 @@ func (s *Service) Run(ctx context.Context) error {
 			if err := s.publishCheckpoint(ctx, s.checkpoint.Load()); err != nil {
 				s.cfg.Logger.Error("publishing checkpoint", "err", err)
 			}
+		case <-s.stepDown:
+			close(s.closing)
+			<-sequencerDone
+			close(s.closed)
+			return *s.deposed.Load()
 		case <-ctx.Done():
 			close(s.closing)
 			<-sequencerDone
@@ -439,6 +456,9 @@ func (s *Service) sequenced(ctx context.Context, digests []notary.Digest) (*requ
 			req.entries[i] = notary.Entry{Index: req.found[i], Digest: d}
 		}
 		return req, nil
+	}
+	if d := s.deposed.Load(); d != nil {
+		return nil, *d
 	}
 	if s.size.Load()-s.indexed.Load() > s.cfg.MaxUnindexed {
 		return nil, ErrPushback
@@ -874,10 +894,59 @@ func (s *Service) rollback(p *pending, err error) {
 	s.recentLog = s.recentLog[:p.base-s.recentBase]
 	s.mu.Unlock()
 	s.edge, s.next = p.edge, p.base
-	err = fmt.Errorf("notary: logging failed, nothing was logged: %w", err)
+	if cause := s.assess(err); cause != nil {
+		err = cause
+	} else {
+		err = fmt.Errorf("notary: logging failed, nothing was logged: %w", err)
+	}
 	for _, r := range p.batch {
 		r.entries, r.leaves, r.commit, r.err = nil, nil, nil, err
 		close(r.done)
 	}
 	s.cfg.Logger.Error("commit failed", "entries", len(p.entries), "err", err)
 }
+
+// ErrDeposed is returned (wrapped) for submissions to a service that has stopped writing
+// the log: another process leads it, or the log moved in a way this one cannot account
+// for. Nothing of the submission was logged by this service; submit it again, to the
+// process that now writes the log.
+var ErrDeposed = errors.New("notary: this process no longer writes the log")
+
+// assess decides, after the store failed to append, whether this service can go on
+// writing: not if another writer is fenced in (ErrFenced), nor if the log is not where
+// this service left it (ErrOutOfSequence, or a size other than the durable size this
+// service counts, as when a connection failed during a commit that went through). It then
+// steps down and returns the error to answer with; otherwise it returns nil: nothing was
+// written.
+func (s *Service) assess(err error) error {
+	base := s.size.Load()
+	var cause error
+	switch {
+	case errors.Is(err, ErrFenced):
+		cause = fmt.Errorf("%w: %w", ErrDeposed, err)
+	case errors.Is(err, ErrOutOfSequence):
+		cause = fmt.Errorf("%w: the log moved under it: %w", ErrDeposed, err)
+	default:
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		n, serr := s.store.LogSize(ctx)
+		switch {
+		case serr != nil:
+			cause = fmt.Errorf("%w: a commit failed (%w) and the log's size could not be read back: %v", ErrDeposed, err, serr)
+		case n != base:
+			cause = fmt.Errorf("%w: a commit failed (%w) but the log has %d entries, not %d", ErrDeposed, err, n, base)
+		}
+	}
+	if cause != nil {
+		s.stepDownO.Do(func() {
+			s.deposed.Store(&cause)
+			close(s.stepDown)
+			s.cfg.Logger.Error("stepping down as the log's writer", "epoch", s.epoch, "err", cause)
+		})
+		return *s.deposed.Load()
+	}
+	return nil
+}
+
+// Epoch returns the store epoch at which this service leads the log.
+func (s *Service) Epoch() int64 { return s.epoch }

@@ -18,12 +18,25 @@ var (
 	// another writer extended the log, or the caller's view of it is stale. Nothing is
 	// written then, and the caller must reread the log before it writes again.
 	ErrOutOfSequence = errors.New("entries out of sequence")
+
+	// ErrFenced is returned (wrapped) by a write through a Store handle whose Lead was
+	// overtaken by another handle's: another process has become the log's writer. Nothing
+	// is written; the handle must not write again.
+	ErrFenced = errors.New("another process has become the log's writer")
 )
 
 // Store is the durable state of the log. Every implementation passes the contract tests
 // of package storetest. Methods may be called from many goroutines, but AppendEntries and
 // IndexDigests are only ever called by one goroutine of the process that sequences the log.
 type Store interface {
+	// Lead makes this handle the log's writer: it moves the log's epoch on by one, durably,
+	// and returns it. From then on every write through a handle that led at an earlier
+	// epoch (AppendEntries, SaveCheckpoint, and the anchorer's state) fails with an error
+	// wrapping ErrFenced and writes nothing, whatever that handle's process believes.
+	// A handle that never led is not fenced: tools that write a log alone (tests, migrate)
+	// need not lead. The service leads before it reads the log's head.
+	Lead(ctx context.Context) (epoch int64, err error)
+
 	// LogSize returns the number of entries durably stored.
 	LogSize(ctx context.Context) (int64, error)
 

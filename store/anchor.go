@@ -21,6 +21,9 @@ func (db *DB) SaveAnchorState(ctx context.Context, records []anchor.StoredRecord
 		return dbErr(ctx, "save anchor state", err)
 	}
 	defer tx.Rollback()
+	if err := db.checkEpoch(ctx, tx); err != nil {
+		return err
+	}
 
 	if len(records) > 0 {
 		upsert := tx.StmtContext(ctx, db.upsertAnchor)

@@ -10,12 +10,16 @@ import (
 
 // TestContract runs the store contract suite on SQLite.
 func TestContract(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) service.Store {
-		db, err := Open(filepath.Join(t.TempDir(), "notary.db"))
+	var path string
+	open := func(t *testing.T, p string) service.Store {
+		db, err := Open(p)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { db.Close() })
 		return db
-	})
+	}
+	storetest.Run(t,
+		func(t *testing.T) service.Store { path = filepath.Join(t.TempDir(), "notary.db"); return open(t, path) },
+		func(t *testing.T) service.Store { return open(t, path) })
 }

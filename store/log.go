@@ -38,6 +38,9 @@ func (db *DB) AppendEntries(ctx context.Context, entries []notary.Entry, hashes 
 		return dbErr(ctx, "append", err)
 	}
 	defer tx.Rollback()
+	if err := db.checkEpoch(ctx, tx); err != nil {
+		return err
+	}
 
 	var size, nhashes int64
 	if err := tx.StmtContext(ctx, db.logSizes).QueryRowContext(ctx).Scan(&size, &nhashes); err != nil {
@@ -194,6 +197,9 @@ func (db *DB) SaveCheckpoint(ctx context.Context, c notary.Checkpoint) error {
 		return dbErr(ctx, "save checkpoint", err)
 	}
 	defer tx.Rollback()
+	if err := db.checkEpoch(ctx, tx); err != nil {
+		return err
+	}
 
 	var size, nhashes int64
 	if err := tx.StmtContext(ctx, db.logSizes).QueryRowContext(ctx).Scan(&size, &nhashes); err != nil {

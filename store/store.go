@@ -24,6 +24,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/mattn/go-sqlite3"
 
@@ -92,6 +93,8 @@ type DB struct {
 	scanDigests *sql.Stmt
 
 	index digestIndex // the digest index, opened on first use
+
+	epoch atomic.Int64 // the epoch this handle led at (Lead), 0 if it never led
 
 	appendMu sync.Mutex // guards args, reused by AppendEntries
 	args     []any
@@ -302,6 +305,37 @@ func (db *DB) Backup(ctx context.Context, dest string) error {
 	defer db.appendMu.Unlock()
 	if _, err := db.writer.ExecContext(ctx, "VACUUM INTO ?", dest); err != nil {
 		return dbErr(ctx, "backup to "+dest, err)
+	}
+	return nil
+}
+
+// Lead makes this handle the log's writer: it moves the writer epoch on by one and returns
+// it. Writes through handles that led at an earlier epoch fail from then on with an error
+// wrapping service.ErrFenced.
+func (db *DB) Lead(ctx context.Context) (int64, error) {
+	db.appendMu.Lock()
+	defer db.appendMu.Unlock()
+	var epoch int64
+	if err := db.writer.QueryRowContext(ctx, `UPDATE writer SET epoch = epoch + 1 WHERE id = 1 RETURNING epoch`).Scan(&epoch); err != nil {
+		return 0, dbErr(ctx, "lead", err)
+	}
+	db.epoch.Store(epoch)
+	return epoch, nil
+}
+
+// checkEpoch fails with an error wrapping service.ErrFenced if this handle led and another
+// has led since; tx is a write transaction, which holds the lock that Lead needs.
+func (db *DB) checkEpoch(ctx context.Context, tx *sql.Tx) error {
+	mine := db.epoch.Load()
+	if mine == 0 {
+		return nil
+	}
+	var epoch int64
+	if err := tx.QueryRowContext(ctx, `SELECT epoch FROM writer WHERE id = 1`).Scan(&epoch); err != nil {
+		return dbErr(ctx, "writer epoch", err)
+	}
+	if epoch != mine {
+		return fmt.Errorf("store: %w (epoch %d, this process led at %d)", service.ErrFenced, epoch, mine)
 	}
 	return nil
 }

@@ -13,8 +13,10 @@ import (
 	"github.com/notary-dev/notary/service"
 )
 
-// Run runs the contract tests, each on a new, empty store from open.
-func Run(t *testing.T, open func(t *testing.T) service.Store) {
+// Run runs the contract tests, each on a new, empty store from open. reopen, if not nil,
+// opens another handle on the same store as the one open returned last, as a second
+// process would: the fencing tests need one.
+func Run(t *testing.T, open func(t *testing.T) service.Store, reopen func(t *testing.T) service.Store) {
 	tests := []struct {
 		name string
 		test func(t *testing.T, st service.Store)
@@ -28,6 +30,49 @@ func Run(t *testing.T, open func(t *testing.T) service.Store) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.test(t, open(t)) })
+	}
+	if reopen != nil {
+		t.Run("Fencing", func(t *testing.T) { testFencing(t, open(t), reopen(t)) })
+	}
+}
+
+// testFencing: of two handles on one log, the one that led last writes; the other's
+// appends and checkpoints fail with ErrFenced and write nothing, even at the right size.
+func testFencing(t *testing.T, a, b service.Store) {
+	ctx := context.Background()
+	log := logtest.NewMemLog(t, 30)
+	signer := logtest.Signer(t, logtest.LogSkey)
+	ea, err := a.Lead(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustAppend(t, a, log, 0, 10)
+	eb, err := b.Lead(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if eb <= ea {
+		t.Fatalf("the second Lead has epoch %d, the first %d: want it greater", eb, ea)
+	}
+	if err := appendLog(t, a, log, 10, 20); !errors.Is(err, service.ErrFenced) {
+		t.Fatalf("append by the deposed writer at the right size: %v, want ErrFenced", err)
+	}
+	cp, err := notary.SignCheckpoint(10, log.Root(t, 10), signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.SaveCheckpoint(ctx, cp); !errors.Is(err, service.ErrFenced) {
+		t.Errorf("checkpoint by the deposed writer: %v, want ErrFenced", err)
+	}
+	if n := logSize(t, b); n != 10 {
+		t.Fatalf("LogSize = %d after the deposed writer's append, want 10", n)
+	}
+	mustAppend(t, b, log, 10, 30)
+	if err := b.SaveCheckpoint(ctx, cp); err != nil {
+		t.Errorf("checkpoint by the writer: %v", err)
+	}
+	if root, err := merkle.TreeHash(30, b); err != nil || root != log.Root(t, 30) {
+		t.Errorf("root after the writer's appends = %v, %v", root, err)
 	}
 }
 

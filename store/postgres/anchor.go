@@ -2,10 +2,12 @@ package postgres
 
 import (
 	"context"
+	"errors"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/notary-dev/notary/anchor"
+	"github.com/notary-dev/notary/service"
 )
 
 var _ anchor.Store = (*DB)(nil)
@@ -29,8 +31,14 @@ func (db *DB) SaveAnchorState(ctx context.Context, records []anchor.StoredRecord
 			ON CONFLICT (id) DO UPDATE SET data = excluded.data`, wallet)
 	}
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		if err := db.checkEpoch(ctx, tx); err != nil {
+			return err
+		}
 		return tx.SendBatch(ctx, &b).Close()
 	})
+	if errors.Is(err, service.ErrFenced) {
+		return err
+	}
 	if err != nil {
 		return dbErr(ctx, "save anchor state", err)
 	}

@@ -3,6 +3,7 @@ package postgres
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -26,6 +27,12 @@ func (db *DB) SaveCheckpoint(ctx context.Context, c notary.Checkpoint) error {
 	var refused error
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockCheckpoint); err != nil {
+			return err
+		}
+		if err := db.checkEpoch(ctx, tx); errors.Is(err, service.ErrFenced) {
+			refused = err
+			return nil
+		} else if err != nil {
 			return err
 		}
 		var size int64

@@ -38,7 +38,8 @@ func (db *DB) LogSize(ctx context.Context) (int64, error) {
 // A concurrent append holds the head's row until it ends; then the condition is checked
 // again against the row it committed, so that of two appends from one size one fails.
 const appendHead = `WITH head AS (
-	UPDATE log_head SET size = $2, hashes = $4 WHERE size = $1 AND hashes = $3 RETURNING 1
+	UPDATE log_head SET size = $2, hashes = $4
+	WHERE size = $1 AND hashes = $3 AND ($10::bigint = 0 OR epoch = $10) RETURNING 1
 ), e AS (
 	INSERT INTO entry_batches (first, count, data) SELECT $5::bigint, $6::integer, $7::bytea FROM head
 ), h AS (
@@ -76,7 +77,7 @@ func (db *DB) AppendEntries(ctx context.Context, entries []notary.Entry, hashes 
 
 	var err error
 	var moved int
-	head := []any{first, end, hashFirst, hashEnd, first, rows[0].count, rows[0].entries, rows[0].hashFirst, rows[0].hashes}
+	head := []any{first, end, hashFirst, hashEnd, first, rows[0].count, rows[0].entries, rows[0].hashFirst, rows[0].hashes, db.epoch.Load()}
 	if len(rows) == 1 {
 		err = db.pool.QueryRow(ctx, appendHead, head...).Scan(&moved)
 	} else {
@@ -111,10 +112,13 @@ func (db *DB) appendTx(ctx context.Context, head []any, rows []batchRow) (moved 
 // outOfSequence returns the error of an append whose compare-and-swap on the head failed,
 // saying where the head is.
 func (db *DB) outOfSequence(ctx context.Context, first, hashFirst int64) error {
-	var size, nhashes int64
-	if err := db.pool.QueryRow(ctx, `SELECT size, hashes FROM log_head`).Scan(&size, &nhashes); err != nil {
+	var size, nhashes, epoch int64
+	if err := db.pool.QueryRow(ctx, `SELECT size, hashes, epoch FROM log_head`).Scan(&size, &nhashes, &epoch); err != nil {
 		return fmt.Errorf("store/postgres: %w: entries start at index %d, and the log's size could not be read: %v",
 			service.ErrOutOfSequence, first, err)
+	}
+	if mine := db.epoch.Load(); mine != 0 && epoch != mine {
+		return fmt.Errorf("store/postgres: %w (epoch %d, this process led at %d)", service.ErrFenced, epoch, mine)
 	}
 	if size == first {
 		return fmt.Errorf("store/postgres: %w: the log has %d entries but %d stored hashes, want %d",
@@ -275,6 +279,37 @@ func (db *DB) ScanEntries(ctx context.Context, from int64, fn func(notary.Entry)
 	}
 	if err := rows.Err(); err != nil {
 		return dbErr(ctx, "scan entries", err)
+	}
+	return nil
+}
+
+// Lead makes this handle the log's writer: it moves the epoch in the log's head on by one
+// and returns it. Writes through handles that led at an earlier epoch fail from then on
+// with an error wrapping service.ErrFenced: appends in their compare-and-swap, checkpoints
+// and the anchorer's state in the transaction that would write them.
+func (db *DB) Lead(ctx context.Context) (int64, error) {
+	var epoch int64
+	if err := db.pool.QueryRow(ctx, `UPDATE log_head SET epoch = epoch + 1 RETURNING epoch`).Scan(&epoch); err != nil {
+		return 0, dbErr(ctx, "lead", err)
+	}
+	db.epoch.Store(epoch)
+	return epoch, nil
+}
+
+// checkEpoch fails with an error wrapping service.ErrFenced if this handle led and another
+// has led since. It reads the head's row FOR SHARE: a Lead under way waits for tx to end,
+// and tx for a Lead under way, so tx never commits after a Lead it did not see.
+func (db *DB) checkEpoch(ctx context.Context, tx pgx.Tx) error {
+	mine := db.epoch.Load()
+	if mine == 0 {
+		return nil
+	}
+	var epoch int64
+	if err := tx.QueryRow(ctx, `SELECT epoch FROM log_head FOR SHARE`).Scan(&epoch); err != nil {
+		return err
+	}
+	if epoch != mine {
+		return fmt.Errorf("store/postgres: %w (epoch %d, this process led at %d)", service.ErrFenced, epoch, mine)
 	}
 	return nil
 }

@@ -26,6 +26,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -40,7 +41,8 @@ const minConns = 2
 
 // DB is the notary's PostgreSQL database. It is safe for use by many goroutines.
 type DB struct {
-	pool *pgxpool.Pool
+	pool  *pgxpool.Pool
+	epoch atomic.Int64 // the epoch this handle led at (Lead), 0 if it never led
 }
 
 // Open connects to the database at dsn (a postgres:// URL or key=value string, as libpq

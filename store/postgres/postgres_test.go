@@ -147,10 +147,14 @@ func logSize(t testing.TB, db *DB) int64 {
 
 // TestContract runs the store contract suite on PostgreSQL.
 func TestContract(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) service.Store {
-		db, _ := openTest(t)
-		return db
-	})
+	var dsn string
+	storetest.Run(t,
+		func(t *testing.T) service.Store {
+			var db *DB
+			db, dsn = openTest(t)
+			return db
+		},
+		func(t *testing.T) service.Store { return openDSN(t, dsn) })
 }
 
 func TestOpen(t *testing.T) {
