@@ -637,3 +637,24 @@ func (a *Anchorer) Wallet(ctx context.Context) (WalletInfo, error) {
 	}
 	return info, nil
 }
+
+// Reload replaces the anchorer's state by the one saved in its store: a process that
+// follows the log while another anchors it calls it to report that one's anchors.
+func (a *Anchorer) Reload(ctx context.Context) error {
+	a.stepMu.Lock()
+	defer a.stepMu.Unlock()
+	lctx, cancel := context.WithTimeout(ctx, a.cfg.CallTimeout)
+	defer cancel()
+	recs, wallet, err := a.cfg.Store.LoadAnchorState(lctx)
+	if err != nil {
+		return fmt.Errorf("anchor: load state: %w", err)
+	}
+	st, err := loadState(recs, wallet, a.script, a.cfg.StartHeight, int64(a.cfg.Depth), a.cfg.keepBlocks)
+	if err != nil {
+		return err
+	}
+	a.mu.Lock()
+	a.st = st
+	a.mu.Unlock()
+	return nil
+}

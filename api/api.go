@@ -60,6 +60,12 @@ type Config struct {
 	// TrustedProxies are the networks of reverse proxies whose X-Forwarded-For header
 	// names the client. Without them, the client is the connection's peer.
 	TrustedProxies []*net.IPNet
+	// Cluster says which process writes the log; /v1/status, /readyz and /metrics report
+	// it. Without it, this process is taken to write the log alone.
+	Cluster Cluster
+	// ForwardKey, shared by the processes of one log, authenticates the client address of
+	// a submission another process forwards to this one (see Forward).
+	ForwardKey []byte
 	// Shutdown, once closed, ends every long poll at once, with the current answer, so
 	// that a graceful shutdown does not wait for them.
 	Shutdown <-chan struct{}
@@ -85,6 +91,20 @@ type Wallet struct {
 	Balance, Spendable int64  // satoshis
 }
 
+// Cluster says which process writes the log.
+type Cluster interface {
+	// Writer returns the process that writes the log now; ok is false while none does.
+	Writer(ctx context.Context) (w WriterView, ok bool, err error)
+}
+
+// WriterView is the process that writes the log.
+type WriterView struct {
+	URL         string    `json:"url"`
+	Epoch       int64     `json:"epoch"`
+	Since       time.Time `json:"since"`
+	ThisProcess bool      `json:"this_process"`
+}
+
 // Pinger is the database, as /readyz checks it.
 type Pinger interface {
 	Ping(ctx context.Context) error
@@ -98,7 +118,7 @@ func New(cfg Config) http.Handler {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = errorHandler(cfg.Logger)
-	e.IPExtractor = ipExtractor(cfg.TrustedProxies)
+	e.IPExtractor = forwardedIP(ipExtractor(cfg.TrustedProxies), cfg.ForwardKey)
 
 	probe := &nodeProbe{chain: cfg.Chain}
 	m := newMetrics(cfg, probe)

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -147,4 +148,12 @@ func fromEchoError(e *echo.HTTPError) *Error {
 	default:
 		return newError(e.Code, codeHTTPError, "%s", msg)
 	}
+}
+
+// writeError answers e as JSON outside Echo (the handlers that stand before it).
+func writeError(w http.ResponseWriter, e *Error) {
+	body, _ := json.Marshal(errorBody{e})
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(e.Status)
+	w.Write(append(body, '\n'))
 }

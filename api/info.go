@@ -4,7 +4,6 @@ import (
 	"context"
 	_ "embed"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -64,6 +63,17 @@ type StatusView struct {
 	Wallet     *WalletView        `json:"wallet"`      // null without Bitcoin
 	Network    string             `json:"network"`
 	Webhooks   *WebhookCountsView `json:"webhooks,omitempty"`
+	// Writer is the process that writes the log (null while none does); FollowerLag how
+	// far this process's view of the log trails the database (zeros on the writer).
+	Writer      *WriterView     `json:"writer"`
+	FollowerLag FollowerLagView `json:"follower_lag"`
+}
+
+// FollowerLagView is how far a follower's view of the log trails the database: entries
+// it learnt of at its last read of the log's head, and how long ago that read was.
+type FollowerLagView struct {
+	Entries int64   `json:"entries"`
+	Seconds float64 `json:"seconds"`
 }
 
 // CheckpointView sums up the latest checkpoint.
@@ -89,6 +99,7 @@ type WebhookCountsView struct {
 // ReadyView is the answer to GET /readyz.
 type ReadyView struct {
 	Ready    bool       `json:"ready"`
+	Role     string     `json:"role"` // "writer", or "follower" of a log another process writes
 	Database *CheckView `json:"database"`
 	Node     *CheckView `json:"node,omitempty"` // absent without Bitcoin
 }
@@ -241,12 +252,25 @@ func (h *handlers) status(c echo.Context) error {
 		v.Network = w.Network
 		v.Wallet = &WalletView{Address: w.Address, BalanceSat: w.Balance, SpendableSat: w.Spendable}
 	}
+	if w, ok, err := h.writer(ctx); err == nil && ok {
+		v.Writer = &w
+	}
+	entries, age := h.svc.FollowerLag()
+	v.FollowerLag = FollowerLagView{Entries: entries, Seconds: age.Seconds()}
 	if w := h.cfg.Webhooks; w != nil {
 		if pending, failed, err := w.store.WebhookCounts(ctx); err == nil {
 			v.Webhooks = &WebhookCountsView{Pending: pending, Failed: failed}
 		}
 	}
 	return c.JSON(http.StatusOK, v)
+}
+
+// writer returns the process that writes the log: the Cluster's answer, or this one.
+func (h *handlers) writer(ctx context.Context) (WriterView, bool, error) {
+	if h.cfg.Cluster != nil {
+		return h.cfg.Cluster.Writer(ctx)
+	}
+	return WriterView{Epoch: h.svc.Epoch(), ThisProcess: true}, true, nil
 }
 
 func (h *handlers) healthz(c echo.Context) error {
@@ -259,7 +283,10 @@ const readyTimeout = 3 * time.Second
 func (h *handlers) readyz(c echo.Context) error {
 	ctx, cancel := context.WithTimeout(c.Request().Context(), readyTimeout)
 	defer cancel()
-	v := ReadyView{Ready: true, Database: &CheckView{OK: true}}
+	v := ReadyView{Ready: true, Role: "writer", Database: &CheckView{OK: true}}
+	if h.svc.Follower() {
+		v.Role = "follower"
+	}
 	if db := h.cfg.Database; db != nil {
 		if err := db.Ping(ctx); err != nil {
 			v.Ready, v.Database = false, &CheckView{Error: err.Error()}
@@ -355,9 +382,7 @@ func Starting() http.Handler {
 			io.WriteString(w, `{"ready":false,"starting":true}`+"\n")
 		default:
 			w.Header().Set("Retry-After", "1")
-			w.WriteHeader(http.StatusServiceUnavailable)
-			body, _ := json.Marshal(errorBody{apiError(codeStarting, "the service is starting; try again in a second")})
-			w.Write(append(body, '\n'))
+			writeError(w, apiError(codeStarting, "the service is starting; try again in a second"))
 		}
 	})
 }

@@ -71,6 +71,15 @@ func (m *metrics) serve(c echo.Context) error {
 
 	x.gauge("notary_log_size", "Entries durably in the log.", float64(svc.Size()))
 	x.gauge("notary_sequencer_queue_depth", "Submissions waiting for the sequencer.", float64(svc.QueueDepth()))
+	writing := 0.0
+	if !svc.Follower() {
+		writing = 1
+	}
+	x.gauge("notary_writer", "1 if this process writes the log, 0 if it follows it.", writing)
+	x.gauge("notary_writer_epoch", "The epoch at which this process writes the log (0 on a follower).", float64(svc.Epoch()))
+	lagEntries, lagAge := svc.FollowerLag()
+	x.gauge("notary_follower_lag_entries", "Entries the log grew by between this follower's last two reads of its head.", float64(lagEntries))
+	x.gauge("notary_follower_lag_seconds", "Seconds since this follower last read the log's head.", lagAge.Seconds())
 	x.gauge("notary_digest_index_lag", "Durable entries the digest index does not cover yet (held in memory).", float64(svc.Unindexed()))
 	x.gauge("notary_checkpoint_size", "Size of the latest signed checkpoint.", float64(cp.Size))
 	x.gauge("notary_checkpoint_age_seconds", "Seconds since the latest checkpoint was signed (or loaded at start).",

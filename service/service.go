@@ -1,6 +1,7 @@
 package service
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -59,6 +60,9 @@ type Service struct {
 	closing chan struct{} // closed when Run begins to shut down
 	closed  chan struct{} // closed when Run has drained the queue
 
+	follower  bool                  // reads a log another process writes (NewFollower)
+	lagAt     atomic.Int64          // follower: when it last read the log's head (Unix ns)
+	lag       atomic.Int64          // follower: entries the head had moved by since the read before
 	epoch     int64                 // the store epoch this service leads at
 	deposed   atomic.Pointer[error] // why this service stopped writing the log, once it has
 	stepDown  chan struct{}         // closed when deposed is set
@@ -135,9 +139,9 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		cfg.Rand = rand.Reader
 	}
 	s := &Service{
-		cfg:     cfg,
-		store:   cfg.Store,
-		queue:   make(chan *request, 4096),
+		cfg:      cfg,
+		store:    cfg.Store,
+		queue:    make(chan *request, 4096),
 		closing:  make(chan struct{}),
 		closed:   make(chan struct{}),
 		stepDown: make(chan struct{}),
@@ -295,6 +299,9 @@ func (s *Service) LatestCheckpoint() notary.Checkpoint { return *s.checkpoint.Lo
 // Run sequences submissions and publishes checkpoints until ctx is done. It then stops
 // taking submissions, commits every one already queued, publishes a last checkpoint and returns.
 func (s *Service) Run(ctx context.Context) error {
+	if s.follower {
+		return s.follow(ctx)
+	}
 	sequencerDone := make(chan struct{})
 	go func() {
 		defer close(sequencerDone)
@@ -456,6 +463,9 @@ func (s *Service) sequenced(ctx context.Context, digests []notary.Digest) (*requ
 			req.entries[i] = notary.Entry{Index: req.found[i], Digest: d}
 		}
 		return req, nil
+	}
+	if s.follower {
+		return nil, ErrNotWriter
 	}
 	if d := s.deposed.Load(); d != nil {
 		return nil, *d
@@ -950,3 +960,95 @@ func (s *Service) assess(err error) error {
 
 // Epoch returns the store epoch at which this service leads the log.
 func (s *Service) Epoch() int64 { return s.epoch }
+
+// ErrNotWriter is returned for submissions to a service that follows a log another
+// process writes (NewFollower): submit to the writer.
+var ErrNotWriter = errors.New("notary: this process follows the log; another one writes it")
+
+// followEvery is how often a follower reads the log's head.
+const followEvery = 200 * time.Millisecond
+
+// NewFollower opens a service on a log that another process writes (through the same
+// store): it answers lookups, proofs and waits from the store, follows the log's size,
+// latest checkpoint and digest index as Run reads them, and refuses submissions with
+// ErrNotWriter. It never writes to the store. A digest is found once the writer's digest
+// index holds it, a few seconds at most after its entry is durable.
+func NewFollower(ctx context.Context, cfg Config) (*Service, error) {
+	if cfg.Signer == nil || cfg.Store == nil || cfg.Verifier == "" {
+		return nil, errors.New("notary: Config needs Signer, Verifier and Store")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	s := &Service{
+		cfg: cfg, store: cfg.Store, follower: true,
+		queue: make(chan *request), closing: make(chan struct{}), closed: make(chan struct{}),
+		stepDown: make(chan struct{}), recent: make(map[notary.Digest]int64),
+	}
+	empty := notary.Checkpoint{Origin: cfg.Signer.Name()}
+	s.checkpoint.Store(&empty)
+	if err := s.refresh(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// follow reads the log's head every followEvery until ctx is done.
+func (s *Service) follow(ctx context.Context) error {
+	t := time.NewTicker(followEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			if err := s.refresh(ctx); err != nil && ctx.Err() == nil {
+				s.cfg.Logger.Warn("following the log", "err", err)
+			}
+		}
+	}
+}
+
+// refresh reads the log's size, latest checkpoint and digest index size, in that order
+// of dependence: a checkpoint is never ahead of the size this service reports.
+func (s *Service) refresh(ctx context.Context) error {
+	cp, cpErr := s.store.LatestCheckpoint(ctx)
+	if cpErr != nil && !errors.Is(cpErr, ErrNotFound) {
+		return fmt.Errorf("notary: reading the latest checkpoint: %w", cpErr)
+	}
+	n, err := s.store.LogSize(ctx)
+	if err != nil {
+		return fmt.Errorf("notary: reading the log's size: %w", err)
+	}
+	indexed, err := s.store.IndexedSize(ctx)
+	if err != nil {
+		return fmt.Errorf("notary: reading the digest index's size: %w", err)
+	}
+	if old := s.size.Swap(n); n > old {
+		s.lag.Store(n - old)
+	} else {
+		s.lag.Store(0)
+	}
+	s.indexed.Store(indexed)
+	if cur := s.checkpoint.Load(); cpErr == nil && cp.Size >= cur.Size && !bytes.Equal(cp.Note, cur.Note) {
+		s.checkpoint.Store(&cp)
+		s.checkpointAt.Store(s.cfg.Now().UnixNano())
+	}
+	s.lagAt.Store(s.cfg.Now().UnixNano())
+	return nil
+}
+
+// Follower reports whether this service follows a log another process writes.
+func (s *Service) Follower() bool { return s.follower }
+
+// FollowerLag returns, for a follower, how many entries the log had grown by between its
+// last two reads of the head, and how long ago the last read was; zero for the writer.
+func (s *Service) FollowerLag() (entries int64, age time.Duration) {
+	if !s.follower {
+		return 0, 0
+	}
+	return s.lag.Load(), max(0, s.cfg.Now().Sub(time.Unix(0, s.lagAt.Load())))
+}

@@ -43,7 +43,8 @@ func TestE2ETwoWriters(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	second := startStack(t, c2, stackOptions{db: db})
+	// Forced to write at once, as two processes that both believe they were elected.
+	second := startStack(t, c2, stackOptions{db: db, forceWriter: true})
 	if second.svc.Epoch() <= first.svc.Epoch() {
 		t.Fatalf("second epoch %d, first %d", second.svc.Epoch(), first.svc.Epoch())
 	}

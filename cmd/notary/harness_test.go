@@ -134,6 +134,8 @@ type stackOptions struct {
 	depth    int    // confirmations that make an anchor final; default 1
 	nodeHost string // where the notary reaches the node's RPC; default the node itself
 	db       string // the --db value; default the SQLite file of the chain's data directory
+	// forceWriter writes the log without waiting to be elected (PostgreSQL).
+	forceWriter bool
 }
 
 // stores are the databases the end-to-end tests that run on each give a stack: the
@@ -170,6 +172,7 @@ func startStack(t *testing.T, c *chain, o stackOptions) *running {
 			depth: o.depth, feeFloor: 1, feeCap: 50,
 		},
 	}
+	f.forceWriter = o.forceWriter
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, cancel := context.WithCancel(context.Background())

@@ -15,7 +15,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -24,14 +23,17 @@ import (
 	"github.com/notary-dev/notary/anchor"
 	"github.com/notary-dev/notary/api"
 	"github.com/notary-dev/notary/service"
-	"github.com/notary-dev/notary/web"
+	"github.com/notary-dev/notary/store/postgres"
 )
 
 // serveFlags are the settings shared by serve and dev.
 type serveFlags struct {
 	addr, data, db, origin, publicURL string
-	anchor                            anchorFlags
-	api                               apiFlags
+	// forceWriter makes a process on PostgreSQL write the log without waiting to be
+	// elected, deposing any other writer: tests use it to force two writers at once.
+	forceWriter bool
+	anchor      anchorFlags
+	api         apiFlags
 }
 
 // apiFlags are the settings of the API that serve takes. The dev stack does not register
@@ -102,7 +104,7 @@ type stack struct {
 // runStack opens the data directory (which the caller has locked), starts every part and serves until ctx is done, then
 // shuts down in reverse order: stop taking requests, drain the sequencer, stop anchoring,
 // close the database. ready, if not nil, is called once the server listens.
-func runStack(ctx context.Context, f serveFlags, node anchor.Node, log *slog.Logger, ready func(*stack)) error {
+func runStack(ctx context.Context, f serveFlags, btc anchor.Node, log *slog.Logger, ready func(*stack)) error {
 	if err := ensureDataDir(f.data); err != nil {
 		return err
 	}
@@ -157,66 +159,26 @@ func runStack(ctx context.Context, f serveFlags, node anchor.Node, log *slog.Log
 		}
 	}()
 	log.Info("notary starting", "url", url)
-	svc, err := service.New(ctx, service.Config{
-		Signer: signer, Verifier: vkey, Store: db, SignedHead: head, ServiceURL: url, Logger: log.With("part", "log"),
-	})
-	if err != nil {
-		srv.Close()
-		return err
-	}
-	anc, err := f.anchor.open(ctx, f.data, node, db, svc, log.With("part", "anchor"))
-	if err != nil {
-		srv.Close()
-		return err
-	}
-	svc.SetAnchors(anc)
-	hooks, err := api.NewWebhooks(api.WebhookConfig{
-		Service: svc, Store: db, Key: webhookKey, AllowPrivate: privateCallbacks,
-		Logger: log.With("part", "webhooks"),
-	})
-	if err != nil {
-		srv.Close()
-		return err
-	}
-	serving := api.New(api.Config{
-		Service: svc, Pages: web.Pages(), Logger: log.With("part", "api"),
-		Chain: chainView{anc}, Database: db, Keys: db, Webhooks: hooks,
-		Limits: limits, TrustedProxies: proxies, Shutdown: shutdown,
-	})
 	// Shutdown ends long polls at once, then waits for every request in flight.
 	srv.RegisterOnShutdown(func() { close(shutdown) })
-	svcCtx, stopSvc := context.WithCancel(context.Background())
-	ancCtx, stopAnc := context.WithCancel(context.Background())
-	hooksCtx, stopHooks := context.WithCancel(context.Background())
-	var wg, hooksWG sync.WaitGroup
-	wg.Add(2)
-	go func() { defer wg.Done(); errs <- svc.Run(svcCtx) }()
-	go func() { defer wg.Done(); errs <- anc.Run(ancCtx) }()
-	// Long polls and webhooks wake when the anchors change.
-	hooksWG.Go(func() { anc.Watch(hooksCtx, 200*time.Millisecond, svc.AnchorsChanged) })
-	hooksWG.Go(func() { _ = hooks.Run(hooksCtx) })
-	handler.Store(&serving)
-	log.Info("notary serving", "url", url, "origin", signer.Name(), "key", vkey)
-	if ready != nil {
-		ready(&stack{url: url, svc: svc, anc: anc})
+	n := &node{
+		f: f, btc: btc, log: log, signer: signer, vkey: vkey, webhookKey: webhookKey,
+		db: db, head: head, url: url, limits: limits, proxies: proxies,
+		privateCallbacks: privateCallbacks, shutdown: shutdown, handler: &handler,
+		forwardKey: forwardKey(signer),
 	}
-
 	var failed error
-	select {
-	case <-ctx.Done():
-	case failed = <-errs:
-		log.Error("a part stopped", "err", failed)
+	if pg, ok := db.(*postgres.DB); ok && !f.forceWriter {
+		failed = n.replicate(ctx, pg, errs, ready)
+	} else {
+		failed = n.writeAlone(ctx, errs, ready)
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		log.Error("http shutdown", "err", err)
 	}
-	stopHooks()
-	hooksWG.Wait()
-	stopSvc()
-	stopAnc()
-	wg.Wait()
+	n.stopRole()
 	log.Info("notary stopped")
 	return failed
 }

@@ -34,6 +34,7 @@ const versionTable = "notary_schema"
 const (
 	lockMigrate    int64 = 0x6e747279_0001
 	lockCheckpoint int64 = 0x6e747279_0002
+	lockWriter     int64 = 0x6e747279_0003 // held by the writer for as long as it writes (Campaign)
 )
 
 // migration is one numbered schema change.

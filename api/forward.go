@@ -1,0 +1,126 @@
+package api
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"time"
+
+	"github.com/labstack/echo/v4"
+)
+
+// Headers of a submission that a process of the log forwards to the one that writes it:
+// the client's address, and an HMAC of it with the key the processes share, so that the
+// writer counts the request against that client's rate limit and no one else can claim
+// another address.
+const (
+	headerForwardedFor  = "Notary-Forwarded-For"
+	headerForwardedAuth = "Notary-Forwarded-Auth"
+)
+
+// forwardMAC returns the HMAC that authenticates a forwarded client address.
+func forwardMAC(key []byte, client string) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("notary-forward/v1\n" + client))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// forwardedIP wraps ip: a request forwarded by a process that holds key names its client.
+func forwardedIP(ip echo.IPExtractor, key []byte) echo.IPExtractor {
+	if len(key) == 0 {
+		return ip
+	}
+	return func(r *http.Request) string {
+		client, mac := r.Header.Get(headerForwardedFor), r.Header.Get(headerForwardedAuth)
+		if client != "" && net.ParseIP(client) != nil && hmac.Equal([]byte(mac), []byte(forwardMAC(key, client))) {
+			return client
+		}
+		return ip(r)
+	}
+}
+
+// ForwardConfig configures Forward.
+type ForwardConfig struct {
+	// Writer returns the base URL of the process that writes the log now.
+	Writer func(ctx context.Context) (string, error)
+	// Key authenticates the client addresses forwarded (see Config.ForwardKey).
+	Key []byte
+	// TrustedProxies, as in Config, find the client's address.
+	TrustedProxies []*net.IPNet
+}
+
+// isSubmission reports whether r logs digests: those requests only the writer can answer.
+func isSubmission(r *http.Request) bool {
+	if r.Method != http.MethodPost {
+		return false
+	}
+	switch r.URL.Path {
+	case "/v1/timestamps", "/v1/timestamps/batch", "/digest":
+		return true
+	}
+	return false
+}
+
+// Forward returns a handler for a process that follows the log another one writes: it
+// sends submissions to the writer, with the client's address, and every other request to
+// next. While no writer is known or it cannot be reached, a submission is answered 503
+// not_writer (plain text on the calendar's /digest) with Retry-After: nothing was logged.
+func Forward(next http.Handler, cfg ForwardConfig) http.Handler {
+	ip := ipExtractor(cfg.TrustedProxies)
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.MaxIdleConnsPerHost = 256
+	transport.ResponseHeaderTimeout = MaxWait + 30*time.Second
+	refuse := func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "1")
+		if r.URL.Path == "/digest" {
+			w.Header().Set("Content-Type", mimeText)
+			w.WriteHeader(http.StatusServiceUnavailable)
+			w.Write([]byte("no process writes the log right now; nothing was logged, try again shortly"))
+			return
+		}
+		writeError(w, apiError(codeNotWriter, "no process writes the log right now, or it cannot be reached; nothing was logged, submit again"))
+	}
+	proxy := &httputil.ReverseProxy{
+		Transport: transport,
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			target := pr.In.Context().Value(writerURL{}).(*url.URL)
+			pr.SetURL(target)
+			pr.Out.Host = pr.In.Host // the writer names itself in proofs; keep what the client asked
+			client := ip(pr.In)
+			pr.Out.Header.Set(headerForwardedFor, client)
+			pr.Out.Header.Set(headerForwardedAuth, forwardMAC(cfg.Key, client))
+		},
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			if errors.Is(err, context.Canceled) {
+				return // the client hung up
+			}
+			refuse(w, r)
+		},
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !isSubmission(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		base, err := cfg.Writer(r.Context())
+		if err != nil {
+			refuse(w, r)
+			return
+		}
+		u, err := url.Parse(base)
+		if err != nil {
+			refuse(w, r)
+			return
+		}
+		proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), writerURL{}, u)))
+	})
+}
+
+// writerURL is the context key of the writer's URL, for the proxy's Rewrite.
+type writerURL struct{}

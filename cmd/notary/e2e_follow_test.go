@@ -1,0 +1,81 @@
+package main
+
+import (
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/notary-dev/notary/api"
+	"github.com/notary-dev/notary/internal/pgtest"
+)
+
+// TestE2EFollowerTakesOver runs two processes on one PostgreSQL database: the first is
+// elected writer, the second follows, forwards submissions to it and serves lookups;
+// when the first stops, the second is elected and writes on from where it left off.
+func TestE2EFollowerTakesOver(t *testing.T) {
+	t.Parallel()
+	db := pgtest.Shared(t)
+	c := startChain(t)
+	first := startStack(t, c, stackOptions{db: db})
+	c2 := &chain{node: c.node, data: t.TempDir()}
+	for _, key := range []string{"log.key", "bitcoin.key", "webhook.key"} {
+		data, err := os.ReadFile(filepath.Join(c.data, key))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(c2.data, key), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	second := startStack(t, c2, stackOptions{db: db})
+	if !second.svc.Follower() || first.svc.Follower() {
+		t.Fatalf("first follows: %v, second follows: %v; want the first to write", first.svc.Follower(), second.svc.Follower())
+	}
+	st := followStatus(t, second.url)
+	if st.Writer == nil || st.Writer.URL != first.url || st.Writer.ThisProcess {
+		t.Fatalf("the follower's status names the writer %+v, want %s", st.Writer, first.url)
+	}
+
+	through := randomDigest(t)
+	r := mustSubmit(t, second.url, through) // forwarded
+	waitFor(t, waitLimit, "the follower to find the digest", func() (bool, error) {
+		got, err := lookup(second.url, through)
+		return err == nil && got.Index == r.Index, nil
+	})
+
+	first.stop(t)
+	waitFor(t, waitLimit, "the follower to be elected", func() (bool, error) {
+		st := followStatus(t, second.url)
+		return st.Writer != nil && st.Writer.ThisProcess, nil
+	})
+	after := randomDigest(t)
+	waitFor(t, waitLimit, "a submission to the new writer", func() (bool, error) {
+		_, err := submit(second.url, after)
+		return err == nil, nil
+	})
+	if got := mustLookup(t, second.url, after); got.Index != r.Index+1 {
+		t.Errorf("the new writer logged the next digest at %d, want %d", got.Index, r.Index+1)
+	}
+	if got := mustSubmit(t, second.url, through); got.Index != r.Index {
+		t.Errorf("a digest of the first writer, submitted again, got index %d, want %d", got.Index, r.Index)
+	}
+}
+
+func followStatus(t *testing.T, base string) api.StatusView {
+	t.Helper()
+	resp, err := httpClient.Get(base + "/v1/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var v api.StatusView
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /v1/status: %s", resp.Status)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
