@@ -125,6 +125,15 @@ func runStack(ctx context.Context, f serveFlags, btc anchor.Node, log *slog.Logg
 		return err
 	}
 	defer db.Close()
+	if pg, ok := db.(*postgres.DB); ok {
+		risks, err := pg.ReplicationRisks(ctx)
+		if err != nil {
+			log.Warn("could not read the database's replication settings", "err", err)
+		}
+		for _, r := range risks {
+			log.Warn("database replication", "risk", r)
+		}
+	}
 	head, err := service.OpenHeadFile(filepath.Join(f.data, "signed-head"), vkey)
 	if err != nil {
 		return err

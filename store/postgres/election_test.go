@@ -2,9 +2,11 @@ package postgres
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/notary-dev/notary/internal/pgtest"
 	"github.com/notary-dev/notary/service"
 )
 
@@ -81,5 +83,24 @@ func TestCampaign(t *testing.T) {
 	case <-lostB:
 		t.Error("the new holder's lock was lost")
 	default:
+	}
+}
+
+// TestReplicationRisks checks the warning about asynchronous standbys.
+func TestReplicationRisks(t *testing.T) {
+	ctx := t.Context()
+	primary := pgtest.New(t)
+	dsn, err := primary.CreateDatabase(ctx, "notary")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := openDSN(t, dsn)
+	if risks, err := db.ReplicationRisks(ctx); err != nil || len(risks) != 0 {
+		t.Errorf("no standby: risks %q, %v", risks, err)
+	}
+	pgtest.Standby(t, primary, pgtest.Async)
+	risks, err := db.ReplicationRisks(ctx)
+	if err != nil || len(risks) != 1 || !strings.Contains(risks[0], "asynchronously") {
+		t.Errorf("an asynchronous standby: risks %q, %v; want one naming it", risks, err)
 	}
 }
