@@ -46,6 +46,7 @@ const (
 	codeBusy             = "busy"
 	codeStarting         = "starting"
 	codeNotWriter        = "not_writer"
+	codeOutcomeUnknown   = "outcome_unknown"
 	codeHTTPError        = "http_error"
 )
 
@@ -68,6 +69,7 @@ var errorStatus = map[string]int{
 	codeBusy:             http.StatusServiceUnavailable,
 	codeStarting:         http.StatusServiceUnavailable,
 	codeNotWriter:        http.StatusServiceUnavailable,
+	codeOutcomeUnknown:   http.StatusBadGateway,
 	codeHTTPError:        0, // the status of the router's own error
 }
 

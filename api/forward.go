@@ -31,15 +31,20 @@ func forwardMAC(key []byte, client string) string {
 	return hex.EncodeToString(m.Sum(nil))
 }
 
+// forwarded reports whether r was forwarded by a process that holds key.
+func forwarded(r *http.Request, key []byte) bool {
+	client, mac := r.Header.Get(headerForwardedFor), r.Header.Get(headerForwardedAuth)
+	return len(key) > 0 && client != "" && net.ParseIP(client) != nil && hmac.Equal([]byte(mac), []byte(forwardMAC(key, client)))
+}
+
 // forwardedIP wraps ip: a request forwarded by a process that holds key names its client.
 func forwardedIP(ip echo.IPExtractor, key []byte) echo.IPExtractor {
 	if len(key) == 0 {
 		return ip
 	}
 	return func(r *http.Request) string {
-		client, mac := r.Header.Get(headerForwardedFor), r.Header.Get(headerForwardedAuth)
-		if client != "" && net.ParseIP(client) != nil && hmac.Equal([]byte(mac), []byte(forwardMAC(key, client))) {
-			return client
+		if forwarded(r, key) {
+			return r.Header.Get(headerForwardedFor)
 		}
 		return ip(r)
 	}
@@ -71,6 +76,8 @@ func isSubmission(r *http.Request) bool {
 // sends submissions to the writer, with the client's address, and every other request to
 // next. While no writer is known or it cannot be reached, a submission is answered 503
 // not_writer (plain text on the calendar's /digest) with Retry-After: nothing was logged.
+// If the writer took the submission but its answer was lost, it is answered 502
+// outcome_unknown: the digests may be logged, and submitting them again is safe.
 func Forward(next http.Handler, cfg ForwardConfig) http.Handler {
 	ip := ipExtractor(cfg.TrustedProxies)
 	transport := http.DefaultTransport.(*http.Transport).Clone()
@@ -100,12 +107,31 @@ func Forward(next http.Handler, cfg ForwardConfig) http.Handler {
 			if errors.Is(err, context.Canceled) {
 				return // the client hung up
 			}
-			refuse(w, r)
+			var op *net.OpError
+			if errors.As(err, &op) && op.Op == "dial" {
+				refuse(w, r) // the request never reached the writer
+				return
+			}
+			// The writer may have logged the digests before its answer was lost.
+			w.Header().Set("Retry-After", "1")
+			if r.URL.Path == "/digest" {
+				w.Header().Set("Content-Type", mimeText)
+				w.WriteHeader(http.StatusBadGateway)
+				w.Write([]byte("the writer's answer was lost; the digest may be logged: submit it again, which is safe"))
+				return
+			}
+			writeError(w, apiError(codeOutcomeUnknown, "the process that writes the log took the submission but its answer was lost: "+
+				"the digests may be logged; submit them again, which returns their entries if they are"))
 		},
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !isSubmission(r) {
 			next.ServeHTTP(w, r)
+			return
+		}
+		if forwarded(r, cfg.Key) {
+			// Another process took this for the writer: never forward twice.
+			refuse(w, r)
 			return
 		}
 		base, err := cfg.Writer(r.Context())

@@ -204,7 +204,7 @@ func (n *node) startWriter(ctx context.Context) (*role, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &role{svc: svc, anc: anc, writer: true, since: time.Now().UTC(), errs: make(chan error, 2)}
+	r := &role{svc: svc, anc: anc, writer: true, since: time.Now().UTC().Truncate(time.Millisecond), errs: make(chan error, 2)}
 	svcCtx, stopSvc := context.WithCancel(context.Background())
 	ancCtx, stopAnc := context.WithCancel(context.Background())
 	hooksCtx, stopHooks := context.WithCancel(context.Background())
