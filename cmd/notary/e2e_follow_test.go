@@ -5,15 +5,18 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/notary-dev/notary/api"
 	"github.com/notary-dev/notary/internal/pgtest"
+	"github.com/notary-dev/notary/notary"
 )
 
 // TestE2EFollowerTakesOver runs two processes on one PostgreSQL database: the first is
-// elected writer, the second follows, forwards submissions to it and serves lookups;
-// when the first stops, the second is elected and writes on from where it left off.
+// elected writer, the second follows, forwards submissions to it and serves lookups; a
+// digest sent through both at once gets one entry; when the first stops, the second is
+// elected and writes on from where it left off.
 func TestE2EFollowerTakesOver(t *testing.T) {
 	t.Parallel()
 	db := pgtest.Shared(t)
@@ -36,6 +39,25 @@ func TestE2EFollowerTakesOver(t *testing.T) {
 	st := followStatus(t, second.url)
 	if st.Writer == nil || st.Writer.URL != first.url || st.Writer.ThisProcess {
 		t.Fatalf("the follower's status names the writer %+v, want %s", st.Writer, first.url)
+	}
+
+	// The same digests sent at once through both processes: one entry each.
+	same := make([]notary.Digest, 20)
+	for i := range same {
+		same[i] = randomDigest(t)
+	}
+	answers := make([][2]api.TimestampView, len(same))
+	var wg sync.WaitGroup
+	for i, d := range same {
+		for k, base := range []string{first.url, second.url} {
+			wg.Go(func() { answers[i][k] = mustSubmit(t, base, d) })
+		}
+	}
+	wg.Wait()
+	for i, a := range answers {
+		if a[0].Index != a[1].Index || a[0].ReceivedMS != a[1].ReceivedMS || a[0].LeafHash != a[1].LeafHash {
+			t.Errorf("digest %s sent through both processes at once: entries %d and %d", same[i], a[0].Index, a[1].Index)
+		}
 	}
 
 	through := randomDigest(t)
