@@ -26,7 +26,13 @@ func TestE2EWallet(t *testing.T) {
 		t.Fatalf("the anchorer found %d coins after %d blocks mined to its key", w.Coins, matureBlocks)
 	}
 
-	stdout, _ := wantCLI(t, exitOK, "wallet", "--data", c.data, "--network", "regtest", "--node", c.rpcURL())
+	// The command reads the wallet as the service last saved it, and the anchorer saves a
+	// step's scan after it reports it: wait for the saved scan to reach the tip.
+	var stdout string
+	waitFor(t, waitLimit, "the scan to the tip saved", func() (bool, error) {
+		stdout, _ = wantCLI(t, exitOK, "wallet", "--data", c.data, "--network", "regtest", "--node", c.rpcURL())
+		return hasLine(stdout, fmt.Sprintf("scanned to block %d", matureBlocks)), nil
+	})
 	for _, want := range []string{
 		fmt.Sprintf("address    %s (regtest)", s.anc.Address()),
 		fmt.Sprintf("balance    %s (%s spendable) in %d coin(s)", w.Balance, w.Spendable, w.Coins),
