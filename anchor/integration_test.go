@@ -164,7 +164,7 @@ func (r *btcdRig) verifyAttestation(a service.Anchor) {
 	if got := merkle.BlockRootFromBranch(merkle.DoubleSHA256(att.Tx), att.TxIndex, att.Branch); got != hdr.MerkleRoot() {
 		r.t.Errorf("branch leads to %v, header root %v", got, hdr.MerkleRoot())
 	}
-	if err := hdr.CheckProofOfWork(); err != nil {
+	if err := hdr.CheckProofOfWork(att.Network); err != nil {
 		r.t.Errorf("header: %v", err)
 	}
 	best, err := r.rpc.BlockHash(r.ctx, att.Height)

@@ -131,7 +131,7 @@ func (s *calendarService) finalAnchor(t *testing.T) *service.Anchor {
 	copy(h[36:68], txid[:])
 	binary.LittleEndian.PutUint32(h[68:], uint32(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC).Unix()))
 	binary.LittleEndian.PutUint32(h[72:], 0x207fffff)
-	for nonce := uint32(0); h.CheckProofOfWork() != nil; nonce++ {
+	for nonce := uint32(0); h.CheckProofOfWork("regtest") != nil; nonce++ {
 		binary.LittleEndian.PutUint32(h[76:], nonce)
 	}
 	return &service.Anchor{

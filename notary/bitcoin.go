@@ -34,20 +34,24 @@ func (h Header) Time() time.Time {
 	return time.Unix(int64(binary.LittleEndian.Uint32(h[68:72])), 0).UTC()
 }
 
-// CheckProofOfWork reports whether the header's hash meets the target that its own bits
-// field states. It does not check that the target is right for the chain: only a node can.
-func (h Header) CheckProofOfWork() error {
-	bits := binary.LittleEndian.Uint32(h[72:76])
-	mantissa := int64(bits & 0x007fffff)
-	exponent := uint(bits >> 24)
-	if bits&0x00800000 != 0 || mantissa == 0 {
-		return fmt.Errorf("header bits %08x state no valid target", bits)
+// CheckProofOfWork reports whether the header's hash meets the target that its bits state,
+// and whether that target is one a header of the named network may state: no easier than
+// the network's proof-of-work limit, as Bitcoin's consensus rules require. Without the second check, a
+// header whose bits claim an easy or overflowing target "meets its own target" at the cost
+// of a couple of hashes. It does not check that the target is the one the chain required
+// at the block's height: only a node that follows the chain can.
+func (h Header) CheckProofOfWork(network string) error {
+	n, ok := LookupNetwork(network)
+	if !ok {
+		return fmt.Errorf("network %q is not one of %s", network, networkNames())
 	}
-	target := big.NewInt(mantissa)
-	if exponent <= 3 {
-		target.Rsh(target, 8*(3-exponent))
-	} else {
-		target.Lsh(target, 8*(exponent-3))
+	bits := binary.LittleEndian.Uint32(h[72:76])
+	target := compactTarget(bits)
+	if target == nil {
+		return fmt.Errorf("header bits %08x state no valid target (negative, zero or overflowing)", bits)
+	}
+	if target.Cmp(n.powLimit) > 0 {
+		return fmt.Errorf("header bits %08x state a target easier than %s allows (its proof-of-work limit)", bits, n.Name)
 	}
 	hash := h.Hash()
 	reversed := make([]byte, len(hash))
@@ -58,6 +62,27 @@ func (h Header) CheckProofOfWork() error {
 		return errors.New("header hash does not meet its difficulty target")
 	}
 	return nil
+}
+
+// compactTarget returns the target that a header's bits field states in Bitcoin's compact
+// form (mantissa 0x007fffff, sign bit 0x00800000, exponent the top byte: the number of bytes),
+// or nil if it states none: negative, zero, or more than 256 bits.
+func compactTarget(bits uint32) *big.Int {
+	mantissa := int64(bits & 0x007fffff)
+	exponent := uint(bits >> 24)
+	if bits&0x00800000 != 0 && mantissa != 0 {
+		return nil // negative
+	}
+	target := big.NewInt(mantissa)
+	if exponent <= 3 {
+		target.Rsh(target, 8*(3-exponent))
+	} else {
+		target.Lsh(target, 8*(exponent-3))
+	}
+	if target.Sign() == 0 || target.BitLen() > 256 {
+		return nil
+	}
+	return target
 }
 
 // ReverseHex returns the byte-reversed hex of h: how explorers and nodes print txids and block hashes.

@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/big"
+	"slices"
 	"testing"
 	"time"
 
@@ -176,21 +178,42 @@ func newBlock(tb testing.TB, tx []byte, nTx, txIndex int, work bool) *btcBlock {
 // if work is true and fails if it is false.
 func newHeader(tb testing.TB, root merkle.Hash, work bool) notary.Header {
 	tb.Helper()
+	return newHeaderBits(tb, root, regtestBits, work)
+}
+
+// newHeaderBits returns a header with the given Merkle root and bits whose hash meets the
+// target the bits state if meets is true, and does not if it is false, whatever the network.
+func newHeaderBits(tb testing.TB, root merkle.Hash, bits uint32, meets bool) notary.Header {
+	tb.Helper()
+	target := claimedTarget(bits)
 	var h notary.Header
 	binary.LittleEndian.PutUint32(h[0:], 0x20000000)
 	prev := merkle.DoubleSHA256([]byte("previous block"))
 	copy(h[4:36], prev[:])
 	copy(h[36:68], root[:])
 	binary.LittleEndian.PutUint32(h[68:], uint32(blockTime.Unix()))
-	binary.LittleEndian.PutUint32(h[72:], regtestBits)
+	binary.LittleEndian.PutUint32(h[72:], bits)
 	for nonce := uint32(0); nonce < 1<<20; nonce++ {
 		binary.LittleEndian.PutUint32(h[76:], nonce)
-		if (h.CheckProofOfWork() == nil) == work {
+		hash := h.Hash()
+		slices.Reverse(hash[:])
+		if (new(big.Int).SetBytes(hash[:]).Cmp(target) <= 0) == meets {
 			return h
 		}
 	}
 	tb.Fatal("no nonce found")
 	return h
+}
+
+// claimedTarget returns the target that a compact bits field states, read as Bitcoin Core
+// reads it without its checks: for a sign bit or an overflow it is still a number.
+func claimedTarget(bits uint32) *big.Int {
+	t := big.NewInt(int64(bits & 0x007fffff))
+	exp := uint(bits >> 24)
+	if exp <= 3 {
+		return t.Rsh(t, 8*(3-exp))
+	}
+	return t.Lsh(t, 8*(exp-3))
 }
 
 // bitcoin returns the Bitcoin section of a proof through tx in block b.

@@ -78,6 +78,8 @@ func goldenCases() []goldenCase {
 			func(t *testing.T) []byte { return marshal(t, newFixture(t, []byte(fixtureTag)).complete(t)) }),
 		valid("valid-pending.json", "a pending proof: entry, inclusion, checkpoint, no Bitcoin section",
 			func(t *testing.T) []byte { return marshal(t, newFixture(t, nil).pending(t)) }),
+		valid("valid-complete-simnet.json", "a complete proof on simnet, whose proof-of-work limit is regtest's",
+			completeWith(func(t *testing.T, f *fixture, p *notary.Proof) { p.Bitcoin.Network = "simnet" })),
 
 		verifyFails("wrong-digest.json", notary.StepInclusion, "the proof of one document presented for another",
 			completeWith(func(t *testing.T, f *fixture, p *notary.Proof) { p.Digest = testDigest(100) })),
@@ -155,6 +157,21 @@ func goldenCases() []goldenCase {
 				h := newHeader(t, notary.Header(p.Bitcoin.Header).MerkleRoot(), false)
 				p.Bitcoin.Header = h[:]
 			})),
+		verifyFails("header-bits-above-mainnet-limit.json", notary.StepWork, "a regtest proof relabelled mainnet: its bits state regtest's target, easier than mainnet's proof-of-work limit",
+			completeWith(func(t *testing.T, f *fixture, p *notary.Proof) { p.Bitcoin.Network = "mainnet" })),
+		verifyFails("header-bits-above-regtest-limit.json", notary.StepWork, "a header whose bits (2100ffff) state a target above regtest's proof-of-work limit, which its hash meets",
+			completeWith(func(t *testing.T, f *fixture, p *notary.Proof) {
+				h := newHeaderBits(t, notary.Header(p.Bitcoin.Header).MerkleRoot(), 0x2100ffff, true)
+				p.Bitcoin.Header = h[:]
+			})),
+		verifyFails("header-bits-overflow.json", notary.StepWork, "a header whose bits (ff7fffff) state a target of more than 256 bits",
+			completeWith(func(t *testing.T, f *fixture, p *notary.Proof) {
+				p.Bitcoin.Header = setBits(p.Bitcoin.Header, 0xff7fffff)
+			})),
+		verifyFails("header-bits-negative.json", notary.StepWork, "a header whose bits (20ffffff) have the sign bit set: a negative target",
+			completeWith(func(t *testing.T, f *fixture, p *notary.Proof) {
+				p.Bitcoin.Header = setBits(p.Bitcoin.Header, 0x20ffffff)
+			})),
 
 		parseFails("truncated.json", "a file cut in the middle", func(t *testing.T) []byte {
 			b := validComplete(t)
@@ -168,6 +185,15 @@ func goldenCases() []goldenCase {
 		}),
 		parseFails("wrong-format-string.json", "a format string of a version this verifier does not know", completeWith(func(t *testing.T, f *fixture, p *notary.Proof) {
 			p.Format = "notary-proof/v2"
+		})),
+		parseFails("network-empty.json", "an empty network name", completeWith(func(t *testing.T, f *fixture, p *notary.Proof) {
+			p.Bitcoin.Network = ""
+		})),
+		parseFails("network-bitcoin.json", "the network \"bitcoin\", a name the format does not list", completeWith(func(t *testing.T, f *fixture, p *notary.Proof) {
+			p.Bitcoin.Network = "bitcoin"
+		})),
+		parseFails("network-capitalised.json", "the network \"Regtest\": names are exact, in lower case", completeWith(func(t *testing.T, f *fixture, p *notary.Proof) {
+			p.Bitcoin.Network = "Regtest"
 		})),
 		parseFails("oversized.json", "a file of MaxProofSize+1 bytes (a valid proof padded with spaces)", func(t *testing.T) []byte {
 			b := validComplete(t)
@@ -277,11 +303,11 @@ func checkVerified(t *testing.T, p *notary.Proof, v *notary.Verified) {
 		return
 	}
 	h := notary.Header(p.Bitcoin.Header)
-	if v.Network != "regtest" || v.Height != fixtureHeight || v.TxID != merkle.DoubleSHA256(p.Bitcoin.Tx) ||
+	if v.Network != p.Bitcoin.Network || v.Height != fixtureHeight || v.TxID != merkle.DoubleSHA256(p.Bitcoin.Tx) ||
 		v.BlockHash != h.Hash() || v.Header != h || !v.BlockTime.Equal(blockTime) {
-		t.Errorf("Verified Bitcoin = %s height %d txid %s block %s time %v, want regtest height %d txid %s block %s time %v",
+		t.Errorf("Verified Bitcoin = %s height %d txid %s block %s time %v, want %s height %d txid %s block %s time %v",
 			v.Network, v.Height, notary.ReverseHex(v.TxID), notary.ReverseHex(v.BlockHash), v.BlockTime,
-			fixtureHeight, notary.ReverseHex(merkle.DoubleSHA256(p.Bitcoin.Tx)), notary.ReverseHex(h.Hash()), blockTime)
+			p.Bitcoin.Network, fixtureHeight, notary.ReverseHex(merkle.DoubleSHA256(p.Bitcoin.Tx)), notary.ReverseHex(h.Hash()), blockTime)
 	}
 }
 

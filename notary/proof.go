@@ -52,7 +52,7 @@ type ProofLog struct {
 
 // ProofBitcoin proves the checkpoint's root is committed in a Bitcoin block.
 type ProofBitcoin struct {
-	Network string        `json:"network"`
+	Network string        `json:"network"`  // one of Networks(), exactly
 	Tx      hexBytes      `json:"tx"`       // non-witness serialization
 	TxIndex int           `json:"tx_index"` // position in the block
 	Branch  []merkle.Hash `json:"branch"`   // block Merkle branch, bottom-up, internal byte order
@@ -83,8 +83,8 @@ func MarshalProof(p *Proof) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// ParseProof decodes a proof file strictly: a known format, no unknown fields, no trailing
-// data, at most MaxProofSize bytes. It checks the form, not the content: call Verify for that.
+// ParseProof decodes a proof file strictly: a known format, a known network, no unknown
+// fields, no trailing data, at most MaxProofSize bytes. It checks the form, not the content: call Verify for that.
 func ParseProof(data []byte) (*Proof, error) {
 	if len(data) > MaxProofSize {
 		return nil, &VerifyError{Step: StepFormat, Err: fmt.Errorf("file is %d bytes, more than %d", len(data), MaxProofSize)}
@@ -96,10 +96,25 @@ func ParseProof(data []byte) (*Proof, error) {
 	if p.Format != ProofFormat {
 		return nil, &VerifyError{Step: StepFormat, Err: fmt.Errorf("format %q is not %q", p.Format, ProofFormat)}
 	}
+	if err := p.checkNetwork(); err != nil {
+		return nil, err
+	}
 	if len(p.Log.Inclusion) > maxPathLength || (p.Bitcoin != nil && len(p.Bitcoin.Branch) > maxPathLength) {
 		return nil, &VerifyError{Step: StepFormat, Err: errors.New("a Merkle path is longer than 64 hashes")}
 	}
 	return &p, nil
+}
+
+// checkNetwork returns a format error if the proof names a network that is not one of the
+// documented ones, spelled exactly.
+func (p *Proof) checkNetwork() error {
+	if p.Bitcoin == nil {
+		return nil
+	}
+	if _, ok := LookupNetwork(p.Bitcoin.Network); !ok {
+		return &VerifyError{Step: StepFormat, Err: fmt.Errorf("network %q is not one of %s", p.Bitcoin.Network, networkNames())}
+	}
+	return nil
 }
 
 // hexBytes is a byte slice that JSON encodes as lower-case hex.

@@ -16,7 +16,7 @@ const (
 	StepInclusion   = "inclusion"   // the entry's leaf is in the checkpoint's tree
 	StepTransaction = "transaction" // the transaction commits the checkpoint's root in an OP_RETURN
 	StepBlock       = "block"       // the transaction is in the block whose header is given
-	StepWork        = "work"        // the header meets its stated difficulty target
+	StepWork        = "work"        // the header meets its stated target, within its network's limit
 )
 
 // VerifyError says which step of verification failed and why.
@@ -52,7 +52,7 @@ type Verified struct {
 
 // Verify checks every step of p that needs no network: digest → leaf → log root (signed
 // checkpoint) and, for a complete proof, root → OP_RETURN → txid → block Merkle root → header
-// and its proof of work. What it cannot check offline is that the header is in Bitcoin's best
+// and its proof of work, against its network's proof-of-work limit. What it cannot check offline is that the header is in Bitcoin's best
 // chain at Height; callers do that against a node or a header they trust.
 // It returns a *VerifyError naming the first step that failed.
 func Verify(p *Proof) (*Verified, error) {
@@ -61,6 +61,9 @@ func Verify(p *Proof) (*Verified, error) {
 	}
 	if p.Format != ProofFormat {
 		return fail(StepFormat, "format %q is not %q", p.Format, ProofFormat)
+	}
+	if err := p.checkNetwork(); err != nil {
+		return nil, err
 	}
 	e, err := p.LogEntry()
 	if err != nil {
@@ -105,7 +108,7 @@ func Verify(p *Proof) (*Verified, error) {
 		return fail(StepBlock, "transaction %s is not in block %s: its branch leads to %s, the header says %s",
 			ReverseHex(txid), ReverseHex(h.Hash()), ReverseHex(got), ReverseHex(h.MerkleRoot()))
 	}
-	if err := h.CheckProofOfWork(); err != nil {
+	if err := h.CheckProofOfWork(b.Network); err != nil {
 		return fail(StepWork, "%v", err)
 	}
 	if b.Height < 0 {

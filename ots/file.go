@@ -45,14 +45,18 @@ func IsFile(data []byte) bool { return bytes.HasPrefix(data, []byte(Magic)) }
 // ParseFile parses an .ots file: magic, version 1, the file's hash operation and digest,
 // then the timestamp of the digest, and nothing after it. It returns ErrNotOTS if the
 // magic is missing, a *ParseError if the rest is malformed.
-func ParseFile(data []byte) (*File, error) {
+func ParseFile(data []byte) (*File, error) { return parseFile(&decoder{b: data}) }
+
+// parseFile is ParseFile of d.b, with d, which a test looks at after.
+func parseFile(d *decoder) (*File, error) {
+	data := d.b
 	if len(data) > MaxSize {
 		return nil, fmt.Errorf("ots: file of %d bytes, more than %d", len(data), MaxSize)
 	}
 	if !IsFile(data) {
 		return nil, ErrNotOTS
 	}
-	d := &decoder{b: data, off: len(Magic), budget: maxMsgTotal}
+	d.off, d.budget = len(Magic), maxMsgTotal
 	v, err := d.varuint()
 	if err != nil {
 		return nil, err

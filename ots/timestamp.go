@@ -66,23 +66,51 @@ func (t *Timestamp) Merge(other *Timestamp) error {
 	if !bytes.Equal(t.Msg, other.Msg) {
 		return fmt.Errorf("ots: cannot merge the timestamp of %x into the one of %x", other.Msg, t.Msg)
 	}
-	for _, a := range other.Attestations {
-		if !slices.ContainsFunc(t.Attestations, func(b Attestation) bool { return sameAttestation(a, b) }) {
-			t.Attestations = append(t.Attestations, a)
+	// The entries t has are looked up in maps, not compared pairwise: a calendar's answer
+	// may carry tens of thousands of them.
+	if len(other.Attestations) > 0 {
+		have := make(map[string]bool, len(t.Attestations)+len(other.Attestations))
+		for _, a := range t.Attestations {
+			have[attestationKey(a)] = true
+		}
+		for _, a := range other.Attestations {
+			if k := attestationKey(a); !have[k] {
+				have[k] = true
+				t.Attestations = append(t.Attestations, a)
+			}
 		}
 	}
-	for _, ob := range other.Branches {
-		i := slices.IndexFunc(t.Branches, func(b Branch) bool { return sameOp(b.Op, ob.Op) })
-		if i < 0 {
-			t.Branches = append(t.Branches, ob)
-			continue
+	if len(other.Branches) > 0 {
+		at := make(map[string]int, len(t.Branches)+len(other.Branches))
+		for i, b := range t.Branches {
+			at[opKey(b.Op)] = i
 		}
-		if err := t.Branches[i].Result.Merge(ob.Result); err != nil {
-			return err
+		for _, ob := range other.Branches {
+			k := opKey(ob.Op)
+			i, ok := at[k]
+			if !ok {
+				at[k] = len(t.Branches)
+				t.Branches = append(t.Branches, ob)
+				continue
+			}
+			if err := t.Branches[i].Result.Merge(ob.Result); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
 }
+
+// attestationKey returns a string equal for two attestations exactly when sameAttestation
+// reports them the same: the tag, then the payload.
+func attestationKey(a Attestation) string {
+	tag := a.Tag()
+	return string(tag[:]) + string(a.Payload())
+}
+
+// opKey returns a string equal for two operations exactly when sameOp reports them the
+// same: the code, then the argument.
+func opKey(op merkle.Op) string { return string([]byte{byte(op.Code)}) + string(op.Arg) }
 
 // Attested is an attestation and the node it hangs off, whose Msg is what it attests.
 type Attested struct {

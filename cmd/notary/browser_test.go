@@ -862,7 +862,8 @@ func checkHashedInWorker(t *testing.T, p *page, size int64, want string) {
 }
 
 // TestBrowserVerifierMatchesGo alters the valid golden proofs at random, one hex digit or one
-// byte at a time, and adds to each the "receipt" field that earlier proofs had, and requires
+// byte at a time, adds to each the "receipt" field that earlier proofs had, puts the complete
+// one on every network and on made-up ones with header bits at and beyond the limits, and requires
 // the page's verifier (js/proof.js) to reach the verdict of notary.ParseProof and
 // notary.Verify on each: valid, or the same failed step.
 func TestBrowserVerifierMatchesGo(t *testing.T) {
@@ -890,6 +891,24 @@ func TestBrowserVerifierMatchesGo(t *testing.T) {
 		}
 		steps[step]++
 		mutants = append(mutants, mutant{base64.StdEncoding.EncodeToString(b), step, what})
+	}
+	// The network and the bits of the header, set to each network and to edge cases.
+	complete := mustRead(t, filepath.Join(dir, "valid-complete.json"))
+	var names []string
+	for _, n := range notary.Networks() {
+		names = append(names, n.Name)
+	}
+	for _, network := range append(names, "", "bitcoin", "Regtest", "main") {
+		add(bytes.Replace(complete, []byte(`"network": "regtest"`), []byte(`"network": "`+network+`"`), 1), "valid-complete.json on network "+network)
+	}
+	headerAt := bytes.Index(complete, []byte(`"header": "`)) + len(`"header": "`)
+	for _, bits := range []string{"ffff7f20", "ffff7f21", "00800021", "ff00211d", "ffff001d", "ae77031e", "ffff7fff", "ffffff20", "00008020", "00000020", "80000002"} {
+		b := bytes.Clone(complete)
+		copy(b[headerAt+2*72:], bits)
+		for _, network := range []string{"regtest", "mainnet", "signet"} {
+			add(bytes.Replace(b, []byte(`"network": "regtest"`), []byte(`"network": "`+network+`"`), 1),
+				fmt.Sprintf("valid-complete.json on %s with the header's bits field %s", network, bits))
+		}
 	}
 	for _, name := range []string{"valid-complete.json", "valid-complete-tagged.json", "valid-pending.json"} {
 		orig := mustRead(t, filepath.Join(dir, name))

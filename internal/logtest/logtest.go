@@ -147,7 +147,7 @@ func Anchored(tb testing.TB, root merkle.Hash, tag []byte, height int64) *notary
 	copy(h[36:68], mr[:])
 	binary.LittleEndian.PutUint32(h[68:], uint32(BlockTime.Unix()))
 	binary.LittleEndian.PutUint32(h[72:], 0x207fffff) // regtest's target
-	for nonce := uint32(0); h.CheckProofOfWork() != nil; nonce++ {
+	for nonce := uint32(0); h.CheckProofOfWork("regtest") != nil; nonce++ {
 		binary.LittleEndian.PutUint32(h[76:], nonce)
 	}
 	return &notary.ProofBitcoin{

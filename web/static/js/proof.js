@@ -12,6 +12,19 @@ const MAX_TX_SIZE = 100000;
 const INT64_MIN = -(1n << 63n), INT64_MAX = (1n << 63n) - 1n;
 
 /**
+ * NETWORKS are the networks a proof may name (docs/proof-format.md), each with the easiest
+ * proof-of-work target its headers may state (powLimit), as notary.Networks in Go.
+ */
+export const NETWORKS = new Map([
+  ["mainnet", (1n << 224n) - 1n],
+  ["testnet3", (1n << 224n) - 1n],
+  ["testnet4", (1n << 224n) - 1n],
+  ["signet", 0x0377aen << 216n],
+  ["regtest", (1n << 255n) - 1n],
+  ["simnet", (1n << 255n) - 1n],
+]);
+
+/**
  * The steps of verification, in the order they run; a ProofError names the one that
  * failed. "digest" (the file's SHA-256 is the proof's) is the page's own check; the others
  * are notary.Verify's.
@@ -218,6 +231,10 @@ const hash = (v, path) => {
   if (typeof v !== "string" || !HEX32.test(v)) throw new Error(`field "${path}" must be 64 lower-case hex characters`);
   return fromHex(v);
 };
+const network = (v, path) => {
+  if (!NETWORKS.has(str(v, path))) throw new Error(`network "${v}" is not one of ${[...NETWORKS.keys()].join(", ")}`);
+  return v;
+};
 const hashes = (v, path) => {
   if (v === null) return [];
   if (!Array.isArray(v)) throw new Error(`field "${path}" must be a list of hashes`);
@@ -253,7 +270,7 @@ export function parseProof(bytes) {
         key: [true, str], checkpoint: [true, str], inclusion: [true, hashes],
       })],
       bitcoin: [false, (v, path) => fields(v, path, {
-        network: [true, str], tx: [true, hexBytes], tx_index: [true, int64],
+        network: [true, network], tx: [true, hexBytes], tx_index: [true, int64],
         branch: [true, hashes], header: [true, hexBytes], height: [true, int64],
       })],
       service: [false, nonEmpty],
@@ -261,7 +278,7 @@ export function parseProof(bytes) {
     if (p.format !== FORMAT) throw new Error(`format "${p.format}" is not "${FORMAT}"`);
     return p;
   } catch (e) {
-    fail("format", e.message.startsWith("format") || e.message.startsWith("a Merkle") ? e.message : `not a notary proof: ${e.message}`);
+    fail("format", /^(format|network|a Merkle)/.test(e.message) ? e.message : `not a notary proof: ${e.message}`);
   }
 }
 
@@ -473,11 +490,13 @@ function opReturnRoot(script, root) {
   return equal(script.subarray(at), root) ? at : -1;
 }
 
-// target returns the proof-of-work target that a header's bits field states, or null.
+// target returns the proof-of-work target that a header's bits field states in Bitcoin's
+// compact form, or null if it states none: negative, zero, or more than 256 bits.
 function target(bits) {
   const mantissa = BigInt(bits & 0x007fffff), exponent = BigInt(bits >>> 24);
-  if ((bits & 0x00800000) !== 0 || mantissa === 0n) return null;
-  return exponent <= 3n ? mantissa >> (8n * (3n - exponent)) : mantissa << (8n * (exponent - 3n));
+  if ((bits & 0x00800000) !== 0 && mantissa !== 0n) return null;
+  const t = exponent <= 3n ? mantissa >> (8n * (3n - exponent)) : mantissa << (8n * (exponent - 3n));
+  return t === 0n || t >= 1n << 256n ? null : t;
 }
 
 // ---- verification -----------------------------------------------------------------------
@@ -485,9 +504,9 @@ function target(bits) {
 /**
  * verifyProof checks every step of a parsed proof that needs no network, in the order of
  * notary.Verify: entry → leaf → signed checkpoint → inclusion, and for a complete proof →
- * OP_RETURN → txid → block Merkle root → proof of work. It does not check that the
- * block is in Bitcoin's best chain: only a node can. report(step, facts) is called as each
- * step passes. It returns what was established, or throws a ProofError.
+ * OP_RETURN → txid → block Merkle root → proof of work, within the network's limit. It
+ * does not check that the block is in Bitcoin's best chain: only a node can. report(step,
+ * facts) is called as each step passes. It returns what was established, or throws a ProofError.
  */
 export async function verifyProof(p, report = () => {}) {
   if (p.entry.nonce.length !== 16) fail("entry", `nonce must be 16 bytes, got ${p.entry.nonce.length}`);
@@ -534,12 +553,13 @@ export async function verifyProof(p, report = () => {}) {
   v.branchLength = b.branch.length;
   report("block", v);
 
-  const bits = u32le(h, 72), t = target(bits);
-  if (t === null) fail("work", `header bits ${bits.toString(16).padStart(8, "0")} state no valid target`);
+  const bits = u32le(h, 72), t = target(bits), bitsHex = bits.toString(16).padStart(8, "0");
+  if (t === null) fail("work", `header bits ${bitsHex} state no valid target (negative, zero or overflowing)`);
+  if (t > NETWORKS.get(b.network)) fail("work", `header bits ${bitsHex} state a target easier than ${b.network} allows (its proof-of-work limit)`);
   if (BigInt("0x" + v.blockHash) > t) fail("work", "header hash does not meet its difficulty target");
   if (b.height < 0n) fail("block", `negative height ${b.height}`);
   Object.assign(v, {
-    complete: true, network: b.network, height: b.height, bits: bits.toString(16).padStart(8, "0"),
+    complete: true, network: b.network, height: b.height, bits: bitsHex,
     blockTime: new Date(u32le(h, 68) * 1000),
   });
   report("work", v);

@@ -43,7 +43,7 @@ function passedText(step, f) {
     case "block":
       return ["The transaction is in the block ", hash(f.blockHash), `: a branch of ${f.branchLength} hash${f.branchLength === 1 ? "" : "es"} leads from its txid to the Merkle root in the block's header.`];
     case "work":
-      return [`The block header's hash meets the proof-of-work target its own difficulty bits (${f.bits}) state.`];
+      return [`The block header's hash meets the proof-of-work target its difficulty bits (${f.bits}) state, and that target is within ${f.network}'s limit.`];
   }
   return [];
 }
