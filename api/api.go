@@ -162,6 +162,10 @@ func New(cfg Config) http.Handler {
 			return err
 		})
 	}
+	m.routes = make(map[string]bool)
+	for _, r := range e.Routes() {
+		m.routes[r.Path] = true
+	}
 	return e
 }
 

@@ -27,6 +27,9 @@ var latencyBuckets = []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 
 type metrics struct {
 	cfg   Config
 	probe *nodeProbe
+	// routes are the route patterns registered, the only values of the route label
+	// besides "other"; set before the handler serves.
+	routes map[string]bool
 
 	digests  counterVec // digests submitted, by endpoint
 	limited  counterVec // requests refused by a rate limit, by who
@@ -46,14 +49,33 @@ func (m *metrics) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 			// Let the error handler write the answer, so that its status is the one observed.
 			c.Error(err)
 		}
-		route := c.Path()
-		if route == "" || strings.HasSuffix(route, "/*") {
-			route = "other"
-		}
 		status := c.Response().Status
-		m.requests.observe(time.Since(start).Seconds(), c.Request().Method, route, strconv.Itoa(status))
+		m.requests.observe(time.Since(start).Seconds(), methodLabel(c.Request().Method), m.routeLabel(c.Path()), strconv.Itoa(status))
 		return nil
 	}
+}
+
+// Every label comes from a closed set, so that no request can add a series to /metrics
+// that others cannot: a client inventing methods or paths would otherwise grow it (and
+// the process) without bound.
+
+// methodLabel returns the method of a request as a label: a method of HTTP, or "other".
+func methodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodConnect, http.MethodOptions, http.MethodTrace:
+		return method
+	}
+	return "other"
+}
+
+// routeLabel returns the route of a request as a label: the pattern of a registered route
+// it matched, or "other" (no route, or a wildcard one).
+func (m *metrics) routeLabel(route string) string {
+	if !m.routes[route] || strings.HasSuffix(route, "/*") {
+		return "other"
+	}
+	return route
 }
 
 func (m *metrics) serve(c echo.Context) error {
