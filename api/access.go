@@ -30,7 +30,8 @@ type KeyStore interface {
 // counts one; /healthz, /readyz, /metrics, /v1/openapi.json and the pages are not limited.
 type Limits struct {
 	// Anonymous limits the requests without an API key of each client address (an IPv4
-	// address, or an IPv6 /64 network).
+	// address, or an IPv6 /64 network), and, in a bucket of their own, its requests with
+	// tokens that name no valid key.
 	Anonymous Rate
 	// Key limits the requests of each API key.
 	Key Rate
@@ -43,15 +44,19 @@ type Rate struct {
 	Burst     int
 }
 
-// keyCacheTTL is how long a token's lookup is remembered: a new or revoked key takes
-// effect within it.
+// keyCacheTTL is how long a token's lookup is trusted: a new or revoked key takes effect
+// within it.
 const keyCacheTTL = 5 * time.Second
 
 // Bounds of the in-memory tables, so that a flood of addresses or tokens cannot exhaust
-// memory: beyond them the tables start afresh.
+// memory. Beyond maxLimiters the limiters start afresh. The key cache holds the tokens of
+// stored keys (which the operator creates) apart from tokens of no key (which anyone can
+// make up): a full table of the first loses a random entry, of the second a random one of
+// its own, so that a flood of made-up tokens never evicts a valid key.
 const (
-	maxLimiters = 100_000
-	maxKeyCache = 10_000
+	maxLimiters      = 100_000
+	maxKeyCache      = 10_000
+	maxUnknownTokens = 10_000
 )
 
 // limiterIdle is how long a client's limiter is kept after its last request.
@@ -79,9 +84,10 @@ type access struct {
 	now     func() time.Time
 
 	mu        sync.Mutex
-	limiters  map[string]*limiterEntry // "ip:…" or "key:…"
+	limiters  map[string]*limiterEntry // "ip:…", "key:…" or "bad:…" (refused tokens, by address)
 	lastSweep time.Time
-	cache     map[[32]byte]cachedKey
+	known     map[[32]byte]cachedKey // tokens of stored keys, valid or revoked
+	unknown   map[[32]byte]time.Time // tokens of no key, and until when that is trusted
 }
 
 type limiterEntry struct {
@@ -90,16 +96,17 @@ type limiterEntry struct {
 }
 
 type cachedKey struct {
-	caller  *caller // nil: unknown
+	caller  *caller
 	revoked bool
-	until   time.Time
+	until   time.Time // when to look the key up again
 }
 
 func newAccess(keys KeyStore, limits Limits, m *metrics) *access {
 	return &access{
 		keys: keys, limits: limits, metrics: m, now: time.Now,
 		limiters: make(map[string]*limiterEntry),
-		cache:    make(map[[32]byte]cachedKey),
+		known:    make(map[[32]byte]cachedKey),
+		unknown:  make(map[[32]byte]time.Time),
 	}
 }
 
@@ -121,19 +128,18 @@ func (a *access) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 		if !limited(c) || c.Request().Method == http.MethodOptions {
 			return next(c)
 		}
-		k, err := a.authenticate(c)
+		network := clientNetwork(c.RealIP())
+		k, err := a.authenticate(c, network)
 		if err != nil {
 			return err
 		}
-		r, id, who := a.limits.Anonymous, "ip:"+clientNetwork(c.RealIP()), "anonymous"
+		r, id, who := a.limits.Anonymous, "ip:"+network, "anonymous"
 		if k != nil {
 			c.Set(callerKey, k)
 			r, id, who = a.limits.Key, "key:"+k.name, "key"
 		}
-		if wait := a.reserve(id, r); wait > 0 {
-			a.metrics.limited.add(who, 1)
-			secs := int64(math.Ceil(wait.Seconds()))
-			c.Response().Header().Set(echo.HeaderRetryAfter, strconv.FormatInt(secs, 10))
+		if wait, _ := a.reserve(id, r); wait > 0 {
+			secs := a.limited(c, who, wait)
 			if k != nil {
 				return apiError(codeRateLimited, "too many requests with API key %q; try again in %d s", k.name, secs)
 			}
@@ -143,61 +149,141 @@ func (a *access) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// limited counts a request refused by a rate limit, sets Retry-After and returns its
+// seconds.
+func (a *access) limited(c echo.Context, who string, wait time.Duration) int64 {
+	a.metrics.limited.add(who, 1)
+	secs := int64(math.Ceil(wait.Seconds()))
+	c.Response().Header().Set(echo.HeaderRetryAfter, strconv.FormatInt(secs, 10))
+	return secs
+}
+
 // authenticate returns the API key of the request's bearer token, nil without one.
-func (a *access) authenticate(c echo.Context) (*caller, error) {
+//
+// Tokens that name no valid key are refused, and each refusal counts against a budget of
+// the client's network (network): the anonymous rate, in a bucket of its own. A token not
+// known yet is looked up in the key store only if that budget allows one more refusal, so
+// that made-up tokens cost the store no more lookups than the anonymous rate; past it they
+// are answered 429. A valid key's lookup is not counted, and a key once found is looked up
+// again (for revocation) without counting, so a valid key is never refused for the
+// refusals of others at its address.
+func (a *access) authenticate(c echo.Context, network string) (*caller, error) {
 	h := c.Request().Header.Get(echo.HeaderAuthorization)
 	if h == "" {
 		return nil, nil
 	}
-	refuse := func(format string, args ...any) error {
-		c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="notary", error="invalid_token"`)
-		return apiError(codeBadAPIKey, format, args...)
-	}
 	scheme, token, ok := strings.Cut(h, " ")
 	token = strings.TrimSpace(token)
 	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
-		return nil, refuse("send the API key as \"Authorization: Bearer TOKEN\"")
+		return nil, refuseToken(c, "send the API key as \"Authorization: Bearer TOKEN\"")
 	}
 	if a.keys == nil {
-		return nil, refuse("this server has no API keys; send no Authorization header")
+		return nil, refuseToken(c, "this server has no API keys; send no Authorization header")
 	}
 	sum := sha256.Sum256([]byte(token))
+	budget := "bad:" + network
 	now := a.now()
 	a.mu.Lock()
-	ck, cached := a.cache[sum]
+	ck, known := a.known[sum]
+	unknownUntil, unknown := a.unknown[sum]
 	a.mu.Unlock()
-	if !cached || now.After(ck.until) {
+
+	var refund func()
+	switch {
+	case known && now.Before(ck.until):
+	case unknown && now.Before(unknownUntil):
+		return nil, a.refuse(c, budget, nil, "unknown API key")
+	default:
+		if !known {
+			// Never found: the lookup may be a refusal, and needs the budget for one.
+			wait, giveBack := a.reserve(budget, a.limits.Anonymous)
+			if wait > 0 {
+				return nil, a.tooManyRefusals(c, wait)
+			}
+			refund = giveBack
+		}
 		name, webhook, revoked, err := a.keys.APIKeyByHash(c.Request().Context(), sum)
 		switch {
 		case errors.Is(err, service.ErrNotFound):
-			ck = cachedKey{}
+			a.remember(sum, nil, now)
+			return nil, a.refuse(c, budget, refund, "unknown API key")
 		case err != nil:
+			if refund != nil {
+				refund()
+			}
 			return nil, err
-		default:
-			ck = cachedKey{caller: &caller{name: name, webhook: webhook}, revoked: revoked}
 		}
-		ck.until = now.Add(keyCacheTTL)
-		a.mu.Lock()
-		if len(a.cache) >= maxKeyCache {
-			clear(a.cache)
-		}
-		a.cache[sum] = ck
-		a.mu.Unlock()
+		ck = cachedKey{caller: &caller{name: name, webhook: webhook}, revoked: revoked, until: now.Add(keyCacheTTL)}
+		a.remember(sum, &ck, now)
 	}
-	switch {
-	case ck.caller == nil:
-		return nil, refuse("unknown API key")
-	case ck.revoked:
-		return nil, refuse("the API key %q is revoked", ck.caller.name)
+	if ck.revoked {
+		return nil, a.refuse(c, budget, refund, "the API key %q is revoked", ck.caller.name)
+	}
+	if refund != nil {
+		refund()
 	}
 	return ck.caller, nil
 }
 
-// reserve takes one request from the bucket of id and returns 0, or, if the bucket is
-// empty, takes nothing and returns how long until it would allow one.
-func (a *access) reserve(id string, r Rate) time.Duration {
+// refuse answers 401 for a token that names no valid key, counting the refusal in the
+// budget of the client's network: taken is the refusal reserved before the lookup, if
+// any. Past the budget the answer is 429.
+func (a *access) refuse(c echo.Context, budget string, taken func(), format string, args ...any) error {
+	if taken == nil {
+		if wait, _ := a.reserve(budget, a.limits.Anonymous); wait > 0 {
+			return a.tooManyRefusals(c, wait)
+		}
+	}
+	return refuseToken(c, format, args...)
+}
+
+func (a *access) tooManyRefusals(c echo.Context, wait time.Duration) error {
+	secs := a.limited(c, "bad_key", wait)
+	return apiError(codeRateLimited, "too many requests with unknown or revoked API keys from this address; try again in %d s", secs)
+}
+
+// refuseToken is the 401 of a bad Authorization header.
+func refuseToken(c echo.Context, format string, args ...any) error {
+	c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="notary", error="invalid_token"`)
+	return apiError(codeBadAPIKey, format, args...)
+}
+
+// remember caches what the lookup of a token found: ck, or no key if ck is nil. Each
+// table is bounded; a full one loses an entry of its own, picked at random (Go's map
+// order), so made-up tokens never evict stored keys.
+func (a *access) remember(sum [32]byte, ck *cachedKey, now time.Time) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if ck == nil {
+		delete(a.known, sum)
+		evictOne(a.unknown, maxUnknownTokens)
+		a.unknown[sum] = now.Add(keyCacheTTL)
+		return
+	}
+	delete(a.unknown, sum)
+	if _, ok := a.known[sum]; !ok {
+		evictOne(a.known, maxKeyCache)
+	}
+	a.known[sum] = *ck
+}
+
+// evictOne deletes an entry of m, any, if it has limit entries or more.
+func evictOne[V any](m map[[32]byte]V, limit int) {
+	if len(m) < limit {
+		return
+	}
+	for k := range m {
+		delete(m, k)
+		return
+	}
+}
+
+// reserve takes one request from the bucket of id and returns 0 and a func that gives it
+// back, or, if the bucket is empty, takes nothing and returns how long until it would
+// allow one.
+func (a *access) reserve(id string, r Rate) (time.Duration, func()) {
 	if r.PerSecond <= 0 {
-		return 0
+		return 0, func() {}
 	}
 	now := a.now()
 	a.mu.Lock()
@@ -222,13 +308,15 @@ func (a *access) reserve(id string, r Rate) time.Duration {
 
 	res := e.lim.ReserveN(now, 1)
 	if !res.OK() {
-		return time.Duration(float64(time.Second) / r.PerSecond)
+		return time.Duration(float64(time.Second) / r.PerSecond), nil
 	}
-	wait := res.DelayFrom(now)
-	if wait > 0 {
+	if wait := res.DelayFrom(now); wait > 0 {
 		res.CancelAt(now)
+		return wait, nil
 	}
-	return wait
+	// Cancelled at the time it was made, the reservation gives back its token less the
+	// refill since, which Limiter counts again from then: exactly as if never taken.
+	return 0, func() { res.CancelAt(now) }
 }
 
 // clientNetwork returns what an anonymous client is limited by: its IPv4 address, or the
