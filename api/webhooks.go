@@ -143,9 +143,10 @@ func (w *Webhooks) CheckURL(u string) error { return CheckCallbackURL(u, w.cfg.A
 
 // CheckCallbackURL returns an error, in words for the client, unless u is an acceptable
 // callback: an absolute http or https URL of at most 2048 bytes without credentials or
-// fragment, and, unless allowPrivate, whose host is neither localhost nor a loopback,
-// private or link-local address. (Whatever a host name resolves to, only public addresses
-// are dialled unless allowPrivate.)
+// fragment, with a port, if any, from 1 to 65535, and, unless allowPrivate, whose host is
+// neither localhost nor an address of a special-purpose range (loopback, private, link
+// local, NAT64, 6to4, …; see publicAddr). (Whatever a host name resolves to, only public
+// addresses are dialled unless allowPrivate.)
 func CheckCallbackURL(u string, allowPrivate bool) error {
 	if len(u) > maxCallbackLen {
 		return fmt.Errorf("the callback URL is longer than %d bytes", maxCallbackLen)
@@ -159,6 +160,11 @@ func CheckCallbackURL(u string, allowPrivate bool) error {
 	}
 	if p.Fragment != "" || strings.HasSuffix(u, "#") {
 		return errors.New("the callback URL must not have a fragment")
+	}
+	if port := p.Port(); port != "" {
+		if n, err := strconv.ParseUint(port, 10, 16); err != nil || n == 0 {
+			return fmt.Errorf("the callback port %s is not from 1 to 65535", port)
+		}
 	}
 	if !allowPrivate {
 		host := p.Hostname()
@@ -371,16 +377,4 @@ func dialPublicOnly(network, address string, _ syscall.RawConn) error {
 		return fmt.Errorf("the callback address %s is not public", ip)
 	}
 	return nil
-}
-
-var (
-	sharedAddressSpace = netip.MustParsePrefix("100.64.0.0/10") // carrier-grade NAT
-	thisNetwork        = netip.MustParsePrefix("0.0.0.0/8")
-)
-
-// publicAddr reports whether ip is a public unicast address.
-func publicAddr(ip netip.Addr) bool {
-	ip = ip.Unmap()
-	return ip.IsGlobalUnicast() && !ip.IsPrivate() &&
-		!sharedAddressSpace.Contains(ip) && !thisNetwork.Contains(ip)
 }
