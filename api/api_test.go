@@ -98,7 +98,7 @@ func checkReceipt(t *testing.T, s *stack, v timestampReply, d notary.Digest, not
 	if err != nil {
 		t.Fatalf("the receipt's proof does not parse: %v\n%s", err, v.Proof)
 	}
-	got, err := notary.Verify(p)
+	got, err := notary.Verify(p, p.OwnKey())
 	if err != nil {
 		t.Fatalf("the receipt's proof does not verify: %v", err)
 	}
@@ -350,7 +350,7 @@ func TestLookupPendingProof(t *testing.T) {
 			if p.Complete() {
 				t.Error("a proof without an anchor says it is complete")
 			}
-			v, err := notary.Verify(p)
+			v, err := notary.Verify(p, p.OwnKey())
 			if err != nil {
 				t.Fatalf("Verify: %v", err)
 			}

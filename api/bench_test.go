@@ -149,7 +149,7 @@ func BenchmarkSubmit(b *testing.B) {
 	ts, _ := submit(b, s, randomDigest().String())
 	if p, err := notary.ParseProof(ts.Proof); err != nil {
 		b.Fatal(err)
-	} else if _, err := notary.Verify(p); err != nil {
+	} else if _, err := notary.Verify(p, p.OwnKey()); err != nil {
 		b.Fatal(err)
 	}
 	client := newBenchClient(b)

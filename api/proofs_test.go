@@ -56,7 +56,7 @@ func TestEntries(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := notary.Verify(p); err != nil {
+		if _, err := notary.Verify(p, p.OwnKey()); err != nil {
 			t.Errorf("entry %d: Verify: %v", i, err)
 		}
 	}

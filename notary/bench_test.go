@@ -8,6 +8,7 @@ import (
 
 func BenchmarkVerify(b *testing.B) {
 	complete := newFixture(b, []byte(fixtureTag)).complete(b)
+	trusted := logKeys(b)
 	pending := newFixture(b, nil).pending(b)
 	file := marshal(b, complete)
 	cp := []byte(complete.Log.Checkpoint)
@@ -16,14 +17,14 @@ func BenchmarkVerify(b *testing.B) {
 		name string
 		run  func() error
 	}{
-		{"complete", func() error { _, err := notary.Verify(complete); return err }},
-		{"pending", func() error { _, err := notary.Verify(pending); return err }},
+		{"complete", func() error { _, err := notary.Verify(complete, trusted); return err }},
+		{"pending", func() error { _, err := notary.Verify(pending, trusted); return err }},
 		// The floor: the one signed-note check every proof has.
 		{"OpenCheckpoint alone", func() error { _, err := notary.OpenCheckpoint(cp, logVkey); return err }},
 		{"complete from the file", func() error {
 			p, err := notary.ParseProof(file)
 			if err == nil {
-				_, err = notary.Verify(p)
+				_, err = notary.Verify(p, trusted)
 			}
 			return err
 		}},

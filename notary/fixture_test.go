@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/mod/sumdb/note"
+
 	"github.com/notary-dev/notary/internal/logtest"
 	"github.com/notary-dev/notary/merkle"
 	"github.com/notary-dev/notary/notary"
@@ -288,6 +290,13 @@ func (f *fixture) complete(tb testing.TB) *notary.Proof {
 	tx := f.tx.serialize(false)
 	p.Bitcoin = f.block.bitcoin(tx, fixtureHeight)
 	return p
+}
+
+// logKeys returns the log's key as the verifiers to pass to Verify: what a verifier who
+// trusts the log passes.
+func logKeys(tb testing.TB) note.Verifiers {
+	tb.Helper()
+	return note.VerifierList(mustVerifier(tb, logVkey))
 }
 
 // marshal encodes p with MarshalProof.

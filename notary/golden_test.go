@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"flag"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/notary-dev/notary/merkle"
 	"github.com/notary-dev/notary/notary"
@@ -26,6 +29,8 @@ type goldenEntry struct {
 	File string `json:"file"`
 	// Models says what the file is: the attack or the mistake it models.
 	Models string `json:"models"`
+	// Trusted are the log keys the verifier trusts (notary.Verify's trusted).
+	Trusted []string `json:"trusted"`
 	// Valid is true for a proof that verifies.
 	Valid bool `json:"valid"`
 	// Stage is "parse" if parsing the file must fail, "verify" if verifying it must.
@@ -56,14 +61,24 @@ func validComplete(t *testing.T) []byte {
 }
 
 func goldenCases() []goldenCase {
+	// Every file is checked trusting the log's key, as a verifier who knows the log does.
+	trusted := []string{logVkey}
 	verifyFails := func(file, step, models string, gen func(t *testing.T) []byte) goldenCase {
-		return goldenCase{goldenEntry{File: file, Models: models, Stage: "verify", Step: step}, gen}
+		return goldenCase{goldenEntry{File: file, Models: models, Trusted: trusted, Stage: "verify", Step: step}, gen}
 	}
 	parseFails := func(file, models string, gen func(t *testing.T) []byte) goldenCase {
-		return goldenCase{goldenEntry{File: file, Models: models, Stage: "parse", Step: notary.StepFormat}, gen}
+		return goldenCase{goldenEntry{File: file, Models: models, Trusted: trusted, Stage: "parse", Step: notary.StepFormat}, gen}
 	}
 	valid := func(file, models string, gen func(t *testing.T) []byte) goldenCase {
-		return goldenCase{goldenEntry{File: file, Models: models, Valid: true}, gen}
+		return goldenCase{goldenEntry{File: file, Models: models, Trusted: trusted, Valid: true}, gen}
+	}
+	// signedBy re-signs the proof's checkpoint with skey and names vkey as its key.
+	signedBy := func(t *testing.T, f *fixture, p *notary.Proof, skey, vkey string) {
+		cp, err := notary.SignCheckpoint(f.cp.Size, f.cp.Root, newSigner(t, skey))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Log.Key, p.Log.Checkpoint = vkey, string(cp.Note)
 	}
 	// newAnchor replaces the proof's Bitcoin section by tx, in a block built around it, so
 	// that only the transaction step can fail.
@@ -119,14 +134,30 @@ func goldenCases() []goldenCase {
 				}
 				p.Log.Checkpoint = string(cp.Note)
 			})),
-		{goldenEntry{File: "tx-without-root.json", Models: "a transaction committing another root", Stage: "verify", Step: notary.StepTransaction},
+		verifyFails("pending-signed-by-unknown-key.json", notary.StepKey, "a pending proof signed by a made-up key bearing the log's name, named in the proof: self-consistent, not trusted",
+			func(t *testing.T) []byte {
+				f := newFixture(t, nil)
+				p := f.pending(t)
+				signedBy(t, f, p, forgerSkey, forgerVkey)
+				return marshal(t, p)
+			}),
+		verifyFails("pending-of-another-log.json", notary.StepKey, "a pending proof of another log, whose key the verifier does not trust",
+			func(t *testing.T) []byte {
+				f := newFixture(t, nil)
+				p := f.pending(t)
+				signedBy(t, f, p, otherSkey, otherVkey)
+				return marshal(t, p)
+			}),
+		valid("complete-signed-by-unknown-key.json", "a complete proof signed by a made-up key bearing the log's name: its time rests on Bitcoin, not on the key (Verified.KeyTrusted is false)",
+			completeWith(func(t *testing.T, f *fixture, p *notary.Proof) { signedBy(t, f, p, forgerSkey, forgerVkey) })),
+		{goldenEntry{File: "tx-without-root.json", Models: "a transaction committing another root", Trusted: trusted, Stage: "verify", Step: notary.StepTransaction},
 			func(t *testing.T) []byte {
 				f := newFixture(t, nil)
 				p := f.complete(t)
 				newAnchor(t, p, anchorTx(f.log.Root(t, fixtureLogSize-1), nil).serialize(false))
 				return marshal(t, p)
 			}},
-		{goldenEntry{File: "tx-root-in-two-outputs.json", Models: "a transaction committing the root in two OP_RETURN outputs", Stage: "verify", Step: notary.StepTransaction},
+		{goldenEntry{File: "tx-root-in-two-outputs.json", Models: "a transaction committing the root in two OP_RETURN outputs", Trusted: trusted, Stage: "verify", Step: notary.StepTransaction},
 			func(t *testing.T) []byte {
 				f := newFixture(t, nil)
 				p := f.complete(t)
@@ -271,9 +302,17 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatalf("ParseProof: %v", err)
 			}
-			v, err := notary.Verify(p)
+			var keys []note.Verifier
+			for _, k := range c.Trusted {
+				keys = append(keys, mustVerifier(t, k))
+			}
+			v, err := notary.Verify(p, note.VerifierList(keys...))
 			if got := stepOf(t, err); got != c.Step {
 				t.Fatalf("Verify error %v: step %q, want %q", err, got, c.Step)
+			}
+			var nte *notary.NotTrustedError
+			if (c.Step == notary.StepKey) != errors.As(err, &nte) {
+				t.Errorf("Verify error %v: a *NotTrustedError is for a failed key step, and only for it", err)
 			}
 			if c.Valid {
 				checkVerified(t, p, v)
@@ -289,9 +328,9 @@ func checkVerified(t *testing.T, p *notary.Proof, v *notary.Verified) {
 	if v.Digest != e.Digest || v.Index != e.Index || !v.Received.Equal(e.Time) {
 		t.Errorf("Verified entry = %v %d %v, want %v %d %v", v.Digest, v.Index, v.Received, e.Digest, e.Index, e.Time)
 	}
-	if v.Origin != logName || v.Key != logVkey || v.LogSize != fixtureLogSize {
-		t.Errorf("Verified log = %s %s size %d, want %s %s size %d",
-			v.Origin, v.Key, v.LogSize, logName, logVkey, fixtureLogSize)
+	if v.Origin != logName || v.Key != p.Log.Key || v.LogSize != fixtureLogSize || v.KeyTrusted != (p.Log.Key == logVkey) {
+		t.Errorf("Verified log = %s %s size %d, key trusted %v; want %s %s size %d, trusted %v",
+			v.Origin, v.Key, v.LogSize, v.KeyTrusted, logName, p.Log.Key, fixtureLogSize, p.Log.Key == logVkey)
 	}
 	if v.LogRoot != newMemLog(t, fixtureLogSize).Root(t, fixtureLogSize) {
 		t.Errorf("Verified.LogRoot = %v, not the log's root", v.LogRoot)

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"golang.org/x/mod/sumdb/note"
+
 	"github.com/notary-dev/notary/merkle"
 )
 
@@ -12,7 +14,8 @@ import (
 const (
 	StepFormat      = "format"      // the file is a well-formed proof
 	StepEntry       = "entry"       // the entry is well formed
-	StepCheckpoint  = "checkpoint"  // the checkpoint is signed by the log's key
+	StepCheckpoint  = "checkpoint"  // the checkpoint is signed by the key the proof names
+	StepKey         = "key"         // that key is one the caller trusts (required of pending proofs)
 	StepInclusion   = "inclusion"   // the entry's leaf is in the checkpoint's tree
 	StepTransaction = "transaction" // the transaction commits the checkpoint's root in an OP_RETURN
 	StepBlock       = "block"       // the transaction is in the block whose header is given
@@ -30,6 +33,18 @@ func (e *VerifyError) Error() string {
 }
 func (e *VerifyError) Unwrap() error { return e.Err }
 
+// NotTrustedError is the cause of a failed StepKey: a pending proof whose checkpoint is not
+// signed by a key the caller trusts. Anyone can make a key, name it after a log and sign a
+// checkpoint with it; until a Bitcoin block commits the entry, a pending proof is worth the
+// signature of the key alone.
+type NotTrustedError struct {
+	Key string // the verifier key the proof names
+}
+
+func (e *NotTrustedError) Error() string {
+	return fmt.Sprintf("the proof is pending and its checkpoint is signed by %s, not by a key you trust", e.Key)
+}
+
 // Verified is what a successful verification established.
 type Verified struct {
 	Digest   Digest
@@ -39,6 +54,9 @@ type Verified struct {
 	Key      string    // the log's verifier key, as given in the proof
 	LogSize  int64
 	LogRoot  merkle.Hash
+	// KeyTrusted reports whether a key the caller trusts signed the checkpoint. It is always
+	// true of a pending proof; a complete proof rests on Bitcoin, and verifies without it.
+	KeyTrusted bool
 
 	// Set only for complete proofs.
 	Complete  bool
@@ -52,10 +70,18 @@ type Verified struct {
 
 // Verify checks every step of p that needs no network: digest → leaf → log root (signed
 // checkpoint) and, for a complete proof, root → OP_RETURN → txid → block Merkle root → header
-// and its proof of work, against its network's proof-of-work limit. What it cannot check offline is that the header is in Bitcoin's best
-// chain at Height; callers do that against a node or a header they trust.
+// and its proof of work, within its network's proof-of-work limit. What it cannot check
+// offline is that the header is in Bitcoin's best chain at Height; callers do that against a
+// node or a header they trust.
+//
+// trusted are the log keys the caller trusts, as note.Open takes them (nil trusts none). A
+// pending proof verifies only if one of them, the one with the name and hash of the key the
+// proof names, signed its checkpoint: otherwise Verify fails at StepKey with a
+// *NotTrustedError. A complete proof verifies whoever signed it, and Verified.KeyTrusted says
+// whether a trusted key did. To trust the key a proof names, pass p.OwnKey(), and say so.
+//
 // It returns a *VerifyError naming the first step that failed.
-func Verify(p *Proof) (*Verified, error) {
+func Verify(p *Proof, trusted note.Verifiers) (*Verified, error) {
 	fail := func(step string, format string, args ...any) (*Verified, error) {
 		return nil, &VerifyError{Step: step, Err: fmt.Errorf(format, args...)}
 	}
@@ -78,6 +104,10 @@ func Verify(p *Proof) (*Verified, error) {
 	if err != nil {
 		return fail(StepCheckpoint, "%v", err)
 	}
+	keyTrusted := signedByTrusted(cp.Note, p.Log.Key, trusted)
+	if !keyTrusted && p.Bitcoin == nil {
+		return nil, &VerifyError{Step: StepKey, Err: &NotTrustedError{Key: p.Log.Key}}
+	}
 	if e.Index >= cp.Size {
 		return fail(StepInclusion, "entry %d is not in a log of size %d", e.Index, cp.Size)
 	}
@@ -86,7 +116,7 @@ func Verify(p *Proof) (*Verified, error) {
 	}
 	v := &Verified{
 		Digest: e.Digest, Index: e.Index, Received: e.Time,
-		Origin: cp.Origin, Key: p.Log.Key, LogSize: cp.Size, LogRoot: cp.Root,
+		Origin: cp.Origin, Key: p.Log.Key, LogSize: cp.Size, LogRoot: cp.Root, KeyTrusted: keyTrusted,
 	}
 
 	b := p.Bitcoin
@@ -124,12 +154,54 @@ func Verify(p *Proof) (*Verified, error) {
 	return v, nil
 }
 
+// signedByTrusted reports whether the checkpoint, signed by vkey, is signed by the trusted
+// key of vkey's name and hash. The look-up is by name and hash, as note.Open's; the
+// signature is then checked with the trusted key itself, so a made-up key that shares a
+// trusted key's name and hash gains nothing.
+func signedByTrusted(checkpoint []byte, vkey string, trusted note.Verifiers) bool {
+	if trusted == nil {
+		return false
+	}
+	if own, ok := trusted.(ownKey); ok && own.vkey == vkey {
+		return true // OpenCheckpoint checked the signature with this very key
+	}
+	named, err := note.NewVerifier(vkey)
+	if err != nil {
+		return false
+	}
+	v, err := trusted.Verifier(named.Name(), named.KeyHash())
+	if err != nil {
+		return false
+	}
+	_, err = note.Open(checkpoint, note.VerifierList(v))
+	return err == nil
+}
+
+// OwnKey returns the key the proof names, as the verifiers to pass to Verify: trusting
+// whoever made the proof. It is what a verifier does when it has no key of the log to
+// compare with, and it must say so; for a pending proof, that leaves nothing of worth.
+func (p *Proof) OwnKey() note.Verifiers {
+	v, err := note.NewVerifier(p.Log.Key)
+	if err != nil {
+		return ownKey{p.Log.Key, note.VerifierList()} // Verify then fails at StepCheckpoint
+	}
+	return ownKey{p.Log.Key, note.VerifierList(v)}
+}
+
+// ownKey is the key a proof names, as OwnKey returns it: Verify need not check the same
+// signature with the same key twice.
+type ownKey struct {
+	vkey string
+	note.Verifiers
+}
+
 // Ops returns the operations that take the digest to the commitment the proof ends in:
 // the block header's Merkle root for a complete proof, the log root otherwise. Evaluated
 // from the digest's 32 bytes they must give that value: this is the form an OpenTimestamps
-// proof takes.
+// proof takes. It checks the proof as Verify does, trusting the key the proof names: it
+// converts a proof, it does not vouch for it.
 func (p *Proof) Ops() ([]merkle.Op, error) {
-	v, err := Verify(p)
+	v, err := Verify(p, p.OwnKey())
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/mod/sumdb/note"
+
 	"github.com/notary-dev/notary/merkle"
 	"github.com/notary-dev/notary/notary"
 )
@@ -46,7 +48,7 @@ func TestProofOps(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := tt.proof(t)
-			v, err := notary.Verify(p)
+			v, err := notary.Verify(p, logKeys(t))
 			if err != nil {
 				t.Fatalf("Verify: %v", err)
 			}
@@ -108,7 +110,7 @@ func TestProofOpsEveryShape(t *testing.T) {
 					Entry:  notary.ProofEntry{Index: index, ReceivedMS: e.Time.UnixMilli(), Nonce: e.Nonce[:]},
 					Log:    notary.ProofLog{Key: logVkey, Checkpoint: string(cp.Note), Inclusion: log.Inclusion(t, index, size)},
 				}
-				v, err := notary.Verify(p)
+				v, err := notary.Verify(p, logKeys(t))
 				if err != nil {
 					t.Fatalf("Verify: %v", err)
 				}
@@ -201,7 +203,7 @@ func TestVerifyTransaction(t *testing.T) {
 			p := f.pending(t)
 			block := newBlock(t, tt.tx, fixtureNTx, fixtureTxIndex, true)
 			p.Bitcoin = block.bitcoin(tt.tx, fixtureHeight)
-			_, err := notary.Verify(p)
+			_, err := notary.Verify(p, logKeys(t))
 			if !tt.ok {
 				if got := stepOf(t, err); got != notary.StepTransaction {
 					t.Fatalf("Verify = %v, want a %s step error", err, notary.StepTransaction)
@@ -293,7 +295,7 @@ func TestVerify(t *testing.T) {
 			f := newFixture(t, nil)
 			p := f.complete(t)
 			tt.edit(t, f, p)
-			v, err := notary.Verify(p)
+			v, err := notary.Verify(p, logKeys(t))
 			if got := stepOf(t, err); got != tt.step {
 				t.Fatalf("Verify error %v: step %q, want %q", err, got, tt.step)
 			}
@@ -369,7 +371,7 @@ func TestParseProof(t *testing.T) {
 			if err != nil {
 				t.Fatalf("ParseProof: %v", err)
 			}
-			if _, err := notary.Verify(p); err != nil {
+			if _, err := notary.Verify(p, logKeys(t)); err != nil {
 				t.Errorf("Verify: %v", err)
 			}
 			// Marshalling gives back the canonical form, which parses to the same proof.
@@ -407,7 +409,7 @@ func TestParseProofStrict(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			p, err := notary.ParseProof(tt.data)
 			if err == nil {
-				_, verr := notary.Verify(p)
+				_, verr := notary.Verify(p, logKeys(t))
 				t.Errorf("ParseProof accepted it (Verify then gives %v)", verr)
 				return
 			}
@@ -461,3 +463,108 @@ func compact(tb testing.TB, data []byte) []byte {
 	}
 	return buf.Bytes()
 }
+
+// TestVerifyTrust checks what Verify makes of the keys the caller trusts: a pending proof
+// verifies only under the trusted key of its own key's name and hash; a complete proof
+// verifies whoever signed it, and says whether a trusted key did.
+func TestVerifyTrust(t *testing.T) {
+	// resign re-signs the checkpoint with skey, naming vkey as the proof's key.
+	resign := func(skey, vkey string) func(t *testing.T, f *fixture, p *notary.Proof) {
+		return func(t *testing.T, f *fixture, p *notary.Proof) {
+			cp, err := notary.SignCheckpoint(f.cp.Size, f.cp.Root, newSigner(t, skey))
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.Log.Key, p.Log.Checkpoint = vkey, string(cp.Note)
+		}
+	}
+	cosigned := func(t *testing.T, f *fixture, p *notary.Proof) {
+		p.Log.Checkpoint = string(cosign(t, []byte(p.Log.Checkpoint), otherSkey))
+	}
+	keys := func(vkeys ...string) func(t *testing.T, p *notary.Proof) note.Verifiers {
+		return func(t *testing.T, p *notary.Proof) note.Verifiers {
+			var vs []note.Verifier
+			for _, k := range vkeys {
+				vs = append(vs, mustVerifier(t, k))
+			}
+			return note.VerifierList(vs...)
+		}
+	}
+	own := func(t *testing.T, p *notary.Proof) note.Verifiers { return p.OwnKey() }
+	none := func(t *testing.T, p *notary.Proof) note.Verifiers { return nil }
+	// impostor has the log's name and key hash, and the forger's key.
+	impostor := func(t *testing.T, p *notary.Proof) note.Verifiers {
+		log, forger := mustVerifier(t, logVkey), mustVerifier(t, forgerVkey)
+		return note.VerifierList(renamed{forger, log.Name(), log.KeyHash()})
+	}
+	tests := []struct {
+		name     string
+		complete bool
+		edit     func(t *testing.T, f *fixture, p *notary.Proof)
+		trusted  func(t *testing.T, p *notary.Proof) note.Verifiers
+		step     string // "" for valid
+		keyOK    bool   // Verified.KeyTrusted, when valid
+	}{
+		{"pending, the log's key trusted", false, nil, keys(logVkey), "", true},
+		{"pending, the log's key among others", false, nil, keys(otherVkey, logVkey, forgerVkey), "", true},
+		{"pending, nothing trusted (nil)", false, nil, none, notary.StepKey, false},
+		{"pending, nothing trusted (empty list)", false, nil, keys(), notary.StepKey, false},
+		{"pending, another log's key trusted", false, nil, keys(otherVkey), notary.StepKey, false},
+		{"pending, its own key", false, nil, own, "", true},
+		{"pending by a made-up key with the log's name", false, resign(forgerSkey, forgerVkey), keys(logVkey), notary.StepKey, false},
+		{"pending by a made-up key, trusting its own key", false, resign(forgerSkey, forgerVkey), own, "", true},
+		{"pending, an impostor of the log's name and hash trusted", false, nil, impostor, notary.StepKey, false},
+		{"pending, cosigned by a key trusted, not the log's", false, cosigned, keys(otherVkey), notary.StepKey, false},
+		{"pending, cosigned, the log's key trusted", false, cosigned, keys(logVkey), "", true},
+		{"pending, another proof's own key", false, resign(forgerSkey, forgerVkey), func(t *testing.T, p *notary.Proof) note.Verifiers {
+			return newFixture(t, nil).pending(t).OwnKey()
+		}, notary.StepKey, false},
+		{"pending, a bad signature by the trusted key", false, func(t *testing.T, f *fixture, p *notary.Proof) {
+			p.Log.Checkpoint = strings.Replace(p.Log.Checkpoint, "\n\n— ", "\nx\n\n— ", 1)
+		}, keys(logVkey), notary.StepCheckpoint, false},
+		{"complete, the log's key trusted", true, nil, keys(logVkey), "", true},
+		{"complete, nothing trusted", true, nil, none, "", false},
+		{"complete, another log's key trusted", true, nil, keys(otherVkey), "", false},
+		{"complete by a made-up key with the log's name", true, resign(forgerSkey, forgerVkey), keys(logVkey), "", false},
+		{"complete by a made-up key, trusting its own key", true, resign(forgerSkey, forgerVkey), own, "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, nil)
+			p := f.pending(t)
+			if tt.complete {
+				p = f.complete(t)
+			}
+			if tt.edit != nil {
+				tt.edit(t, f, p)
+			}
+			v, err := notary.Verify(p, tt.trusted(t, p))
+			if got := stepOf(t, err); got != tt.step {
+				t.Fatalf("Verify error %v: step %q, want %q", err, got, tt.step)
+			}
+			var nte *notary.NotTrustedError
+			if tt.step == notary.StepKey {
+				if !errors.As(err, &nte) || nte.Key != p.Log.Key || !strings.Contains(err.Error(), "not by a key you trust") {
+					t.Errorf("Verify error %v: want a *NotTrustedError naming %s", err, p.Log.Key)
+				}
+				return
+			}
+			if errors.As(err, &nte) {
+				t.Errorf("Verify error %v is a *NotTrustedError at step %s", err, tt.step)
+			}
+			if err == nil && v.KeyTrusted != tt.keyOK {
+				t.Errorf("Verified.KeyTrusted = %v, want %v", v.KeyTrusted, tt.keyOK)
+			}
+		})
+	}
+}
+
+// renamed is a verifier under another name and key hash than its key's.
+type renamed struct {
+	note.Verifier
+	name string
+	hash uint32
+}
+
+func (r renamed) Name() string    { return r.name }
+func (r renamed) KeyHash() uint32 { return r.hash }

@@ -135,7 +135,7 @@ func TestServiceAnchors(t *testing.T) {
 			if err != nil {
 				t.Fatalf("ParseProof: %v", err)
 			}
-			v, err := notary.Verify(p)
+			v, err := notary.Verify(p, p.OwnKey())
 			if err != nil {
 				t.Fatalf("Verify: %v", err)
 			}

@@ -172,7 +172,7 @@ func checkSubmitted(t *testing.T, s *service.Service, ts *service.Timestamp, d n
 	if err != nil {
 		t.Fatalf("Submit(%v): the proof file does not parse: %v", d, err)
 	}
-	v, err := notary.Verify(p)
+	v, err := notary.Verify(p, p.OwnKey())
 	if err != nil {
 		t.Fatalf("Submit(%v): the proof does not verify: %v", d, err)
 	}
@@ -564,7 +564,7 @@ func TestServiceLookupPending(t *testing.T) {
 		if err != nil {
 			t.Fatalf("ParseProof: %v", err)
 		}
-		v, err := notary.Verify(p)
+		v, err := notary.Verify(p, p.OwnKey())
 		if err != nil {
 			t.Fatalf("Verify: %v", err)
 		}
@@ -637,7 +637,7 @@ func TestServiceRestart(t *testing.T) {
 		if ts.Proof == nil {
 			t.Fatalf("after the restart %v has no proof", d)
 		}
-		if _, err := notary.Verify(ts.Proof); err != nil {
+		if _, err := notary.Verify(ts.Proof, ts.Proof.OwnKey()); err != nil {
 			t.Fatalf("after the restart the proof of %v: %v", d, err)
 		}
 	}
@@ -851,7 +851,7 @@ func brokenProofs(t *testing.T, s *service.Service, log *logtest.MemLog) string 
 		if ts.Proof == nil {
 			continue
 		}
-		if _, err := notary.Verify(ts.Proof); err != nil {
+		if _, err := notary.Verify(ts.Proof, ts.Proof.OwnKey()); err != nil {
 			broken = append(broken, i)
 		}
 	}

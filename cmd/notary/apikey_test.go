@@ -193,7 +193,7 @@ func TestE2EIntegration(t *testing.T) {
 			if ts.Status != service.StatusConfirmed || ts.Proof == nil || !ts.Proof.Complete() {
 				t.Errorf("webhook for %s: status %s", ts.Digest, ts.Status)
 			}
-			if _, err := notary.Verify(ts.Proof); err != nil {
+			if _, err := notary.Verify(ts.Proof, ts.Proof.OwnKey()); err != nil {
 				t.Errorf("webhook proof: %v", err)
 			}
 			got[ts.Digest] = true

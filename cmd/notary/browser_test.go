@@ -38,7 +38,9 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"golang.org/x/mod/sumdb/note"
 
+	"github.com/notary-dev/notary/internal/logtest"
 	"github.com/notary-dev/notary/notary"
 	"github.com/notary-dev/notary/web"
 )
@@ -310,6 +312,21 @@ func (p *page) requestsOutside() []string {
 	return out
 }
 
+// servePagesWithKey serves the web pages and, at /v1/keys, logKey as the log key a notary
+// publishes; nothing else of the API.
+func servePagesWithKey(t *testing.T, logKey string) string {
+	t.Helper()
+	mux := http.NewServeMux()
+	mux.Handle("/", http.FileServerFS(web.Pages()))
+	mux.HandleFunc("GET /v1/keys", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]string{"log_key": logKey})
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
 // servePages serves the web pages alone, without the API, on loopback.
 func servePages(t *testing.T) string {
 	t.Helper()
@@ -434,7 +451,7 @@ func TestBrowserStampVerify(t *testing.T) {
 	pendingPath := p.download(`#stamps article.card [data-action="proof"]`, "contract.bin.proof.json")
 	pending := filepath.Join(dir, "contract.bin.pending.proof.json")
 	writeFile(t, pending, string(mustRead(t, pendingPath)))
-	if pv, err := notary.Verify(readProofFile(t, pending)); err != nil {
+	if pv, err := notary.Verify(readProofFile(t, pending), s.logKeys(t)); err != nil {
 		t.Fatalf("the pending proof downloaded from the stamp page does not verify: %v", err)
 	} else if pv.Digest != d || pv.Complete {
 		t.Fatalf("the pending proof downloaded from the stamp page is for %s, complete %v; want a pending proof of %s", pv.Digest, pv.Complete, d)
@@ -455,7 +472,7 @@ func TestBrowserStampVerify(t *testing.T) {
 	// The downloads: a complete proof of this file, and its .ots.
 	proofPath := p.download(`#stamps article.card [data-action="proof"]`, "contract.bin.proof.json")
 	proof := readProofFile(t, proofPath)
-	v, err := notary.Verify(proof)
+	v, err := notary.Verify(proof, proof.OwnKey())
 	if err != nil {
 		t.Fatalf("the downloaded proof does not verify: %v", err)
 	}
@@ -483,8 +500,8 @@ func TestBrowserStampVerify(t *testing.T) {
 	if got := eval[string](p, result+`.dataset.verdict`); got != "valid" {
 		t.Fatalf("the verify page's verdict on the file and its proof is %q, want valid", got)
 	}
-	if n := eval[int](p, `document.querySelectorAll("#checks li[data-mark=ok]").length`); n != 8 {
-		t.Errorf("the verify page shows %d passed checks, want 8 (format, digest, entry, checkpoint, inclusion, transaction, block, work)", n)
+	if n := eval[int](p, `document.querySelectorAll("#checks li[data-mark=ok]").length`); n != 9 {
+		t.Errorf("the verify page shows %d passed checks, want 9 (format, digest, entry, checkpoint, key, inclusion, transaction, block, work)", n)
 	}
 	verdict := eval[string](p, `document.querySelector("#verdict").innerText`)
 	blockTime := time.Unix(int64(proof.Bitcoin.Header[68])|int64(proof.Bitcoin.Header[69])<<8|int64(proof.Bitcoin.Header[70])<<16|int64(proof.Bitcoin.Header[71])<<24, 0).UTC()
@@ -514,7 +531,7 @@ func TestBrowserStampVerify(t *testing.T) {
 		t.Fatalf("the verify page's verdict on the file and its pending proof is %q, want pending", got)
 	}
 	marks := eval[string](p, `[...document.querySelectorAll("#checks li")].map((li) => li.dataset.step + ":" + li.dataset.mark).join(",")`)
-	if want := "format:ok,digest:ok,entry:ok,checkpoint:ok,inclusion:ok,transaction:skip,block:skip,work:skip"; marks != want {
+	if want := "format:ok,digest:ok,entry:ok,checkpoint:ok,key:ok,inclusion:ok,transaction:skip,block:skip,work:skip"; marks != want {
 		t.Errorf("the verify page's checks of the pending proof are %s; want %s", marks, want)
 	}
 	if trusted := eval[string](p, `document.querySelector("#trusted").innerText`); !strings.Contains(trusted, "signed word") {
@@ -662,20 +679,22 @@ func mustRead(t *testing.T, path string) []byte {
 
 // TestBrowserGoldenProofs runs every golden proof of notary/testdata/proofs through the verify
 // page, as a person choosing the file would, and requires the verdict and the failed step
-// that manifest.json gives: the browser's verifier agrees with notary.Verify.
+// that manifest.json gives: the browser's verifier agrees with notary.Verify. The page is
+// served with the log key the manifest trusts published at /v1/keys, as a notary publishes
+// its own.
 func TestBrowserGoldenProofs(t *testing.T) {
 	t.Parallel()
-	p := startPage(t, servePages(t))
 	dir, err := filepath.Abs(filepath.Join("..", "..", "notary", "testdata", "proofs"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var manifest []struct {
-		File   string `json:"file"`
-		Models string `json:"models"`
-		Valid  bool   `json:"valid"`
-		Stage  string `json:"stage"`
-		Step   string `json:"step"`
+		File    string   `json:"file"`
+		Models  string   `json:"models"`
+		Trusted []string `json:"trusted"`
+		Valid   bool     `json:"valid"`
+		Stage   string   `json:"stage"`
+		Step    string   `json:"step"`
 	}
 	if err := json.Unmarshal(mustRead(t, filepath.Join(dir, "manifest.json")), &manifest); err != nil {
 		t.Fatal(err)
@@ -683,6 +702,14 @@ func TestBrowserGoldenProofs(t *testing.T) {
 	if len(manifest) < 20 {
 		t.Fatalf("manifest.json lists %d proofs", len(manifest))
 	}
+	// The page learns the key once: every file must trust the same one.
+	key := manifest[0].Trusted
+	for _, m := range manifest {
+		if !slices.Equal(m.Trusted, key) || len(key) != 1 {
+			t.Fatalf("%s trusts %v, %s trusts %v: the page trusts the one key its server publishes", m.File, m.Trusted, manifest[0].File, key)
+		}
+	}
+	p := startPage(t, servePagesWithKey(t, key[0]))
 	p.open("verify.html")
 	const result = `document.querySelector("#result")`
 	for _, m := range manifest {
@@ -698,7 +725,7 @@ func TestBrowserGoldenProofs(t *testing.T) {
 			t.Errorf("%s (%s): the page says %q at %s step %q; want invalid at %s step %q", m.File, m.Models, verdict, stage, step, m.Stage, m.Step)
 		}
 		switch m.File {
-		case "valid-complete.json", "valid-pending.json", "tx-byte-flipped.json":
+		case "valid-complete.json", "valid-pending.json", "tx-byte-flipped.json", "pending-signed-by-unknown-key.json", "complete-signed-by-unknown-key.json":
 			p.screenshot("golden-" + strings.TrimSuffix(m.File, ".json"))
 		}
 	}
@@ -872,17 +899,29 @@ func TestBrowserVerifierMatchesGo(t *testing.T) {
 	p.open("verify.html")
 	dir := filepath.Join("..", "..", "notary", "testdata", "proofs")
 	type mutant struct {
-		Proof string `json:"proof"` // base64
-		Step  string `json:"step"`  // "" when valid
-		What  string `json:"what"`
+		Proof   string   `json:"proof"`   // base64
+		Trusted []string `json:"trusted"` // the log keys trusted; null: the key the proof names
+		Step    string   `json:"step"`    // "" when valid
+		What    string   `json:"what"`
 	}
 	var mutants []mutant
 	steps := map[string]int{}
-	add := func(b []byte, what string) {
+	// addTrusting adds a mutant checked trusting the keys trusted (nil: its own key).
+	addTrusting := func(b []byte, what string, trusted []string) {
 		step := ""
 		proof, err := notary.ParseProof(b)
 		if err == nil {
-			_, err = notary.Verify(proof)
+			keys := proof.OwnKey()
+			if trusted != nil {
+				var vs []note.Verifier
+				for _, k := range trusted {
+					if v, err := note.NewVerifier(k); err == nil {
+						vs = append(vs, v)
+					}
+				}
+				keys = note.VerifierList(vs...)
+			}
+			_, err = notary.Verify(proof, keys)
 		}
 		if ve, ok := err.(*notary.VerifyError); ok {
 			step = ve.Step
@@ -890,7 +929,20 @@ func TestBrowserVerifierMatchesGo(t *testing.T) {
 			t.Fatalf("%s: an error without a step: %v", what, err)
 		}
 		steps[step]++
-		mutants = append(mutants, mutant{base64.StdEncoding.EncodeToString(b), step, what})
+		mutants = append(mutants, mutant{base64.StdEncoding.EncodeToString(b), trusted, step, what})
+	}
+	add := func(b []byte, what string) { addTrusting(b, what, []string{logtest.LogVkey}) }
+
+	// The valid proofs and the ones of other keys, under every set of trusted keys.
+	other := "notary.example/other+e784a5df+ATMGrA50yNSDUqUvB5flY5eb4a6BWsfrn7Vk8W2Daj1c"
+	forger := "notary.example/log+c27145f0+AXEolEBUsgRKy+zY9YiGCysvf8cWRmpfAqxMhY5h1JcK"
+	upper := strings.Replace(logtest.LogVkey, "+11b508bc+", "+11B508BC+", 1)
+	for _, name := range []string{"valid-complete.json", "valid-pending.json", "pending-signed-by-unknown-key.json", "pending-of-another-log.json", "complete-signed-by-unknown-key.json"} {
+		b := mustRead(t, filepath.Join(dir, name))
+		for _, trusted := range [][]string{nil, {}, {logtest.LogVkey}, {forger}, {other}, {other, forger},
+			{forger, logtest.LogVkey}, {logtest.LogVkey, logtest.LogVkey}, {upper}, {"garbage", logtest.LogVkey}} {
+			addTrusting(b, fmt.Sprintf("%s trusting %q", name, trusted), trusted)
+		}
 	}
 	// The network and the bits of the header, set to each network and to edge cases.
 	complete := mustRead(t, filepath.Join(dir, "valid-complete.json"))
@@ -946,7 +998,7 @@ func TestBrowserVerifierMatchesGo(t *testing.T) {
 		const { checkProof } = await import("./js/proof.js");
 		const out = [];
 		for (const m of mutants) {
-			const r = await checkProof(Uint8Array.from(atob(m.proof), (c) => c.charCodeAt(0)));
+			const r = await checkProof(Uint8Array.from(atob(m.proof), (c) => c.charCodeAt(0)), undefined, m.trusted);
 			const step = r.valid ? "" : r.step;
 			if (step !== m.step) out.push(m.what + ": the page says " + (step || "valid") + " (" + (r.message || "") + "), Go says " + (m.step || "valid"));
 		}

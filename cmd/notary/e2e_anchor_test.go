@@ -99,7 +99,7 @@ func testRestartMidAnchor(t *testing.T, db string) {
 	var second string
 	for _, d := range all {
 		ts := final[d]
-		v, err := notary.Verify(ts.Proof)
+		v, err := notary.Verify(ts.Proof, ts.Proof.OwnKey())
 		if err != nil || !v.Complete {
 			t.Fatalf("proof of %s: %v", d, err)
 		}
@@ -200,7 +200,7 @@ func TestE2ENodeDown(t *testing.T) {
 		if ts.Status != service.StatusPending || ts.Anchor != nil || ts.Proof.Complete() {
 			t.Errorf("%s with the node down: status %s, anchor %+v; want pending", d, ts.Status, ts.Anchor)
 		}
-		if _, err := notary.Verify(ts.Proof); err != nil {
+		if _, err := notary.Verify(ts.Proof, ts.Proof.OwnKey()); err != nil {
 			t.Errorf("pending proof of %s: %v", d, err)
 		}
 	}

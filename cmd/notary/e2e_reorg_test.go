@@ -58,7 +58,7 @@ func testReorg(t *testing.T, db string) {
 	ts := waitStatus(t, s.url, d, "confirmed", func(ts api.TimestampView) bool { return ts.Status == service.StatusConfirmed })
 	dir := t.TempDir()
 	before := writeProofFile(t, dir, "before.proof.json", ts.Proof)
-	v1, err := notary.Verify(ts.Proof)
+	v1, err := notary.Verify(ts.Proof, ts.Proof.OwnKey())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +90,7 @@ func testReorg(t *testing.T, db string) {
 	}
 
 	final := mineUntilConfirmed(t, c, s.url, []notary.Digest{d})[d]
-	v2, err := notary.Verify(final.Proof)
+	v2, err := notary.Verify(final.Proof, final.Proof.OwnKey())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -123,7 +123,7 @@ func postDigest(base string, d notary.Digest) attempt {
 		a.err = fmt.Errorf("POST %s/v1/timestamps %s: receipt for digest %s, with proof %v", base, d, r.Digest, r.Proof != nil)
 		return a
 	}
-	v, err := notary.Verify(r.Proof)
+	v, err := notary.Verify(r.Proof, r.Proof.OwnKey())
 	if err != nil || v.Index != r.Index || v.Digest != d || v.LogSize != r.LogSize || v.Received.UnixMilli() != r.ReceivedMS {
 		a.err = fmt.Errorf("POST %s/v1/timestamps %s: the receipt (entry %d, log size %d) does not verify: %v", base, d, r.Index, r.LogSize, err)
 		a.status = -1 // acknowledged, wrongly: not to be retried
@@ -200,7 +200,7 @@ func (l *ledger) record(d notary.Digest, a attempt) {
 	}
 	l.mu.Unlock()
 	if a.err == nil {
-		if v, err := notary.Verify(a.view.Proof); err == nil {
+		if v, err := notary.Verify(a.view.Proof, a.view.Proof.OwnKey()); err == nil {
 			l.checkpoint(v.LogSize, v.LogRoot, "the receipt of "+d.String())
 		}
 	}
@@ -949,7 +949,7 @@ func TestE2EReplicasAnchorTakeover(t *testing.T) {
 	final := mineUntilConfirmed(t, c, next.URL, all)
 	var second string
 	for _, d := range all {
-		v, err := notary.Verify(final[d].Proof)
+		v, err := notary.Verify(final[d].Proof, final[d].Proof.OwnKey())
 		if err != nil || !v.Complete {
 			t.Fatalf("proof of %s: complete %v, %v", d, v != nil && v.Complete, err)
 		}
@@ -1004,7 +1004,7 @@ func TestE2EReplicasAnchorTakeover(t *testing.T) {
 			ts := waitStatus(t, url, d, fmt.Sprintf("confirmed at replica %d", i), func(ts api.TimestampView) bool {
 				return ts.Status == service.StatusConfirmed
 			})
-			v, err := notary.Verify(ts.Proof)
+			v, err := notary.Verify(ts.Proof, ts.Proof.OwnKey())
 			if err != nil || !v.Complete || v.Index != receipts[d].Index {
 				t.Errorf("replica %d: the proof of %s: %+v, %v", i, d, v, err)
 			}

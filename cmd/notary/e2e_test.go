@@ -100,7 +100,7 @@ func testManyDigests(t *testing.T, db string) {
 		if p == nil || !p.Complete() {
 			t.Fatalf("digest %s is confirmed without a complete proof: %+v", d, ts)
 		}
-		v, err := notary.Verify(p)
+		v, err := notary.Verify(p, p.OwnKey())
 		if err != nil {
 			t.Fatalf("proof of %s: %v", d, err)
 		}
@@ -218,7 +218,7 @@ func TestE2ECLI(t *testing.T) {
 		t.Errorf("upgrade: %s", stdout)
 	}
 	complete := readProofFile(t, proofPath)
-	v, err := notary.Verify(complete)
+	v, err := notary.Verify(complete, complete.OwnKey())
 	if err != nil || !v.Complete {
 		t.Fatalf("upgraded proof: %v (complete %v)", err, v != nil && v.Complete)
 	}

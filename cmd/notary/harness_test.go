@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/btcsuite/btcd/chaincfg/v2"
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/notary-dev/notary/anchor"
 	"github.com/notary-dev/notary/api"
@@ -266,7 +267,7 @@ func submit(base string, d notary.Digest) (api.TimestampView, error) {
 	if r.Digest != d.String() || r.Proof == nil {
 		return r, fmt.Errorf("POST /v1/timestamps %s: receipt for digest %s, with proof %v", d, r.Digest, r.Proof != nil)
 	}
-	if v, err := notary.Verify(r.Proof); err != nil || v.Index != r.Index || v.Digest != d {
+	if v, err := notary.Verify(r.Proof, r.Proof.OwnKey()); err != nil || v.Index != r.Index || v.Digest != d {
 		return r, fmt.Errorf("POST /v1/timestamps %s: the receipt's proof does not verify for entry %d: %v", d, r.Index, err)
 	}
 	return r, nil
@@ -311,6 +312,31 @@ func mustLookup(t *testing.T, base string, d notary.Digest) api.TimestampView {
 		t.Fatal(err)
 	}
 	return ts
+}
+
+// logKey returns the log key the stack publishes at GET /v1/keys, as a verifier learns it.
+func (r *running) logKey(t *testing.T) string {
+	t.Helper()
+	resp, err := httpClient.Get(r.url + "/v1/keys")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var keys api.KeysView
+	if err := json.NewDecoder(resp.Body).Decode(&keys); err != nil || resp.StatusCode != http.StatusOK || keys.LogKey == "" {
+		t.Fatalf("GET /v1/keys: %s, %+v, %v", resp.Status, keys, err)
+	}
+	return keys.LogKey
+}
+
+// logKeys returns the stack's published log key as the verifiers to pass to notary.Verify.
+func (r *running) logKeys(t *testing.T) note.Verifiers {
+	t.Helper()
+	v, err := note.NewVerifier(r.logKey(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return note.VerifierList(v)
 }
 
 // checkpointSize returns the size in the service's latest checkpoint.

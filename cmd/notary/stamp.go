@@ -43,7 +43,7 @@ func cmdStamp(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return &cliError{code: exitUsage, err: errors.New("the service answered without a proof of this digest"),
 			hint: "check that --server names a notary service"}
 	}
-	v, err := notary.Verify(p)
+	v, err := notary.Verify(p, p.OwnKey())
 	if err != nil {
 		return &cliError{code: exitUsage, err: fmt.Errorf("the service's receipt does not verify: %w", err),
 			hint: "the service or the connection to it is faulty; nothing was saved"}
@@ -113,7 +113,7 @@ func cmdUpgrade(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return &cliError{code: exitIncomplete, err: errors.New("the proof is not complete yet"), hint: "try again after the next blocks"}
 	}
 	// Never replace a proof by one that does not verify or is about another entry.
-	v, err := notary.Verify(ts.Proof)
+	v, err := notary.Verify(ts.Proof, p.OwnKey())
 	if err != nil {
 		return &cliError{code: exitInvalid, err: fmt.Errorf("the service sent a proof that does not verify: %v", err)}
 	}

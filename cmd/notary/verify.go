@@ -66,7 +66,7 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			hint: "a proof is for the exact bytes that were stamped; check that this is the original file"}
 	}
 
-	v, err := notary.Verify(p)
+	v, err := notary.Verify(p, p.OwnKey())
 	if err != nil {
 		return &cliError{code: exitInvalid, err: err, hint: "the proof file is corrupt or was altered; fetch it again from its source"}
 	}
@@ -178,7 +178,7 @@ func cmdInfo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if p.Service != "" {
 		w("  service           %s", p.Service)
 	}
-	v, verr := notary.Verify(p)
+	v, verr := notary.Verify(p, p.OwnKey())
 	if v != nil {
 		w("  log               %s, size %d, root %s", v.Origin, v.LogSize, v.LogRoot)
 		w("  inclusion path    %d hashes", len(p.Log.Inclusion))

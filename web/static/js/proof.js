@@ -29,7 +29,7 @@ export const NETWORKS = new Map([
  * failed. "digest" (the file's SHA-256 is the proof's) is the page's own check; the others
  * are notary.Verify's.
  */
-export const STEPS = ["format", "digest", "entry", "checkpoint", "inclusion", "transaction", "block", "work"];
+export const STEPS = ["format", "digest", "entry", "checkpoint", "key", "inclusion", "transaction", "block", "work"];
 
 /** ProofError says which step of verification failed and why. */
 export class ProofError extends Error {
@@ -371,7 +371,7 @@ async function openNote(step, msg, vkey) {
     verified = true;
   }
   if (!verified) fail(step, `no signature by the key ${v.name}+${v.hash.toString(16).padStart(8, "0")}`);
-  return { text, name: v.name };
+  return { text, name: v.name, hash: v.hash };
 }
 
 // parseInt64 reads a decimal as Go's strconv.ParseInt(s, 10, 64) does, or returns null.
@@ -383,7 +383,7 @@ function parseInt64(s) {
 
 async function openCheckpoint(note, vkey) {
   const step = "checkpoint";
-  const { text, name } = await openNote(step, note, vkey);
+  const { text, name, hash } = await openNote(step, note, vkey);
   const lines = text.split("\n");
   if (lines.length !== 4 || lines[3] !== "") fail(step, "checkpoint must have exactly three lines: origin, size, root");
   const [origin, sizeText, rootText] = lines;
@@ -392,7 +392,31 @@ async function openCheckpoint(note, vkey) {
   if (size === null || size < 0n || size.toString() !== sizeText) fail(step, `checkpoint size "${sizeText}" is not a canonical number`);
   const root = base64(rootText, true);
   if (root === null || root.length !== 32) fail(step, "checkpoint root is not a base64 SHA-256 hash");
-  return { origin, size, root };
+  return { origin, size, root, hash };
+}
+
+/**
+ * signedByTrusted reports whether a checkpoint, signed by the key of name and hash, is
+ * signed by the trusted key (a list of verifier keys) of that name and hash, as note.Open
+ * looks keys up: exactly one trusted key of that name and hash, and its signature valid.
+ */
+async function signedByTrusted(note, name, hash, trusted) {
+  const matches = trusted.filter((k) => {
+    try {
+      const t = parseVerifierKey(k);
+      return t.name === name && t.hash === hash;
+    } catch {
+      return false; // not a key: it trusts nothing
+    }
+  });
+  if (matches.length !== 1) return false;
+  try {
+    await openNote("key", note, matches[0]);
+    return true;
+  } catch (e) {
+    if (e instanceof ProofError && e.unsupported) throw e;
+    return false;
+  }
 }
 
 // ---- the log ----------------------------------------------------------------------------
@@ -503,12 +527,16 @@ function target(bits) {
 
 /**
  * verifyProof checks every step of a parsed proof that needs no network, in the order of
- * notary.Verify: entry → leaf → signed checkpoint → inclusion, and for a complete proof →
- * OP_RETURN → txid → block Merkle root → proof of work, within the network's limit. It
- * does not check that the block is in Bitcoin's best chain: only a node can. report(step,
- * facts) is called as each step passes. It returns what was established, or throws a ProofError.
+ * notary.Verify: entry → leaf → signed checkpoint → trusted key → inclusion, and for a
+ * complete proof → OP_RETURN → txid → block Merkle root → proof of work, within the
+ * network's limit. It does not check that the block is in Bitcoin's best chain: only a
+ * node can. report(step, facts) is called as each step passes. trusted are the log keys
+ * the caller trusts (verifier key strings), as notary.Verify takes them: a pending proof
+ * must be signed by one of them (step "key"), a complete one verifies and says whether it
+ * was (keyTrusted). null trusts the key the proof names, as Go's p.OwnKey() (keyTrust
+ * "own"). It returns what was established, or throws a ProofError.
  */
-export async function verifyProof(p, report = () => {}) {
+export async function verifyProof(p, report = () => {}, trusted = null) {
   if (p.entry.nonce.length !== 16) fail("entry", `nonce must be 16 bytes, got ${p.entry.nonce.length}`);
   if (p.entry.index < 0n) fail("entry", `negative index ${p.entry.index}`);
   const leaf = leafHash(p);
@@ -521,6 +549,17 @@ export async function verifyProof(p, report = () => {}) {
   const cp = await openCheckpoint(p.log.checkpoint, p.log.key);
   Object.assign(v, { origin: cp.origin, logSize: cp.size, logRoot: toHex(cp.root) });
   report("checkpoint", v);
+
+  if (trusted === null) {
+    v.keyTrust = "own";
+  } else {
+    v.keyTrust = (await signedByTrusted(p.log.checkpoint, cp.origin, cp.hash, trusted)) ? "trusted" : "untrusted";
+  }
+  v.keyTrusted = v.keyTrust !== "untrusted";
+  if (!v.keyTrusted && !p.bitcoin) {
+    fail("key", `the proof is pending and its checkpoint is signed by ${p.log.key}, not by a key you trust`);
+  }
+  report("key", v);
 
   if (p.entry.index >= cp.size) fail("inclusion", `entry ${p.entry.index} is not in a log of size ${cp.size}`);
   const root = rootFromInclusion(p.entry.index, cp.size, leaf, p.log.inclusion);
@@ -567,14 +606,14 @@ export async function verifyProof(p, report = () => {}) {
 }
 
 /**
- * checkProof parses and verifies a proof file (a Uint8Array); if fileDigest (hex) is given,
- * the proof must be for it. A proof for another digest fails at step "digest", and is still
+ * checkProof parses and verifies a proof file (a Uint8Array), trusting the log keys trusted
+ * (see verifyProof); if fileDigest (hex) is given, the proof must be for it. A proof for another digest fails at step "digest", and is still
  * verified, to tell a proof of another file from a damaged one. It never throws for a bad
  * proof: it returns {valid, proof?, verified?, stage?, step?, message?, unsupported?, checks},
  * where step is the first step that failed and checks lists {step, ok, facts|message} for
  * every step that ran, in order.
  */
-export async function checkProof(bytes, fileDigest) {
+export async function checkProof(bytes, fileDigest, trusted = null) {
   const checks = [];
   const report = (step, facts) => checks.push({ step, ok: true, facts: { ...facts } });
   let p = null, wrongFile = null;
@@ -587,7 +626,7 @@ export async function checkProof(bytes, fileDigest) {
     } else if (fileDigest !== undefined) {
       report("digest", { digest: fileDigest });
     }
-    const verified = await verifyProof(p, report);
+    const verified = await verifyProof(p, report, trusted);
     if (wrongFile) return { valid: false, proof: p, verified, stage: "verify", step: "digest", message: wrongFile.message, checks };
     return { valid: true, proof: p, verified, checks };
   } catch (e) {

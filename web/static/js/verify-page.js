@@ -9,6 +9,7 @@ const state = {
   hashing: null, // the file being hashed
   proof: null, // {name, bytes}
   run: 0,
+  keys: null, // the promise of the log keys this server publishes, null if none
 };
 
 const STEP_TITLES = {
@@ -16,6 +17,7 @@ const STEP_TITLES = {
   digest: "The file",
   entry: "Log entry",
   checkpoint: "Signed checkpoint",
+  key: "Log key",
   inclusion: "Inclusion in the log",
   transaction: "Bitcoin transaction",
   block: "Bitcoin block",
@@ -36,6 +38,14 @@ function passedText(step, f) {
     case "checkpoint":
       return ["A checkpoint of the log ", h("b", {}, f.origin), ` (${fmtInt(f.logSize)} entries, root `, hash(f.logRoot),
         ") carries a valid Ed25519 signature by the log key the proof names."];
+    case "key":
+      if (f.keyTrust === "trusted") return ["The checkpoint is signed by the log key this server publishes, ", hash(f.key), "."];
+      if (f.keyTrust === "own") {
+        return ["Not compared: no notary's published key was at hand (this page is not served by a notary), so the key the proof names, ",
+          hash(f.key), ", was trusted. The signature shows only that whoever holds that key signed."];
+      }
+      return ["The checkpoint is signed by ", hash(f.key), ", not by the log key this server publishes: the proof comes from another notary, or the key changed. ",
+        "Who logged the entry is not established; the proof's time rests on Bitcoin, not on that key."];
     case "inclusion":
       return [`The entry is in that checkpoint's Merkle tree: a path of ${f.pathLength} hash${f.pathLength === 1 ? "" : "es"} leads from its leaf to the signed root.`];
     case "transaction":
@@ -71,6 +81,12 @@ function render(result, docDigest) {
       "until one does, the proof rests on the notary's signed word alone. ",
       "Get the complete proof once it is anchored: ", h("a", { href: `lookup.html#${v.digest}` }, "look it up"),
       ", or run ", h("code", {}, "notary upgrade"), " on this file.");
+  } else if (result.step === "key") {
+    kind = "invalid";
+    title.textContent = "Not trusted";
+    text.replaceChildren("This pending proof is signed by a key this server does not publish. Until a Bitcoin block commits it, ",
+      "a pending proof rests on its notary's signature alone, and anyone can make a key: it proves nothing here. ",
+      "Check it against the key of the notary that issued it: ", h("code", {}, "notary verify --key KEY proof.json"), ".");
   } else if (result.unsupported) {
     kind = "unsupported";
     title.textContent = "Cannot check here";
@@ -101,7 +117,8 @@ function render(result, docDigest) {
     const c = byStep.get(step);
     let mark, body;
     if (c && c.ok) {
-      mark = "ok"; body = passedText(step, c.facts);
+      mark = step === "key" && c.facts.keyTrust !== "trusted" ? "unknown" : "ok";
+      body = passedText(step, c.facts);
     } else if (c) {
       mark = c.unsupported ? "unknown" : "fail"; body = [c.message[0].toUpperCase() + c.message.slice(1) + "."];
     } else if (step === "digest" && docDigest === undefined) {
@@ -145,10 +162,17 @@ function renderTrusted(result, docDigest) {
       "Nothing outside the notary confirms it until a Bitcoin block commits it.");
   }
   if (result.valid) {
-    const keyItem = h("li", {}, h("b", {}, "Trusted: "), "that ", hash(v.key),
-      " is the notary's log key. The proof names its own key; the signatures show only that whoever holds that key signed. Compare it with the key the notary publishes.");
-    out.push(keyItem);
-    compareKey(keyItem, v.key);
+    const keyItem = {
+      trusted: [h("b", {}, "Compared: "), "the log key ", hash(v.key), " is the one this server publishes. ",
+        h("span", { class: "good", "data-key": "same" }, "This server publishes the same key.")],
+      untrusted: [h("b", {}, "Not trusted: "), "the log key ", hash(v.key), ". ",
+        h("span", { class: "bad", "data-key": "different" }, "This server publishes a different key: the proof comes from another notary, or the key changed."),
+        " Its time rests on Bitcoin, not on that key."],
+      own: [h("b", {}, "Trusted: "), "that ", hash(v.key), " is the notary's log key. ",
+        h("span", { "data-key": "own" }, "The proof names its own key, and no notary's published key was at hand to compare with: "),
+        "the signatures show only that whoever holds that key signed. Compare it with the key the notary publishes."],
+    }[v.keyTrust];
+    li(...keyItem);
   }
   if (docDigest === undefined && result.valid) {
     li(h("b", {}, "Not checked: "), "that you hold the file. Choose it above: it is hashed here, not sent.");
@@ -157,18 +181,16 @@ function renderTrusted(result, docDigest) {
   $("#trusted").replaceChildren(...out);
 }
 
-// compareKey asks this server (if the page came from one) for the log key it publishes.
-async function compareKey(item, key) {
-  if (!location.protocol.startsWith("http")) return;
+// publishedKeys returns the log key this server publishes (GET /v1/keys), as the list of
+// keys the page trusts, or null when the page is not served by a notary: it then trusts the
+// key the proof names, and says so.
+async function publishedKeys() {
+  if (!location.protocol.startsWith("http")) return null;
   try {
     const keys = await api("v1/keys");
-    const published = keys.log_key || keys.key;
-    if (!published) return;
-    item.append(" ", published === key
-      ? h("span", { class: "good", "data-key": "same" }, "This server publishes the same key.")
-      : h("span", { class: "bad", "data-key": "different" }, "This server publishes a different key: the proof comes from another notary, or the key changed."));
+    return keys.log_key ? [keys.log_key] : null;
   } catch {
-    // a server without /v1/keys, or none: nothing to compare with
+    return null; // a server without /v1/keys: nothing to compare with
   }
 }
 
@@ -197,7 +219,8 @@ async function run() {
   const id = ++state.run;
   if (!state.proof) return;
   if (state.hashing) return; // run again once the file is hashed
-  const result = await checkProof(state.proof.bytes, state.docDigest);
+  state.keys ||= publishedKeys();
+  const result = await checkProof(state.proof.bytes, state.docDigest, await state.keys);
   if (id !== state.run) return;
   render(result, state.docDigest);
   $("#result").dataset.proof = state.proof.name;
