@@ -447,6 +447,33 @@ func testWrongChain(t *testing.T, c *chain, proofPath string, v *notary.Verified
 		testExplorer(t, proofPath, v, blockHex, other)
 	})
 
+	t.Run("relabelled network", func(t *testing.T) {
+		// The regtest proof relabelled: checked against the regtest node it came from, it is
+		// refused for the node's chain before the node is believed about the block.
+		dir := t.TempDir()
+		p := readProofFile(t, proofPath)
+		for _, network := range []string{"mainnet", "simnet", "testnet4"} {
+			p.Bitcoin.Network = network
+			path := writeProofFile(t, dir, network+".proof.json", p)
+			_, stderr := wantCLI(t, exitInvalid, "verify", "--node", c.rpcURL(), path)
+			want := fmt.Sprintf("the proof is anchored on %s, but your node at %s follows regtest (its block 0 is %s)",
+				network, redactURL(c.rpcURL()), regtestGenesis)
+			if !strings.Contains(errLine(stderr), want) || !hasLine(stderr, "hint: ") {
+				t.Errorf("verify --node of the proof relabelled %s: want %q and a hint in:\n%s", network, want, stderr)
+			}
+		}
+		// Offline, the mainnet label fails on its own: regtest's target is beyond mainnet's limit.
+		_, stderr := wantCLI(t, exitInvalid, "verify", filepath.Join(dir, "mainnet.proof.json"))
+		if !strings.Contains(errLine(stderr), "work check failed") || !strings.Contains(errLine(stderr), "easier than mainnet allows") {
+			t.Errorf("verify of the proof relabelled mainnet, offline:\n%s", stderr)
+		}
+		// The genuine proof: the node follows its network, and says so.
+		stdout, _ := wantCLI(t, exitOK, "verify", "--node", c.rpcURL(), proofPath)
+		if !hasLine(stdout, fmt.Sprintf("ok   your node at %s follows regtest, the proof's network (its block 0 is %s)", redactURL(c.rpcURL()), regtestGenesis)) {
+			t.Errorf("verify --node does not say which chain the node follows:\n%s", stdout)
+		}
+	})
+
 	t.Run("another node", func(t *testing.T) {
 		// A second regtest chain of the same height: another block at the proof's height.
 		o := startChain(t)
@@ -478,11 +505,14 @@ func testExplorer(t *testing.T, proofPath string, v *notary.Verified, blockHex, 
 		mu.Lock()
 		defer mu.Unlock()
 		asked = append(asked, r.URL.Path)
-		if r.URL.Path != fmt.Sprintf("/api/block-height/%d", v.Height) {
+		switch r.URL.Path {
+		case "/api/block-height/0":
+			fmt.Fprint(w, regtestGenesis)
+		case fmt.Sprintf("/api/block-height/%d", v.Height):
+			fmt.Fprint(w, answer)
+		default:
 			http.Error(w, "Block not found", http.StatusNotFound)
-			return
 		}
-		fmt.Fprint(w, answer)
 	}))
 	t.Cleanup(srv.Close)
 	set := func(s string) {
@@ -516,7 +546,11 @@ func testExplorer(t *testing.T, proofPath string, v *notary.Verified, blockHex, 
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if len(asked) != 4 {
-		t.Errorf("the explorer was asked %v; want one request per verify", asked)
+	// Block 0, then the proof's height; the last explorer answers 404 to the first.
+	if len(asked) != 7 {
+		t.Errorf("the explorer was asked %v; want its block 0 and the proof's block for each verify", asked)
 	}
 }
+
+// regtestGenesis is the hash of regtest's block 0, as nodes print it.
+const regtestGenesis = "0f9188f13cb7b2c71f2a335e3a4fc328bf5beb436012afca590b1a11466e2206"

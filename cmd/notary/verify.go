@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -66,6 +67,16 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			hint: "a proof is for the exact bytes that were stamped; check that this is the original file"}
 	}
 
+	// A node or an explorer of another chain is not to be believed about a block: ask it
+	// which chain it follows first.
+	src := blockSources{*nodeURL, *explorer, *trusted}
+	var chainLine string
+	if p.Complete() {
+		if chainLine, err = checkChain(ctx, p.Bitcoin.Network, src); err != nil {
+			return err
+		}
+	}
+
 	v, err := notary.Verify(p, p.OwnKey())
 	if err != nil {
 		return &cliError{code: exitInvalid, err: err, hint: "the proof file is corrupt or was altered; fetch it again from its source"}
@@ -89,12 +100,65 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
+	if chainLine != "" {
+		say("%s", chainLine)
+	}
 	say("%s", checked)
 	if v.Network != "mainnet" {
 		say("note this proof is anchored on %s, not Bitcoin's main network: it shows the mechanism, not a time anyone must accept", v.Network)
 	}
 	say("The document existed no later than %s (time of block %d).", v.BlockTime.Format(time.RFC3339), v.Height)
 	return nil
+}
+
+// checkChain asks the node or the explorer of src, if any, for its block 0, and refuses the
+// proof unless that is the genesis block of the proof's network: a regtest node has a block
+// at every height a relabelled proof names. It returns the line saying what it checked.
+func checkChain(ctx context.Context, network string, src blockSources) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	var (
+		source, genesisHex string
+		err                error
+	)
+	switch {
+	case src.node != "":
+		source = "your node at " + redactURL(src.node)
+		if genesisHex, err = nodeBlockHash(ctx, src.node, 0); err == nil {
+			if _, perr := merkle.ParseHash(genesisHex); perr != nil {
+				err = fmt.Errorf("it answered %q, not a block hash", printable([]byte(genesisHex), 100))
+			}
+		}
+		if err != nil {
+			return "", &cliError{code: exitUsage, err: fmt.Errorf("asking the node for its block 0: %v", err),
+				hint: "check --node: URL, user, password, and that the node runs on " + network}
+		}
+	case src.explorer != "":
+		source = "the explorer " + src.explorer
+		if genesisHex, err = explorerBlockHash(ctx, src.explorer, 0); err != nil {
+			return "", &cliError{code: exitUsage, err: fmt.Errorf("asking the explorer for its block 0: %v", err)}
+		}
+	default:
+		return "", nil
+	}
+	follows := "a chain of none of the networks a proof can name"
+	if n, ok := notary.NetworkOfGenesis(internalHash(genesisHex)); ok {
+		if n.Name == network {
+			return fmt.Sprintf("ok   %s follows %s, the proof's network (its block 0 is %s)", source, network, genesisHex), nil
+		}
+		follows = n.Name
+	}
+	return "", &cliError{code: exitInvalid,
+		err:  fmt.Errorf("the proof is anchored on %s, but %s follows %s (its block 0 is %s)", network, source, follows, genesisHex),
+		hint: "check the proof against a node of " + network + "; a proof whose network is not its block's is forged"}
+}
+
+// internalHash returns a block hash as nodes print it (64 hex digits, checked) in internal
+// byte order.
+func internalHash(printed string) merkle.Hash {
+	h, _ := merkle.ParseHash(printed)
+	slices.Reverse(h[:])
+	return h
 }
 
 // checkBestChain checks that the proof's block is in the best chain at its height, with
