@@ -115,7 +115,7 @@ func limited(c echo.Context) bool {
 	switch c.Path() {
 	case "/healthz", "/readyz", "/metrics", "/v1/openapi.json":
 		return false
-	case "/digest", "/timestamp/:commitment":
+	case calendarSubmitPath, calendarTimestampPath:
 		return true
 	}
 	return strings.HasPrefix(c.Request().URL.Path, "/v1/")

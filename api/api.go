@@ -18,6 +18,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -132,32 +133,33 @@ func New(cfg Config) http.Handler {
 	// included, is readable by the pages of other origins.
 	e.Use(cors)
 	e.Use(m.middleware)
+	e.Use(wholeSegments)
 	e.Use(acc.middleware)
 
-	e.GET("/healthz", h.healthz)
-	e.GET("/readyz", h.readyz)
-	e.GET("/metrics", m.serve)
+	get(e, "/healthz", h.healthz)
+	get(e, "/readyz", h.readyz)
+	get(e, "/metrics", m.serve)
 	v1 := e.Group("/v1")
 	v1.POST("/timestamps", h.submit)
 	v1.POST("/timestamps/batch", h.submitBatch)
-	v1.GET("/timestamps/:digest", h.lookup)
-	v1.GET("/entries/:index", h.entry)
-	v1.GET("/checkpoint", h.checkpoint)
-	v1.GET("/proofs/inclusion", h.inclusion)
-	v1.GET("/proofs/consistency", h.consistency)
-	v1.GET("/anchors", h.anchors)
-	v1.GET("/keys", h.keys)
-	v1.GET("/status", h.status)
-	v1.GET("/openapi.json", h.openapi)
+	get(v1, "/timestamps/:digest", h.lookup)
+	get(v1, "/entries/:index", h.entry)
+	get(v1, "/checkpoint", h.checkpoint)
+	get(v1, "/proofs/inclusion", h.inclusion)
+	get(v1, "/proofs/consistency", h.consistency)
+	get(v1, "/anchors", h.anchors)
+	get(v1, "/keys", h.keys)
+	get(v1, "/status", h.status)
+	get(v1, "/openapi.json", h.openapi)
 	registerOpenTimestamps(e, cfg)
 	if cfg.Pages != nil {
 		// Each page gets its own route, so that unknown paths (under /v1 too) reach the
 		// JSON error handler instead of the file server's plain-text 404.
-		files := echo.WrapHandler(http.FileServerFS(cfg.Pages))
-		e.GET("/", files)
+		files := pageHeaders(echo.WrapHandler(http.FileServerFS(cfg.Pages)))
+		get(e, "/", files)
 		_ = fs.WalkDir(cfg.Pages, ".", func(path string, d fs.DirEntry, err error) error {
 			if err == nil && !d.IsDir() {
-				e.GET("/"+path, files)
+				get(e, "/"+path, files)
 			}
 			return err
 		})
@@ -167,6 +169,45 @@ func New(cfg Config) http.Handler {
 		m.routes[r.Path] = true
 	}
 	return e
+}
+
+// router is where routes are registered: the Echo instance or a group of it.
+type router interface {
+	GET(path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route
+	HEAD(path string, h echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route
+}
+
+// get registers h for GET and HEAD on path. A HEAD request is answered as GET is, headers
+// and status alike; net/http leaves the body out.
+func get(r router, path string, h echo.HandlerFunc) {
+	r.GET(path, h)
+	r.HEAD(path, h)
+}
+
+// wholeSegments answers 404 for a path whose parameters take more than one segment: Echo
+// gives a route's last parameter the rest of the path, so /v1/timestamps/X/extra would
+// otherwise be a lookup of the digest "X/extra".
+func wholeSegments(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		for _, v := range c.ParamValues() {
+			if strings.Contains(v, "/") {
+				return apiError(codeNotFound, "no such endpoint")
+			}
+		}
+		return next(c)
+	}
+}
+
+// pageHeaders adds to the answers of the pages the headers that forbid framing them (a
+// meta element cannot say frame-ancestors): no other site can show them in a frame to
+// have a visitor click in them.
+func pageHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set("Content-Security-Policy", "frame-ancestors 'none'")
+		h.Set("X-Frame-Options", "DENY")
+		return next(c)
+	}
 }
 
 // shutdownContext returns a context that is cancelled when done is closed.

@@ -434,8 +434,12 @@ func TestRouting(t *testing.T) {
 		{"unknown route", "GET", "/v2/timestamps", 404, "not_found"},
 		{"unknown route under /v1", "GET", "/v1/nothing", 404, "not_found"},
 		{"root without pages", "GET", "/", 404, "not_found"},
-		// Echo's last path parameter takes the rest of the path, slashes included.
-		{"too deep", "GET", "/v1/timestamps/" + d + "/proof", 400, "bad_digest"},
+		// Echo's last path parameter takes the rest of the path, slashes included: such
+		// a path is no route's, whatever the parameter.
+		{"too deep", "GET", "/v1/timestamps/" + d + "/proof", 404, "not_found"},
+		{"too deep, not a digest", "GET", "/v1/timestamps/X/extra", 404, "not_found"},
+		{"too deep, .ots", "GET", "/v1/timestamps/" + d + "/x.ots", 404, "not_found"},
+		{"too deep, an entry", "GET", "/v1/entries/1/x", 404, "not_found"},
 		{"GET the collection", "GET", "/v1/timestamps", 405, "method_not_allowed"},
 		{"PUT the collection", "PUT", "/v1/timestamps", 405, "method_not_allowed"},
 		{"DELETE a timestamp", "DELETE", "/v1/timestamps/" + d, 405, "method_not_allowed"},

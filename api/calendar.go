@@ -53,14 +53,26 @@ const (
 	mimeText   = "text/plain"
 )
 
+// The routes of the calendar protocol.
+const (
+	calendarSubmitPath    = "/digest"
+	calendarTimestampPath = "/timestamp/:commitment"
+)
+
+// calendarRoute reports whether route is one of the calendar protocol's, whose every
+// answer is plain text.
+func calendarRoute(route string) bool {
+	return route == calendarSubmitPath || route == calendarTimestampPath
+}
+
 // exportPath is the route whose .ots form the export middleware serves.
 const exportPath = "/v1/timestamps/:digest"
 
 // registerOpenTimestamps adds the calendar endpoints and the .ots export of /v1/timestamps.
 func registerOpenTimestamps(e *echo.Echo, cfg Config) {
 	c := &calendar{svc: cfg.Service, log: cfg.Logger}
-	e.POST("/digest", c.submit)
-	e.GET("/timestamp/:commitment", c.timestamp)
+	e.POST(calendarSubmitPath, c.submit)
+	get(e, calendarTimestampPath, c.timestamp)
 	e.Use(c.export)
 }
 

@@ -124,9 +124,13 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 			log.Error("request failed", "method", c.Request().Method, "path", c.Request().URL.Path, "err", err)
 			apiErr = apiError(codeInternal, "the service failed to handle the request; nothing was lost, try again")
 		}
-		if c.Request().Method == http.MethodHead {
-			err = c.NoContent(apiErr.Status)
-		} else {
+		// A HEAD request gets the same answer as GET: net/http leaves the body out.
+		switch {
+		case calendarRoute(c.Path()):
+			// The calendar answers in plain text, as the reference calendar does, the
+			// refusals of the API's middleware (key, rate limit, method) included.
+			err = c.Blob(apiErr.Status, mimeText, []byte(apiErr.Message))
+		default:
 			err = c.JSON(apiErr.Status, errorBody{apiErr})
 		}
 		if err != nil {
