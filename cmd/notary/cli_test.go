@@ -19,14 +19,14 @@ func TestRunUsage(t *testing.T) {
 		inStderr []string
 	}{
 		{"no command", nil, exitUsage, []string{"Usage:", "notary verify"}},
-		{"help", []string{"help"}, exitOK, []string{"Usage:", "Examples:"}},
+		{"help", []string{"help"}, exitOK, []string{"Usage:", "Examples:", "Exit status of verify"}},
 		{"--help", []string{"--help"}, exitOK, []string{"Usage:"}},
 		{"unknown command", []string{"frobnicate"}, exitUsage, []string{`error: unknown command "frobnicate"`, "hint: ", "notary help"}},
 		{"command as flag", []string{"--verify"}, exitUsage, []string{`error: unknown command "--verify"`, "hint: "}},
 		{"verify without args", []string{"verify"}, exitUsage, []string{"Usage: notary verify", "error: verify takes a proof file"}},
 		{"verify too many args", []string{"verify", proof, "doc", "more"}, exitUsage, []string{"error: verify takes a proof file"}},
 		{"verify unknown flag", []string{"verify", "--bogus", proof}, exitUsage, []string{"flag provided but not defined: -bogus", "error: "}},
-		{"verify -h", []string{"verify", "-h"}, exitOK, []string{"Usage: notary verify", "-node", "-explorer", "-block"}},
+		{"verify -h", []string{"verify", "-h"}, exitOK, []string{"Usage: notary verify", "-node", "-explorer", "-block", "-key", "-keys", "Exit status:"}},
 		{"verify bad --digest", []string{"verify", "--digest", "abc", proof}, exitUsage, []string{"error: "}},
 		{"stamp without file", []string{"stamp"}, exitUsage, []string{"error: stamp takes one file"}},
 		{"stamp missing file", []string{"stamp", "--server", "http://127.0.0.1:1", filepath.Join(dir, "nope")}, exitUsage, []string{"error: ", "nope"}},

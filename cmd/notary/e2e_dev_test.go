@@ -69,7 +69,7 @@ func TestE2EDev(t *testing.T) {
 		switch code {
 		case exitOK:
 			return true, nil
-		case exitIncomplete:
+		case exitPending:
 			return false, nil
 		}
 		t.Fatalf("upgrade: exit %d\n%s%s", code, out, errOut)

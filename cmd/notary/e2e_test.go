@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"crypto/rand"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/notary-dev/notary/api"
 	"github.com/notary-dev/notary/notary"
@@ -171,18 +174,34 @@ func TestE2ECLI(t *testing.T) {
 	}
 
 	t.Run("pending", func(t *testing.T) {
-		stdout, stderr := wantCLI(t, exitInvalid, "verify", proofPath, doc)
-		if !strings.Contains(errLine(stderr), "pending") || !hasLine(stderr, "hint: ") || !strings.Contains(stderr, "notary upgrade "+proofPath) {
-			t.Errorf("verify of a pending proof: want an error saying pending and a hint to upgrade:\n%s", stderr)
+		// Without a key to compare with, it rests on the key it names: exit 5, and said.
+		stdout, stderr := wantCLI(t, exitPendingOwnKey, "verify", proofPath, doc)
+		if !strings.Contains(noteLine(stderr), "pending") || !hasLine(stderr, "hint: ") || !strings.Contains(stderr, "notary upgrade "+proofPath) {
+			t.Errorf("verify of a pending proof: want a note saying pending and a hint to upgrade:\n%s", stderr)
 		}
-		if !hasLine(stdout, "ok   the document's SHA-256 is "+d.String()) || !strings.Contains(stdout, "checkpoint signed by its key") {
-			t.Errorf("verify of a pending proof: the offline checks it passed are not reported:\n%s", stdout)
+		if !hasLine(stdout, "ok   the document's SHA-256 is "+d.String()) || !strings.Contains(stdout, "checkpoint signed by the key the proof names") ||
+			!hasLine(stdout, "--   NOT checked: that "+s.logKey(t)+" is the log's key") {
+			t.Errorf("verify of a pending proof: the offline checks it passed, and the key it trusted, are not reported:\n%s", stdout)
+		}
+		// With the key the notary publishes: exit 3.
+		stdout, _ = wantCLI(t, exitPending, "verify", "--key", s.logKey(t), proofPath, doc)
+		if !strings.Contains(stdout, "checkpoint signed by a key you trust ("+s.logKey(t)+")") {
+			t.Errorf("verify --key of a pending proof:\n%s", stdout)
+		}
+		// The same entry, signed by a made-up key bearing the log's name: it hangs together,
+		// and is refused as soon as the notary's key is given.
+		forged := forgePending(t, readProofFile(t, proofPath))
+		forgedPath := writeProofFile(t, t.TempDir(), "forged.proof.json", forged)
+		wantCLI(t, exitPendingOwnKey, "verify", forgedPath, doc)
+		_, stderr = wantCLI(t, exitInvalid, "verify", "--key", s.logKey(t), forgedPath, doc)
+		if !strings.Contains(errLine(stderr), "key check failed") || !strings.Contains(errLine(stderr), forged.Log.Key+", not by a key you trust") {
+			t.Errorf("verify --key of a forged pending proof:\n%s", stderr)
 		}
 		stdout, _ = wantCLI(t, exitOK, "info", proofPath)
 		if !strings.Contains(stdout, "pending") {
 			t.Errorf("info of a pending proof does not say pending:\n%s", stdout)
 		}
-		stdout, stderr = wantCLI(t, exitIncomplete, "upgrade", proofPath)
+		stdout, stderr = wantCLI(t, exitPending, "upgrade", proofPath)
 		if !strings.Contains(stdout, "not complete yet: status pending") || !hasLine(stderr, "hint: ") {
 			t.Errorf("upgrade before any anchor:\nstdout:\n%s\nstderr:\n%s", stdout, stderr)
 		}
@@ -192,7 +211,7 @@ func TestE2ECLI(t *testing.T) {
 	c.mine(t, matureBlocks)
 	ts := waitBroadcast(t, c, s.url, d)
 	anchorTx := ts.Anchor.TxID
-	stdout, _ = wantCLI(t, exitIncomplete, "upgrade", proofPath)
+	stdout, _ = wantCLI(t, exitPending, "upgrade", proofPath)
 	if !strings.Contains(stdout, "status anchored, transaction "+anchorTx+" with 0 confirmation(s)") {
 		t.Errorf("upgrade with the anchor in the mempool:\n%s", stdout)
 	}
@@ -200,7 +219,7 @@ func TestE2ECLI(t *testing.T) {
 	waitStatus(t, s.url, d, "anchored with 1 confirmation", func(ts api.TimestampView) bool {
 		return ts.Anchor != nil && ts.Anchor.Confirmations == 1
 	})
-	stdout, _ = wantCLI(t, exitIncomplete, "upgrade", proofPath)
+	stdout, _ = wantCLI(t, exitPending, "upgrade", proofPath)
 	if !strings.Contains(stdout, "transaction "+anchorTx+" with 1 confirmation(s)") {
 		t.Errorf("upgrade with 1 of 2 confirmations:\n%s", stdout)
 	}
@@ -245,11 +264,14 @@ func TestE2ECLI(t *testing.T) {
 		if p := readProofFile(t, again+".proof.json"); !p.Complete() || p.Entry.Index != complete.Entry.Index {
 			t.Errorf("stamp of a confirmed document saved complete=%v, entry %d; want the complete proof of entry %d", p.Complete(), p.Entry.Index, complete.Entry.Index)
 		}
-		wantCLI(t, exitOK, "verify", again+".proof.json", again)
+		wantCLI(t, exitUnchecked, "verify", again+".proof.json", again)
 	})
 
 	t.Run("verify", func(t *testing.T) {
-		stdout, _ := wantCLI(t, exitOK, "verify", proofPath, doc)
+		stdout, stderr := wantCLI(t, exitUnchecked, "verify", proofPath, doc)
+		if !strings.Contains(noteLine(stderr), "not checked against any chain source") || !hasLine(stderr, "hint: ") {
+			t.Errorf("verify without a chain source: want a note saying the block was not checked:\n%s", stderr)
+		}
 		blockLine := fmt.Sprintf("The document existed no later than %s (time of block %d).", v.BlockTime.Format(time.RFC3339), v.Height)
 		for _, want := range []string{
 			"ok   the document's SHA-256 is " + d.String(),
@@ -312,6 +334,31 @@ func TestE2ECLI(t *testing.T) {
 
 	t.Run("tampered", func(t *testing.T) { testTampered(t, complete) })
 	t.Run("wrong chain", func(t *testing.T) { testWrongChain(t, c, proofPath, v) })
+}
+
+// forgePending returns p with its checkpoint signed again by a new key bearing the log's
+// name: as anyone can make one.
+func forgePending(t *testing.T, p *notary.Proof) *notary.Proof {
+	t.Helper()
+	cp, err := notary.OpenCheckpoint([]byte(p.Log.Checkpoint), p.Log.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	skey, vkey, err := note.GenerateKey(rand.Reader, cp.Origin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := note.NewSigner(skey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged, err := notary.SignCheckpoint(cp.Size, cp.Root, signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := *p
+	q.Log.Key, q.Log.Checkpoint = vkey, string(forged.Note)
+	return &q
 }
 
 // testTampered alters a complete proof in each of its parts and checks that verify rejects
@@ -410,7 +457,7 @@ func testTampered(t *testing.T, complete *notary.Proof) {
 		if err := os.WriteFile(path, good, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		wantCLI(t, exitOK, "verify", path)
+		wantCLI(t, exitUnchecked, "verify", path)
 		wantCLI(t, exitUsage, "verify", path, filepath.Join(dir, "no-such-document"))
 	})
 }

@@ -515,6 +515,16 @@ func errLine(stderr string) string {
 	return ""
 }
 
+// noteLine returns the "note: " line of stderr, or "".
+func noteLine(stderr string) string {
+	for line := range strings.SplitSeq(stderr, "\n") {
+		if strings.HasPrefix(line, "note: ") {
+			return line
+		}
+	}
+	return ""
+}
+
 // hasLine reports whether out has a line starting with prefix.
 func hasLine(out, prefix string) bool {
 	for line := range strings.SplitSeq(out, "\n") {

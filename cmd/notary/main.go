@@ -13,8 +13,10 @@
 //	notary audit   [flags]                  check every entry and hash of the stored log
 //	notary migrate --data DIR --to URL      move a SQLite log into PostgreSQL, same root
 //
-// Exit codes: 0 success (a valid proof for verify), 1 an invalid or incomplete proof,
-// 2 a usage or I/O error, 3 (upgrade) the proof is not complete yet.
+// Exit codes: 0 success, 1 an invalid, forged or untrusted proof, 2 a usage or I/O error,
+// 3 pending (verify: valid so far, resting on a log key you trust; upgrade: not complete
+// yet), 4 (verify) complete but its block not checked against any chain source, 5 (verify)
+// pending and signed only by the key it names.
 package main
 
 import (
@@ -48,24 +50,38 @@ Examples:
   notary upgrade contract.pdf.proof.json
   notary verify contract.pdf.proof.json contract.pdf
   notary verify --node http://user:pass@127.0.0.1:8332 contract.pdf.proof.json contract.pdf
+  notary verify --keys trusted-notaries.txt contract.pdf.proof.json contract.pdf
   notary apikey create --data /var/lib/notary ci-pipeline
+
+Exit status of verify (of the others: 0 success, 1 invalid, 2 usage or I/O error, 3 not complete yet):
+  0  complete, and its block checked against your node, an explorer or a block you trust
+  1  invalid or forged; or pending and signed by a key you did not give (--key, --keys)
+  2  usage or I/O error
+  3  valid so far but pending: it rests on the signature of a log key you trust
+  4  complete, but its block not checked against any chain source
+  5  valid so far but pending, and signed only by the key it names itself (no --key)
 
 Run "notary COMMAND -h" for the flags of a command.
 `
 
-// Exit codes.
+// Exit codes. What verify's mean is spelled out in verifyExits, "notary help" and the README.
 const (
-	exitOK         = 0
-	exitInvalid    = 1
-	exitUsage      = 2
-	exitIncomplete = 3
+	exitOK            = 0 // success; verify: complete, and its block checked against a chain source
+	exitInvalid       = 1 // an invalid or forged proof, or a pending one of a key not trusted
+	exitUsage         = 2 // a usage or I/O error
+	exitPending       = 3 // pending: valid so far, resting on a log key you trust (upgrade: not complete yet)
+	exitUnchecked     = 4 // verify: complete, its block not checked against any chain source
+	exitPendingOwnKey = 5 // verify: pending, and signed only by the key it names
 )
 
-// cliError is an error with an exit code and an optional hint for the user.
+// cliError is an error with an exit code and an optional hint for the user. A note is an
+// outcome short of success that is not an error either (a valid proof, pending): run prints
+// it as "note:" rather than "error:".
 type cliError struct {
 	code int
 	err  error
 	hint string
+	note bool
 }
 
 func (e *cliError) Error() string { return e.err.Error() }
@@ -113,12 +129,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK
 	}
-	code, hint := exitUsage, ""
+	code, hint, prefix := exitUsage, "", "error"
 	var ce *cliError
 	if errors.As(err, &ce) {
 		code, hint = ce.code, ce.hint
+		if ce.note {
+			prefix = "note"
+		}
 	}
-	fmt.Fprintf(stderr, "error: %v\n", err)
+	fmt.Fprintf(stderr, "%s: %v\n", prefix, err)
 	if hint != "" {
 		fmt.Fprintf(stderr, "hint: %s\n", hint)
 	}

@@ -169,8 +169,8 @@ func verifyOTS(ctx context.Context, f *ots.File, path, doc, digestHex string, sr
 		if pending == 0 {
 			return &cliError{code: exitInvalid, err: errors.New("the timestamp has no attestation notary can check")}
 		}
-		return &cliError{code: exitInvalid,
-			err:  errors.New("the timestamp is pending: no Bitcoin block attests it yet"),
+		return &cliError{code: exitPending, note: true,
+			err:  errors.New("the timestamp is pending: no Bitcoin block attests it yet, so it rests on its calendar's word"),
 			hint: "run \"notary upgrade " + path + "\" once the calendar's transaction is final"}
 	}
 	slices.SortStableFunc(blocks, func(a, b ots.Attested) int {
@@ -180,11 +180,11 @@ func verifyOTS(ctx context.Context, f *ots.File, path, doc, digestHex string, sr
 		for _, b := range blocks {
 			say("--   NOT checked: that block %d of Bitcoin's best chain has the Merkle root %s", b.Attestation.(ots.Bitcoin).Height, reversedHex(b.Node.Msg))
 		}
-		hint := "pass --node (your own node) or --explorer"
+		err := errors.New("an .ots file holds no block header, so its Bitcoin attestations need a node or an explorer to check")
 		if src.trusted != "" {
-			hint = "--block is not enough: an .ots file has no block header; " + hint
+			return &cliError{code: exitUsage, err: err, hint: "--block is not enough: an .ots file has no block header; pass --node (your own node) or --explorer"}
 		}
-		return &cliError{code: exitUsage, err: errors.New("an .ots file holds no block header, so its Bitcoin attestations need a node or an explorer to check"), hint: hint}
+		return &cliError{code: exitUnchecked, note: true, err: err, hint: "pass --node (your own node) or --explorer"}
 	}
 
 	var first notary.Header
@@ -290,7 +290,7 @@ func upgradeOTS(ctx context.Context, f *ots.File, path, server string, stdout io
 		}
 	}
 	if !f.Timestamp.Complete() {
-		return &cliError{code: exitIncomplete, err: errors.New("the timestamp is not complete yet"), hint: "try again after the next blocks"}
+		return &cliError{code: exitPending, err: errors.New("the timestamp is not complete yet"), hint: "try again after the next blocks"}
 	}
 	var heights []uint64
 	for _, at := range f.Timestamp.AllAttestations() {

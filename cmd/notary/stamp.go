@@ -110,9 +110,10 @@ func cmdUpgrade(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			msg += fmt.Sprintf(", transaction %s with %d confirmation(s)", ts.Anchor.TxID, ts.Anchor.Confirmations)
 		}
 		fmt.Fprintln(stdout, msg)
-		return &cliError{code: exitIncomplete, err: errors.New("the proof is not complete yet"), hint: "try again after the next blocks"}
+		return &cliError{code: exitPending, err: errors.New("the proof is not complete yet"), hint: "try again after the next blocks"}
 	}
-	// Never replace a proof by one that does not verify or is about another entry.
+	// Never replace a proof by one that does not verify or is about another entry. The key
+	// the pending proof names is the one to compare the complete proof's with.
 	v, err := notary.Verify(ts.Proof, p.OwnKey())
 	if err != nil {
 		return &cliError{code: exitInvalid, err: fmt.Errorf("the service sent a proof that does not verify: %v", err)}
@@ -124,6 +125,9 @@ func cmdUpgrade(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	fmt.Fprintf(stdout, "upgraded %s: complete, block %d\n", path, v.Height)
+	if !v.KeyTrusted {
+		fmt.Fprintf(stdout, "note: the complete proof's log key, %s, is not the pending proof's; its time rests on Bitcoin, not on the key\n", v.Key)
+	}
 	upgradeSiblingOTS(path, ts.Proof, stdout)
 	return nil
 }

@@ -12,9 +12,24 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/mod/sumdb/note"
+
 	"github.com/notary-dev/notary/merkle"
 	"github.com/notary-dev/notary/notary"
 )
+
+// verifyExits is what verify's exit statuses mean, for its help and the README.
+const verifyExits = `
+Exit status:
+  0  complete, and its block checked against your node, an explorer or a block you trust
+  1  invalid or forged; or pending and signed by a key you did not give (--key, --keys)
+  2  usage or I/O error (a missing file, a node that does not answer)
+  3  valid so far but pending: it rests on the signature of a log key you trust
+     (an .ots file: on its calendar's word)
+  4  complete, but its block not checked against any chain source (no --node, --explorer, --block)
+  5  valid so far but pending, and signed only by the key it names itself: without --key or
+     --keys, that key was trusted, and anyone can make one
+`
 
 func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("verify", "[flags] FILE.proof.json|FILE.ots [FILE]", stderr)
@@ -22,6 +37,17 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	explorer := fs.String("explorer", "", "check the block against an Esplora-style explorer (`URL`; you trust its operator)")
 	trusted := fs.String("block", "", "check against a block `HASH` you already trust (as explorers print it)")
 	digestHex := fs.String("digest", "", "the document's SHA-256 `HEX`, instead of giving the document")
+	var keyArgs []string
+	fs.Func("key", "trust the log key `VKEY`, as the notary publishes it (GET /v1/keys: log_key); repeatable", func(s string) error {
+		keyArgs = append(keyArgs, s)
+		return nil
+	})
+	keysFile := fs.String("keys", "", "trust the log keys listed in `FILE`, one a line (# comments)")
+	usage := fs.Usage
+	fs.Usage = func() {
+		usage()
+		fmt.Fprint(stderr, verifyExits)
+	}
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -33,6 +59,10 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if _, err := merkle.ParseHash(*trusted); err != nil {
 			return usageError("--block %q is not a block hash (64 hex characters)", *trusted)
 		}
+	}
+	keys, err := trustedKeys(keyArgs, *keysFile)
+	if err != nil {
+		return err
 	}
 	if f, ok, err := readOTS(fs.Arg(0)); ok || err != nil {
 		if err != nil {
@@ -77,7 +107,17 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 	}
 
-	v, err := notary.Verify(p, p.OwnKey())
+	// Without keys of its own, the user trusts the key the proof names: say so, always.
+	ownKey := keys == nil
+	if ownKey {
+		keys = p.OwnKey()
+	}
+	v, err := notary.Verify(p, keys)
+	if nte := (*notary.NotTrustedError)(nil); errors.As(err, &nte) {
+		return &cliError{code: exitInvalid, err: err,
+			hint: "until a Bitcoin block commits it, a pending proof is worth its log's signature alone, and anyone can make a key: " +
+				"ask the notary that issued it for the key it publishes (GET /v1/keys), and pass that with --key"}
+	}
 	if err != nil {
 		return &cliError{code: exitInvalid, err: err, hint: "the proof file is corrupt or was altered; fetch it again from its source"}
 	}
@@ -86,15 +126,31 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	} else {
 		say("--   no document given: checking the proof for digest %s only", v.Digest)
 	}
-	say("ok   entry %d is in the log %s of size %d (root %s), checkpoint signed by its key", v.Index, v.Origin, v.LogSize, v.LogRoot)
-	if !v.Complete {
-		return &cliError{code: exitInvalid,
-			err:  errors.New("the proof is pending: no Bitcoin block commits it yet, so it rests on the service's signature alone"),
-			hint: "run \"notary upgrade " + fs.Arg(0) + "\" once the anchoring transaction is final"}
+	entry := fmt.Sprintf("entry %d is in the log %s of size %d (root %s)", v.Index, v.Origin, v.LogSize, v.LogRoot)
+	switch {
+	case ownKey:
+		say("ok   %s, checkpoint signed by the key the proof names", entry)
+		say("--   NOT checked: that %s is the log's key; no --key or --keys given, so the key the proof names was trusted", v.Key)
+	case v.KeyTrusted:
+		say("ok   %s, checkpoint signed by a key you trust (%s)", entry, v.Key)
+	default:
+		say("ok   %s, checkpoint signed by the key the proof names", entry)
+		say("--   NOT trusted: that key, %s, is not one you gave: who logged the entry is not established; the proof's time rests on Bitcoin, not on that key", v.Key)
+	}
+	upgrade := "run \"notary upgrade " + fs.Arg(0) + "\" once the anchoring transaction is final"
+	switch {
+	case !v.Complete && ownKey:
+		return &cliError{code: exitPendingOwnKey, note: true,
+			err:  errors.New("the proof is pending: no Bitcoin block commits it yet, and it rests on the signature of the key it names, which you did not say you trust"),
+			hint: "pass the notary's log key (GET /v1/keys on the notary: log_key) with --key to check whose signature it is; " + upgrade}
+	case !v.Complete:
+		return &cliError{code: exitPending, note: true,
+			err:  errors.New("the proof is pending: no Bitcoin block commits it yet, so it rests on the signature of the log key you trust"),
+			hint: upgrade}
 	}
 	say("ok   transaction %s commits that root in an OP_RETURN output", notary.ReverseHex(v.TxID))
 	say("ok   the transaction is in block %s (height %d, network %s)", notary.ReverseHex(v.BlockHash), v.Height, v.Network)
-	say("ok   the block header meets its own proof-of-work target")
+	say("ok   the block header meets its proof-of-work target, within %s's limit", v.Network)
 
 	checked, err := checkBestChain(ctx, v, *nodeURL, *explorer, *trusted)
 	if err != nil {
@@ -108,7 +164,55 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		say("note this proof is anchored on %s, not Bitcoin's main network: it shows the mechanism, not a time anyone must accept", v.Network)
 	}
 	say("The document existed no later than %s (time of block %d).", v.BlockTime.Format(time.RFC3339), v.Height)
+	if src == (blockSources{}) {
+		return &cliError{code: exitUnchecked, note: true,
+			err:  errors.New("the block was not checked against any chain source: the proof shows work on a header, not that Bitcoin accepted it"),
+			hint: "pass --node (your own node), --explorer or --block to check it"}
+	}
 	return nil
+}
+
+// trustedKeys returns the log keys of --key and --keys as the verifiers to pass to
+// notary.Verify, or nil if neither flag was given.
+func trustedKeys(keyArgs []string, keysFile string) (note.Verifiers, error) {
+	type source struct{ key, from string }
+	var all []source
+	for _, k := range keyArgs {
+		all = append(all, source{k, "--key"})
+	}
+	if keysFile != "" {
+		data, err := os.ReadFile(keysFile)
+		if err != nil {
+			return nil, &cliError{code: exitUsage, err: fmt.Errorf("--keys: %v", err)}
+		}
+		n := len(all)
+		for i, line := range strings.Split(string(data), "\n") {
+			line = strings.TrimSpace(line)
+			if line != "" && !strings.HasPrefix(line, "#") {
+				all = append(all, source{line, fmt.Sprintf("%s:%d", keysFile, i+1)})
+			}
+		}
+		if len(all) == n {
+			return nil, usageError("--keys: %s lists no keys", keysFile)
+		}
+	}
+	if len(all) == 0 {
+		return nil, nil
+	}
+	var vs []note.Verifier
+	seen := map[string]bool{}
+	for _, k := range all {
+		v, err := note.NewVerifier(k.key)
+		if err != nil {
+			return nil, &cliError{code: exitUsage, err: fmt.Errorf("%s: %q is not a log key: %v", k.from, printable([]byte(k.key), 120), err),
+				hint: "a log key reads name+hash+key, as GET /v1/keys gives it (log_key)"}
+		}
+		if !seen[k.key] { // the same key twice would make it ambiguous
+			seen[k.key] = true
+			vs = append(vs, v)
+		}
+	}
+	return note.VerifierList(vs...), nil
 }
 
 // checkChain asks the node or the explorer of src, if any, for its block 0, and refuses the
@@ -245,6 +349,7 @@ func cmdInfo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	v, verr := notary.Verify(p, p.OwnKey())
 	if v != nil {
 		w("  log               %s, size %d, root %s", v.Origin, v.LogSize, v.LogRoot)
+		w("  log key           %s (as the proof names it; notary verify --key compares it)", v.Key)
 		w("  inclusion path    %d hashes", len(p.Log.Inclusion))
 	}
 	if p.Bitcoin == nil {
