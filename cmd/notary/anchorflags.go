@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/btcsuite/btcd/chaincfg/v2"
@@ -17,9 +19,10 @@ import (
 
 // anchorFlags configure the anchorer and its node.
 type anchorFlags struct {
-	network     string
-	nodeURL     string
-	nodeCookie  string
+	network          string
+	nodeURL          string
+	nodeCookie       string
+	nodePasswordFile string
 	interval    time.Duration
 	bumpAfter   time.Duration
 	depth       int
@@ -31,8 +34,11 @@ type anchorFlags struct {
 
 func (f *anchorFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.network, "network", "mainnet", "Bitcoin `NETWORK`: mainnet, testnet3, testnet4, signet, regtest or simnet")
-	fs.StringVar(&f.nodeURL, "node", "http://127.0.0.1:8332", "the node's JSON-RPC `URL` with credentials, e.g. http://user:pass@127.0.0.1:8332 (bitcoind or btcd --notls)")
+	fs.StringVar(&f.nodeURL, "node", "http://127.0.0.1:8332", "the node's JSON-RPC `URL` with credentials, e.g. http://user:pass@127.0.0.1:8332 (bitcoind or btcd --notls).\n"+
+		"A password on the command line shows in the process list: prefer NOTARY_NODE=URL in the environment,\n"+
+		"node = URL in --config, or --node http://user@HOST:PORT with --node-password-file or --node-cookie")
 	fs.StringVar(&f.nodeCookie, "node-cookie", "", "bitcoind's .cookie `FILE`, instead of credentials in --node")
+	fs.StringVar(&f.nodePasswordFile, "node-password-file", "", "read the password of the user named in --node from `FILE` (its first line)")
 	fs.DurationVar(&f.interval, "anchor-interval", time.Hour, "least time between two anchoring transactions")
 	fs.DurationVar(&f.bumpAfter, "bump-after", time.Hour, "replace a transaction with a higher fee when it waits this long for a block")
 	fs.IntVar(&f.depth, "depth", 6, "confirmations that make an anchor final")
@@ -60,20 +66,73 @@ func (f *anchorFlags) params() (*chaincfg.Params, error) {
 
 // node returns the RPC client of --node.
 func (f *anchorFlags) node() (anchor.Node, error) {
-	u, err := url.Parse(f.nodeURL)
-	if err != nil || u.Host == "" {
-		return nil, usageError("--node %q is not a URL like http://user:pass@127.0.0.1:8332", redactURL(f.nodeURL))
-	}
-	cfg := anchor.RPCConfig{Host: u.Host, CookieFile: f.nodeCookie, TLS: u.Scheme == "https"}
-	if u.User != nil {
-		cfg.User = u.User.Username()
-		cfg.Pass, _ = u.User.Password()
+	cfg, err := f.rpcConfig()
+	if err != nil {
+		return nil, err
 	}
 	rpc, err := anchor.NewRPC(cfg)
 	if err != nil {
 		return nil, usageError("--node: %v", err)
 	}
 	return rpc, nil
+}
+
+// rpcConfig returns the node's address and credentials: --node, and the password of
+// --node-password-file or the cookie of --node-cookie.
+func (f *anchorFlags) rpcConfig() (anchor.RPCConfig, error) {
+	u, err := url.Parse(f.nodeURL)
+	if err != nil || u.Host == "" {
+		return anchor.RPCConfig{}, usageError("--node %q is not a URL like http://user:pass@127.0.0.1:8332", redactURL(f.nodeURL))
+	}
+	cfg := anchor.RPCConfig{Host: u.Host, CookieFile: f.nodeCookie, TLS: u.Scheme == "https"}
+	if u.User != nil {
+		cfg.User = u.User.Username()
+		cfg.Pass, _ = u.User.Password()
+	}
+	if f.nodePasswordFile == "" {
+		return cfg, nil
+	}
+	if _, ok := u.User.Password(); ok {
+		return anchor.RPCConfig{}, usageError("--node-password-file and a password in --node: give the password once")
+	}
+	if f.nodeCookie != "" {
+		return anchor.RPCConfig{}, usageError("--node-password-file and --node-cookie: give one")
+	}
+	if cfg.User == "" {
+		return anchor.RPCConfig{}, usageError("--node-password-file needs the user in --node, as http://user@127.0.0.1:8332")
+	}
+	if cfg.Pass, err = readPasswordFile(f.nodePasswordFile); err != nil {
+		return anchor.RPCConfig{}, usageError("--node-password-file: %v", err)
+	}
+	return cfg, nil
+}
+
+// readPasswordFile returns the first line of a file, without its line ending.
+func readPasswordFile(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	line = strings.TrimSuffix(line, "\r")
+	if line == "" {
+		return "", fmt.Errorf("%s: the first line is empty", path)
+	}
+	return line, nil
+}
+
+// passwordInArgs reports whether --node was given on the command line with a password,
+// which anyone on the machine can read in the process list.
+func passwordInArgs(fs *flag.FlagSet) bool {
+	in := false
+	fs.Visit(func(fl *flag.Flag) {
+		if fl.Name == "node" {
+			if u, err := url.Parse(fl.Value.String()); err == nil && u.User != nil {
+				_, in = u.User.Password()
+			}
+		}
+	})
+	return in
 }
 
 // open loads the anchoring key from the data directory and returns the anchorer.

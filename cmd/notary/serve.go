@@ -275,6 +275,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
+	if passwordInArgs(fs) {
+		log.Warn("the password in --node shows in the process list; pass the URL in NOTARY_NODE or --config, or use --node-password-file or --node-cookie")
+	}
 	unlock, err := lockDataDir(f.data)
 	if err != nil {
 		return err
