@@ -825,7 +825,7 @@ func (s *Service) prune() {
 
 // keepIndexed is how many indexed entries the recent digests keep, so that a lookup and
 // the sequencing that follows it rarely straddle a prune. (A variable for tests only.)
-var keepIndexed int64 = 1 << 16
+var keepIndexed int64 = 1 << 18
 
 // recheck looks up again, in the store's digest index, the digests not found of each
 // request of batch that was looked up before the index took in entries since dropped

@@ -43,7 +43,7 @@ func (x *digestIndex) open() (*leveldb.DB, error) {
 		x.db, x.err = leveldb.OpenFile(x.dir, &opt.Options{
 			Filter:             filter.NewBloomFilter(10), // a lookup of a new digest reads no table
 			WriteBuffer:        4 << 20,
-			BlockCacheCapacity: 16 << 20,
+			BlockCacheCapacity: 64 << 20, // holds the bloom filters (1.25 B a digest) of some 4×10^7 digests
 			NoSync:             true,
 		})
 		if x.err != nil {
