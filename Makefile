@@ -29,7 +29,7 @@ test: bin/btcd
 
 # Benchmarks (numbers in the issues' closing notes come from here).
 bench: bin/btcd
-	$(GO) test -run '^$$' -bench . -benchtime 2s ./merkle ./notary ./store
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./merkle ./notary ./service ./store
 
 clean:
 	rm -rf bin
