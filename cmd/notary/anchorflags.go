@@ -23,13 +23,13 @@ type anchorFlags struct {
 	nodeURL          string
 	nodeCookie       string
 	nodePasswordFile string
-	interval    time.Duration
-	bumpAfter   time.Duration
-	depth       int
-	feeFloor    int64
-	feeCap      int64
-	startHeight int64
-	tag         string
+	interval         time.Duration
+	bumpAfter        time.Duration
+	depth            int
+	feeFloor         int64
+	feeCap           int64
+	startHeight      int64
+	tag              string
 }
 
 func (f *anchorFlags) register(fs *flag.FlagSet) {
