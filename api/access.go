@@ -35,6 +35,15 @@ type Limits struct {
 	Anonymous Rate
 	// Key limits the requests of each API key.
 	Key Rate
+	// AnonymousDigests limits the digests that each client address submits without an
+	// API key, whatever the requests that carry them: one for a single submission, n for
+	// a batch of n. A batch of more than its Burst is refused. It bounds what one address
+	// can make the log store, which the request rate alone does not: a batch carries up
+	// to MaxBatchDigests digests.
+	AnonymousDigests Rate
+	// KeyDigestsPerDay, if not zero, is each API key's quota of digests: that many in 24
+	// hours, refilled continuously, and at most that many at once.
+	KeyDigestsPerDay int
 }
 
 // Rate is a token bucket: PerSecond requests a second on average, up to Burst at once.
@@ -146,6 +155,51 @@ func (a *access) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 			return apiError(codeRateLimited, "too many requests from this address; try again in %d s, or use an API key", secs)
 		}
 		return next(c)
+	}
+}
+
+// digests takes n digests from the budget of the request's submitter: its API key's
+// daily quota, or its address's digest budget without a key. It returns a func that gives
+// them back (see giveBackIf), or the error to answer: 400
+// too_many_digests for more than the budget ever allows at once, 429 rate_limited with
+// Retry-After while it refills.
+func (a *access) digests(c echo.Context, n int) (func(), error) {
+	k := callerOf(c)
+	r, id, who := a.limits.AnonymousDigests, "digests-ip:"+clientNetwork(c.RealIP()), "anonymous_digests"
+	if k != nil {
+		r, id, who = Rate{}, "digests-key:"+k.name, "key_digests"
+		if q := a.limits.KeyDigestsPerDay; q > 0 {
+			r = Rate{PerSecond: float64(q) / (24 * 60 * 60), Burst: q}
+		}
+	}
+	if r.PerSecond <= 0 {
+		return func() {}, nil
+	}
+	burst := max(r.Burst, 1)
+	if n > burst {
+		if k != nil {
+			return nil, apiError(codeTooManyDigests, "the API key %q may submit %d digests a day; this batch has %d", k.name, burst, n)
+		}
+		return nil, apiError(codeTooManyDigests, "without an API key, a batch may have at most %d digests; this one has %d", burst, n)
+	}
+	wait, refund := a.reserveN(id, r, n)
+	if wait <= 0 {
+		return refund, nil
+	}
+	secs := a.limited(c, who, wait)
+	if k != nil {
+		return nil, apiError(codeRateLimited, "the API key %q has used its quota of %d digests a day; %d more digests in %d s", k.name, burst, n, secs)
+	}
+	return nil, apiError(codeRateLimited, "this address has submitted its share of digests without an API key (%d at once, then %g a second); %d more in %d s, or use an API key",
+		burst, r.PerSecond, n, secs)
+}
+
+// giveBackIf gives the digests of a failed submission back to its budget if the error
+// says nothing was logged. A client that hangs up gets nothing back: its digests may be
+// logged all the same.
+func giveBackIf(err error, refund func()) {
+	if errors.Is(err, service.ErrPushback) || errors.Is(err, service.ErrNotWriter) {
+		refund()
 	}
 }
 
@@ -281,7 +335,10 @@ func evictOne[V any](m map[[32]byte]V, limit int) {
 // reserve takes one request from the bucket of id and returns 0 and a func that gives it
 // back, or, if the bucket is empty, takes nothing and returns how long until it would
 // allow one.
-func (a *access) reserve(id string, r Rate) (time.Duration, func()) {
+func (a *access) reserve(id string, r Rate) (time.Duration, func()) { return a.reserveN(id, r, 1) }
+
+// reserveN is reserve of n at once; n must not exceed r's burst.
+func (a *access) reserveN(id string, r Rate, n int) (time.Duration, func()) {
 	if r.PerSecond <= 0 {
 		return 0, func() {}
 	}
@@ -306,9 +363,9 @@ func (a *access) reserve(id string, r Rate) (time.Duration, func()) {
 	e.seen = now
 	a.mu.Unlock()
 
-	res := e.lim.ReserveN(now, 1)
+	res := e.lim.ReserveN(now, n)
 	if !res.OK() {
-		return time.Duration(float64(time.Second) / r.PerSecond), nil
+		return time.Duration(float64(n) * float64(time.Second) / r.PerSecond), nil
 	}
 	if wait := res.DelayFrom(now); wait > 0 {
 		res.CancelAt(now)

@@ -128,6 +128,7 @@ func New(cfg Config) http.Handler {
 		shutdown: shutdownContext(cfg.Shutdown),
 	}
 	acc := newAccess(cfg.Keys, cfg.Limits, m)
+	h.acc = acc
 
 	// CORS first, so that preflight requests need no key and every answer, refusals
 	// included, is readable by the pages of other origins.
@@ -151,7 +152,7 @@ func New(cfg Config) http.Handler {
 	get(v1, "/keys", h.keys)
 	get(v1, "/status", h.status)
 	get(v1, "/openapi.json", h.openapi)
-	registerOpenTimestamps(e, cfg)
+	registerOpenTimestamps(e, cfg, acc)
 	if cfg.Pages != nil {
 		// Each page gets its own route, so that unknown paths (under /v1 too) reach the
 		// JSON error handler instead of the file server's plain-text 404.
@@ -228,6 +229,7 @@ type handlers struct {
 	cfg      Config
 	probe    *nodeProbe
 	metrics  *metrics
+	acc      *access
 	shutdown context.Context // cancelled when the server shuts down
 }
 
@@ -254,9 +256,14 @@ func (h *handlers) submit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	refund, err := h.acc.digests(c, 1)
+	if err != nil {
+		return err
+	}
 	ctx := c.Request().Context()
 	ts, err := h.svc.Submit(ctx, d)
 	if err != nil {
+		giveBackIf(err, refund)
 		return err
 	}
 	h.metrics.digests.add("single", 1)

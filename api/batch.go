@@ -64,9 +64,14 @@ func (h *handlers) submitBatch(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	refund, err := h.acc.digests(c, len(req.Digests))
+	if err != nil {
+		return err
+	}
 	ctx := c.Request().Context()
 	items, err := h.svc.SubmitItems(ctx, req.Digests)
 	if err != nil {
+		giveBackIf(err, refund)
 		return err
 	}
 	h.metrics.digests.add("batch", len(items))

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -341,5 +342,74 @@ func TestCallbackPort(t *testing.T) {
 		if err := api.CheckCallbackURL(tt.url, false); (err == nil) != tt.ok {
 			t.Errorf("%s: %v, want accepted %v", tt.url, err, tt.ok)
 		}
+	}
+}
+
+// randomBatch returns the body of a batch of n new digests.
+func randomBatch(n int) []byte {
+	ds := make([]string, n)
+	for i := range ds {
+		ds[i] = randomDigest().String()
+	}
+	return batchJSON(ds...)
+}
+
+// TestDigestBudgets holds what one client can make the log store: without a key, a budget
+// of digests per address, a batch counting all of its own; with a key, a daily quota.
+// The budgets refill so slowly (0.001 digest a second) that no machine runs the test
+// long enough to see them refill.
+func TestDigestBudgets(t *testing.T) {
+	s := newStack(t, stackConfig{})
+	url := serve(t, api.New(api.Config{Service: s.svc, Keys: memKeys{"token-a": "a", "token-b": "b"}, Limits: api.Limits{
+		AnonymousDigests: api.Rate{PerSecond: 0.001, Burst: 1000},
+		KeyDigestsPerDay: 3000,
+	}}))
+	batch := func(n int, headers ...string) reply {
+		return doH(t, http.MethodPost, url+"/v1/timestamps/batch", randomBatch(n), append([]string{"Content-Type", "application/json"}, headers...)...)
+	}
+	retryAfter := func(r reply, lo, hi int) {
+		t.Helper()
+		n, err := strconv.Atoi(r.header.Get("Retry-After"))
+		if err != nil || n < lo || n > hi {
+			t.Errorf("Retry-After %q, want %d to %d seconds", r.header.Get("Retry-After"), lo, hi)
+		}
+	}
+
+	// Without a key: one batch of the whole budget, then nothing, whatever the requests.
+	if r := batch(1000); r.status != 200 {
+		t.Fatalf("an anonymous batch of 1000: status %d, %.300s", r.status, r.body)
+	}
+	for range 20 {
+		r := batch(1000)
+		wantError(t, r, 429, "rate_limited")
+		retryAfter(r, 900_000, 1_000_000) // 1000 digests at 0.001 a second
+	}
+	r := batch(1)
+	wantError(t, r, 429, "rate_limited")
+	retryAfter(r, 1, 1000)
+	wantError(t, doH(t, http.MethodPost, url+"/v1/timestamps", submitBody(randomDigest().String()), "Content-Type", "application/json"), 429, "rate_limited")
+	d := randomDigest()
+	if r := doH(t, http.MethodPost, url+"/digest", d[:]); r.status != 429 || !strings.HasPrefix(r.header.Get("Content-Type"), "text/plain") {
+		t.Errorf("POST /digest past the budget: status %d, Content-Type %q", r.status, r.header.Get("Content-Type"))
+	}
+	// More than the budget ever allows at once is refused as such.
+	wantError(t, batch(1001), 400, "too_many_digests")
+	if n := s.svc.Size(); n != 1000 {
+		t.Fatalf("the log has %d entries, want the 1000 of the budget", n)
+	}
+
+	// With a key: its daily quota, whatever the address has used; each key its own.
+	if r := batch(3000, "Authorization", "Bearer token-a"); r.status != 200 {
+		t.Fatalf("a batch of 3000 with key a: status %d, %.300s", r.status, r.body)
+	}
+	r = batch(1, "Authorization", "Bearer token-a")
+	wantError(t, r, 429, "rate_limited")
+	retryAfter(r, 1, 29) // a day's 3000 digests: one every 28.8 s
+	wantError(t, batch(3001, "Authorization", "Bearer token-b"), 400, "too_many_digests")
+	if r := batch(10, "Authorization", "Bearer token-b"); r.status != 200 {
+		t.Errorf("key b after key a's quota: status %d", r.status)
+	}
+	if n := s.svc.Size(); n != 4010 {
+		t.Errorf("the log has %d entries, want 4010", n)
 	}
 }

@@ -69,8 +69,8 @@ func calendarRoute(route string) bool {
 const exportPath = "/v1/timestamps/:digest"
 
 // registerOpenTimestamps adds the calendar endpoints and the .ots export of /v1/timestamps.
-func registerOpenTimestamps(e *echo.Echo, cfg Config) {
-	c := &calendar{svc: cfg.Service, log: cfg.Logger}
+func registerOpenTimestamps(e *echo.Echo, cfg Config, acc *access) {
+	c := &calendar{svc: cfg.Service, log: cfg.Logger, acc: acc}
 	e.POST(calendarSubmitPath, c.submit)
 	get(e, calendarTimestampPath, c.timestamp)
 	e.Use(c.export)
@@ -79,6 +79,7 @@ func registerOpenTimestamps(e *echo.Echo, cfg Config) {
 type calendar struct {
 	svc *service.Service
 	log *slog.Logger
+	acc *access // the digest budgets
 	// uri is the calendar URI of the service's public URL, once learned (see calendarURI).
 	uri atomic.Pointer[string]
 }
@@ -112,7 +113,12 @@ func (c *calendar) submit(ec echo.Context) error {
 		ops = []merkle.Op{{Code: merkle.OpSHA256}}
 		d = sha256.Sum256(body)
 	}
+	refund, err := c.acc.digests(ec, 1)
+	if err != nil {
+		return err // plain text, as every answer of the calendar (see errorHandler)
+	}
 	if _, err := c.svc.Submit(req.Context(), d); err != nil {
+		giveBackIf(err, refund)
 		return c.failure(ec, err)
 	}
 	t, err := ots.NewTimestamp(body, ops, ots.Pending{URI: uri})

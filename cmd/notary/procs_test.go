@@ -211,6 +211,7 @@ func (rs *replicas) start(i int) *replica {
 		"--fee-cap", "50",
 		"--bump-after", "1h",
 		"--anon-rate", "0",
+		"--anon-digest-rate", "0",
 		"--key-rate", "0",
 	)
 	cmd.Env = childEnv()

@@ -43,6 +43,9 @@ type apiFlags struct {
 	registered          bool
 	anonRate, keyRate   float64
 	anonBurst, keyBurst int
+	anonDigestRate      float64
+	anonDigestBurst     int
+	keyDigestsPerDay    int
 	trustedProxies      string
 	webhookPrivate      bool
 }
@@ -53,6 +56,9 @@ func (f *apiFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.anonBurst, "anon-burst", 30, "requests at once allowed to each client address without an API key")
 	fs.Float64Var(&f.keyRate, "key-rate", 100, "requests a second allowed to each API key (0: no limit)")
 	fs.IntVar(&f.keyBurst, "key-burst", 200, "requests at once allowed to each API key")
+	fs.Float64Var(&f.anonDigestRate, "anon-digest-rate", 1, "digests a second each client address may submit without an API key, a batch counting all of its own (0: no limit)")
+	fs.IntVar(&f.anonDigestBurst, "anon-digest-burst", 1000, "digests at once each client address may submit without an API key: the largest anonymous batch")
+	fs.IntVar(&f.keyDigestsPerDay, "key-digests-per-day", 0, "digests each API key may submit in 24 hours (0: no quota)")
 	fs.StringVar(&f.trustedProxies, "trusted-proxies", "", "comma-separated `CIDRs` of reverse proxies whose X-Forwarded-For names the client")
 	fs.BoolVar(&f.webhookPrivate, "webhook-private", false, "let callbacks reach loopback and private addresses")
 }
@@ -74,12 +80,15 @@ func (f *apiFlags) config() (api.Limits, []*net.IPNet, bool, error) {
 		}
 		proxies = append(proxies, n)
 	}
-	if f.anonRate < 0 || f.keyRate < 0 || f.anonBurst < 1 || f.keyBurst < 1 {
-		return api.Limits{}, nil, false, usageError("rates must not be negative and bursts must be at least 1")
+	if f.anonRate < 0 || f.keyRate < 0 || f.anonDigestRate < 0 || f.keyDigestsPerDay < 0 ||
+		f.anonBurst < 1 || f.keyBurst < 1 || f.anonDigestBurst < 1 {
+		return api.Limits{}, nil, false, usageError("rates and quotas must not be negative and bursts must be at least 1")
 	}
 	limits := api.Limits{
-		Anonymous: api.Rate{PerSecond: f.anonRate, Burst: f.anonBurst},
-		Key:       api.Rate{PerSecond: f.keyRate, Burst: f.keyBurst},
+		Anonymous:        api.Rate{PerSecond: f.anonRate, Burst: f.anonBurst},
+		Key:              api.Rate{PerSecond: f.keyRate, Burst: f.keyBurst},
+		AnonymousDigests: api.Rate{PerSecond: f.anonDigestRate, Burst: f.anonDigestBurst},
+		KeyDigestsPerDay: f.keyDigestsPerDay,
 	}
 	return limits, proxies, f.webhookPrivate, nil
 }
