@@ -82,6 +82,10 @@ func Forward(next http.Handler, cfg ForwardConfig) http.Handler {
 	ip := ipExtractor(cfg.TrustedProxies)
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.MaxIdleConnsPerHost = 256
+	// Under the writer's cap of connections per client address (ConnLimits.PerClient,
+	// 128 by default), which it applies to this process as to any client: past it
+	// submissions wait here for a connection rather than be refused there.
+	transport.MaxConnsPerHost = 64
 	transport.ResponseHeaderTimeout = MaxWait + 30*time.Second
 	refuse := func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Retry-After", "1")

@@ -213,6 +213,7 @@ func (rs *replicas) start(i int) *replica {
 		"--anon-rate", "0",
 		"--anon-digest-rate", "0",
 		"--key-rate", "0",
+		"--max-conns-per-client", "0", // the test's clients and processes are all 127.0.0.1
 	)
 	cmd.Env = childEnv()
 	cmd.Stdout, cmd.Stderr = f, f

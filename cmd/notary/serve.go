@@ -10,12 +10,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
@@ -46,9 +49,15 @@ type apiFlags struct {
 	anonDigestRate      float64
 	anonDigestBurst     int
 	keyDigestsPerDay    int
+	maxConns            int
+	maxConnsPerClient   int
 	trustedProxies      string
 	webhookPrivate      bool
 }
+
+// fdReserve is how many file descriptors the process keeps for itself (the database, the
+// node, the webhooks) out of its limit, when it caps its connections.
+const fdReserve = 256
 
 func (f *apiFlags) register(fs *flag.FlagSet) {
 	f.registered = true
@@ -59,6 +68,10 @@ func (f *apiFlags) register(fs *flag.FlagSet) {
 	fs.Float64Var(&f.anonDigestRate, "anon-digest-rate", 1, "digests a second each client address may submit without an API key, a batch counting all of its own (0: no limit)")
 	fs.IntVar(&f.anonDigestBurst, "anon-digest-burst", 1000, "digests at once each client address may submit without an API key: the largest anonymous batch")
 	fs.IntVar(&f.keyDigestsPerDay, "key-digests-per-day", 0, "digests each API key may submit in 24 hours (0: no quota)")
+	fs.IntVar(&f.maxConns, "max-conns", 10_000, "connections open at once; past it an idle one gives way, or the new one is answered 503.\n"+
+		"At most, and by 0, the process's file descriptor limit less "+strconv.Itoa(fdReserve))
+	fs.IntVar(&f.maxConnsPerClient, "max-conns-per-client", 128, "connections open at once from one client address, trusted proxies excepted; past it one of its idle ones gives way,\n"+
+		"or the new one is answered 429 (0: no limit)")
 	fs.StringVar(&f.trustedProxies, "trusted-proxies", "", "comma-separated `CIDRs` of reverse proxies whose X-Forwarded-For names the client")
 	fs.BoolVar(&f.webhookPrivate, "webhook-private", false, "let callbacks reach loopback and private addresses")
 }
@@ -81,7 +94,7 @@ func (f *apiFlags) config() (api.Limits, []*net.IPNet, bool, error) {
 		proxies = append(proxies, n)
 	}
 	if f.anonRate < 0 || f.keyRate < 0 || f.anonDigestRate < 0 || f.keyDigestsPerDay < 0 ||
-		f.anonBurst < 1 || f.keyBurst < 1 || f.anonDigestBurst < 1 {
+		f.maxConns < 0 || f.maxConnsPerClient < 0 || f.anonBurst < 1 || f.keyBurst < 1 || f.anonDigestBurst < 1 {
 		return api.Limits{}, nil, false, usageError("rates and quotas must not be negative and bursts must be at least 1")
 	}
 	limits := api.Limits{
@@ -101,6 +114,27 @@ func (f *serveFlags) register(fs interface {
 	fs.StringVar(&f.db, "db", "", dbFlagUsage)
 	fs.StringVar(&f.origin, "origin", "", "the log's `NAME` in checkpoints (default: the key's name, or notary.localhost/log for a new key)")
 	fs.StringVar(&f.publicURL, "public-url", "", "the `URL` proofs name for upgrades (default: http://ADDR)")
+}
+
+// connLimits returns the limits of the server's connections, within the process's file
+// descriptors (which Go raises to the hard limit at start): more connections than it
+// allows would make accept fail for everyone.
+func (f *apiFlags) connLimits(proxies []*net.IPNet, log *slog.Logger) api.ConnLimits {
+	if !f.registered {
+		return api.ConnLimits{}
+	}
+	limits := api.ConnLimits{Max: f.maxConns, PerClient: f.maxConnsPerClient, Exempt: proxies}
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err == nil && rl.Cur < uint64(math.MaxInt) {
+		allowed := max(int(rl.Cur)-fdReserve, 16)
+		if limits.Max > allowed {
+			log.Warn("fewer connections than --max-conns: the process may open few files", "max_conns", allowed, "file_limit", rl.Cur)
+		}
+		if limits.Max == 0 || limits.Max > allowed {
+			limits.Max = allowed
+		}
+	}
+	return limits
 }
 
 // stack is a running notary: database, service, anchorer and HTTP server.
@@ -170,9 +204,10 @@ func runStack(ctx context.Context, f serveFlags, btc anchor.Node, log *slog.Logg
 		WriteTimeout: api.MaxWait + 30*time.Second,
 		IdleTimeout:  120 * time.Second,
 	}
+	conns := api.LimitConns(srv, ln, f.api.connLimits(proxies, log))
 	errs := make(chan error, 3)
 	go func() {
-		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		if err := srv.Serve(conns); !errors.Is(err, http.ErrServerClosed) {
 			errs <- err
 		}
 	}()
