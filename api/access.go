@@ -44,6 +44,11 @@ type Limits struct {
 	// KeyDigestsPerDay, if not zero, is each API key's quota of digests: that many in 24
 	// hours, refilled continuously, and at most that many at once.
 	KeyDigestsPerDay int
+	// Batches bounds the batch submissions in progress at once, from reading their body
+	// to writing the last byte of their answer, and BatchesPerClient those of one API
+	// key, or one client address without a key: a client that sends or reads a batch
+	// slowly holds its memory as long as it does. 0 for no limit.
+	Batches, BatchesPerClient int
 }
 
 // Rate is a token bucket: PerSecond requests a second on average, up to Burst at once.

@@ -129,6 +129,8 @@ func New(cfg Config) http.Handler {
 	}
 	acc := newAccess(cfg.Keys, cfg.Limits, m)
 	h.acc = acc
+	h.batches = newInFlight(cfg.Limits.Batches, cfg.Limits.BatchesPerClient)
+	m.batches = h.batches
 
 	// CORS first, so that preflight requests need no key and every answer, refusals
 	// included, is readable by the pages of other origins.
@@ -230,6 +232,7 @@ type handlers struct {
 	probe    *nodeProbe
 	metrics  *metrics
 	acc      *access
+	batches  *inFlight
 	shutdown context.Context // cancelled when the server shuts down
 }
 

@@ -49,6 +49,13 @@ type BatchNoteView struct {
 }
 
 func (h *handlers) submitBatch(c echo.Context) error {
+	// The slot is held from reading the body to writing the last byte of the answer: a
+	// client that sends or reads slowly holds it, and no more than it, as long as it does.
+	release, err := h.batches.acquire(c, batchClient(c))
+	if err != nil {
+		return err
+	}
+	defer release()
 	body, err := readBody(c, MaxBatchBodySize)
 	if err != nil {
 		return err
@@ -88,17 +95,75 @@ func (h *handlers) submitBatch(c echo.Context) error {
 			return err
 		}
 	}
-	buf := batchBuffers.Get().(*[]byte)
-	defer batchBuffers.Put(buf)
-	*buf, err = appendBatchView((*buf)[:0], items, batchNoteJSON(receipt, h.svc.VerifierKey()))
+	return writeBatchView(c, items, batchNoteJSON(receipt, h.svc.VerifierKey()))
+}
+
+// batchChunk is how much of a batch answer (about 230 bytes a digest, 2.3 MB for a full
+// batch) is held at once: it is written in pieces of this size, so that a client that
+// reads slowly holds one piece, not the whole answer.
+const batchChunk = 64 << 10
+
+// batchBuffers holds the pieces batch answers are written in.
+var batchBuffers = sync.Pool{New: func() any { b := make([]byte, 0, batchChunk+1024); return &b }}
+
+// writeBatchView answers the BatchView of items and note: byte for byte what json.Marshal
+// writes, several times faster, in pieces of about batchChunk bytes.
+func writeBatchView(c echo.Context, items []notary.BatchItem, note BatchNoteView) error {
+	tail, err := json.Marshal(note)
 	if err != nil {
 		return err
 	}
-	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, *buf)
+	buf := batchBuffers.Get().(*[]byte)
+	defer batchBuffers.Put(buf)
+	res := c.Response()
+	res.Header().Set(echo.HeaderContentType, echo.MIMEApplicationJSON)
+	res.WriteHeader(http.StatusOK)
+	b := append((*buf)[:0], `{"receipts":[`...)
+	var enc batchItemEncoder
+	for i, it := range items {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = enc.append(b, it)
+		if len(b) >= batchChunk {
+			if _, err := res.Write(b); err != nil {
+				return err // the client is gone: nothing more to answer
+			}
+			b = b[:0]
+		}
+	}
+	b = append(b, `],"batch":`...)
+	b = append(b, tail...)
+	b = append(b, '}')
+	_, err = res.Write(b)
+	*buf = b[:0]
+	return err
 }
 
-// batchBuffers holds the buffers batch answers are written in (about 230 bytes a digest).
-var batchBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
+// batchItemEncoder appends the JSON of BatchItemViews; consecutive items, mostly of one
+// commit, share their received time, which it formats once.
+type batchItemEncoder struct {
+	lastMS   int64
+	received []byte
+}
+
+func (e *batchItemEncoder) append(b []byte, it notary.BatchItem) []byte {
+	if it.ReceivedMS != e.lastMS || e.received == nil {
+		e.lastMS = it.ReceivedMS
+		e.received = time.UnixMilli(it.ReceivedMS).UTC().AppendFormat(e.received[:0], time.RFC3339Nano)
+	}
+	b = append(b, `{"digest":"`...)
+	b = hex.AppendEncode(b, it.Digest[:])
+	b = append(b, `","index":`...)
+	b = strconv.AppendInt(b, it.Index, 10)
+	b = append(b, `,"received":"`...)
+	b = append(b, e.received...)
+	b = append(b, `","received_ms":`...)
+	b = strconv.AppendInt(b, it.ReceivedMS, 10)
+	b = append(b, `,"leaf_hash":"`...)
+	b = hex.AppendEncode(b, it.LeafHash[:])
+	return append(b, `"}`...)
+}
 
 func batchNoteJSON(r notary.BatchReceipt, vkey string) BatchNoteView {
 	return BatchNoteView{
@@ -110,43 +175,6 @@ func batchNoteJSON(r notary.BatchReceipt, vkey string) BatchNoteView {
 		Count:     r.Count,
 		ItemsHash: hex.EncodeToString(r.ItemsHash[:]),
 	}
-}
-
-// appendBatchView appends the JSON of a BatchView to b, byte for byte what json.Marshal
-// writes, several times faster: a batch answer is about 2 MB.
-func appendBatchView(b []byte, items []notary.BatchItem, note BatchNoteView) ([]byte, error) {
-	b = append(b, `{"receipts":[`...)
-	var (
-		lastMS   int64 = -1
-		received []byte
-	)
-	for i, it := range items {
-		if it.ReceivedMS != lastMS {
-			lastMS = it.ReceivedMS
-			received = time.UnixMilli(it.ReceivedMS).UTC().AppendFormat(received[:0], time.RFC3339Nano)
-		}
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, `{"digest":"`...)
-		b = hex.AppendEncode(b, it.Digest[:])
-		b = append(b, `","index":`...)
-		b = strconv.AppendInt(b, it.Index, 10)
-		b = append(b, `,"received":"`...)
-		b = append(b, received...)
-		b = append(b, `","received_ms":`...)
-		b = strconv.AppendInt(b, it.ReceivedMS, 10)
-		b = append(b, `,"leaf_hash":"`...)
-		b = hex.AppendEncode(b, it.LeafHash[:])
-		b = append(b, `"}`...)
-	}
-	b = append(b, `],"batch":`...)
-	n, err := json.Marshal(note)
-	if err != nil {
-		return nil, err
-	}
-	b = append(b, n...)
-	return append(b, '}'), nil
 }
 
 // digestList is the "digests" array of a batch submission (see parseBatchRequest).

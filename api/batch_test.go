@@ -166,12 +166,20 @@ func TestBatchSubmit(t *testing.T) {
 		for i := range full {
 			full[i] = randomDigest().String()
 		}
-		v := postBatch(t, s.url, batchJSON(full...))
+		r := do(t, http.DefaultClient, http.MethodPost, s.url+"/v1/timestamps/batch", "application/json", batchJSON(full...))
+		var v api.BatchView
+		if err := strictJSON(r.body, &v); r.status != 200 || err != nil {
+			t.Fatalf("status %d, %v", r.status, err)
+		}
 		if len(v.Receipts) != api.MaxBatchDigests {
 			t.Fatalf("%d receipts", len(v.Receipts))
 		}
 		if _, err := notary.OpenBatchReceipt([]byte(v.Batch.Note), s.vkey, itemsOf(t, v)); err != nil {
 			t.Fatal(err)
+		}
+		// Written in pieces, the answer is still what encoding/json writes.
+		if want, err := json.Marshal(v); err != nil || !bytes.Equal(r.body, want) {
+			t.Errorf("the answer of %d bytes is not what encoding/json writes (%v)", len(r.body), err)
 		}
 	})
 }

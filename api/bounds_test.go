@@ -3,7 +3,9 @@ package api_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"maps"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -11,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"testing/fstest"
 	"testing/synctest"
@@ -411,5 +414,102 @@ func TestDigestBudgets(t *testing.T) {
 	}
 	if n := s.svc.Size(); n != 4010 {
 		t.Errorf("the log has %d entries, want 4010", n)
+	}
+}
+
+// smallBuffers is a listener whose connections have small send buffers, so that an answer
+// that its client does not read stays with the server, as it does over a slow network.
+type smallBuffers struct{ net.Listener }
+
+func (l smallBuffers) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if tc, ok := c.(*net.TCPConn); ok {
+		tc.SetWriteBuffer(4096)
+	}
+	return c, err
+}
+
+// slowReader sends a batch of n digests from the loopback address from, with a small
+// receive buffer, and does not read the answer.
+func slowReader(t *testing.T, addr, from string, n int) net.Conn {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}, Control: func(_, _ string, rc syscall.RawConn) error {
+		return rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+	}}
+	c, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	body := randomBatch(n)
+	fmt.Fprintf(c, "POST /v1/timestamps/batch HTTP/1.1\r\nHost: notary.test\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+	return c
+}
+
+// TestSlowBatchReaders sends full batches from clients that never read their answers
+// (2.3 MB each): they hold no more batches in progress than the limits, others are told so
+// at once (503 busy, or 429 for a client at its own limit), and their places are free
+// again once they hang up. /metrics counts the batches in progress.
+func TestSlowBatchReaders(t *testing.T) {
+	s := newStack(t, stackConfig{})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: api.New(api.Config{Service: s.svc, Limits: api.Limits{Batches: 4, BatchesPerClient: 2}})}
+	go srv.Serve(smallBuffers{ln})
+	t.Cleanup(func() { srv.Close() })
+	url := "http://" + ln.Addr().String()
+	inProgress := func() float64 {
+		return parseMetrics(t, doH(t, http.MethodGet, url+"/metrics", nil).body)["notary_batches_in_progress"]
+	}
+	waitInProgress := func(n float64) {
+		t.Helper()
+		for deadline := time.Now().Add(patience); inProgress() != n; time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%v batches in progress, want %v", inProgress(), n)
+			}
+		}
+	}
+
+	var slow []net.Conn
+	for _, from := range []string{"127.0.0.1", "127.0.0.1", "127.0.0.2", "127.0.0.2"} {
+		slow = append(slow, slowReader(t, ln.Addr().String(), from, api.MaxBatchDigests))
+	}
+	waitInProgress(4)
+	post := func(from string) reply {
+		t.Helper()
+		c := dial(t, ln.Addr().String(), from)
+		body := randomBatch(1)
+		fmt.Fprintf(c.conn, "POST /v1/timestamps/batch HTTP/1.1\r\nHost: notary.test\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+		resp, err := http.ReadResponse(c.r, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return reply{status: resp.StatusCode, header: resp.Header, body: b}
+	}
+	for range 10 {
+		r := post("127.0.0.1")
+		wantError(t, r, http.StatusTooManyRequests, "rate_limited")
+		if r.header.Get("Retry-After") != "1" {
+			t.Errorf("Retry-After %q", r.header.Get("Retry-After"))
+		}
+		r = post("127.0.0.3")
+		wantError(t, r, http.StatusServiceUnavailable, "busy")
+		if r.header.Get("Retry-After") != "1" {
+			t.Errorf("Retry-After %q", r.header.Get("Retry-After"))
+		}
+	}
+	if n := inProgress(); n != 4 {
+		t.Errorf("%v batches in progress, want 4", n)
+	}
+	for _, c := range slow {
+		c.Close()
+	}
+	waitInProgress(0)
+	if r := post("127.0.0.3"); r.status != 200 {
+		t.Errorf("once the slow readers hung up: status %d", r.status)
 	}
 }

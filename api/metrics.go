@@ -30,6 +30,8 @@ type metrics struct {
 	// routes are the route patterns registered, the only values of the route label
 	// besides "other"; set before the handler serves.
 	routes map[string]bool
+	// batches are the batch submissions in progress; set before the handler serves.
+	batches *inFlight
 
 	digests  counterVec // digests submitted, by endpoint
 	limited  counterVec // requests refused by a rate limit, by who
@@ -93,6 +95,7 @@ func (m *metrics) serve(c echo.Context) error {
 
 	x.gauge("notary_log_size", "Entries durably in the log.", float64(svc.Size()))
 	x.gauge("notary_sequencer_queue_depth", "Submissions waiting for the sequencer.", float64(svc.QueueDepth()))
+	x.gauge("notary_batches_in_progress", "Batch submissions from reading their body to writing their answer.", float64(m.batches.inProgress()))
 	writing := 0.0
 	if !svc.Follower() {
 		writing = 1

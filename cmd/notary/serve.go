@@ -51,6 +51,8 @@ type apiFlags struct {
 	keyDigestsPerDay    int
 	maxConns            int
 	maxConnsPerClient   int
+	maxBatches          int
+	maxBatchesPerClient int
 	trustedProxies      string
 	webhookPrivate      bool
 }
@@ -72,6 +74,8 @@ func (f *apiFlags) register(fs *flag.FlagSet) {
 		"At most, and by 0, the process's file descriptor limit less "+strconv.Itoa(fdReserve))
 	fs.IntVar(&f.maxConnsPerClient, "max-conns-per-client", 128, "connections open at once from one client address, trusted proxies excepted; past it one of its idle ones gives way,\n"+
 		"or the new one is answered 429 (0: no limit)")
+	fs.IntVar(&f.maxBatches, "max-batches", 64, "batch submissions in progress at once, from reading the body to writing the answer; past it 503 (0: no limit)")
+	fs.IntVar(&f.maxBatchesPerClient, "max-batches-per-client", 4, "batch submissions in progress at once per API key, or client address without one; past it 429 (0: no limit)")
 	fs.StringVar(&f.trustedProxies, "trusted-proxies", "", "comma-separated `CIDRs` of reverse proxies whose X-Forwarded-For names the client")
 	fs.BoolVar(&f.webhookPrivate, "webhook-private", false, "let callbacks reach loopback and private addresses")
 }
@@ -94,7 +98,7 @@ func (f *apiFlags) config() (api.Limits, []*net.IPNet, bool, error) {
 		proxies = append(proxies, n)
 	}
 	if f.anonRate < 0 || f.keyRate < 0 || f.anonDigestRate < 0 || f.keyDigestsPerDay < 0 ||
-		f.maxConns < 0 || f.maxConnsPerClient < 0 || f.anonBurst < 1 || f.keyBurst < 1 || f.anonDigestBurst < 1 {
+		f.maxConns < 0 || f.maxConnsPerClient < 0 || f.maxBatches < 0 || f.maxBatchesPerClient < 0 || f.anonBurst < 1 || f.keyBurst < 1 || f.anonDigestBurst < 1 {
 		return api.Limits{}, nil, false, usageError("rates and quotas must not be negative and bursts must be at least 1")
 	}
 	limits := api.Limits{
@@ -102,6 +106,8 @@ func (f *apiFlags) config() (api.Limits, []*net.IPNet, bool, error) {
 		Key:              api.Rate{PerSecond: f.keyRate, Burst: f.keyBurst},
 		AnonymousDigests: api.Rate{PerSecond: f.anonDigestRate, Burst: f.anonDigestBurst},
 		KeyDigestsPerDay: f.keyDigestsPerDay,
+		Batches:          f.maxBatches,
+		BatchesPerClient: f.maxBatchesPerClient,
 	}
 	return limits, proxies, f.webhookPrivate, nil
 }
