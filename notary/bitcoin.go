@@ -1,6 +1,7 @@
 package notary
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -94,8 +95,9 @@ func ReverseHex(h merkle.Hash) string {
 	return r.String()
 }
 
-// findCommitment parses a transaction in non-witness serialization and returns the offset
-// of root inside tx, which must be the last 32 bytes of the data of an OP_RETURN output.
+// findCommitment parses a transaction in non-witness serialization, every count in its
+// shortest compact size, and returns the offset of root inside tx, which must be the last
+// 32 bytes of the data of an OP_RETURN output.
 func findCommitment(tx []byte, root merkle.Hash) (int, error) {
 	if len(tx) > maxTxSize {
 		return 0, fmt.Errorf("transaction is %d bytes, more than %d", len(tx), maxTxSize)
@@ -116,7 +118,7 @@ func findCommitment(tx []byte, root merkle.Hash) (int, error) {
 		r.skip(4)               // sequence
 	}
 	nOut := r.varint()
-	found := -1
+	found, near := -1, false
 	for i := uint64(0); i < nOut && r.err == nil; i++ {
 		r.skip(8) // value
 		n := int(r.varint())
@@ -125,11 +127,14 @@ func findCommitment(tx []byte, root merkle.Hash) (int, error) {
 		if r.err != nil {
 			break
 		}
-		if off, ok := opReturnRoot(tx[start:start+n], root); ok {
+		script := tx[start : start+n]
+		if off, ok := opReturnRoot(script, root); ok {
 			if found >= 0 {
 				return 0, errors.New("transaction commits the root in more than one output")
 			}
 			found = start + off
+		} else if len(script) > 0 && script[0] == 0x6a && bytes.Contains(script, root[:]) {
+			near = true
 		}
 	}
 	r.skip(4) // lock time
@@ -139,14 +144,23 @@ func findCommitment(tx []byte, root merkle.Hash) (int, error) {
 	if r.off != len(tx) {
 		return 0, fmt.Errorf("transaction has %d trailing bytes", len(tx)-r.off)
 	}
+	if found < 0 && near {
+		return 0, errors.New("an OP_RETURN output holds the log root, but not as the end of one minimal push of 32 to 80 bytes")
+	}
 	if found < 0 {
 		return 0, errors.New("no OP_RETURN output of the transaction commits the log root")
 	}
 	return found, nil
 }
 
+// maxOpReturnData is the most data an OP_RETURN output may push to commit a root: the 80
+// bytes of Bitcoin's standard OP_RETURN, a tag of at most 48 bytes then the root.
+const maxOpReturnData = 80
+
 // opReturnRoot reports whether script is OP_RETURN followed by one push whose data ends
-// with root, and where root starts within script.
+// with root, and where root starts within script. The push is minimal, as Bitcoin's
+// MINIMALDATA rule has it (a direct push of up to 75 bytes, OP_PUSHDATA1 beyond), and its
+// data 32 to 80 bytes: one script, one way to write it.
 func opReturnRoot(script []byte, root merkle.Hash) (int, bool) {
 	const opReturn, opPushdata1 = 0x6a, 0x4c
 	if len(script) < 2 || script[0] != opReturn {
@@ -156,10 +170,13 @@ func opReturnRoot(script []byte, root merkle.Hash) (int, bool) {
 	switch {
 	case script[1] == opPushdata1 && len(script) >= 3:
 		dataStart, n = 3, int(script[2])
+		if n < opPushdata1 {
+			return 0, false // a direct push would do
+		}
 	case script[1] > opPushdata1:
 		return 0, false
 	}
-	if dataStart+n != len(script) || n < merkle.HashSize {
+	if dataStart+n != len(script) || n < merkle.HashSize || n > maxOpReturnData {
 		return 0, false
 	}
 	off := len(script) - merkle.HashSize
@@ -213,6 +230,11 @@ func (r *txReader) varint() uint64 {
 	var v [8]byte
 	copy(v[:], r.b[start:r.off])
 	n := binary.LittleEndian.Uint64(v[:])
+	if n < [...]uint64{2: 0xfd, 4: 0x10000, 8: 0x100000000}[size] {
+		// Bitcoin refuses a count written longer than it needs: one transaction, one text.
+		r.err = fmt.Errorf("count %d is not in its shortest compact size", n)
+		return 0
+	}
 	if n > uint64(len(r.b)) {
 		r.err = fmt.Errorf("count %d is larger than the transaction", n)
 		return 0

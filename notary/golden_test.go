@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -204,6 +205,81 @@ func goldenCases() []goldenCase {
 				p.Bitcoin.Header = setBits(p.Bitcoin.Header, 0x20ffffff)
 			})),
 
+		// The rules of docs/proof-format.md's "Encoding rules", one file each.
+		verifyFails("log-key-hash-upper-case.json", notary.StepCheckpoint, "the log's own key with its key hash in upper case: the same key, not in the one form note writes",
+			completeWith(func(t *testing.T, f *fixture, p *notary.Proof) {
+				p.Log.Key = strings.Replace(p.Log.Key, "+11b508bc+", "+11B508BC+", 1)
+			})),
+		verifyFails("log-key-base64-line-break.json", notary.StepCheckpoint, "the log's own key with a line break in its base64, which base64 decoders skip",
+			completeWith(func(t *testing.T, f *fixture, p *notary.Proof) {
+				p.Log.Key = p.Log.Key[:len(p.Log.Key)-10] + "\n" + p.Log.Key[len(p.Log.Key)-10:]
+			})),
+		verifyFails("checkpoint-signature-padding-bits.json", notary.StepCheckpoint, "the checkpoint's signature in base64 with a padding bit set: the same signature, another text",
+			completeWith(func(t *testing.T, f *fixture, p *notary.Proof) {
+				sig := p.Log.Checkpoint[strings.LastIndex(p.Log.Checkpoint, " ")+1 : len(p.Log.Checkpoint)-1]
+				p.Log.Checkpoint = strings.Replace(p.Log.Checkpoint, sig, setPaddingBit(t, sig), 1)
+			})),
+		verifyFails("checkpoint-root-padding-bits.json", notary.StepCheckpoint, "a checkpoint signed by the log's key whose root is base64 with a padding bit set",
+			completeWith(func(t *testing.T, f *fixture, p *notary.Proof) {
+				root := base64.StdEncoding.EncodeToString(f.cp.Root[:])
+				text := fmt.Sprintf("%s\n%d\n%s\n", logName, f.cp.Size, setPaddingBit(t, root))
+				p.Log.Checkpoint = string(signNote(t, text, logSkey))
+			})),
+		verifyFails("received-ms-negative.json", notary.StepEntry, "a receive time before 1970 (received_ms is a count of milliseconds from 0 to 2^63-1)",
+			completeWith(func(t *testing.T, f *fixture, p *notary.Proof) { p.Entry.ReceivedMS = -1 })),
+		verifyFails("tx-index-negative.json", notary.StepBlock, "a negative transaction index",
+			completeWith(func(t *testing.T, f *fixture, p *notary.Proof) { p.Bitcoin.TxIndex = -1 })),
+		verifyFails("height-negative.json", notary.StepBlock, "a negative block height",
+			completeWith(func(t *testing.T, f *fixture, p *notary.Proof) { p.Bitcoin.Height = -1 })),
+		verifyFails("tx-root-non-minimal-push.json", notary.StepTransaction, "the root pushed with OP_PUSHDATA1 where a direct push does: not a minimal push",
+			func(t *testing.T) []byte {
+				f := newFixture(t, nil)
+				p := f.complete(t)
+				tx := anchorTx(f.cp.Root, nil)
+				tx.outputs[0].script = append([]byte{0x6a, 0x4c, 0x20}, f.cp.Root[:]...)
+				newAnchor(t, p, tx.serialize(false))
+				return marshal(t, p)
+			}),
+		verifyFails("tx-tag-49-bytes.json", notary.StepTransaction, "a tag of 49 bytes before the root: 81 bytes of OP_RETURN data, more than 80",
+			func(t *testing.T) []byte {
+				f := newFixture(t, nil)
+				p := f.complete(t)
+				newAnchor(t, p, anchorTx(f.cp.Root, fill("tag", 49)).serialize(false))
+				return marshal(t, p)
+			}),
+		verifyFails("tx-compact-size-not-minimal.json", notary.StepTransaction, "the transaction's input count written in three bytes (fd 01 00) instead of one",
+			func(t *testing.T) []byte {
+				f := newFixture(t, nil)
+				p := f.complete(t)
+				tx := f.tx.serialize(false)
+				newAnchor(t, p, slices.Concat(tx[:4], []byte{0xfd, 0x01, 0x00}, tx[5:]))
+				return marshal(t, p)
+			}),
+		valid("valid-complete-tag-48-bytes.json", "a tag of 48 bytes before the root: 80 bytes of OP_RETURN data, pushed with OP_PUSHDATA1",
+			func(t *testing.T) []byte {
+				f := newFixture(t, nil)
+				p := f.complete(t)
+				newAnchor(t, p, anchorTx(f.cp.Root, fill("tag", 48)).serialize(false))
+				return marshal(t, p)
+			}),
+		valid("valid-complete-escaped.json", "JSON escapes in strings: \\/ in the service, \\u2014 for the checkpoint's em dash",
+			func(t *testing.T) []byte {
+				b := replaceOnce(t, validComplete(t), `"https://notary.example"`, `"https:\/\/notary.example"`)
+				return replaceOnce(t, b, `\n\n— `, `\n\n\u2014 `)
+			}),
+		valid("valid-pending-first-entry.json", "the first entry of a log of one: an empty inclusion path, written []",
+			func(t *testing.T) []byte { return marshal(t, firstEntry(t, []merkle.Hash{})) }),
+		valid("valid-pending-first-entry-null.json", "the first entry of a log of one: an empty inclusion path, written null",
+			func(t *testing.T) []byte { return marshal(t, firstEntry(t, nil)) }),
+		{goldenEntry{File: "valid-pending-key-with-plus.json", Trusted: []string{forgerVkey}, Valid: true,
+			Models: "a pending proof of a log whose key has a + in its base64, trusted"},
+			func(t *testing.T) []byte {
+				f := newFixture(t, nil)
+				p := f.pending(t)
+				signedBy(t, f, p, forgerSkey, forgerVkey)
+				return marshal(t, p)
+			}},
+
 		parseFails("truncated.json", "a file cut in the middle", func(t *testing.T) []byte {
 			b := validComplete(t)
 			return b[:len(b)/2]
@@ -226,10 +302,65 @@ func goldenCases() []goldenCase {
 		parseFails("network-capitalised.json", "the network \"Regtest\": names are exact, in lower case", completeWith(func(t *testing.T, f *fixture, p *notary.Proof) {
 			p.Bitcoin.Network = "Regtest"
 		})),
+		parseFails("key-twice.json", "a member twice in one object (the digest of another document after the proof's)", func(t *testing.T) []byte {
+			return replaceOnce(t, validComplete(t), `"format": "notary-proof/v1",`,
+				`"format": "notary-proof/v1", "digest": "`+testDigest(100).String()+`",`)
+		}),
+		parseFails("key-in-another-case.json", "a member name in another case (\"Digest\"), which Go's decoder would match", func(t *testing.T) []byte {
+			return replaceOnce(t, validComplete(t), `"digest":`, `"Digest":`)
+		}),
+		parseFails("number-minus-zero.json", "the number -0, another text for 0", func(t *testing.T) []byte {
+			return replaceOnce(t, marshal(t, firstEntry(t, nil)), `"index": 0`, `"index": -0`)
+		}),
+		parseFails("invalid-utf8.json", "a byte that is not UTF-8 (ff) in the checkpoint, which a decoder would read as U+FFFD", func(t *testing.T) []byte {
+			return replaceOnce(t, validComplete(t), `notary.example/log\n13`, "notary.example/log\xff\\n13")
+		}),
+		parseFails("lone-surrogate-escape.json", "an escaped lone surrogate (\\ud800) in the checkpoint: no character", func(t *testing.T) []byte {
+			return replaceOnce(t, validComplete(t), `notary.example/log\n13`, `notary.example/log\ud800\n13`)
+		}),
+		parseFails("service-empty.json", "an empty service (it is omitted when there is none)", func(t *testing.T) []byte {
+			return replaceOnce(t, validComplete(t), `"https://notary.example"`, `""`)
+		}),
+		parseFails("service-not-a-url.json", "a service that is a host name, not an http(s) URL", completeWith(func(t *testing.T, f *fixture, p *notary.Proof) {
+			p.Service = "notary.example"
+		})),
+		parseFails("service-javascript-url.json", "a service that is a javascript: URL", completeWith(func(t *testing.T, f *fixture, p *notary.Proof) {
+			p.Service = "javascript:alert(1)"
+		})),
 		parseFails("oversized.json", "a file of MaxProofSize+1 bytes (a valid proof padded with spaces)", func(t *testing.T) []byte {
 			b := validComplete(t)
 			return append(b, bytes.Repeat([]byte(" "), notary.MaxProofSize+1-len(b))...)
 		}),
+	}
+}
+
+// setPaddingBit returns the base64 text b64, which ends in padding, with the last padding bit
+// of its last character set: another text of the same bytes for a lenient decoder.
+func setPaddingBit(tb testing.TB, b64 string) string {
+	tb.Helper()
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+	last := len(strings.TrimRight(b64, "=")) - 1
+	if last == len(b64)-1 {
+		tb.Fatalf("%q has no padding", b64)
+	}
+	return b64[:last] + string(alphabet[strings.IndexByte(alphabet, b64[last])|1]) + b64[last+1:]
+}
+
+// firstEntry returns the pending proof of the first entry of a log of one entry, whose
+// inclusion path is empty: inclusion, nil or not.
+func firstEntry(tb testing.TB, inclusion []merkle.Hash) *notary.Proof {
+	tb.Helper()
+	log := newMemLog(tb, 1)
+	cp, err := notary.SignCheckpoint(1, log.Root(tb, 1), newSigner(tb, logSkey))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	e := log.Entries[0]
+	return &notary.Proof{
+		Format: notary.ProofFormat,
+		Digest: e.Digest,
+		Entry:  notary.ProofEntry{Index: 0, ReceivedMS: e.Time.UnixMilli(), Nonce: e.Nonce[:]},
+		Log:    notary.ProofLog{Key: logVkey, Checkpoint: string(cp.Note), Inclusion: inclusion},
 	}
 }
 
@@ -315,24 +446,29 @@ func TestGolden(t *testing.T) {
 				t.Errorf("Verify error %v: a *NotTrustedError is for a failed key step, and only for it", err)
 			}
 			if c.Valid {
-				checkVerified(t, p, v)
+				checkVerified(t, p, v, c.Trusted)
 			}
 		})
 	}
 }
 
-// checkVerified checks what Verify established for a valid golden proof.
-func checkVerified(t *testing.T, p *notary.Proof, v *notary.Verified) {
+// checkVerified checks what Verify established for a valid golden proof, checked trusting
+// the keys trusted.
+func checkVerified(t *testing.T, p *notary.Proof, v *notary.Verified, trusted []string) {
 	t.Helper()
-	e := testEntry(fixtureIndex)
+	e := testEntry(p.Entry.Index)
 	if v.Digest != e.Digest || v.Index != e.Index || !v.Received.Equal(e.Time) {
 		t.Errorf("Verified entry = %v %d %v, want %v %d %v", v.Digest, v.Index, v.Received, e.Digest, e.Index, e.Time)
 	}
-	if v.Origin != logName || v.Key != p.Log.Key || v.LogSize != fixtureLogSize || v.KeyTrusted != (p.Log.Key == logVkey) {
-		t.Errorf("Verified log = %s %s size %d, key trusted %v; want %s %s size %d, trusted %v",
-			v.Origin, v.Key, v.LogSize, v.KeyTrusted, logName, p.Log.Key, fixtureLogSize, p.Log.Key == logVkey)
+	cp, err := notary.OpenCheckpoint([]byte(p.Log.Checkpoint), p.Log.Key)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if v.LogRoot != newMemLog(t, fixtureLogSize).Root(t, fixtureLogSize) {
+	if want := slices.Contains(trusted, p.Log.Key); v.Origin != logName || v.Key != p.Log.Key || v.LogSize != cp.Size || v.KeyTrusted != want {
+		t.Errorf("Verified log = %s %s size %d, key trusted %v; want %s %s size %d, trusted %v",
+			v.Origin, v.Key, v.LogSize, v.KeyTrusted, logName, p.Log.Key, cp.Size, want)
+	}
+	if v.LogRoot != newMemLog(t, cp.Size).Root(t, cp.Size) {
 		t.Errorf("Verified.LogRoot = %v, not the log's root", v.LogRoot)
 	}
 	if v.Complete != p.Complete() {

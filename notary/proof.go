@@ -9,7 +9,10 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"regexp"
+	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/notary-dev/notary/merkle"
 )
@@ -96,7 +99,7 @@ func ParseProof(data []byte) (*Proof, error) {
 	if p.Format != ProofFormat {
 		return nil, &VerifyError{Step: StepFormat, Err: fmt.Errorf("format %q is not %q", p.Format, ProofFormat)}
 	}
-	if err := p.checkNetwork(); err != nil {
+	if err := p.checkFields(); err != nil {
 		return nil, err
 	}
 	if len(p.Log.Inclusion) > maxPathLength || (p.Bitcoin != nil && len(p.Bitcoin.Branch) > maxPathLength) {
@@ -105,17 +108,35 @@ func ParseProof(data []byte) (*Proof, error) {
 	return &p, nil
 }
 
-// checkNetwork returns a format error if the proof names a network that is not one of the
-// documented ones, spelled exactly.
-func (p *Proof) checkNetwork() error {
-	if p.Bitcoin == nil {
-		return nil
+// checkFields returns a format error if the proof names a network that is not one of the
+// documented ones, spelled exactly, or gives a service that is not an http(s) URL.
+func (p *Proof) checkFields() error {
+	if p.Bitcoin != nil {
+		if _, ok := LookupNetwork(p.Bitcoin.Network); !ok {
+			return &VerifyError{Step: StepFormat, Err: fmt.Errorf("network %q is not one of %s", p.Bitcoin.Network, networkNames())}
+		}
 	}
-	if _, ok := LookupNetwork(p.Bitcoin.Network); !ok {
-		return &VerifyError{Step: StepFormat, Err: fmt.Errorf("network %q is not one of %s", p.Bitcoin.Network, networkNames())}
+	if p.Service != "" {
+		if err := CheckServiceURL(p.Service); err != nil {
+			return &VerifyError{Step: StepFormat, Err: err}
+		}
 	}
 	return nil
 }
+
+// CheckServiceURL reports whether u may be a proof's service: an http or https URL of a
+// host name or an IPv6 address, in printable ASCII (docs/proof-format.md).
+func CheckServiceURL(u string) error {
+	if !serviceURL.MatchString(u) {
+		return fmt.Errorf("service %q is not an http or https URL", u)
+	}
+	return nil
+}
+
+// serviceURL is the form of a proof's service: http or https, a host name (ASCII letters,
+// digits, dots, hyphens) or an IPv6 address in brackets, an optional port, and an optional
+// path, query or fragment of printable ASCII without spaces.
+var serviceURL = regexp.MustCompile(`^https?://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?([/?#][\x21-\x7e]*)?$`)
 
 // hexBytes is a byte slice that JSON encodes as lower-case hex.
 type hexBytes []byte
@@ -157,9 +178,13 @@ func leafOps(e Entry) []merkle.Op {
 }
 
 // decodeStrict decodes one JSON value into v and refuses anything a canonical proof file
-// would not hold: unknown fields, a key twice, keys in another case, upper-case hex, and
-// anything but white space after the value.
+// would not hold: invalid UTF-8, an escaped lone surrogate, unknown fields, a key twice, keys
+// in another case, upper-case hex, the number -0, and anything but white space after the
+// value. The decoder itself would take invalid UTF-8 and lone surrogates as U+FFFD.
 func decodeStrict(data []byte, v any) error {
+	if !utf8.Valid(data) {
+		return errors.New("not valid UTF-8")
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -168,7 +193,10 @@ func decodeStrict(data []byte, v any) error {
 	if _, err := dec.Token(); err != io.EOF {
 		return errors.New("trailing data after the proof")
 	}
-	if err := checkNoDuplicateKeys(data); err != nil {
+	if err := checkTokens(data); err != nil {
+		return err
+	}
+	if err := checkEscapes(data); err != nil {
 		return err
 	}
 	// The decoder matches keys case-insensitively and hex in either case: compare the
@@ -184,9 +212,11 @@ func decodeStrict(data []byte, v any) error {
 	return nil
 }
 
-// checkNoDuplicateKeys reports an object in data that has a key twice.
-func checkNoDuplicateKeys(data []byte) error {
+// checkTokens reports an object in data that has a key twice, or the number -0 (which
+// decodes as 0: two texts of one proof).
+func checkTokens(data []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
 	var walk func() error
 	walk = func() error {
 		tok, err := dec.Token()
@@ -221,7 +251,43 @@ func checkNoDuplicateKeys(data []byte) error {
 			_, err = dec.Token()
 			return err
 		}
+		if n, ok := tok.(json.Number); ok && n == "-0" {
+			return errors.New("the number -0")
+		}
 		return nil
 	}
 	return walk()
+}
+
+// checkEscapes reports a string of data, which is valid JSON, with an escaped surrogate that
+// is not half of a pair (\ud800 alone): it stands for no character.
+func checkEscapes(data []byte) error {
+	inString := false
+	for i := 0; i < len(data); i++ {
+		switch c := data[i]; {
+		case c == '"':
+			inString = !inString
+		case c == '\\' && inString:
+			i++
+			if data[i] != 'u' {
+				continue
+			}
+			r, _ := strconv.ParseUint(string(data[i+1:i+5]), 16, 16)
+			i += 4
+			switch {
+			case r >= 0xdc00 && r <= 0xdfff:
+				return errors.New("a string holds an escaped lone surrogate")
+			case r >= 0xd800 && r <= 0xdbff:
+				if i+6 >= len(data) || data[i+1] != '\\' || data[i+2] != 'u' {
+					return errors.New("a string holds an escaped lone surrogate")
+				}
+				low, _ := strconv.ParseUint(string(data[i+3:i+7]), 16, 16)
+				if low < 0xdc00 || low > 0xdfff {
+					return errors.New("a string holds an escaped lone surrogate")
+				}
+				i += 6
+			}
+		}
+	}
+	return nil
 }

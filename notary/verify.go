@@ -88,7 +88,7 @@ func Verify(p *Proof, trusted note.Verifiers) (*Verified, error) {
 	if p.Format != ProofFormat {
 		return fail(StepFormat, "format %q is not %q", p.Format, ProofFormat)
 	}
-	if err := p.checkNetwork(); err != nil {
+	if err := p.checkFields(); err != nil {
 		return nil, err
 	}
 	e, err := p.LogEntry()
@@ -97,6 +97,9 @@ func Verify(p *Proof, trusted note.Verifiers) (*Verified, error) {
 	}
 	if e.Index < 0 {
 		return fail(StepEntry, "negative index %d", e.Index)
+	}
+	if p.Entry.ReceivedMS < 0 {
+		return fail(StepEntry, "negative receive time %d", p.Entry.ReceivedMS)
 	}
 	leaf := e.LeafHash()
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -178,6 +179,14 @@ func TestVerifyTransaction(t *testing.T) {
 		{"root in a P2WSH output", withScript(append([]byte{0x00, 0x20}, root[:]...)), false},
 		{"root in an OP_RETURN output and a P2WSH output", anchorTx(root, nil, btcOut{script: append([]byte{0x00, 0x20}, root[:]...)}).serialize(false), true},
 		{"root in two OP_RETURN outputs", anchorTx(root, nil, btcOut{script: nullData(root[:])}).serialize(false), false},
+		{"tag of 49 bytes: 81 bytes of data", anchorTx(root, fill("tag", 49)).serialize(false), false},
+		{"root pushed with OP_PUSHDATA1 (not minimal)", withScript(append([]byte{0x6a, 0x4c, 0x20}, root[:]...)), false},
+		{"tag and root pushed with OP_PUSHDATA2", withScript(append([]byte{0x6a, 0x4d, 0x24, 0x00}, append(fill("tag", 4), root[:]...)...)), false},
+		{"root in a non-minimal push and in a minimal one", anchorTx(root, nil, btcOut{script: append([]byte{0x6a, 0x4c, 0x20}, root[:]...)}).serialize(false), true},
+		{"input count in 3 bytes", slices.Concat(valid[:4], []byte{0xfd, 0x01, 0x00}, valid[5:]), false},
+		{"input count in 5 bytes", slices.Concat(valid[:4], []byte{0xfe, 0x01, 0, 0, 0}, valid[5:]), false},
+		{"input count in 9 bytes", slices.Concat(valid[:4], []byte{0xff, 0x01, 0, 0, 0, 0, 0, 0, 0}, valid[5:]), false},
+		{"empty input script length in 3 bytes", slices.Concat(valid[:41], []byte{0xfd, 0x00, 0x00}, valid[42:]), false},
 		{"root of another tree", anchorTx(f.log.Root(t, fixtureLogSize-1), nil).serialize(false), false},
 		{"witness serialization", f.tx.serialize(true), false},
 		{"no outputs", noOutputs.serialize(false), false},
@@ -243,6 +252,15 @@ func TestVerify(t *testing.T) {
 		{"relabelled testnet4", func(t *testing.T, f *fixture, p *notary.Proof) { p.Bitcoin.Network = "testnet4" }, notary.StepWork},
 		{"nonce missing", func(t *testing.T, f *fixture, p *notary.Proof) { p.Entry.Nonce = nil }, notary.StepEntry},
 		{"nonce of 17 bytes", func(t *testing.T, f *fixture, p *notary.Proof) { p.Entry.Nonce = append(p.Entry.Nonce, 0) }, notary.StepEntry},
+		{"receive time 0 (1970)", func(t *testing.T, f *fixture, p *notary.Proof) { p.Entry.ReceivedMS = 0 }, notary.StepInclusion},
+		{"negative receive time", func(t *testing.T, f *fixture, p *notary.Proof) { p.Entry.ReceivedMS = -1 << 63 }, notary.StepEntry},
+		{"key hash in upper case", func(t *testing.T, f *fixture, p *notary.Proof) {
+			p.Log.Key = logVkey[:19] + strings.ToUpper(logVkey[19:27]) + logVkey[27:]
+		}, notary.StepCheckpoint},
+		{"key with a line break in its base64", func(t *testing.T, f *fixture, p *notary.Proof) { p.Log.Key += "\r\n" }, notary.StepCheckpoint},
+		{"service an https URL with a port and a path", func(t *testing.T, f *fixture, p *notary.Proof) { p.Service = "https://notary.example:8443/a/b?c" }, ""},
+		{"service an IPv6 URL", func(t *testing.T, f *fixture, p *notary.Proof) { p.Service = "http://[::1]:8080" }, ""},
+		{"service not a URL (Verify without ParseProof)", func(t *testing.T, f *fixture, p *notary.Proof) { p.Service = "notary.example" }, notary.StepFormat},
 		{"verifier key not a key", func(t *testing.T, f *fixture, p *notary.Proof) { p.Log.Key = "garbage" }, notary.StepCheckpoint},
 		{"key of another log", func(t *testing.T, f *fixture, p *notary.Proof) { p.Log.Key = otherVkey }, notary.StepCheckpoint},
 		{"checkpoint empty", func(t *testing.T, f *fixture, p *notary.Proof) { p.Log.Checkpoint = "" }, notary.StepCheckpoint},
@@ -404,6 +422,23 @@ func TestParseProofStrict(t *testing.T) {
 		{"nonce in upper case", replaceOnce(t, valid, `"nonce": "1a48cc77f42ba0a7770bb1e93f88d3cd"`, `"nonce": "1A48CC77F42BA0A7770BB1E93F88D3CD"`)},
 		{"inclusion hash in upper case", replaceOnce(t, valid, `"2960fe39e8c4d6527f7a92330636d114713d743f541fcb5cce75ed4325fd547e"`,
 			`"2960FE39E8C4D6527F7A92330636D114713D743F541FCB5CCE75ED4325FD547E"`)},
+		{"-0", replaceOnce(t, valid, `"tx_index": 2`, `"tx_index": -0`)},
+		{"-0.0", replaceOnce(t, valid, `"tx_index": 2`, `"tx_index": -0.0`)},
+		{"an exponent", replaceOnce(t, valid, `"tx_index": 2`, `"tx_index": 2e0`)},
+		{"invalid UTF-8 in the service", replaceOnce(t, valid, `notary.example"`, "notary.example\xc3\"")},
+		{"invalid UTF-8 between members", replaceOnce(t, valid, `"format":`, "\xff\"format\":")},
+		{"a UTF-8 byte order mark", append([]byte("\xef\xbb\xbf"), valid...)},
+		{"an escaped low surrogate alone", replaceOnce(t, valid, `notary.example/log\n13`, `notary.example/log\udc00\n13`)},
+		{"an escaped high surrogate alone", replaceOnce(t, valid, `notary.example/log\n13`, `notary.example/log\ud800\n13`)},
+		{"an escaped high surrogate then another", replaceOnce(t, valid, `notary.example/log\n13`, `notary.example/log\ud800\ud800\n13`)},
+		{"an escaped high surrogate at the end of a string", replaceOnce(t, valid, `notary.example/log\n`, `notary.example/log\ud800`)},
+		{"an empty service", replaceOnce(t, valid, `"https://notary.example"`, `""`)},
+		{"a service in upper case", replaceOnce(t, valid, `"https://notary.example"`, `"HTTPS://NOTARY.EXAMPLE"`)},
+		{"a service with a user", replaceOnce(t, valid, `"https://notary.example"`, `"https://me@notary.example"`)},
+		{"a service with a space", replaceOnce(t, valid, `"https://notary.example"`, `"https://notary.example/a b"`)},
+		{"a service with a non-ASCII host", replaceOnce(t, valid, `"https://notary.example"`, `"https://nötary.example"`)},
+		{"a service with no host", replaceOnce(t, valid, `"https://notary.example"`, `"https:///x"`)},
+		{"a service over ftp", replaceOnce(t, valid, `"https://notary.example"`, `"ftp://notary.example"`)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

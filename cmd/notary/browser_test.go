@@ -30,6 +30,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -312,15 +313,15 @@ func (p *page) requestsOutside() []string {
 	return out
 }
 
-// servePagesWithKey serves the web pages and, at /v1/keys, logKey as the log key a notary
+// servePagesWithKey serves the web pages and, at /v1/keys, logKey() as the log key a notary
 // publishes; nothing else of the API.
-func servePagesWithKey(t *testing.T, logKey string) string {
+func servePagesWithKey(t *testing.T, logKey func() string) string {
 	t.Helper()
 	mux := http.NewServeMux()
 	mux.Handle("/", http.FileServerFS(web.Pages()))
 	mux.HandleFunc("GET /v1/keys", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(map[string]string{"log_key": logKey})
+		json.NewEncoder(w).Encode(map[string]string{"log_key": logKey()})
 	})
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
@@ -702,17 +703,19 @@ func TestBrowserGoldenProofs(t *testing.T) {
 	if len(manifest) < 20 {
 		t.Fatalf("manifest.json lists %d proofs", len(manifest))
 	}
-	// The page learns the key once: every file must trust the same one.
-	key := manifest[0].Trusted
-	for _, m := range manifest {
-		if !slices.Equal(m.Trusted, key) || len(key) != 1 {
-			t.Fatalf("%s trusts %v, %s trusts %v: the page trusts the one key its server publishes", m.File, m.Trusted, manifest[0].File, key)
-		}
-	}
-	p := startPage(t, servePagesWithKey(t, key[0]))
-	p.open("verify.html")
+	// The page trusts the one key its server publishes, learnt as it loads: it is loaded
+	// again when a file trusts another.
+	var served atomic.Value
+	p := startPage(t, servePagesWithKey(t, func() string { return served.Load().(string) }))
 	const result = `document.querySelector("#result")`
-	for _, m := range manifest {
+	for i, m := range manifest {
+		if len(m.Trusted) != 1 {
+			t.Fatalf("%s trusts %v: the page trusts the one key its server publishes", m.File, m.Trusted)
+		}
+		if i == 0 || !slices.Equal(m.Trusted, manifest[i-1].Trusted) {
+			served.Store(m.Trusted[0])
+			p.open("verify.html")
+		}
 		p.upload("#proof", filepath.Join(dir, m.File))
 		p.wait("verdict on "+m.File, result+`.dataset.proof === "`+m.File+`"`)
 		verdict := eval[string](p, result+`.dataset.verdict`)
@@ -952,6 +955,25 @@ func TestBrowserVerifierMatchesGo(t *testing.T) {
 	}
 	for _, network := range append(names, "", "bitcoin", "Regtest", "main") {
 		add(bytes.Replace(complete, []byte(`"network": "regtest"`), []byte(`"network": "`+network+`"`), 1), "valid-complete.json on network "+network)
+	}
+	// The encoding rules of docs/proof-format.md, at the edges.
+	for _, edit := range [][2]string{
+		{`"tx_index": 2`, `"tx_index": -0`}, {`"height": 144`, `"height": -0`}, {`"height": 144`, `"height": 1.44e2`},
+		{`"received_ms": 1795650000345`, `"received_ms": -1795650000345`}, {`"received_ms": 1795650000345`, `"received_ms": 9223372036854775808`},
+		{`"https://notary.example"`, `"http://[::1]:8080/notary/?x=1#y"`}, {`"https://notary.example"`, `"https://notary.example:99999"`},
+		{`"https://notary.example"`, `"https://notary.example/a path"`}, {`"https://notary.example"`, `"https://not\u00e4ry.example"`},
+		{`"https://notary.example"`, `"ftp://notary.example"`}, {`"https://notary.example"`, `"https://"`},
+		{`"https://notary.example"`, `"https://user@notary.example"`}, {`"https://notary.example"`, `"HTTPS://notary.example"`},
+		{`"https://notary.example"`, `"https://notary.example\ud83d\ude00"`}, {`"https://notary.example"`, `"https://notary.example\udc00"`},
+		{`"https://notary.example"`, `"https:\/\/notary.example\/"`},
+		{`+11b508bc+`, `+11b508Bc+`}, {`ASei22vQ`, `ASei\r22vQ`}, {`ASei22vQ`, `ASei22v\u0051`},
+		{`notary.example/log\n13`, `notary.example/log\ud83d\ude00\n13`}, {`notary.example/log\n13`, `notary.example/log\ud83d\n13`},
+		{`— notary.example/log`, `\u2014 notary.example/log`},
+	} {
+		if !bytes.Contains(complete, []byte(edit[0])) {
+			t.Fatalf("valid-complete.json has no %s", edit[0])
+		}
+		add(bytes.Replace(complete, []byte(edit[0]), []byte(edit[1]), 1), "valid-complete.json with "+edit[1])
 	}
 	headerAt := bytes.Index(complete, []byte(`"header": "`)) + len(`"header": "`)
 	for _, bits := range []string{"ffff7f20", "ffff7f21", "00800021", "ff00211d", "ffff001d", "ae77031e", "ffff7fff", "ffffff20", "00008020", "00000020", "80000002"} {

@@ -66,6 +66,12 @@ const concat = (...parts) => {
   return out;
 };
 const utf8 = (s) => new TextEncoder().encode(s);
+const contains = (hay, needle) => {
+  for (let i = 0; i + needle.length <= hay.length; i++) {
+    if (equal(hay.subarray(i, i + needle.length), needle)) return true;
+  }
+  return false;
+};
 const u64be = (n) => {
   const b = new Uint8Array(8);
   new DataView(b.buffer).setBigUint64(0, BigInt.asUintN(64, n));
@@ -174,8 +180,19 @@ function parseJSON(text) {
       const simple = { '"': '"', "\\": "\\", "/": "/", b: "\b", f: "\f", n: "\n", r: "\r", t: "\t" }[e];
       if (simple !== undefined) { s += simple; continue; }
       if (e !== "u" || !/^[0-9a-fA-F]{4}$/.test(text.slice(i, i + 4))) bad("bad escape in a string");
-      s += String.fromCharCode(parseInt(text.slice(i, i + 4), 16));
+      const u = parseInt(text.slice(i, i + 4), 16);
       i += 4;
+      // A surrogate escape must be half of a pair: alone it stands for no character.
+      if (u >= 0xdc00 && u <= 0xdfff) bad("an escaped lone surrogate");
+      if (u >= 0xd800 && u <= 0xdbff) {
+        const low = /^\\u([0-9a-fA-F]{4})/.exec(text.slice(i, i + 6));
+        const l = low ? parseInt(low[1], 16) : 0;
+        if (l < 0xdc00 || l > 0xdfff) bad("an escaped lone surrogate");
+        s += String.fromCharCode(u, l);
+        i += 6;
+        continue;
+      }
+      s += String.fromCharCode(u);
     }
   };
   const v = value(0);
@@ -212,13 +229,19 @@ const str = (v, path) => {
   if (typeof v !== "string") throw new Error(`field "${path}" must be a string`);
   return v;
 };
-// An optional string the Go encoder omits when empty: present means not empty.
-const nonEmpty = (v, path) => {
+// SERVICE_URL is the form of a proof's service, as notary's serviceURL in Go: http or https,
+// a host name or an IPv6 address in brackets, an optional port, an optional path, query or
+// fragment of printable ASCII without spaces.
+const SERVICE_URL = /^https?:\/\/([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?([/?#][\x21-\x7e]*)?$/;
+// service is the optional field the Go encoder omits when empty: present means an URL.
+const service = (v, path) => {
   if (str(v, path) === "") throw new Error(`field "${path}" is empty (omit it instead)`);
+  if (!SERVICE_URL.test(v)) throw new Error(`service "${v}" is not an http or https URL`);
   return v;
 };
 const int64 = (v, path) => {
   if (!(v instanceof JSONNumber) || !/^-?[0-9]+$/.test(v.text)) throw new Error(`field "${path}" must be an integer`);
+  if (v.text === "-0") throw new Error(`field "${path}" is -0`);
   const n = BigInt(v.text);
   if (n < INT64_MIN || n > INT64_MAX) throw new Error(`field "${path}" is out of range`);
   return n;
@@ -255,7 +278,7 @@ export function parseProof(bytes) {
   }
   let doc;
   try {
-    doc = parseJSON(new TextDecoder("utf-8", { ignoreBOM: true }).decode(bytes));
+    doc = parseJSON(new TextDecoder("utf-8", { ignoreBOM: true, fatal: true }).decode(bytes));
   } catch (e) {
     fail("format", `not a notary proof: ${e.message}`);
   }
@@ -273,12 +296,12 @@ export function parseProof(bytes) {
         network: [true, network], tx: [true, hexBytes], tx_index: [true, int64],
         branch: [true, hashes], header: [true, hexBytes], height: [true, int64],
       })],
-      service: [false, nonEmpty],
+      service: [false, service],
     });
     if (p.format !== FORMAT) throw new Error(`format "${p.format}" is not "${FORMAT}"`);
     return p;
   } catch (e) {
-    fail("format", /^(format|network|a Merkle)/.test(e.message) ? e.message : `not a notary proof: ${e.message}`);
+    fail("format", /^(format|network|service|a Merkle)/.test(e.message) ? e.message : `not a notary proof: ${e.message}`);
   }
 }
 
@@ -361,7 +384,7 @@ async function openNote(step, msg, vkey) {
   for (const line of lines) {
     if (!line.startsWith("— ")) malformed();
     const [name, b64 = ""] = cut(line.slice(2), " ");
-    const sig = base64(b64);
+    const sig = base64(b64, true); // canonical: one signature, one text
     if (sig === null || !validName(name) || b64 === "" || sig.length < 5) malformed();
     const hash = ((sig[0] << 24) | (sig[1] << 16) | (sig[2] << 8) | sig[3]) >>> 0;
     if (name !== v.name || hash !== v.hash || verified) continue; // another key's, or a repeat
@@ -381,8 +404,19 @@ function parseInt64(s) {
   return n < INT64_MIN || n > INT64_MAX ? null : n;
 }
 
+// checkKeyForm refuses a verifier key in another form than note writes: a key hash other
+// than 8 lower-case hex digits, a key other than canonical base64, as checkKeyForm in Go.
+function checkKeyForm(step, vkey) {
+  const [, rest = ""] = cut(vkey, "+");
+  const [hash16, key64 = ""] = cut(rest, "+");
+  if (!/^[0-9a-f]{8}$/.test(hash16)) fail(step, `bad verifier key: key hash "${hash16}" is not 8 lower-case hex digits`);
+  const key = base64(key64);
+  if (key === null || btoa(String.fromCharCode(...key)) !== key64) fail(step, "bad verifier key: key is not in canonical base64");
+}
+
 async function openCheckpoint(note, vkey) {
   const step = "checkpoint";
+  checkKeyForm(step, vkey);
   const { text, name, hash } = await openNote(step, note, vkey);
   const lines = text.split("\n");
   if (lines.length !== 4 || lines[3] !== "") fail(step, "checkpoint must have exactly three lines: origin, size, root");
@@ -443,8 +477,9 @@ function rootFromInclusion(index, size, leaf, path) {
 // ---- Bitcoin ----------------------------------------------------------------------------
 
 /**
- * findCommitment parses a transaction (non-witness serialization) and returns the offset
- * of root in it, which must end the data of exactly one OP_RETURN output.
+ * findCommitment parses a transaction (non-witness serialization, every count in its
+ * shortest compact size) and returns the offset of root in it, which must end the data of
+ * exactly one OP_RETURN output.
  */
 function findCommitment(tx, root) {
   const step = "transaction";
@@ -466,6 +501,7 @@ function findCommitment(tx, root) {
     if (err) return 0;
     let n = 0n;
     for (let i = size - 1; i >= 0; i--) n = (n << 8n) | BigInt(tx[start + i]);
+    if (n < { 2: 0xfdn, 4: 0x10000n, 8: 0x100000000n }[size]) { err = `count ${n} is not in its shortest compact size`; return 0; }
     if (n > BigInt(tx.length)) { err = `count ${n} is larger than the transaction`; return 0; }
     return Number(n);
   };
@@ -478,38 +514,43 @@ function findCommitment(tx, root) {
     skip(4); // sequence
   }
   const nOut = varint();
-  let found = -1;
+  let found = -1, near = false;
   for (let i = 0; i < nOut && !err; i++) {
     skip(8); // value
     const n = varint();
     const start = off;
     skip(n);
     if (err) break;
-    const at = opReturnRoot(tx.subarray(start, start + n), root);
+    const script = tx.subarray(start, start + n);
+    const at = opReturnRoot(script, root);
     if (at >= 0) {
       if (found >= 0) fail(step, "transaction commits the root in more than one output");
       found = start + at;
+    } else if (script[0] === 0x6a && contains(script, root)) {
+      near = true;
     }
   }
   skip(4); // lock time
   if (err) fail(step, `transaction is malformed: ${err}`);
   if (off !== tx.length) fail(step, `transaction has ${tx.length - off} trailing bytes`);
+  if (found < 0 && near) fail(step, "an OP_RETURN output holds the log root, but not as the end of one minimal push of 32 to 80 bytes");
   if (found < 0) fail(step, "no OP_RETURN output of the transaction commits the log root");
   return found;
 }
 
-// opReturnRoot returns where root starts in script if script is OP_RETURN and one push
-// whose data ends with root, or -1.
+// opReturnRoot returns where root starts in script if script is OP_RETURN and one minimal
+// push of 32 to 80 bytes whose data ends with root, or -1.
 function opReturnRoot(script, root) {
-  const OP_RETURN = 0x6a, OP_PUSHDATA1 = 0x4c;
+  const OP_RETURN = 0x6a, OP_PUSHDATA1 = 0x4c, MAX_DATA = 80;
   if (script.length < 2 || script[0] !== OP_RETURN) return -1;
   let dataStart = 2, n = script[1];
   if (script[1] === OP_PUSHDATA1 && script.length >= 3) {
     dataStart = 3; n = script[2];
+    if (n < OP_PUSHDATA1) return -1; // a direct push would do
   } else if (script[1] > OP_PUSHDATA1) {
     return -1;
   }
-  if (dataStart + n !== script.length || n < 32) return -1;
+  if (dataStart + n !== script.length || n < 32 || n > MAX_DATA) return -1;
   const at = script.length - 32;
   return equal(script.subarray(at), root) ? at : -1;
 }
@@ -539,6 +580,7 @@ function target(bits) {
 export async function verifyProof(p, report = () => {}, trusted = null) {
   if (p.entry.nonce.length !== 16) fail("entry", `nonce must be 16 bytes, got ${p.entry.nonce.length}`);
   if (p.entry.index < 0n) fail("entry", `negative index ${p.entry.index}`);
+  if (p.entry.received_ms < 0n) fail("entry", `negative receive time ${p.entry.received_ms}`);
   const leaf = leafHash(p);
   const v = {
     digest: toHex(p.digest), index: p.entry.index, receivedMs: p.entry.received_ms,
