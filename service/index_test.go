@@ -5,6 +5,7 @@ import (
 	"errors"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -141,3 +142,53 @@ func TestServiceDedupUnderIndexing(t *testing.T) {
 		t.Errorf("Audit: %v", err)
 	}
 }
+
+// TestServiceQueueFullPushesBack stalls the store so that the sequencer's queue fills: the
+// next submission is refused at once with ErrPushback, and every one queued before is
+// logged once the store moves again.
+func TestServiceQueueFullPushesBack(t *testing.T) {
+	ctx := context.Background()
+	g := &gatedStore{memStore: &memStore{}, entered: make(chan struct{}, 1<<14), release: make(chan error)}
+	cfg := testConfig(t, g)
+	cfg.MaxBatch = 1
+	s := start(t, newService(t, cfg))
+	ds := digests("queued", 5000)
+	var wg sync.WaitGroup
+	var logged, pushed atomic.Int64
+	for _, d := range ds[:4500] {
+		wg.Go(func() {
+			_, err := s.Submit(ctx, d)
+			switch {
+			case err == nil:
+				logged.Add(1)
+			case errors.Is(err, service.ErrPushback):
+				pushed.Add(1)
+			default:
+				t.Error(err)
+			}
+		})
+	}
+	eventually(t, "the queue to fill", func() bool { return s.QueueDepth() == queueCapacity })
+	if _, err := s.Submit(ctx, ds[4999]); !errors.Is(err, service.ErrPushback) {
+		t.Fatalf("Submit with the queue full: %v, want ErrPushback", err)
+	}
+	stop := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case g.release <- nil:
+			case <-stop:
+				return
+			}
+		}
+	}()
+	wg.Wait()
+	close(stop)
+	if pushed.Load() == 0 || logged.Load()+pushed.Load() != 4500 || s.Size() != logged.Load() {
+		t.Errorf("%d logged, %d pushed back, log of %d entries; want every one either logged or pushed back, some pushed back",
+			logged.Load(), pushed.Load(), s.Size())
+	}
+}
+
+// queueCapacity is the sequencer's queue capacity.
+const queueCapacity = 4096

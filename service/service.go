@@ -108,8 +108,9 @@ type request struct {
 	done    chan struct{}
 }
 
-// ErrPushback is returned for submissions while the service cannot take more: the digest
-// index lags too far behind the log. Nothing was logged; submit again a little later.
+// ErrPushback is returned for submissions while the service cannot take more: the
+// sequencer's queue is full, or the digest index lags too far behind the log. Nothing was
+// logged; submit again a little later.
 var ErrPushback = errors.New("notary: too many submissions at once; try again shortly")
 
 // New opens the service on its store. Its cost does not grow with the log: it reads the
@@ -483,8 +484,8 @@ func (s *Service) sequenced(ctx context.Context, digests []notary.Digest) (*requ
 	case s.queue <- req:
 	case <-s.closing:
 		return nil, ErrClosed
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	default:
+		return nil, ErrPushback // the queue is full: say so now rather than wait behind it
 	}
 	select {
 	case <-req.done:
