@@ -35,6 +35,7 @@ func TestRunUsage(t *testing.T) {
 		{"info missing file", []string{"info", proof}, exitUsage, []string{"error: ", "x.proof.json"}},
 		{"wallet without database", []string{"wallet", "--data", dir}, exitUsage, []string{"error: no notary database at " + filepath.Join(dir, "notary.db"), "hint: "}},
 		{"serve bad network", []string{"serve", "--data", filepath.Join(dir, "serve"), "--addr", "127.0.0.1:0", "--network", "moonnet"}, exitUsage, []string{`error: --network "moonnet"`}},
+		{"serve bad public URL", []string{"serve", "--data", filepath.Join(dir, "serve"), "--addr", "127.0.0.1:0", "--public-url", "notary.example"}, exitUsage, []string{`error: --public-url: service "notary.example" is not an http or https URL`}},
 		{"serve bad node URL", []string{"serve", "--data", filepath.Join(dir, "serve"), "--node", "::nonsense"}, exitUsage, []string{"error: --node"}},
 	}
 	for _, tt := range tests {

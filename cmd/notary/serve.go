@@ -25,6 +25,7 @@ import (
 
 	"github.com/notary-dev/notary/anchor"
 	"github.com/notary-dev/notary/api"
+	"github.com/notary-dev/notary/notary"
 	"github.com/notary-dev/notary/service"
 	"github.com/notary-dev/notary/store/postgres"
 )
@@ -154,6 +155,11 @@ type stack struct {
 // shuts down in reverse order: stop taking requests, drain the sequencer, stop anchoring,
 // close the database. ready, if not nil, is called once the server listens.
 func runStack(ctx context.Context, f serveFlags, btc anchor.Node, log *slog.Logger, ready func(*stack)) error {
+	if f.publicURL != "" {
+		if err := notary.CheckServiceURL(f.publicURL); err != nil {
+			return usageError("--public-url: %v: proofs name it, and verifiers would refuse them", err)
+		}
+	}
 	if err := ensureDataDir(f.data); err != nil {
 		return err
 	}
