@@ -183,6 +183,23 @@ func (n *node) serve(r *role, forward func(context.Context) (string, error), hoo
 	n.handler.Store(&h)
 }
 
+// parts opens the anchorer and webhook delivery that go with svc, whichever its role.
+func (n *node) parts(ctx context.Context, svc *service.Service) (*anchor.Anchorer, *api.Webhooks, error) {
+	anc, err := n.f.anchor.open(ctx, n.f.data, n.btc, n.db, svc, n.log.With("part", "anchor"))
+	if err != nil {
+		return nil, nil, err
+	}
+	svc.SetAnchors(anc)
+	hooks, err := api.NewWebhooks(api.WebhookConfig{
+		Service: svc, Store: n.db, Key: n.webhookKey, AllowPrivate: n.privateCallbacks,
+		Logger: n.log.With("part", "webhooks"),
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return anc, hooks, nil
+}
+
 // startWriter starts the sequencer, the anchorer and webhook delivery, and serves them.
 func (n *node) startWriter(ctx context.Context) (*role, error) {
 	svc, err := service.New(ctx, service.Config{
@@ -192,15 +209,7 @@ func (n *node) startWriter(ctx context.Context) (*role, error) {
 	if err != nil {
 		return nil, err
 	}
-	anc, err := n.f.anchor.open(ctx, n.f.data, n.btc, n.db, svc, n.log.With("part", "anchor"))
-	if err != nil {
-		return nil, err
-	}
-	svc.SetAnchors(anc)
-	hooks, err := api.NewWebhooks(api.WebhookConfig{
-		Service: svc, Store: n.db, Key: n.webhookKey, AllowPrivate: n.privateCallbacks,
-		Logger: n.log.With("part", "webhooks"),
-	})
+	anc, hooks, err := n.parts(ctx, svc)
 	if err != nil {
 		return nil, err
 	}
@@ -246,15 +255,7 @@ func (n *node) startFollower(ctx context.Context, pg *postgres.DB) (*role, error
 	if err != nil {
 		return nil, err
 	}
-	anc, err := n.f.anchor.open(ctx, n.f.data, n.btc, n.db, svc, n.log.With("part", "anchor"))
-	if err != nil {
-		return nil, err
-	}
-	svc.SetAnchors(anc)
-	hooks, err := api.NewWebhooks(api.WebhookConfig{
-		Service: svc, Store: n.db, Key: n.webhookKey, AllowPrivate: n.privateCallbacks,
-		Logger: n.log.With("part", "webhooks"),
-	})
+	anc, hooks, err := n.parts(ctx, svc)
 	if err != nil {
 		return nil, err
 	}
