@@ -7,10 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"path"
-	"slices"
-	"strconv"
-	"strings"
+
+	"github.com/notary-dev/notary/internal/migrations"
 )
 
 // migrationFS holds the schema migrations, migrations/NNNN_name.sql, numbered from 1
@@ -28,38 +26,13 @@ const applicationID = 0x6e747279
 var ErrSchemaTooNew = errors.New("store: database schema is newer than this program")
 
 // migration is one numbered schema change.
-type migration struct {
-	version int
-	name    string // file name
-	sql     string
-}
+type migration = migrations.Migration
 
 // loadMigrations reads migrations/*.sql from fsys, in order, and checks their numbering.
 func loadMigrations(fsys fs.FS) ([]migration, error) {
-	names, err := fs.Glob(fsys, "migrations/*.sql")
+	ms, err := migrations.Load(fsys)
 	if err != nil {
-		return nil, fmt.Errorf("store: migrations: %v", err)
-	}
-	slices.Sort(names)
-	ms := make([]migration, 0, len(names))
-	for i, name := range names {
-		base := path.Base(name)
-		num, _, ok := strings.Cut(base, "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || len(num) != 4 {
-			return nil, fmt.Errorf("store: migration %s: name must be NNNN_name.sql", base)
-		}
-		if v != i+1 {
-			return nil, fmt.Errorf("store: migration %s: want number %04d (numbers run from 0001 without gaps)", base, i+1)
-		}
-		b, err := fs.ReadFile(fsys, name)
-		if err != nil {
-			return nil, fmt.Errorf("store: migration %s: %v", base, err)
-		}
-		ms = append(ms, migration{version: v, name: base, sql: string(b)})
-	}
-	if len(ms) == 0 {
-		return nil, errors.New("store: no migrations")
+		return nil, fmt.Errorf("store: %w", err)
 	}
 	return ms, nil
 }
@@ -72,7 +45,7 @@ func migrate(ctx context.Context, db *sql.DB, migrations fs.FS) error {
 	if err != nil {
 		return err
 	}
-	newest := ms[len(ms)-1].version
+	newest := ms[len(ms)-1].Version
 
 	version, err := checkVersion(ctx, db, newest)
 	if err != nil {
@@ -112,32 +85,32 @@ func checkVersion(ctx context.Context, db *sql.DB, newest int) (int, error) {
 func apply(ctx context.Context, db *sql.DB, m migration) error {
 	tx, err := db.BeginTx(ctx, nil) // BEGIN IMMEDIATE: holds the write lock from here
 	if err != nil {
-		return fmt.Errorf("store: migration %s: %v", m.name, err)
+		return fmt.Errorf("store: migration %s: %v", m.Name, err)
 	}
 	defer tx.Rollback()
 
 	var version int
 	if err := tx.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&version); err != nil {
-		return fmt.Errorf("store: migration %s: %v", m.name, err)
+		return fmt.Errorf("store: migration %s: %v", m.Name, err)
 	}
-	if version >= m.version {
+	if version >= m.Version {
 		return nil
 	}
-	if version != m.version-1 {
-		return fmt.Errorf("store: migration %s: database is at version %d, want %d", m.name, version, m.version-1)
+	if version != m.Version-1 {
+		return fmt.Errorf("store: migration %s: database is at version %d, want %d", m.Name, version, m.Version-1)
 	}
-	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-		return fmt.Errorf("store: migration %s: %v", m.name, err)
+	if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+		return fmt.Errorf("store: migration %s: %v", m.Name, err)
 	}
 	// Pragmas take no parameters; both values are integers formatted here.
-	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", m.version)); err != nil {
-		return fmt.Errorf("store: migration %s: %v", m.name, err)
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", m.Version)); err != nil {
+		return fmt.Errorf("store: migration %s: %v", m.Name, err)
 	}
 	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA application_id = %d", applicationID)); err != nil {
-		return fmt.Errorf("store: migration %s: %v", m.name, err)
+		return fmt.Errorf("store: migration %s: %v", m.Name, err)
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("store: migration %s: commit: %v", m.name, err)
+		return fmt.Errorf("store: migration %s: commit: %v", m.Name, err)
 	}
 	return nil
 }

@@ -6,13 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"path"
-	"slices"
-	"strconv"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/notary-dev/notary/internal/migrations"
 )
 
 // migrationFS holds the schema migrations, migrations/NNNN_name.sql, numbered from 1
@@ -38,38 +35,13 @@ const (
 )
 
 // migration is one numbered schema change.
-type migration struct {
-	version int
-	name    string // file name
-	sql     string
-}
+type migration = migrations.Migration
 
 // loadMigrations reads migrations/*.sql from fsys, in order, and checks their numbering.
 func loadMigrations(fsys fs.FS) ([]migration, error) {
-	names, err := fs.Glob(fsys, "migrations/*.sql")
+	ms, err := migrations.Load(fsys)
 	if err != nil {
-		return nil, fmt.Errorf("store/postgres: migrations: %v", err)
-	}
-	slices.Sort(names)
-	ms := make([]migration, 0, len(names))
-	for i, name := range names {
-		base := path.Base(name)
-		num, _, ok := strings.Cut(base, "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || len(num) != 4 {
-			return nil, fmt.Errorf("store/postgres: migration %s: name must be NNNN_name.sql", base)
-		}
-		if v != i+1 {
-			return nil, fmt.Errorf("store/postgres: migration %s: want number %04d (numbers run from 0001 without gaps)", base, i+1)
-		}
-		b, err := fs.ReadFile(fsys, name)
-		if err != nil {
-			return nil, fmt.Errorf("store/postgres: migration %s: %v", base, err)
-		}
-		ms = append(ms, migration{version: v, name: base, sql: string(b)})
-	}
-	if len(ms) == 0 {
-		return nil, errors.New("store/postgres: no migrations")
+		return nil, fmt.Errorf("store/postgres: %w", err)
 	}
 	return ms, nil
 }
@@ -83,7 +55,7 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, migrations fs.FS) error {
 	if err != nil {
 		return err
 	}
-	newest := ms[len(ms)-1].version
+	newest := ms[len(ms)-1].Version
 	for _, m := range ms {
 		if err := apply(ctx, pool, m, newest); err != nil {
 			return err
@@ -94,7 +66,7 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, migrations fs.FS) error {
 
 // apply runs migration m in a transaction, unless the database already has it.
 func apply(ctx context.Context, pool *pgxpool.Pool, m migration, newest int) error {
-	fail := func(err error) error { return dbErr(ctx, "migration "+m.name, err) }
+	fail := func(err error) error { return dbErr(ctx, "migration "+m.Name, err) }
 	tx, err := pool.Begin(ctx)
 	if err != nil {
 		return fail(err)
@@ -108,14 +80,14 @@ func apply(ctx context.Context, pool *pgxpool.Pool, m migration, newest int) err
 	if err != nil {
 		return err
 	}
-	if version >= m.version {
+	if version >= m.Version {
 		return nil
 	}
-	if version != m.version-1 {
-		return fmt.Errorf("store/postgres: migration %s: database is at version %d, want %d", m.name, version, m.version-1)
+	if version != m.Version-1 {
+		return fmt.Errorf("store/postgres: migration %s: database is at version %d, want %d", m.Name, version, m.Version-1)
 	}
 	// Without arguments, Exec runs the file as a simple query: several statements.
-	if _, err := tx.Exec(ctx, m.sql); err != nil {
+	if _, err := tx.Exec(ctx, m.SQL); err != nil {
 		return fail(err)
 	}
 	if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+versionTable+` (
@@ -124,7 +96,7 @@ func apply(ctx context.Context, pool *pgxpool.Pool, m migration, newest int) err
 		return fail(err)
 	}
 	if _, err := tx.Exec(ctx, `INSERT INTO `+versionTable+` (version) VALUES ($1)
-		ON CONFLICT (singleton) DO UPDATE SET version = excluded.version`, m.version); err != nil {
+		ON CONFLICT (singleton) DO UPDATE SET version = excluded.version`, m.Version); err != nil {
 		return fail(err)
 	}
 	if err := tx.Commit(ctx); err != nil {
