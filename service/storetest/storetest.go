@@ -5,6 +5,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 
 	"github.com/notary-dev/notary/internal/logtest"
@@ -164,33 +165,53 @@ func testAppendAndRead(t *testing.T, st service.Store) {
 }
 
 func testAppendOutOfSequence(t *testing.T, st service.Store) {
-	log := logtest.NewMemLog(t, 20)
-	mustAppend(t, st, log, 0, 10)
-	tests := []struct {
-		name     string
-		from, to int64
-	}{
-		{"overlap", 9, 12},
-		{"gap", 11, 13},
-		{"from zero again", 0, 3},
+	ctx := context.Background()
+	const size = 10
+	log := logtest.NewMemLog(t, size+4)
+	mustAppend(t, st, log, 0, size)
+	if err := st.AppendEntries(ctx, nil, nil); err != nil {
+		t.Fatalf("an empty append: %v", err)
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if err := appendLog(t, st, log, tt.from, tt.to); !errors.Is(err, service.ErrOutOfSequence) {
-				t.Errorf("AppendEntries [%d, %d) on a log of 10: %v, want ErrOutOfSequence", tt.from, tt.to, err)
+	// Each bad batch is built from the next valid one; none may write anything.
+	good := log.Entries[size:]
+	goodHashes := log.Hashes[merkle.StoredHashCount(size):]
+	shifted := func(delta int64) []notary.Entry {
+		es := slices.Clone(good)
+		for k := range es {
+			es[k].Index += delta
+		}
+		return es
+	}
+	for _, c := range []struct {
+		name    string
+		entries []notary.Entry
+		hashes  []merkle.Hash
+	}{
+		{"gap", shifted(1), goodHashes},
+		{"overlap", shifted(-1), goodHashes},
+		{"rewrite from zero", shifted(-size), goodHashes},
+		{"negative index", shifted(-size - 1), goodHashes},
+		{"huge index", shifted(1 << 62), goodHashes},
+		{"not consecutive", []notary.Entry{good[0], good[2]}, goodHashes},
+		{"repeated index", []notary.Entry{good[0], good[0]}, goodHashes},
+		{"too few hashes", good, goodHashes[:len(goodHashes)-1]},
+		{"too many hashes", good, append(slices.Clone(goodHashes), merkle.Hash{})},
+		{"no hashes", good, nil},
+		{"hashes without entries", nil, goodHashes},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if err := st.AppendEntries(ctx, c.entries, c.hashes); !errors.Is(err, service.ErrOutOfSequence) {
+				t.Fatalf("AppendEntries: %v, want ErrOutOfSequence", err)
 			}
-			if n := logSize(t, st); n != 10 {
-				t.Errorf("LogSize = %d after a refused append", n)
+			if n := logSize(t, st); n != size {
+				t.Fatalf("LogSize = %d after a refused append, want %d", n, size)
+			}
+			if _, err := st.ReadHashes([]int64{merkle.StoredHashCount(size)}); !errors.Is(err, service.ErrNotFound) {
+				t.Fatalf("a hash was written by a refused append: %v", err)
 			}
 		})
 	}
-	t.Run("hashes that do not match the entries", func(t *testing.T) {
-		hs := log.Hashes[merkle.StoredHashCount(10) : merkle.StoredHashCount(12)-1]
-		if err := st.AppendEntries(context.Background(), log.Entries[10:12], hs); !errors.Is(err, service.ErrOutOfSequence) {
-			t.Errorf("AppendEntries with a hash short: %v, want ErrOutOfSequence", err)
-		}
-	})
-	mustAppend(t, st, log, 10, 20)
+	mustAppend(t, st, log, size, size+4)
 }
 
 func testScanEntries(t *testing.T, st service.Store) {
