@@ -9,7 +9,7 @@
 //
 //	go build -o /tmp/notaryload ./internal/cmd/notaryload
 //	bin/notary serve --network simnet --node http://USER:PASS@127.0.0.1:PORT \
-//	    --data /tmp/fill-x/data --addr 127.0.0.1:18480 --anon-rate 0 &
+//	    --data /tmp/fill-x/data --addr 127.0.0.1:18480 --anon-rate 0 --anon-digest-rate 0 &
 //	/tmp/notaryload fill   -url http://127.0.0.1:18480 -n 10000000 -batch 10000 -clients 8
 //	/tmp/notaryload lookup -url http://127.0.0.1:18480 -n 10000000 -clients 64 -duration 30s
 //
