@@ -4,7 +4,7 @@ GO ?= go
 # The btcd node the tests and the local stack run: built from the version pinned in go.mod.
 export NOTARY_BTCD := $(CURDIR)/bin/btcd
 
-.PHONY: all build run test bench clean FORCE
+.PHONY: all build run test test-deps bench clean FORCE
 all: build
 
 build: bin/notary
@@ -20,12 +20,16 @@ bin/btcd: go.mod go.sum
 run: bin/notary bin/btcd
 	./bin/notary dev $(ARGS)
 
-# Every test, including the ones against a real btcd node, a real SQLite file and a real
-# HTTP server.
-test: bin/btcd
-	sh internal/pgtest/install.sh
+# Every test, including the ones against a real btcd node, real SQLite files, real
+# PostgreSQL servers, a real HTTP server, Debian's chromium and the OpenTimestamps
+# reference. It installs what is missing first (test-deps).
+test: test-deps bin/btcd
 	$(GO) vet ./...
 	$(GO) test -race -timeout 30m ./...
+
+# What the tests need beyond Go: gcc, python3-opentimestamps, chromium, PostgreSQL.
+test-deps:
+	sh scripts/test-deps.sh
 
 # Benchmarks (numbers in the issues' closing notes come from here).
 bench: bin/btcd
