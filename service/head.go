@@ -36,7 +36,8 @@ type HeadFile struct {
 	f      *os.File
 	vkey   string
 	latest *notary.Checkpoint
-	next   int // the slot the next Record writes
+	next   int    // the slot the next Record writes
+	slot   []byte // the bytes Record writes, reused
 }
 
 // OpenHeadFile opens (creating it, mode 0600) the head file at path of the log whose
@@ -103,9 +104,11 @@ func (h *HeadFile) Record(c notary.Checkpoint) error {
 	if h.latest != nil && c.Size <= h.latest.Size {
 		return nil
 	}
-	slot := make([]byte, headSlot)
-	copy(slot, c.Note)
-	if _, err := h.f.WriteAt(slot, int64(h.next*headSlot)); err != nil {
+	if h.slot == nil {
+		h.slot = make([]byte, headSlot)
+	}
+	clear(h.slot[copy(h.slot, c.Note):])
+	if _, err := h.f.WriteAt(h.slot, int64(h.next*headSlot)); err != nil {
 		return fmt.Errorf("notary: signed head: %w", err)
 	}
 	h.latest, h.next = &c, 1-h.next

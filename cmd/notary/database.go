@@ -29,12 +29,6 @@ type database interface {
 	Close() error
 }
 
-// apiKeyRow is an API key as apikey list shows it, whichever store holds it.
-type apiKeyRow struct {
-	Name, Webhook    string
-	Created, Revoked time.Time
-}
-
 // isPostgres reports whether the --db value names a PostgreSQL database.
 func isPostgres(db string) bool {
 	return strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://")
@@ -67,30 +61,20 @@ func openDatabase(ctx context.Context, db string, mustExist bool) (database, err
 	return store.Open(db)
 }
 
-// apiKeys returns the API keys of db, oldest first.
-func apiKeys(ctx context.Context, db database) ([]apiKeyRow, error) {
-	var rows []apiKeyRow
+// apiKeys returns the API keys of db, by name, whichever store holds them.
+func apiKeys(ctx context.Context, db database) ([]store.APIKey, error) {
 	switch db := db.(type) {
 	case *store.DB:
-		keys, err := db.APIKeys(ctx)
-		if err != nil {
-			return nil, err
-		}
-		for _, k := range keys {
-			rows = append(rows, apiKeyRow{Name: k.Name, Webhook: k.Webhook, Created: k.Created, Revoked: k.Revoked})
-		}
+		return db.APIKeys(ctx)
 	case *postgres.DB:
 		keys, err := db.APIKeys(ctx)
-		if err != nil {
-			return nil, err
+		out := make([]store.APIKey, len(keys))
+		for i, k := range keys {
+			out[i] = store.APIKey(k)
 		}
-		for _, k := range keys {
-			rows = append(rows, apiKeyRow{Name: k.Name, Webhook: k.Webhook, Created: k.Created, Revoked: k.Revoked})
-		}
-	default:
-		return nil, fmt.Errorf("listing API keys: unknown database %T", db)
+		return out, err
 	}
-	return rows, nil
+	return nil, fmt.Errorf("listing API keys: unknown database %T", db)
 }
 
 // isKeyExists reports whether err says an API key of that name exists.
