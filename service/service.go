@@ -108,18 +108,10 @@ type request struct {
 	done    chan struct{}
 }
 
-// ErrPushback is returned for submissions while the service cannot take more: the
-// sequencer's queue is full, or the digest index lags too far behind the log. Nothing was
-// logged; submit again a little later.
-var ErrPushback = errors.New("notary: too many submissions at once; try again shortly")
-
-// New opens the service on its store. Its cost does not grow with the log: it reads the
-// log's size and right edge, checks them against the latest signed checkpoint (signing
-// the first one if there is none) and against cfg.SignedHead, and loads the digests the
-// digest index does not hold yet. The full audit of the stored log is Audit.
-func New(ctx context.Context, cfg Config) (*Service, error) {
+// check checks that cfg has what a service needs and gives the rest their defaults.
+func (cfg *Config) check() error {
 	if cfg.Signer == nil || cfg.Store == nil || cfg.Verifier == "" {
-		return nil, errors.New("notary: Config needs Signer, Verifier and Store")
+		return errors.New("notary: Config needs Signer, Verifier and Store")
 	}
 	if cfg.CheckpointInterval <= 0 {
 		cfg.CheckpointInterval = time.Second
@@ -138,6 +130,22 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	if cfg.Rand == nil {
 		cfg.Rand = rand.Reader
+	}
+	return nil
+}
+
+// ErrPushback is returned for submissions while the service cannot take more: the
+// sequencer's queue is full, or the digest index lags too far behind the log. Nothing was
+// logged; submit again a little later.
+var ErrPushback = errors.New("notary: too many submissions at once; try again shortly")
+
+// New opens the service on its store. Its cost does not grow with the log: it reads the
+// log's size and right edge, checks them against the latest signed checkpoint (signing
+// the first one if there is none) and against cfg.SignedHead, and loads the digests the
+// digest index does not hold yet. The full audit of the stored log is Audit.
+func New(ctx context.Context, cfg Config) (*Service, error) {
+	if err := cfg.check(); err != nil {
+		return nil, err
 	}
 	s := &Service{
 		cfg:      cfg,
@@ -975,14 +983,8 @@ const followEvery = 200 * time.Millisecond
 // ErrNotWriter. It never writes to the store. A digest is found once the writer's digest
 // index holds it, a few seconds at most after its entry is durable.
 func NewFollower(ctx context.Context, cfg Config) (*Service, error) {
-	if cfg.Signer == nil || cfg.Store == nil || cfg.Verifier == "" {
-		return nil, errors.New("notary: Config needs Signer, Verifier and Store")
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
+	if err := cfg.check(); err != nil {
+		return nil, err
 	}
 	s := &Service{
 		cfg: cfg, store: cfg.Store, follower: true,
