@@ -12,6 +12,8 @@
 //	notary apikey  create|list|revoke [flags] [NAME]  manage the API keys of integrations
 //	notary audit   [flags]                  check every entry and hash of the stored log
 //	notary migrate --data DIR --to URL      move a SQLite log into PostgreSQL, same root
+//	notary backup  [--data DIR] DEST        copy a live SQLite log consistently into DEST
+//	notary reorigin --data DIR --origin NEW continue a log restored from a backup under a new key
 //	notary version                          print the version, the commit and the kind of build
 //
 // Exit codes: 0 success, 1 an invalid, forged or untrusted proof, 2 a usage or I/O error,
@@ -44,6 +46,8 @@ Usage:
   notary apikey  create|list|revoke [NAME]       manage the API keys of integrations
   notary audit   [flags]                         check every entry and hash of the stored log
   notary migrate --data DIR --to postgres://…    move a SQLite log into PostgreSQL, proving the root unchanged
+  notary backup  [--data DIR] DEST               copy a live SQLite log consistently into the new file DEST
+  notary reorigin --data DIR --origin NEW        continue a log restored from a backup under a new origin and key
   notary version                                 print the version, the commit and the kind of build
 
 Examples:
@@ -119,6 +123,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"audit":   cmdAudit,
 		"migrate": cmdMigrate,
 		"version": cmdVersion,
+		"backup":  cmdBackup,
+
+		"reorigin": cmdReorigin,
 	}
 	cmd, ok := commands[args[0]]
 	if !ok {

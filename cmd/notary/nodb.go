@@ -13,12 +13,14 @@ import (
 )
 
 var (
-	cmdServe   = noDatabase("serve")
-	cmdDev     = noDatabase("dev")
-	cmdWallet  = noDatabase("wallet")
-	cmdAPIKey  = noDatabase("apikey")
-	cmdAudit   = noDatabase("audit")
-	cmdMigrate = noDatabase("migrate")
+	cmdServe    = noDatabase("serve")
+	cmdDev      = noDatabase("dev")
+	cmdWallet   = noDatabase("wallet")
+	cmdAPIKey   = noDatabase("apikey")
+	cmdAudit    = noDatabase("audit")
+	cmdMigrate  = noDatabase("migrate")
+	cmdBackup   = noDatabase("backup")
+	cmdReorigin = noDatabase("reorigin")
 )
 
 // noDatabase returns a command that refuses to run: exit 2, and how to get the full build.
@@ -27,7 +29,7 @@ func noDatabase(name string) func(context.Context, []string, io.Writer, io.Write
 		return &cliError{
 			code: exitUsage,
 			err:  fmt.Errorf("notary %s needs the log's database, and this notary was built without one (CGO_ENABLED=0: a verifier and client only)", name),
-			hint: "use the server build (notary-linux-amd64 from a release), or build it with a C compiler: CGO_ENABLED=1 go install github.com/notary-dev/notary/cmd/notary@latest",
+			hint: "use the server build (notary-server-linux-amd64 from a release), or build it with a C compiler: CGO_ENABLED=1 go install github.com/notary-dev/notary/cmd/notary@latest",
 		}
 	}
 }
