@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"math"
 	"net/http"
 	"slices"
@@ -126,6 +127,9 @@ func (m *metrics) serve(c echo.Context) error {
 		x.gauge("notary_anchor_latest_size", "Log size committed by the newest anchor.", float64(latest.Size))
 		x.gauge("notary_anchor_latest_confirmations", "Confirmations of the newest anchor.", float64(latest.Confirmations))
 		x.gauge("notary_anchor_latest_replacements", "Fee bumps of the newest anchor.", float64(latest.Replacements))
+		if age, ok := m.oldestUnanchored(ctx, chain.Anchors()); ok {
+			x.gauge("notary_unanchored_oldest_seconds", "Seconds since the oldest entry that no final anchor covers was logged (0: none).", age)
+		}
 		if w, err := chain.Wallet(ctx); err == nil {
 			x.gauge("notary_wallet_balance_sat", "Anchoring wallet balance in the best chain, satoshis.", float64(w.Balance))
 			x.gauge("notary_wallet_spendable_sat", "Spendable part of the anchoring wallet balance, satoshis.", float64(w.Spendable))
@@ -149,6 +153,27 @@ func (m *metrics) serve(c echo.Context) error {
 		w.attempts.write(&x, "notary_webhook_attempts_total", "result")
 	}
 	return c.Blob(http.StatusOK, metricsContentType, x.b)
+}
+
+// oldestUnanchored returns the age in seconds of the oldest entry that no final anchor of
+// anchors covers (a final anchor of size n covers the entries below n), 0 when there is none;
+// ok is false when the entry could not be read.
+func (m *metrics) oldestUnanchored(ctx context.Context, anchors []service.Anchor) (float64, bool) {
+	svc := m.cfg.Service
+	var covered int64
+	for _, a := range anchors {
+		if a.Status == service.AnchorFinal && a.Size > covered {
+			covered = a.Size
+		}
+	}
+	if covered >= svc.Size() {
+		return 0, true
+	}
+	ts, err := svc.TimestampAt(ctx, covered)
+	if err != nil {
+		return 0, false
+	}
+	return max(time.Since(ts.Entry.Time).Seconds(), 0), true
 }
 
 // exposition builds a text exposition.
