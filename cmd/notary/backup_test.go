@@ -277,3 +277,35 @@ func copyFile(t *testing.T, from, to string) {
 		t.Fatal(err)
 	}
 }
+
+// TestBackupUsage checks what backup and reorigin answer when they cannot run: exit 2 and
+// an error that says why, and no file written.
+func TestBackupUsage(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	exists := filepath.Join(dir, "exists.db")
+	writeFile(t, exists, "")
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no destination", []string{"backup", "--data", dir}, "backup takes one destination file"},
+		{"two destinations", []string{"backup", "--data", dir, "a.db", "b.db"}, "backup takes one destination file"},
+		{"destination exists", []string{"backup", "--data", dir, exists}, exists + " exists"},
+		{"no log key", []string{"backup", "--data", dir, filepath.Join(dir, "new.db")}, "reading the log key"},
+		{"reorigin without origin", []string{"reorigin", "--data", dir}, "reorigin needs --origin"},
+		{"reorigin without log key", []string{"reorigin", "--data", dir, "--origin", "x.example/log"}, "no log key at"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, stderr := wantCLI(t, exitUsage, tt.args...)
+			if !strings.Contains(errLine(stderr), tt.want) {
+				t.Errorf("notary %s: stderr lacks %q:\n%s", strings.Join(tt.args, " "), tt.want, stderr)
+			}
+		})
+	}
+	if _, err := os.Stat(filepath.Join(dir, "new.db")); err == nil {
+		t.Errorf("a refused backup wrote its destination")
+	}
+}

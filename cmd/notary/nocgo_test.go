@@ -174,6 +174,8 @@ func TestVerifierBuildRefusesDatabaseCommands(t *testing.T) {
 		{"apikey", "list", "--data", dir},
 		{"audit", "--data", dir},
 		{"migrate", "--data", dir, "--to", "postgres://127.0.0.1:1/x"},
+		{"backup", "--data", dir, filepath.Join(dir, "copy.db")},
+		{"reorigin", "--data", dir, "--origin", "notary.example/log2"},
 		{"serve", "-h"},
 	} {
 		r := execNotary(t, bin, dir, args...)
