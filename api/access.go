@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/notary-dev/notary/calendar"
 	"github.com/notary-dev/notary/service"
 	"golang.org/x/time/rate"
 )
@@ -129,7 +130,7 @@ func limited(c echo.Context) bool {
 	switch c.Path() {
 	case "/healthz", "/readyz", "/metrics", "/v1/openapi.json":
 		return false
-	case calendarSubmitPath, calendarTimestampPath:
+	case calendar.SubmitPath, calendar.TimestampPath:
 		return true
 	}
 	return strings.HasPrefix(c.Request().URL.Path, "/v1/")

@@ -9,6 +9,7 @@ import (
 	"net/http"
 
 	"github.com/labstack/echo/v4"
+	"github.com/notary-dev/notary/calendar"
 	"github.com/notary-dev/notary/service"
 )
 
@@ -126,10 +127,10 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 		}
 		// A HEAD request gets the same answer as GET: net/http leaves the body out.
 		switch {
-		case calendarRoute(c.Path()):
+		case calendar.Route(c.Path()):
 			// The calendar answers in plain text, as the reference calendar does, the
 			// refusals of the API's middleware (key, rate limit, method) included.
-			err = c.Blob(apiErr.Status, mimeText, []byte(apiErr.Message))
+			err = c.Blob(apiErr.Status, calendar.MIMEText, []byte(apiErr.Message))
 		default:
 			err = c.JSON(apiErr.Status, errorBody{apiErr})
 		}
