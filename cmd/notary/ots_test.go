@@ -287,7 +287,7 @@ func TestVerifyOTSOffline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := "../../api/testdata/notary-complete.ots"
+	path := "../../calendar/testdata/notary-complete.ots"
 	h := notary.Header(p.Bitcoin.Header)
 	node := fakeNode(t, h, p.Bitcoin.Height)
 	digest := p.Digest.String()
