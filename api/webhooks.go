@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"errors"
@@ -92,12 +93,12 @@ func NewWebhooks(cfg WebhookConfig) (*Webhooks, error) {
 	if cfg.Service == nil || cfg.Store == nil || len(cfg.Key) != ed25519.PrivateKeySize {
 		return nil, errors.New("api: WebhookConfig needs Service, Store and an Ed25519 Key")
 	}
-	setDefault(&cfg.Backoff, DefaultWebhookBackoff)
-	setDefault(&cfg.MaxBackoff, DefaultWebhookMaxBackoff)
-	setDefault(&cfg.MaxAttempts, DefaultWebhookMaxAttempts)
-	setDefault(&cfg.Timeout, 10*time.Second)
-	setDefault(&cfg.Workers, 4)
-	setDefault(&cfg.Poll, time.Second)
+	cfg.Backoff = cmp.Or(cfg.Backoff, DefaultWebhookBackoff)
+	cfg.MaxBackoff = cmp.Or(cfg.MaxBackoff, DefaultWebhookMaxBackoff)
+	cfg.MaxAttempts = cmp.Or(cfg.MaxAttempts, DefaultWebhookMaxAttempts)
+	cfg.Timeout = cmp.Or(cfg.Timeout, 10*time.Second)
+	cfg.Workers = cmp.Or(cfg.Workers, 4)
+	cfg.Poll = cmp.Or(cfg.Poll, time.Second)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -125,13 +126,6 @@ func NewWebhooks(cfg WebhookConfig) (*Webhooks, error) {
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
 	}, nil
-}
-
-func setDefault[T comparable](v *T, def T) {
-	var zero T
-	if *v == zero {
-		*v = def
-	}
 }
 
 // PublicKey returns the key that verifies the webhooks' signatures.
