@@ -212,7 +212,7 @@ func giveBackIf(err error, refund func()) {
 // limited counts a request refused by a rate limit, sets Retry-After and returns its
 // seconds.
 func (a *access) limited(c echo.Context, who string, wait time.Duration) int64 {
-	a.metrics.limited.add(who, 1)
+	a.metrics.limited.WithLabelValues(who).Inc()
 	secs := int64(math.Ceil(wait.Seconds()))
 	c.Response().Header().Set(echo.HeaderRetryAfter, strconv.FormatInt(secs, 10))
 	return secs

@@ -285,8 +285,8 @@ func TestMetrics(t *testing.T) {
 		`notary_node_up`:                    1,
 		`notary_webhooks_pending`:           0,
 		`notary_sequencer_queue_depth`:      0,
-		`notary_http_request_duration_seconds_count{method="POST",route="/v1/timestamps",code="200"}`:       1,
-		`notary_http_request_duration_seconds_count{method="POST",route="/v1/timestamps/batch",code="200"}`: 1,
+		`notary_http_request_duration_seconds_count{code="200",method="POST",route="/v1/timestamps"}`:       1,
+		`notary_http_request_duration_seconds_count{code="200",method="POST",route="/v1/timestamps/batch"}`: 1,
 	}
 	for k, v := range want {
 		if got, ok := m[k]; !ok || got != v {
@@ -297,7 +297,7 @@ func TestMetrics(t *testing.T) {
 	if age, ok := m["notary_checkpoint_age_seconds"]; !ok || age < 0 || age > time.Since(before).Seconds() {
 		t.Errorf("checkpoint age %v s, %v after the entries were submitted", age, time.Since(before))
 	}
-	if b := m[`notary_http_request_duration_seconds_bucket{method="POST",route="/v1/timestamps",code="200",le="+Inf"}`]; b != 1 {
+	if b := m[`notary_http_request_duration_seconds_bucket{code="200",method="POST",route="/v1/timestamps",le="+Inf"}`]; b != 1 {
 		t.Errorf("+Inf bucket %v, want 1", b)
 	}
 
@@ -306,8 +306,8 @@ func TestMetrics(t *testing.T) {
 		do(t, http.DefaultClient, http.MethodGet, f.url+"/v1/nothing", "", nil)
 		m := parseMetrics(t, do(t, http.DefaultClient, http.MethodGet, f.url+"/metrics", "", nil).body)
 		for _, k := range []string{
-			`notary_http_request_duration_seconds_count{method="GET",route="/v1/timestamps/:digest",code="400"}`,
-			`notary_http_request_duration_seconds_count{method="GET",route="other",code="404"}`,
+			`notary_http_request_duration_seconds_count{code="400",method="GET",route="/v1/timestamps/:digest"}`,
+			`notary_http_request_duration_seconds_count{code="404",method="GET",route="other"}`,
 		} {
 			if m[k] != 1 {
 				t.Errorf("%s = %v, want 1", k, m[k])

@@ -21,6 +21,7 @@ import (
 
 	"github.com/notary-dev/notary/notary"
 	"github.com/notary-dev/notary/service"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // WebhookStore keeps webhooks durably, so that a restart loses none. store.DB implements it.
@@ -76,7 +77,7 @@ type Webhooks struct {
 	store    WebhookStore
 	client   *http.Client
 	kick     chan struct{}
-	attempts counterVec // by result
+	attempts *prometheus.CounterVec // by result
 }
 
 // Webhook defaults.
@@ -119,6 +120,9 @@ func NewWebhooks(cfg WebhookConfig) (*Webhooks, error) {
 	}
 	return &Webhooks{
 		cfg: cfg, store: cfg.Store, kick: make(chan struct{}, 1),
+		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "notary_webhook_attempts_total", Help: "Webhook delivery attempts, by result.",
+		}, []string{"result"}),
 		client: &http.Client{
 			Transport: tr,
 			Timeout:   cfg.Timeout,
@@ -301,7 +305,7 @@ func (w *Webhooks) attempt(ctx context.Context, d dueWebhook) bool {
 		w.cfg.Logger.Error("webhooks: recording a delivery", "id", d.id, "err", err)
 		return false
 	}
-	w.attempts.add("delivered", 1)
+	w.attempts.WithLabelValues("delivered").Inc()
 	return true
 }
 
@@ -340,7 +344,7 @@ func (w *Webhooks) failed(ctx context.Context, d dueWebhook, reason string) bool
 		w.cfg.Logger.Error("webhooks: recording a failure", "id", d.id, "err", err)
 		return false
 	}
-	w.attempts.add("failed", 1)
+	w.attempts.WithLabelValues("failed").Inc()
 	if giveUp {
 		w.cfg.Logger.Warn("webhooks: giving up", "id", d.id, "entry", d.entry, "url", d.url, "attempts", n, "reason", reason)
 	}
