@@ -59,7 +59,8 @@ func newMetrics(cfg Config, probe *nodeProbe) *metrics {
 	return m
 }
 
-// middleware observes the latency of every request, by method, route and status.
+// middleware observes the latency of every request, by method, route and status; a
+// request whose client hung up before its answer has the status 499.
 func (m *metrics) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
@@ -69,6 +70,9 @@ func (m *metrics) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 			c.Error(err)
 		}
 		status := c.Response().Status
+		if err != nil && !c.Response().Committed && clientGone(c, err) {
+			status = statusClientGone
+		}
 		m.requests.WithLabelValues(methodLabel(c.Request().Method), m.routeLabel(c.Path()), strconv.Itoa(status)).Observe(time.Since(start).Seconds())
 		return nil
 	}

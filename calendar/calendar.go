@@ -10,6 +10,7 @@
 package calendar
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -239,6 +240,9 @@ func (c *Calendar) URI(ec echo.Context) (string, error) {
 
 // failure answers an unexpected error in plain text, as the calendar does.
 func (c *Calendar) failure(ec echo.Context, err error) error {
+	if errors.Is(err, context.Canceled) && ec.Request().Context().Err() != nil {
+		return err // the client hung up: no one reads an answer, and the API counts it apart
+	}
 	ec.Response().Header().Del("Cache-Control")
 	switch {
 	case errors.Is(err, service.ErrClosed):
