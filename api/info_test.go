@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/notary-dev/notary/api"
+	"github.com/notary-dev/notary/internal/strictjson"
 	"github.com/notary-dev/notary/notary"
 	"github.com/notary-dev/notary/service"
 )
@@ -164,7 +165,7 @@ func TestHealth(t *testing.T) {
 
 	var v api.ReadyView
 	r = do(t, http.DefaultClient, http.MethodGet, f.url+"/readyz", "", nil)
-	if err := strictJSON(r.body, &v); err != nil || r.status != 200 || !v.Ready || !v.Database.OK || v.Node == nil || !v.Node.OK || *v.Node.Height != 120 {
+	if err := strictjson.Decode(r.body, &v); err != nil || r.status != 200 || !v.Ready || !v.Database.OK || v.Node == nil || !v.Node.OK || *v.Node.Height != 120 {
 		t.Errorf("readyz: %d %s", r.status, r.body)
 	}
 
@@ -172,7 +173,7 @@ func TestHealth(t *testing.T) {
 		g := newFull(t, fullConfig{pinger: failingPinger{}})
 		r := do(t, http.DefaultClient, http.MethodGet, g.url+"/readyz", "", nil)
 		var v api.ReadyView
-		if err := strictJSON(r.body, &v); err != nil || r.status != 503 || v.Ready || v.Database.OK || !strings.Contains(v.Database.Error, "locked") || !v.Node.OK {
+		if err := strictjson.Decode(r.body, &v); err != nil || r.status != 503 || v.Ready || v.Database.OK || !strings.Contains(v.Database.Error, "locked") || !v.Node.OK {
 			t.Errorf("readyz: %d %s", r.status, r.body)
 		}
 		// The process is still up.
@@ -188,7 +189,7 @@ func TestHealth(t *testing.T) {
 		start := time.Now()
 		r := do(t, http.DefaultClient, http.MethodGet, g.url+"/readyz", "", nil)
 		var v api.ReadyView
-		if err := strictJSON(r.body, &v); err != nil || r.status != 503 || v.Ready || !v.Database.OK || v.Node.OK || !strings.Contains(v.Node.Error, "refused") {
+		if err := strictjson.Decode(r.body, &v); err != nil || r.status != 503 || v.Ready || !v.Database.OK || v.Node.OK || !strings.Contains(v.Node.Error, "refused") {
 			t.Errorf("readyz: %d %s", r.status, r.body)
 		}
 		// The node is asked at most every 5 s, however often readyz is: once, unless the
