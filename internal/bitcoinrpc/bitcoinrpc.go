@@ -111,15 +111,17 @@ func New(cfg Config) (*Client, error) {
 // Close closes the idle connections to the node. The client stays usable.
 func (c *Client) Close() { c.client.CloseIdleConnections() }
 
-// Error is an error answer from the node.
+// Error is an error answer from the node: its code and message, as the node sent them.
 type Error struct {
 	Method  string
 	Code    int
 	Message string
 }
 
+// Error says the method, the node's message (as printable ASCII: it may reach a
+// terminal) and its code.
 func (e *Error) Error() string {
-	return fmt.Sprintf("node: %s: %s (code %d)", e.Method, e.Message, e.Code)
+	return fmt.Sprintf("node: %s: %s (code %d)", e.Method, printable([]byte(e.Message), 500), e.Code)
 }
 
 // JSON-RPC error codes shared by bitcoind and btcd.
@@ -177,6 +179,13 @@ func (c *Client) Call(ctx context.Context, out any, method string, params ...any
 	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
 		return fmt.Errorf("node: %s: %s (check the RPC user and password)", method, resp.Status)
 	}
+	return decodeReply(method, resp.Status, data, out)
+}
+
+// decodeReply decodes the JSON-RPC answer data, of HTTP status status, to a call of method:
+// its result into out (if not nil), or its error answer as an *Error. What it quotes of an
+// answer that is not JSON-RPC is printable ASCII.
+func decodeReply(method, status string, data []byte, out any) error {
 	var reply struct {
 		Result json.RawMessage `json:"result"`
 		Error  *struct {
@@ -185,7 +194,7 @@ func (c *Client) Call(ctx context.Context, out any, method string, params ...any
 		} `json:"error"`
 	}
 	if err := json.Unmarshal(data, &reply); err != nil {
-		return fmt.Errorf("node: %s: HTTP %s, not a JSON-RPC answer: %q", method, resp.Status, printable(data, 200))
+		return fmt.Errorf("node: %s: HTTP %s, not a JSON-RPC answer: %q", method, status, printable(data, 200))
 	}
 	if reply.Error != nil {
 		return &Error{Method: method, Code: reply.Error.Code, Message: reply.Error.Message}

@@ -224,3 +224,40 @@ func TestFromURL(t *testing.T) {
 		}
 	}
 }
+
+// FuzzDecodeReply feeds the decoder of answers what a hostile or broken node could send: it
+// never panics, what it accepts is JSON, an error answer is an *Error, and what the error
+// quotes of the answer is printable ASCII.
+func FuzzDecodeReply(f *testing.F) {
+	for _, s := range []string{
+		`{"result":"0f9188f13cb7b2c71f2a335e3a4fc328bf5beb436012afca590b1a11466e2206","error":null,"id":1}`,
+		`{"result":null,"error":{"code":-8,"message":"Block number out of range"},"id":1}`,
+		`{"result":12,"error":null,"id":1}`, `{"result":"x"}`, `{"error":{"code":"x"}}`,
+		"<html>\x1b[2J</html>", ``, `null`, `[]`, `{"result":1e400}`,
+		`{"result":null,"error":{"code":-1,"message":"\u001b[2Jcleared"}}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var hash string
+		err := bitcoinrpc.DecodeReply("getblockhash", "200 OK", data, &hash)
+		var rpcErr *bitcoinrpc.Error
+		switch {
+		case err == nil:
+			if !json.Valid(data) {
+				t.Fatalf("accepted %q, which is not JSON", data)
+			}
+		case errors.As(err, &rpcErr):
+			if rpcErr.Method != "getblockhash" {
+				t.Fatalf("error answer of method %q", rpcErr.Method)
+			}
+			fallthrough
+		case strings.Contains(err.Error(), "not a JSON-RPC answer"):
+			for _, r := range err.Error() {
+				if r < 0x20 || r >= 0x7f {
+					t.Fatalf("the error %q quotes a character that is not printable ASCII", err)
+				}
+			}
+		}
+	})
+}
