@@ -118,7 +118,7 @@ func TestOpenSSLAuthority(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "doc"), []byte("another document\n"))
 	writeFile(t, filepath.Join(dir, "leaf.pem"), tsa.EncodeCertificates(ch.Leaf))
 	writeFile(t, filepath.Join(dir, "leaf.key"), key)
-	writeFile(t, filepath.Join(dir, "serial"), []byte("07\n" // openssl issues the next, 8))
+	writeFile(t, filepath.Join(dir, "serial"), []byte("07\n")) // openssl issues the next, 8
 	writeFile(t, filepath.Join(dir, "tsa.cnf"), []byte(`[ tsa ]
 default_tsa = tsa_config
 [ tsa_config ]
