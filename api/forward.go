@@ -66,7 +66,7 @@ func isSubmission(r *http.Request) bool {
 		return false
 	}
 	switch r.URL.Path {
-	case "/v1/timestamps", "/v1/timestamps/batch", "/digest":
+	case "/v1/timestamps", "/v1/timestamps/batch", "/digest", "/tsa":
 		return true
 	}
 	return false
