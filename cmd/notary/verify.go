@@ -32,7 +32,7 @@ Exit status:
 `
 
 func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("verify", "[flags] FILE.proof.json|FILE.ots [FILE]", stderr)
+	fs := newFlagSet("verify", "[flags] FILE.proof.json|FILE.ots|FILE.tsr [FILE]", stderr)
 	nodeURL := fs.String("node", "", "check the block against your own node's JSON-RPC (`URL`, e.g. http://user:pass@127.0.0.1:8332)")
 	explorer := fs.String("explorer", "", "check the block against an Esplora-style explorer (`URL`; you trust its operator)")
 	trusted := fs.String("block", "", "check against a block `HASH` you already trust (as explorers print it)")
@@ -43,6 +43,8 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return nil
 	})
 	keysFile := fs.String("keys", "", "trust the log keys listed in `FILE`, one a line (# comments)")
+	tsaCA := fs.String("tsa-ca", "", "for an RFC 3161 token: trust the TSA certificates in `FILE` (PEM; GET /tsa/certchain)")
+	proofFile := fs.String("proof", "", "for an RFC 3161 token: the complete notary proof of its imprint (`FILE`; default TOKEN.proof.json if there)")
 	usage := fs.Usage
 	fs.Usage = func() {
 		usage()
@@ -63,6 +65,12 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	keys, err := trustedKeys(keyArgs, *keysFile)
 	if err != nil {
 		return err
+	}
+	if tok, ok, err := readToken(fs.Arg(0)); ok || err != nil {
+		if err != nil {
+			return err
+		}
+		return verifyToken(ctx, tok, fs.Arg(0), fs.Arg(1), tokenCheck{*tsaCA, *proofFile, keys, blockSources{*nodeURL, *explorer, *trusted}}, stdout)
 	}
 	if f, ok, err := readOTS(fs.Arg(0)); ok || err != nil {
 		if err != nil {
