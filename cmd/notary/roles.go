@@ -18,8 +18,8 @@ import (
 	"github.com/notary-dev/notary/anchor"
 	"github.com/notary-dev/notary/api"
 	"github.com/notary-dev/notary/service"
-	"github.com/notary-dev/notary/tsa"
 	"github.com/notary-dev/notary/store/postgres"
+	"github.com/notary-dev/notary/tsa"
 	"github.com/notary-dev/notary/web"
 )
 
