@@ -26,7 +26,7 @@ type tsaStack struct {
 	chain *tsa.Chain
 }
 
-func newTSAStack(t *testing.T) *tsaStack {
+func newTSAStack(t testing.TB) *tsaStack {
 	t.Helper()
 	s := newStack(t, stackConfig{})
 	ch, err := tsa.GenerateChain("notary.test", time.Now())
