@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"math/big"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -126,6 +128,13 @@ func TestRejectEncoding(t *testing.T) {
 
 func FuzzParseRequest(f *testing.F) {
 	f.Add(mustHex(sha256Req))
+	for _, name := range []string{"sha256.tsq", "sha384.tsq", "sha512.tsq"} { // openssl's
+		der, err := os.ReadFile(filepath.Join("testdata", "openssl", name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(der)
+	}
 	d := sha256.Sum256(nil)
 	for _, r := range []tsa.Request{
 		{Hash: crypto.SHA256, HashedMessage: d[:]},

@@ -117,3 +117,72 @@ func BenchmarkRespond(b *testing.B) {
 		}
 	}
 }
+
+// TestVerifyRefuses alters a token in the ways a forger would and checks that Verify
+// refuses each.
+func TestVerifyRefuses(t *testing.T) {
+	s, ch := testSigner(t, 0)
+	d := sha256.Sum256([]byte("original"))
+	genTime := time.Now().UTC().Truncate(time.Second)
+	token, err := s.Token(&tsa.Request{Hash: crypto.SHA256, HashedMessage: d[:], CertReq: true}, big.NewInt(1), genTime)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := tsa.VerifyOptions{Roots: roots(ch.Root)}
+	tok, err := tsa.ParseToken(token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tok.Verify(opts); err != nil {
+		t.Fatalf("the unaltered token: %v", err)
+	}
+
+	// The same TSA name and serial number on another key (a forger's copy of the chain).
+	forger, err := tsa.GenerateChain("test", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs, err := tsa.NewSigner(tsa.SignerConfig{Key: forger.LeafKey, Chain: []*x509.Certificate{forger.Leaf}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged, err := fs.Token(&tsa.Request{Hash: crypto.SHA256, HashedMessage: d[:], CertReq: true}, big.NewInt(1), genTime)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	genTimeDER := []byte(genTime.Format("20060102150405Z"))
+	later := []byte(genTime.Add(time.Second).Format("20060102150405Z"))
+	tests := []struct {
+		name  string
+		token []byte
+	}{
+		{"re-signed by another key", forged},
+		{"genTime changed", bytes.Replace(bytes.Clone(token), genTimeDER, later, 1)},
+		{"imprint changed", bytes.Replace(bytes.Clone(token), d[:], make([]byte, 32), 1)},
+		{"signature flipped", func() []byte { b := bytes.Clone(token); b[len(b)-3] ^= 1; return b }()},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if bytes.Equal(tt.token, token) {
+				t.Fatal("the alteration changed nothing")
+			}
+			tok, err := tsa.ParseToken(tt.token)
+			if err != nil {
+				return // refused as malformed: fine
+			}
+			if _, err := tok.Verify(opts); err == nil {
+				t.Error("an altered token verifies")
+			}
+		})
+	}
+	// Without the TSA's certificate anywhere, there is nothing to verify with.
+	bare, _ := s.Token(&tsa.Request{Hash: crypto.SHA256, HashedMessage: d[:]}, big.NewInt(2), genTime)
+	tok, _ = tsa.ParseToken(bare)
+	if _, err := tok.Verify(opts); err == nil {
+		t.Error("a token without its certificate verifies without it")
+	}
+	if _, err := tok.Verify(tsa.VerifyOptions{Roots: roots(ch.Root), Certificates: []*x509.Certificate{ch.Leaf}}); err != nil {
+		t.Errorf("with the certificate given: %v", err)
+	}
+}
