@@ -93,12 +93,17 @@ func TestE2ETSA(t *testing.T) {
 		t.Error("a SHA-256 imprint is not logged as the document's digest")
 	}
 
+	stdout, _ := wantCLI(t, exitOK, "info", tokens["sha256"])
+	if !strings.Contains(stdout, "log digest       "+digests[0].String()) {
+		t.Errorf("info:\n%s", stdout)
+	}
+
 	// Before anchoring: valid, resting on the TSA's signature.
 	_, stderr := wantCLI(t, exitPendingOwnKey, "verify", tokens["sha256"], sha256Doc)
 	if !strings.Contains(stderr, "--tsa-ca") {
 		t.Errorf("verify without --tsa-ca does not say what to trust:\n%s", stderr)
 	}
-	stdout, _ := wantCLI(t, exitPending, "verify", "--tsa-ca", chainFile, tokens["sha256"], sha256Doc)
+	stdout, _ = wantCLI(t, exitPending, "verify", "--tsa-ca", chainFile, tokens["sha256"], sha256Doc)
 	if !hasLine(stdout, "ok   the token is signed by") {
 		t.Errorf("verify:\n%s", stdout)
 	}

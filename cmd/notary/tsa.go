@@ -391,3 +391,31 @@ func upgradeToken(ctx context.Context, tok *tsa.Token, path, server string, stdo
 	}
 	return nil
 }
+
+// infoToken describes a token without verifying it.
+func infoToken(tok *tsa.Token, stdout io.Writer) error {
+	w := func(format string, args ...any) { fmt.Fprintf(stdout, format+"\n", args...) }
+	info := tok.Info
+	w("RFC 3161 time-stamp token (not verified: notary verify checks it)")
+	w("  imprint (%s)  %X", info.Hash, info.HashedMessage)
+	w("  time             %s", info.GenTime.Format("2006-01-02T15:04:05.000Z07:00"))
+	if info.Accuracy > 0 {
+		w("  accuracy         ±%s", info.Accuracy)
+	}
+	w("  policy           %s", info.Policy)
+	w("  serial number    %#x", info.SerialNumber)
+	if index, ok := tsa.SerialIndex(info.SerialNumber); ok {
+		w("  log entry        %d, if a notary issued it (the serial number's top bits)", index)
+	}
+	w("  log digest       %s (GET /v1/timestamps/DIGEST on the notary)", notary.Digest(tsa.EntryDigest(info.Hash, info.HashedMessage)))
+	if info.Nonce != nil {
+		w("  nonce            %#x", info.Nonce)
+	}
+	for _, c := range tok.Certificates {
+		w("  certificate      %q, issued by %q, SHA-256 %X", c.Subject.CommonName, c.Issuer.CommonName, sha256.Sum256(c.Raw))
+	}
+	if len(tok.Certificates) == 0 {
+		w("  certificate      none carried (verify needs --tsa-ca)")
+	}
+	return nil
+}

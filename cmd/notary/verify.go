@@ -329,13 +329,19 @@ func explorerBlockHash(ctx context.Context, base string, height int64) (string, 
 }
 
 func cmdInfo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("info", "FILE.proof.json|FILE.ots", stderr)
+	fs := newFlagSet("info", "FILE.proof.json|FILE.ots|FILE.tsr", stderr)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
 		fs.Usage()
 		return usageError("info takes one proof file")
+	}
+	if tok, ok, err := readToken(fs.Arg(0)); ok || err != nil {
+		if err != nil {
+			return err
+		}
+		return infoToken(tok, stdout)
 	}
 	if f, ok, err := readOTS(fs.Arg(0)); ok || err != nil {
 		if err != nil {
