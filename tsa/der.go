@@ -4,7 +4,6 @@ import (
 	"crypto"
 	"crypto/x509"
 	encasn1 "encoding/asn1"
-	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -32,18 +31,18 @@ var (
 	oidSHA384WithRSA      = encasn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 12}
 	oidSHA512WithRSA      = encasn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 13}
 	oidExtKeyUsage        = encasn1.ObjectIdentifier{2, 5, 29, 37}
-	oidKPTimeStamping     = encasn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 3, 8}
-	tagExplicit0          = asn1.Tag(0).ContextSpecific().Constructed()
-	tagExplicit1          = asn1.Tag(1).ContextSpecific().Constructed()
+	// Context-specific tags: [0] and [1] constructed (explicit tagging, or implicit of a
+	// SEQUENCE or SET), [0] and [1] primitive (implicit INTEGERs), [4] (directoryName).
+	tagCtx0               = asn1.Tag(0).ContextSpecific().Constructed()
+	tagCtx1               = asn1.Tag(1).ContextSpecific().Constructed()
 	tagImplicit0Primitive = asn1.Tag(0).ContextSpecific()
 	tagImplicit1Primitive = asn1.Tag(1).ContextSpecific()
 	tagDirectoryName      = asn1.Tag(4).ContextSpecific().Constructed()
-	errTrailing           = errors.New("trailing data after the DER value")
 )
 
 // DefaultPolicy is the TSA policy notary's tokens name when the operator names none: an
 // OID under 2.25, the arc of UUIDs (ITU-T X.667), which needs no registration. An operator
-// with a policy of its own passes it as Signer.Policy (notary serve --tsa-policy).
+// with a policy of its own passes it as SignerConfig.Policy (notary serve --tsa-policy).
 const DefaultPolicy = "2.25.62318084782552456327412216945717982799"
 
 // addOID adds an object identifier whose arcs may exceed an int.
@@ -154,7 +153,7 @@ func readGeneralizedTime(s *cryptobyte.String, out *time.Time) bool {
 		}
 		digits := frac[1:]
 		n, err := strconv.ParseUint(digits, 10, 64)
-		if err != nil || strconv.Itoa(len(digits)) == "" {
+		if err != nil {
 			return false
 		}
 		for _, c := range digits {

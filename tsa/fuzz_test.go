@@ -74,6 +74,7 @@ func TestRejections(t *testing.T) {
 		{"nonce non-minimal", tlv("30", "020101", reqImprint, "0203000102"), tsa.FailBadDataFormat},
 		{"nonce too long", tlv("30", "020101", reqImprint, tlv("02", "11"+strings.Repeat("00", tsa.MaxNonceSize))), tsa.FailBadDataFormat},
 		{"policy not an OID", tlv("30", "020101", reqImprint, "0600"), tsa.FailBadDataFormat},
+		{"policy arc not minimal", tlv("30", "020101", reqImprint, "06032a8001"), tsa.FailBadDataFormat},
 		{"extensions", tlv("30", "020101", reqImprint, reqNonce, reqCertTrue, "a000"), tsa.FailUnacceptedExtension},
 		{"fields out of order", tlv("30", "020101", reqImprint, reqCertTrue, reqNonce), tsa.FailBadDataFormat},
 		{"too large", tlv("30", "020101", reqImprint, tlv("04", strings.Repeat("00", tsa.MaxRequestSize))), tsa.FailBadRequest},

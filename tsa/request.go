@@ -135,7 +135,7 @@ func ParseRequest(der []byte) (*Request, error) {
 			return nil, reqErr(FailBadDataFormat, "the request encodes certReq FALSE, its default, which DER leaves out")
 		}
 	}
-	if body.PeekASN1Tag(tagExplicit0) {
+	if body.PeekASN1Tag(tagCtx0) {
 		return nil, reqErr(FailUnacceptedExtension, "the request has extensions; this TSA supports none")
 	}
 	if !body.Empty() {

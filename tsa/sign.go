@@ -131,7 +131,7 @@ func NewSigner(cfg SignerConfig) (*Signer, error) {
 	}
 	slices.SortFunc(raws, bytes.Compare) // DER orders a SET OF by its encodings
 	b = cryptobyte.NewBuilder(nil)
-	b.AddASN1(tagExplicit0, func(b *cryptobyte.Builder) {
+	b.AddASN1(tagCtx0, func(b *cryptobyte.Builder) {
 		for _, r := range raws {
 			b.AddBytes(r)
 		}
@@ -139,7 +139,7 @@ func NewSigner(cfg SignerConfig) (*Signer, error) {
 	s.certs = b.BytesOrPanic()
 
 	b = cryptobyte.NewBuilder(nil)
-	b.AddASN1(tagExplicit0, func(b *cryptobyte.Builder) {
+	b.AddASN1(tagCtx0, func(b *cryptobyte.Builder) {
 		b.AddASN1(tagDirectoryName, func(b *cryptobyte.Builder) { b.AddBytes(leaf.RawSubject) })
 	})
 	s.tsaName = b.BytesOrPanic()
@@ -259,13 +259,13 @@ func (s *Signer) sign(tstInfo []byte, withCerts bool) ([]byte, error) {
 	b := cryptobyte.NewBuilder(nil)
 	b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) { // ContentInfo
 		b.AddASN1ObjectIdentifier(oidSignedData)
-		b.AddASN1(tagExplicit0, func(b *cryptobyte.Builder) {
+		b.AddASN1(tagCtx0, func(b *cryptobyte.Builder) {
 			b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) { // SignedData
 				b.AddASN1Int64(3)
 				b.AddASN1(asn1.SET, func(b *cryptobyte.Builder) { addAlgorithm(b, oidSHA256) })
 				b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) { // EncapsulatedContentInfo
 					b.AddASN1ObjectIdentifier(oidTSTInfo)
-					b.AddASN1(tagExplicit0, func(b *cryptobyte.Builder) { b.AddASN1OctetString(tstInfo) })
+					b.AddASN1(tagCtx0, func(b *cryptobyte.Builder) { b.AddASN1OctetString(tstInfo) })
 				})
 				if withCerts {
 					b.AddBytes(s.certs)
@@ -275,7 +275,7 @@ func (s *Signer) sign(tstInfo []byte, withCerts bool) ([]byte, error) {
 						b.AddASN1Int64(1)
 						b.AddBytes(s.sid)
 						addAlgorithm(b, oidSHA256)
-						b.AddASN1(tagExplicit0, func(b *cryptobyte.Builder) { b.AddBytes(signed[len(signed)-setContentLen(signed):]) })
+						b.AddASN1(tagCtx0, func(b *cryptobyte.Builder) { b.AddBytes(signed[len(signed)-setContentLen(signed):]) })
 						if s.sigAlg.Equal(oidSHA256WithRSA) {
 							b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) {
 								b.AddASN1ObjectIdentifier(s.sigAlg)

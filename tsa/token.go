@@ -131,7 +131,7 @@ func ParseToken(der []byte) (*Token, error) {
 	var ci, sd cryptobyte.String
 	var oid encasn1.ObjectIdentifier
 	if !whole(s.ReadASN1(&ci, asn1.SEQUENCE), s) || !ci.ReadASN1ObjectIdentifier(&oid) || !oid.Equal(oidSignedData) ||
-		!whole(ci.ReadASN1(&sd, tagExplicit0), ci) {
+		!whole(ci.ReadASN1(&sd, tagCtx0), ci) {
 		return nil, fmt.Errorf("%w: not a CMS ContentInfo of signed data", errForm)
 	}
 	var body cryptobyte.String
@@ -142,12 +142,12 @@ func ParseToken(der []byte) (*Token, error) {
 	var digestAlgs, encap, eContent cryptobyte.String
 	if !body.ReadASN1Integer(&version) || version != 3 || !body.ReadASN1(&digestAlgs, asn1.SET) ||
 		!body.ReadASN1(&encap, asn1.SEQUENCE) || !encap.ReadASN1ObjectIdentifier(&oid) || !oid.Equal(oidTSTInfo) ||
-		!whole(encap.ReadASN1(&eContent, tagExplicit0), encap) || !whole(eContent.ReadASN1Bytes(&t.tstInfo, asn1.OCTET_STRING), eContent) {
+		!whole(encap.ReadASN1(&eContent, tagCtx0), encap) || !whole(eContent.ReadASN1Bytes(&t.tstInfo, asn1.OCTET_STRING), eContent) {
 		return nil, fmt.Errorf("%w: the SignedData does not hold a TSTInfo", errForm)
 	}
-	if body.PeekASN1Tag(tagExplicit0) {
+	if body.PeekASN1Tag(tagCtx0) {
 		var certs cryptobyte.String
-		body.ReadASN1(&certs, tagExplicit0)
+		body.ReadASN1(&certs, tagCtx0)
 		for !certs.Empty() {
 			var c cryptobyte.String
 			if !certs.ReadASN1Element(&c, asn1.SEQUENCE) {
@@ -160,9 +160,9 @@ func ParseToken(der []byte) (*Token, error) {
 			t.Certificates = append(t.Certificates, cert)
 		}
 	}
-	if body.PeekASN1Tag(tagExplicit1) {
+	if body.PeekASN1Tag(tagCtx1) {
 		var crls cryptobyte.String
-		body.ReadASN1(&crls, tagExplicit1) // revocation lists are not used
+		body.ReadASN1(&crls, tagCtx1) // revocation lists are not used
 	}
 	var signers, si cryptobyte.String
 	if !whole(body.ReadASN1(&signers, asn1.SET), body) || !whole(signers.ReadASN1(&si, asn1.SEQUENCE), signers) {
@@ -198,7 +198,7 @@ func (t *Token) parseSignerInfo(si cryptobyte.String) error {
 		return fmt.Errorf("tsa: the token's digest algorithm %v is not SHA-256, SHA-384 or SHA-512", digestAlg)
 	}
 	var attrs cryptobyte.String
-	if !si.ReadASN1(&attrs, tagExplicit0) {
+	if !si.ReadASN1(&attrs, tagCtx0) {
 		return fmt.Errorf("%w: its signer has no signed attributes", errForm)
 	}
 	t.signedAttrs = encodeElement(asn1.SET, attrs)
@@ -253,9 +253,9 @@ func (t *Token) parseSignerInfo(si cryptobyte.String) error {
 	if !si.ReadASN1Bytes(&t.signature, asn1.OCTET_STRING) {
 		return fmt.Errorf("%w: its signature", errForm)
 	}
-	if si.PeekASN1Tag(tagExplicit1) {
+	if si.PeekASN1Tag(tagCtx1) {
 		var unsigned cryptobyte.String
-		si.ReadASN1(&unsigned, tagExplicit1)
+		si.ReadASN1(&unsigned, tagCtx1)
 	}
 	if !si.Empty() {
 		return fmt.Errorf("%w: its SignerInfo has unexpected fields", errForm)
@@ -311,11 +311,11 @@ func (i *Info) parse(der []byte) error {
 		}
 	}
 	var skip cryptobyte.String
-	if info.PeekASN1Tag(tagExplicit0) {
-		info.ReadASN1(&skip, tagExplicit0) // the TSA's name: Verify holds the certificate instead
+	if info.PeekASN1Tag(tagCtx0) {
+		info.ReadASN1(&skip, tagCtx0) // the TSA's name: Verify holds the certificate instead
 	}
-	if info.PeekASN1Tag(tagExplicit1) {
-		info.ReadASN1(&skip, tagExplicit1) // extensions
+	if info.PeekASN1Tag(tagCtx1) {
+		info.ReadASN1(&skip, tagCtx1) // extensions
 	}
 	if !info.Empty() {
 		return fmt.Errorf("%w: its TSTInfo has unexpected fields", errForm)
