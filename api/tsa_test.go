@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"crypto/sha256"
 	"crypto/x509"
+	"io"
 	"math/big"
 	"net/http"
 	"os"
@@ -206,6 +207,18 @@ func TestTSARejects(t *testing.T) {
 				t.Errorf("answer %+v, want a rejection %v with a reason", resp, tt.fail)
 			}
 		})
+	}
+	// A body of unknown length (chunked) is cut at the limit too.
+	req, _ := http.NewRequest(http.MethodPost, s.url+"/tsa", io.MultiReader(bytes.NewReader(make([]byte, tsa.MaxRequestSize)), strings.NewReader("x")))
+	req.Header.Set("Content-Type", "application/timestamp-query")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if r, err := tsa.ParseResponse(body); resp.StatusCode != 413 || err != nil || r.Status != tsa.StatusRejection {
+		t.Errorf("a chunked body over the limit: %d, %v", resp.StatusCode, err)
 	}
 	if n := s.svc.Size(); n != 0 {
 		t.Errorf("the refused requests logged %d entries", n)
