@@ -29,6 +29,9 @@ Exit status:
   4  complete, but its block not checked against any chain source (no --node, --explorer, --block)
   5  valid so far but pending, and signed only by the key it names itself: without --key or
      --keys, that key was trusted, and anyone can make one
+An RFC 3161 token (FILE.tsr) exits the same way: 3 and 5 are a valid token without the
+complete proof of its imprint, trusted through --tsa-ca (3) or the certificate it carries
+(5); 1 a token not the trusted TSA's, altered, or for other data (docs/rfc3161.md).
 `
 
 func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -69,6 +72,9 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if tok, ok, err := readToken(fs.Arg(0)); ok || err != nil {
 		if err != nil {
 			return err
+		}
+		if *digestHex != "" {
+			return usageError("--digest is for proofs: a token is checked against the document itself")
 		}
 		return verifyToken(ctx, tok, fs.Arg(0), fs.Arg(1), tokenCheck{*tsaCA, *proofFile, keys, blockSources{*nodeURL, *explorer, *trusted}}, stdout)
 	}
