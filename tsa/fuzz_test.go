@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto"
 	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/hex"
 	"errors"
 	"math/big"
@@ -190,6 +191,36 @@ func FuzzParseResponse(f *testing.F) {
 			if !bytes.Equal(resp.Token.Info.HashedMessage, d[:]) {
 				t.Fatalf("a token for another imprint verifies: %x", der)
 			}
+		}
+	})
+}
+
+func FuzzParseToken(f *testing.F) {
+	s, ch := testSigner(f, time.Second)
+	d := sha512.Sum512(nil)
+	for _, certReq := range []bool{false, true} {
+		tok, err := s.Token(&tsa.Request{Hash: crypto.SHA512, HashedMessage: d[:], Nonce: big.NewInt(-5), CertReq: certReq}, big.NewInt(1<<40), time.Now())
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(tok)
+	}
+	if resp, err := os.ReadFile(filepath.Join("testdata", "openssl", "sha256.tsr")); err == nil {
+		if r, err := tsa.ParseResponse(resp); err == nil && r.Token != nil {
+			f.Add(r.Token.Raw) // openssl's
+		}
+	}
+	f.Fuzz(func(t *testing.T, der []byte) {
+		tok, err := tsa.ParseToken(der)
+		if err != nil {
+			return
+		}
+		if tok.Info.SerialNumber == nil || tok.Info.GenTime.Location() != time.UTC || len(tok.Info.HashedMessage) != tok.Info.Hash.Size() {
+			t.Fatalf("a parsed token with %+v", tok.Info)
+		}
+		if _, err := tok.Verify(tsa.VerifyOptions{Roots: roots(ch.Root), Certificates: s.Chain()[:1]}); err == nil &&
+			!bytes.Equal(tok.Info.HashedMessage, d[:]) {
+			t.Fatalf("a token for another imprint verifies: %x", der)
 		}
 	})
 }
