@@ -127,6 +127,14 @@ func reject(c echo.Context, status int, fail tsa.FailInfo, msg string) error {
 	return c.Blob(status, mimeTimestampReply, tsa.Reject(fail, msg))
 }
 
+// writeReject answers a TimeStampResp that refuses the request, with systemFailure,
+// outside Echo (Forward).
+func writeReject(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set(echo.HeaderContentType, mimeTimestampReply)
+	w.WriteHeader(status)
+	w.Write(tsa.Reject(tsa.FailSystemFailure, msg))
+}
+
 // tsaFailure is the failure information of an API error answered on the TSA's route.
 func tsaFailure(status int) tsa.FailInfo {
 	if status >= 500 {

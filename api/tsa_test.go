@@ -2,9 +2,11 @@ package api_test
 
 import (
 	"bytes"
+	"context"
 	"crypto"
 	"crypto/sha256"
 	"crypto/x509"
+	"errors"
 	"io"
 	"math/big"
 	"net/http"
@@ -242,4 +244,28 @@ func mustHexAPI(s string) []byte {
 		out = append(out, b)
 	}
 	return out
+}
+
+// TestTSAForwardRefusals checks that a follower that cannot reach the writer refuses a
+// time-stamp request with a TimeStampResp, as the TSA answers everything.
+func TestTSAForwardRefusals(t *testing.T) {
+	d := sha256.Sum256([]byte("forwarded"))
+	q, _ := (&tsa.Request{Hash: crypto.SHA256, HashedMessage: d[:]}).Marshal()
+	for _, tt := range []struct {
+		name   string
+		writer func(context.Context) (string, error)
+	}{
+		{"no writer", func(context.Context) (string, error) { return "", errors.New("no writer elected") }},
+		{"writer unreachable", func(context.Context) (string, error) { return "http://127.0.0.1:1", nil }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			url := serve(t, api.Forward(http.NotFoundHandler(), api.ForwardConfig{Writer: tt.writer, Key: []byte("k")}))
+			r := do(t, http.DefaultClient, http.MethodPost, url+"/tsa", "application/timestamp-query", q)
+			resp, err := tsa.ParseResponse(r.body)
+			if r.status != http.StatusServiceUnavailable || r.header.Get("Retry-After") == "" || err != nil ||
+				resp.Status != tsa.StatusRejection || len(resp.FailInfo) != 1 || resp.FailInfo[0] != tsa.FailSystemFailure {
+				t.Errorf("status %d, Retry-After %q, answer %+v, %v", r.status, r.header.Get("Retry-After"), resp, err)
+			}
+		})
+	}
 }
