@@ -25,6 +25,7 @@ import (
 
 	"github.com/notary-dev/notary/notary"
 	"github.com/notary-dev/notary/service"
+	"github.com/notary-dev/notary/tsa"
 )
 
 // MaxBodySize caps request bodies, but for the batch endpoint's.
@@ -67,6 +68,8 @@ type Config struct {
 	// ForwardKey, shared by the processes of one log, authenticates the client address of
 	// a submission another process forwards to this one (see Forward).
 	ForwardKey []byte
+	// TSA, if set, signs the RFC 3161 time-stamp tokens of POST /tsa.
+	TSA *tsa.Signer
 	// Shutdown, once closed, ends every long poll at once, with the current answer, so
 	// that a graceful shutdown does not wait for them.
 	Shutdown <-chan struct{}
@@ -155,6 +158,7 @@ func New(cfg Config) http.Handler {
 	get(v1, "/status", h.status)
 	get(v1, "/openapi.json", h.openapi)
 	registerOpenTimestamps(e, cfg, acc)
+	registerTSA(e, cfg, acc, m)
 	if cfg.Pages != nil {
 		// Each page gets its own route, so that unknown paths (under /v1 too) reach the
 		// JSON error handler instead of the file server's plain-text 404.

@@ -137,6 +137,9 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 			// The calendar answers in plain text, as the reference calendar does, the
 			// refusals of the API's middleware (key, rate limit, method) included.
 			err = c.Blob(apiErr.Status, calendar.MIMEText, []byte(apiErr.Message))
+		case tsaRoute(c.Path()):
+			// The TSA answers time-stamp responses only.
+			err = reject(c, apiErr.Status, tsaFailure(apiErr.Status), apiErr.Message)
 		default:
 			err = c.JSON(apiErr.Status, errorBody{apiErr})
 		}

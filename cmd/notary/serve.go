@@ -38,6 +38,7 @@ type serveFlags struct {
 	forceWriter bool
 	anchor      anchorFlags
 	api         apiFlags
+	tsa         tsaFlags
 }
 
 // apiFlags are the settings of the API that serve takes. The dev stack does not register
@@ -121,6 +122,7 @@ func (f *serveFlags) register(fs interface {
 	fs.StringVar(&f.db, "db", "", dbFlagUsage)
 	fs.StringVar(&f.origin, "origin", "", "the log's `NAME` in checkpoints (default: the key's name, or notary.localhost/log for a new key)")
 	fs.StringVar(&f.publicURL, "public-url", "", "the `URL` proofs name for upgrades (default: http://ADDR)")
+	f.tsa.register(fs)
 }
 
 // connLimits returns the limits of the server's connections, within the process's file
@@ -172,6 +174,10 @@ func runStack(ctx context.Context, f serveFlags, btc anchor.Node, log *slog.Logg
 		return err
 	}
 	webhookKey, err := loadOrCreateWebhookKey(filepath.Join(f.data, "webhook.key"))
+	if err != nil {
+		return err
+	}
+	tsaSigner, err := f.tsa.signer(f.data, signer.Name(), log)
 	if err != nil {
 		return err
 	}
@@ -230,7 +236,7 @@ func runStack(ctx context.Context, f serveFlags, btc anchor.Node, log *slog.Logg
 		f: f, btc: btc, log: log, signer: signer, vkey: vkey, webhookKey: webhookKey,
 		db: db, head: head, url: url, limits: limits, proxies: proxies,
 		privateCallbacks: privateCallbacks, shutdown: shutdown, handler: &handler,
-		forwardKey: forwardKey(signer),
+		forwardKey: forwardKey(signer), tsa: tsaSigner,
 	}
 	var failed error
 	if pg, ok := db.(*postgres.DB); ok && !f.forceWriter {
