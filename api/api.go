@@ -25,6 +25,7 @@ import (
 
 	"github.com/notary-dev/notary/notary"
 	"github.com/notary-dev/notary/service"
+	"github.com/notary-dev/notary/webhook"
 )
 
 // MaxBodySize caps request bodies, but for the batch endpoint's.
@@ -55,7 +56,7 @@ type Config struct {
 	// Keys holds the API keys. Without it, every bearer token is refused.
 	Keys KeyStore
 	// Webhooks delivers callbacks. Without it, submissions with a callback are refused.
-	Webhooks *Webhooks
+	Webhooks *webhook.Dispatcher
 	// Limits are the request rates allowed; the zero value allows any.
 	Limits Limits
 	// TrustedProxies are the networks of reverse proxies whose X-Forwarded-For header

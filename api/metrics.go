@@ -141,12 +141,14 @@ func (m *metrics) serve(c echo.Context) error {
 		}
 	}
 	if w := m.cfg.Webhooks; w != nil {
-		if pending, failed, err := w.store.WebhookCounts(ctx); err == nil {
+		if pending, failed, err := w.Counts(ctx); err == nil {
 			x.gauge("notary_webhooks_pending", "Webhooks waiting for their proof or their next attempt.", float64(pending))
 			x.gauge("notary_webhooks_failed", "Webhooks given up on.", float64(failed))
 		}
 		x.family("notary_webhook_attempts_total", "counter", "Webhook delivery attempts, by result.")
-		w.attempts.write(&x, "notary_webhook_attempts_total", "result")
+		delivered, failed := w.Attempts()
+		x.sample("notary_webhook_attempts_total", float64(delivered), "result", "delivered")
+		x.sample("notary_webhook_attempts_total", float64(failed), "result", "failed")
 	}
 	return c.Blob(http.StatusOK, metricsContentType, x.b)
 }

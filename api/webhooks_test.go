@@ -16,6 +16,7 @@ import (
 	"github.com/notary-dev/notary/api"
 	"github.com/notary-dev/notary/notary"
 	"github.com/notary-dev/notary/service"
+	"github.com/notary-dev/notary/webhook"
 )
 
 // receiver is a webhook receiver on loopback that fails its first failures requests.
@@ -214,8 +215,8 @@ func TestWebhookSurvivesRestart(t *testing.T) {
 	chain := newFakeChain(s.svc)
 	_, key, _ := ed25519.GenerateKey(nil)
 	rcv := newReceiver(t, key.Public().(ed25519.PublicKey), 1)
-	newHooks := func(now func() time.Time) (*api.Webhooks, func()) {
-		w, err := api.NewWebhooks(api.WebhookConfig{Service: s.svc, Store: s.db, Key: key, AllowPrivate: true,
+	newHooks := func(now func() time.Time) (*webhook.Dispatcher, func()) {
+		w, err := webhook.New(webhook.Config{Encode: api.TimestampJSON, Service: s.svc, Store: s.db, Key: key, AllowPrivate: true,
 			Backoff: time.Hour, Poll: 10 * time.Millisecond, Now: now})
 		if err != nil {
 			t.Fatal(err)
@@ -258,7 +259,7 @@ func TestWebhookSurvivesRestart(t *testing.T) {
 func TestWebhookGivesUp(t *testing.T) {
 	f := newFull(t, fullConfig{
 		stack:    stackConfig{CheckpointInterval: 5 * time.Millisecond},
-		webhooks: api.WebhookConfig{MaxAttempts: 3, Backoff: 5 * time.Millisecond},
+		webhooks: webhook.Config{MaxAttempts: 3, Backoff: 5 * time.Millisecond},
 	})
 	rcv := newReceiver(t, f.hookKey.Public().(ed25519.PublicKey), 100)
 	body, _ := json.Marshal(map[string]string{"digest": randomDigest().String(), "callback": rcv.URL})
@@ -285,7 +286,7 @@ func TestWebhookPrivateAddresses(t *testing.T) {
 	s := newStack(t, stackConfig{CheckpointInterval: 5 * time.Millisecond})
 	chain := newFakeChain(s.svc)
 	_, key, _ := ed25519.GenerateKey(nil)
-	hooks, err := api.NewWebhooks(api.WebhookConfig{Service: s.svc, Store: s.db, Key: key, Poll: 10 * time.Millisecond, Backoff: time.Hour})
+	hooks, err := webhook.New(webhook.Config{Encode: api.TimestampJSON, Service: s.svc, Store: s.db, Key: key, Poll: 10 * time.Millisecond, Backoff: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -307,7 +308,7 @@ func TestWebhookPrivateAddresses(t *testing.T) {
 	// A name that resolves to a private address passes the form check, but is not dialled.
 	rcv := newReceiver(t, key.Public().(ed25519.PublicKey), 0)
 	named := strings.Replace(rcv.URL, "127.0.0.1", "localhost.", 1)
-	if err := api.CheckCallbackURL(named, false); err == nil {
+	if err := webhook.CheckURL(named, false); err == nil {
 		t.Errorf("%s accepted", named)
 	}
 	d := randomDigest()
@@ -347,7 +348,7 @@ func TestWebhookChangeWithPollDue(t *testing.T) {
 	for i := range 3 {
 		f := newFull(t, fullConfig{
 			stack:    stackConfig{CheckpointInterval: 5 * time.Millisecond},
-			webhooks: api.WebhookConfig{Poll: time.Microsecond}, // the poll is always due
+			webhooks: webhook.Config{Poll: time.Microsecond}, // the poll is always due
 		})
 		rcv := newReceiver(t, f.hookKey.Public().(ed25519.PublicKey), 0)
 		body, _ := json.Marshal(map[string]string{"digest": randomDigest().String(), "callback": rcv.URL})

@@ -10,12 +10,13 @@ import (
 
 	"github.com/notary-dev/notary/api"
 	"github.com/notary-dev/notary/service"
+	"github.com/notary-dev/notary/webhook"
 )
 
 // The interfaces the API takes of a store.
 var (
-	_ api.KeyStore     = (*DB)(nil)
-	_ api.WebhookStore = (*DB)(nil)
+	_ api.KeyStore  = (*DB)(nil)
+	_ webhook.Store = (*DB)(nil)
 )
 
 func TestAPIKeys(t *testing.T) {

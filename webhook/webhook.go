@@ -1,4 +1,7 @@
-package api
+// Package webhook delivers callbacks: once an entry's proof is complete it POSTs the
+// entry's timestamp, signed with the webhook key, to each URL registered for it, and retries
+// with exponential backoff. It dials only public addresses unless told otherwise.
+package webhook
 
 import (
 	"bytes"
@@ -15,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -22,8 +26,9 @@ import (
 	"github.com/notary-dev/notary/service"
 )
 
-// WebhookStore keeps webhooks durably, so that a restart loses none. store.DB implements it.
-type WebhookStore interface {
+// Store keeps webhooks durably, so that a restart loses none. store.DB and postgres.DB
+// implement it.
+type Store interface {
 	// AddWebhooks registers a callback to url for each entry; a pair registered before is
 	// left as it is.
 	AddWebhooks(ctx context.Context, url string, entries []int64, now time.Time) error
@@ -39,10 +44,23 @@ type WebhookStore interface {
 	WebhookCounts(ctx context.Context) (pending, failed int64, err error)
 }
 
-// WebhookConfig configures Webhooks. Service, Store and Key are required.
-type WebhookConfig struct {
-	Service *service.Service
-	Store   WebhookStore
+// Source is what delivery reads of the log: *service.Service implements it.
+type Source interface {
+	// AnchorChanges returns a channel closed at the next change of the anchors.
+	AnchorChanges() <-chan struct{}
+	// ConfirmedSize returns the number of entries whose proof is complete.
+	ConfirmedSize(ctx context.Context) (int64, error)
+	// TimestampAt returns the timestamp of the entry at index.
+	TimestampAt(ctx context.Context, index int64) (*service.Timestamp, error)
+}
+
+// Config configures a Dispatcher. Service, Store, Key and Encode are required.
+type Config struct {
+	Service Source
+	Store   Store
+	// Encode returns the JSON body of a timestamp's delivery: what a lookup of the entry
+	// answers (api.TimestampJSON).
+	Encode func(*service.Timestamp) ([]byte, error)
 	// Key signs every delivery (the Notary-Signature header, see notary.SignWebhook); its
 	// public half is published at /v1/keys as webhook_key.
 	Key ed25519.PrivateKey
@@ -66,35 +84,36 @@ type WebhookConfig struct {
 	Now    func() time.Time
 }
 
-// Webhooks POSTs an entry's timestamp (the TimestampView JSON of GET /v1/timestamps) to
-// each callback registered for it once its proof is complete (status confirmed), signed
-// with the webhook key, and retries with exponential backoff until the receiver answers
-// 2xx. Deliveries are at least once: a receiver tells repeats by the Notary-Webhook-Id header.
-type Webhooks struct {
-	cfg      WebhookConfig
-	store    WebhookStore
-	client   *http.Client
-	kick     chan struct{}
-	attempts counterVec // by result
+// Dispatcher POSTs an entry's timestamp (Config.Encode) to each callback registered for it
+// once its proof is complete (status confirmed), signed with the webhook key, and retries
+// with exponential backoff until the receiver answers 2xx. Deliveries are at least once: a
+// receiver tells repeats by the Notary-Webhook-Id header.
+type Dispatcher struct {
+	cfg       Config
+	store     Store
+	client    *http.Client
+	kick      chan struct{}
+	delivered atomic.Int64 // attempts the receiver accepted
+	failed    atomic.Int64 // attempts that failed
 }
 
-// Webhook defaults.
+// Defaults.
 const (
-	DefaultWebhookBackoff     = 30 * time.Second
-	DefaultWebhookMaxBackoff  = time.Hour
-	DefaultWebhookMaxAttempts = 16
-	maxCallbackLen            = 2048
-	webhookPage               = 256
+	DefaultBackoff     = 30 * time.Second
+	DefaultMaxBackoff  = time.Hour
+	DefaultMaxAttempts = 16
+	maxCallbackLen     = 2048
+	page               = 256
 )
 
-// NewWebhooks returns a webhook dispatcher; Run delivers.
-func NewWebhooks(cfg WebhookConfig) (*Webhooks, error) {
-	if cfg.Service == nil || cfg.Store == nil || len(cfg.Key) != ed25519.PrivateKeySize {
-		return nil, errors.New("api: WebhookConfig needs Service, Store and an Ed25519 Key")
+// New returns a dispatcher; Run delivers.
+func New(cfg Config) (*Dispatcher, error) {
+	if cfg.Service == nil || cfg.Store == nil || cfg.Encode == nil || len(cfg.Key) != ed25519.PrivateKeySize {
+		return nil, errors.New("webhook: Config needs Service, Store, Encode and an Ed25519 Key")
 	}
-	setDefault(&cfg.Backoff, DefaultWebhookBackoff)
-	setDefault(&cfg.MaxBackoff, DefaultWebhookMaxBackoff)
-	setDefault(&cfg.MaxAttempts, DefaultWebhookMaxAttempts)
+	setDefault(&cfg.Backoff, DefaultBackoff)
+	setDefault(&cfg.MaxBackoff, DefaultMaxBackoff)
+	setDefault(&cfg.MaxAttempts, DefaultMaxAttempts)
 	setDefault(&cfg.Timeout, 10*time.Second)
 	setDefault(&cfg.Workers, 4)
 	setDefault(&cfg.Poll, time.Second)
@@ -116,7 +135,7 @@ func NewWebhooks(cfg WebhookConfig) (*Webhooks, error) {
 		MaxIdleConnsPerHost:   cfg.Workers,
 		IdleConnTimeout:       time.Minute,
 	}
-	return &Webhooks{
+	return &Dispatcher{
 		cfg: cfg, store: cfg.Store, kick: make(chan struct{}, 1),
 		client: &http.Client{
 			Transport: tr,
@@ -135,19 +154,30 @@ func setDefault[T comparable](v *T, def T) {
 }
 
 // PublicKey returns the key that verifies the webhooks' signatures.
-func (w *Webhooks) PublicKey() ed25519.PublicKey { return w.cfg.Key.Public().(ed25519.PublicKey) }
+func (w *Dispatcher) PublicKey() ed25519.PublicKey { return w.cfg.Key.Public().(ed25519.PublicKey) }
+
+// Counts returns the numbers of pending and failed webhooks.
+func (w *Dispatcher) Counts(ctx context.Context) (pending, failed int64, err error) {
+	return w.store.WebhookCounts(ctx)
+}
+
+// Attempts returns the numbers of delivery attempts made since New, by result: accepted by
+// the receiver, or failed.
+func (w *Dispatcher) Attempts() (delivered, failed int64) {
+	return w.delivered.Load(), w.failed.Load()
+}
 
 // CheckURL returns an error, in words for the client, unless u is an acceptable callback
-// (see CheckCallbackURL).
-func (w *Webhooks) CheckURL(u string) error { return CheckCallbackURL(u, w.cfg.AllowPrivate) }
+// for this dispatcher (see the function CheckURL).
+func (w *Dispatcher) CheckURL(u string) error { return CheckURL(u, w.cfg.AllowPrivate) }
 
-// CheckCallbackURL returns an error, in words for the client, unless u is an acceptable
+// CheckURL returns an error, in words for the client, unless u is an acceptable
 // callback: an absolute http or https URL of at most 2048 bytes without credentials or
 // fragment, with a port, if any, from 1 to 65535, and, unless allowPrivate, whose host is
 // neither localhost nor an address of a special-purpose range (loopback, private, link
 // local, NAT64, 6to4, …; see publicAddr). (Whatever a host name resolves to, only public
 // addresses are dialled unless allowPrivate.)
-func CheckCallbackURL(u string, allowPrivate bool) error {
+func CheckURL(u string, allowPrivate bool) error {
 	if len(u) > maxCallbackLen {
 		return fmt.Errorf("the callback URL is longer than %d bytes", maxCallbackLen)
 	}
@@ -180,7 +210,7 @@ func CheckCallbackURL(u string, allowPrivate bool) error {
 
 // Register records that url is to be called back for each of the entries, durably, and
 // has entries already confirmed delivered at once.
-func (w *Webhooks) Register(ctx context.Context, url string, entries []int64) error {
+func (w *Dispatcher) Register(ctx context.Context, url string, entries []int64) error {
 	if err := w.store.AddWebhooks(ctx, url, entries, w.cfg.Now()); err != nil {
 		return err
 	}
@@ -193,7 +223,7 @@ func (w *Webhooks) Register(ctx context.Context, url string, entries []int64) er
 
 // Run delivers webhooks until ctx is done: whenever the anchors change (a proof may have
 // become complete), a callback is registered, or a retry falls due.
-func (w *Webhooks) Run(ctx context.Context) error {
+func (w *Dispatcher) Run(ctx context.Context) error {
 	t := time.NewTicker(w.cfg.Poll)
 	defer t.Stop()
 	confirmed := int64(-1) // the service's confirmed size; -1: to be asked
@@ -238,10 +268,10 @@ type dueWebhook struct {
 }
 
 // deliverDue attempts every webhook due now whose entry is below confirmed.
-func (w *Webhooks) deliverDue(ctx context.Context, confirmed int64) error {
+func (w *Dispatcher) deliverDue(ctx context.Context, confirmed int64) error {
 	for ctx.Err() == nil {
 		var due []dueWebhook
-		err := w.store.DueWebhooks(ctx, confirmed, w.cfg.Now(), webhookPage, func(id, entry int64, url string, attempts int) error {
+		err := w.store.DueWebhooks(ctx, confirmed, w.cfg.Now(), page, func(id, entry int64, url string, attempts int) error {
 			due = append(due, dueWebhook{id, entry, url, attempts})
 			return nil
 		})
@@ -270,7 +300,7 @@ func (w *Webhooks) deliverDue(ctx context.Context, confirmed int64) error {
 		}
 		close(jobs)
 		wg.Wait()
-		if !progress || len(due) < webhookPage {
+		if !progress || len(due) < page {
 			return nil
 		}
 	}
@@ -280,39 +310,39 @@ func (w *Webhooks) deliverDue(ctx context.Context, confirmed int64) error {
 // attempt makes one delivery attempt of d and records its outcome. It reports false if it
 // did not attempt: the entry is no longer confirmed (its anchor was reorganized out), or
 // the service is stopping.
-func (w *Webhooks) attempt(ctx context.Context, d dueWebhook) bool {
+func (w *Dispatcher) attempt(ctx context.Context, d dueWebhook) bool {
 	ts, err := w.cfg.Service.TimestampAt(ctx, d.entry)
 	if err != nil {
 		if ctx.Err() != nil {
 			return false
 		}
 		w.cfg.Logger.Error("webhooks: reading the timestamp", "entry", d.entry, "err", err)
-		return w.failed(ctx, d, "the service could not read the entry")
+		return w.fail(ctx, d, "the service could not read the entry")
 	}
 	if ts.Status != service.StatusConfirmed {
 		return false
 	}
-	v, err := timestampJSON(ts)
+	body, err := w.cfg.Encode(ts)
 	if err != nil {
-		return w.failed(ctx, d, "the service could not encode the timestamp")
+		return w.fail(ctx, d, "the service could not encode the timestamp")
 	}
-	reason := w.post(ctx, d, v.appendJSON(nil))
+	reason := w.post(ctx, d, body)
 	if ctx.Err() != nil {
 		return false // stopping: not the receiver's failure
 	}
 	if reason != "" {
-		return w.failed(ctx, d, reason)
+		return w.fail(ctx, d, reason)
 	}
 	if err := w.store.WebhookDelivered(ctx, d.id, w.cfg.Now()); err != nil {
 		w.cfg.Logger.Error("webhooks: recording a delivery", "id", d.id, "err", err)
 		return false
 	}
-	w.attempts.add("delivered", 1)
+	w.delivered.Add(1)
 	return true
 }
 
 // post sends one attempt and returns why it failed, "" if the receiver accepted it.
-func (w *Webhooks) post(ctx context.Context, d dueWebhook, body []byte) string {
+func (w *Dispatcher) post(ctx context.Context, d dueWebhook, body []byte) string {
 	ctx, cancel := context.WithTimeout(ctx, w.cfg.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.url, bytes.NewReader(body))
@@ -336,9 +366,9 @@ func (w *Webhooks) post(ctx context.Context, d dueWebhook, body []byte) string {
 	return ""
 }
 
-// failed records a failed attempt: the next is due after the backoff, or never after
+// fail records a failed attempt: the next is due after the backoff, or never after
 // MaxAttempts attempts.
-func (w *Webhooks) failed(ctx context.Context, d dueWebhook, reason string) bool {
+func (w *Dispatcher) fail(ctx context.Context, d dueWebhook, reason string) bool {
 	n := d.attempts + 1
 	giveUp := n >= w.cfg.MaxAttempts
 	next := w.cfg.Now().Add(w.backoff(n))
@@ -346,7 +376,7 @@ func (w *Webhooks) failed(ctx context.Context, d dueWebhook, reason string) bool
 		w.cfg.Logger.Error("webhooks: recording a failure", "id", d.id, "err", err)
 		return false
 	}
-	w.attempts.add("failed", 1)
+	w.failed.Add(1)
 	if giveUp {
 		w.cfg.Logger.Warn("webhooks: giving up", "id", d.id, "entry", d.entry, "url", d.url, "attempts", n, "reason", reason)
 	}
@@ -354,7 +384,7 @@ func (w *Webhooks) failed(ctx context.Context, d dueWebhook, reason string) bool
 }
 
 // backoff returns the wait after the n-th failed attempt: Backoff·2^(n-1), at most MaxBackoff.
-func (w *Webhooks) backoff(n int) time.Duration {
+func (w *Dispatcher) backoff(n int) time.Duration {
 	b := w.cfg.Backoff
 	for i := 1; i < n && b < w.cfg.MaxBackoff; i++ {
 		b *= 2

@@ -1,8 +1,8 @@
-package api
+package webhook
 
 import "net/netip"
 
-// Callbacks are dialled only at public addresses (unless WebhookConfig.AllowPrivate), so
+// Callbacks are dialled only at public addresses (unless Config.AllowPrivate), so
 // that a callback cannot reach the service's own network. What is public is decided here,
 // from the IANA IPv4 and IPv6 Special-Purpose Address Registries: every range they list is
 // refused, whether or not the registry calls it globally reachable (none is a place for a
