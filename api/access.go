@@ -49,6 +49,11 @@ type Limits struct {
 	// key, or one client address without a key: a client that sends or reads a batch
 	// slowly holds its memory as long as it does. 0 for no limit.
 	Batches, BatchesPerClient int
+	// WebhooksPerKey bounds the pending webhooks (registered, not yet delivered nor given
+	// up) of each API key, and WebhooksPerAddress those of each client address without a
+	// key: past it a submission with a callback is refused, 429 too_many_webhooks, before
+	// anything is logged. 0 for no limit.
+	WebhooksPerKey, WebhooksPerAddress int
 }
 
 // Rate is a token bucket: PerSecond requests a second on average, up to Burst at once.

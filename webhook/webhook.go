@@ -1,6 +1,9 @@
-// Package webhook delivers callbacks: once an entry's proof is complete it POSTs the
-// entry's timestamp, signed with the webhook key, to each URL registered for it, and retries
-// with exponential backoff. It dials only public addresses unless told otherwise.
+// Package webhook delivers callbacks: once the proofs of a request's entries are complete it
+// POSTs their timestamps, signed with the webhook key, to the URL registered with the
+// request, in one POST, and retries with exponential backoff. Each webhook has an owner (an
+// API key or a client address): owners are served in turn, so that one owner's slow
+// receiver or long queue does not delay another's. It dials only public addresses unless
+// told otherwise.
 package webhook
 
 import (
@@ -13,35 +16,59 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
-	"net/url"
 	"strconv"
-	"strings"
-	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/notary-dev/notary/notary"
 	"github.com/notary-dev/notary/service"
 )
 
+// Callback is one webhook as registered: the entries of one request, delivered in one POST.
+type Callback struct {
+	// Owner is who registered it, "key:NAME" or "ip:ADDRESS": owners are served in turn,
+	// and each has its cap of pending webhooks.
+	Owner string
+	URL   string
+	// Entries are the log indexes of the request's digests, in its order (at least one).
+	Entries []int64
+	// Batch makes the body {"timestamps": […]}, as for a batch of any size, rather than
+	// the one timestamp of a single submission.
+	Batch bool
+}
+
+// Due is a pending webhook whose proofs are complete and whose next attempt is due.
+type Due struct {
+	ID int64
+	Callback
+	Attempts int // attempts made so far
+}
+
 // Store keeps webhooks durably, so that a restart loses none. store.DB and postgres.DB
-// implement it.
+// implement it; webhook/storetest holds the contract.
 type Store interface {
-	// AddWebhooks registers a callback to url for each entry; a pair registered before is
-	// left as it is.
-	AddWebhooks(ctx context.Context, url string, entries []int64, now time.Time) error
-	// DueWebhooks calls fn for at most limit pending webhooks whose entry is below
-	// confirmed and whose next attempt is due by now, in order of due time.
-	DueWebhooks(ctx context.Context, confirmed int64, now time.Time, limit int,
-		fn func(id, entry int64, url string, attempts int) error) error
-	// WebhookDelivered records a delivery.
+	// AddWebhook stores c, pending and due at now, and returns its ID, unless maxPending
+	// is positive and c's owner has that many pending webhooks already: then it stores
+	// nothing and added is false. (With several processes on one database, requests in
+	// flight at once may each see the owner below its cap.)
+	AddWebhook(ctx context.Context, c Callback, now time.Time, maxPending int) (id int64, added bool, err error)
+	// PendingWebhooks returns the number of pending webhooks of owner.
+	PendingWebhooks(ctx context.Context, owner string) (int64, error)
+	// DueWebhooks calls fn for pending webhooks whose entries are all below confirmed and
+	// whose next attempt is due by now: at most perOwner of each owner and at most limit
+	// in all, every owner's first before any owner's second (and so on), each owner's in
+	// order of due time. fn runs after the query has ended: it may take long, and write.
+	DueWebhooks(ctx context.Context, confirmed int64, now time.Time, perOwner, limit int, fn func(Due) error) error
+	// WebhookDelivered records a delivery of pending webhook id.
 	WebhookDelivered(ctx context.Context, id int64, now time.Time) error
-	// WebhookFailed records a failed attempt; the next is due at next, unless giveUp.
+	// WebhookFailed records a failed attempt of pending webhook id, and why; the next is
+	// due at next, unless giveUp, which marks it failed for good.
 	WebhookFailed(ctx context.Context, id int64, reason string, next time.Time, giveUp bool) error
 	// WebhookCounts returns the numbers of pending and failed webhooks.
 	WebhookCounts(ctx context.Context) (pending, failed int64, err error)
+	// WebhookState returns the state of webhook id ("pending", "delivered" or "failed"),
+	// its attempts and its last error; ok is false if there is no such webhook.
+	WebhookState(ctx context.Context, id int64) (state string, attempts int, lastErr string, ok bool, err error)
 }
 
 // Source is what delivery reads of the log: *service.Service implements it.
@@ -58,7 +85,7 @@ type Source interface {
 type Config struct {
 	Service Source
 	Store   Store
-	// Encode returns the JSON body of a timestamp's delivery: what a lookup of the entry
+	// Encode returns the JSON of one timestamp in a delivery: what a lookup of the entry
 	// answers (api.TimestampJSON).
 	Encode func(*service.Timestamp) ([]byte, error)
 	// Key signs every delivery (the Notary-Signature header, see notary.SignWebhook); its
@@ -75,8 +102,10 @@ type Config struct {
 	MaxAttempts         int
 	// Timeout bounds one attempt (default 10 s).
 	Timeout time.Duration
-	// Workers is how many attempts run at once (default 4).
-	Workers int
+	// Workers is how many attempts run at once (default 4), and PerOwner how many of
+	// them one owner's webhooks may take (default 1): an owner whose receiver stalls
+	// holds PerOwner workers, for Timeout at most each, and the others keep delivering.
+	Workers, PerOwner int
 	// Poll is how often due retries are looked for (default 1 s); new proofs and new
 	// registrations are looked at as they come.
 	Poll   time.Duration
@@ -84,8 +113,12 @@ type Config struct {
 	Now    func() time.Time
 }
 
-// Dispatcher POSTs an entry's timestamp (Config.Encode) to each callback registered for it
-// once its proof is complete (status confirmed), signed with the webhook key, and retries
+// ErrOwnerFull is returned (wrapped) by Register when the callback's owner has as many
+// pending webhooks as it may.
+var ErrOwnerFull = errors.New("webhook: the owner has as many pending webhooks as it may")
+
+// Dispatcher POSTs the timestamps of a webhook's entries (Config.Encode) to its URL once
+// their proofs are complete (status confirmed), signed with the webhook key, and retries
 // with exponential backoff until the receiver answers 2xx. Deliveries are at least once: a
 // receiver tells repeats by the Notary-Webhook-Id header.
 type Dispatcher struct {
@@ -93,6 +126,7 @@ type Dispatcher struct {
 	store     Store
 	client    *http.Client
 	kick      chan struct{}
+	q         *queue
 	delivered atomic.Int64 // attempts the receiver accepted
 	failed    atomic.Int64 // attempts that failed
 }
@@ -103,7 +137,10 @@ const (
 	DefaultMaxBackoff  = time.Hour
 	DefaultMaxAttempts = 16
 	maxCallbackLen     = 2048
-	page               = 256
+	// page bounds the webhooks read at once, and held in memory, and pageOwner those of
+	// one owner among them.
+	page      = 256
+	pageOwner = 8
 )
 
 // New returns a dispatcher; Run delivers.
@@ -116,6 +153,7 @@ func New(cfg Config) (*Dispatcher, error) {
 	setDefault(&cfg.MaxAttempts, DefaultMaxAttempts)
 	setDefault(&cfg.Timeout, 10*time.Second)
 	setDefault(&cfg.Workers, 4)
+	setDefault(&cfg.PerOwner, 1)
 	setDefault(&cfg.Poll, time.Second)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -136,7 +174,7 @@ func New(cfg Config) (*Dispatcher, error) {
 		IdleConnTimeout:       time.Minute,
 	}
 	return &Dispatcher{
-		cfg: cfg, store: cfg.Store, kick: make(chan struct{}, 1),
+		cfg: cfg, store: cfg.Store, kick: make(chan struct{}, 1), q: newQueue(cfg.PerOwner),
 		client: &http.Client{
 			Transport: tr,
 			Timeout:   cfg.Timeout,
@@ -171,59 +209,50 @@ func (w *Dispatcher) Attempts() (delivered, failed int64) {
 // for this dispatcher (see the function CheckURL).
 func (w *Dispatcher) CheckURL(u string) error { return CheckURL(u, w.cfg.AllowPrivate) }
 
-// CheckURL returns an error, in words for the client, unless u is an acceptable
-// callback: an absolute http or https URL of at most 2048 bytes without credentials or
-// fragment, with a port, if any, from 1 to 65535, and, unless allowPrivate, whose host is
-// neither localhost nor an address of a special-purpose range (loopback, private, link
-// local, NAT64, 6to4, …; see publicAddr). (Whatever a host name resolves to, only public
-// addresses are dialled unless allowPrivate.)
-func CheckURL(u string, allowPrivate bool) error {
-	if len(u) > maxCallbackLen {
-		return fmt.Errorf("the callback URL is longer than %d bytes", maxCallbackLen)
+// Pending returns the number of pending webhooks of owner.
+func (w *Dispatcher) Pending(ctx context.Context, owner string) (int64, error) {
+	return w.store.PendingWebhooks(ctx, owner)
+}
+
+// Register records c durably, to be delivered once the proofs of all its entries are
+// complete (at once if they are), unless maxPending is positive and c's owner has that
+// many pending webhooks: then it records nothing and returns an error wrapping ErrOwnerFull.
+func (w *Dispatcher) Register(ctx context.Context, c Callback, maxPending int) error {
+	if len(c.Entries) == 0 {
+		return errors.New("webhook: a callback without entries")
 	}
-	p, err := url.Parse(u)
-	if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" || p.Opaque != "" {
-		return fmt.Errorf("the callback %q is not an absolute http or https URL", u)
+	_, added, err := w.store.AddWebhook(ctx, c, w.cfg.Now(), maxPending)
+	if err != nil {
+		return err
 	}
-	if p.User != nil {
-		return errors.New("the callback URL must not carry credentials")
+	if !added {
+		return fmt.Errorf("%w (%d)", ErrOwnerFull, maxPending)
 	}
-	if p.Fragment != "" || strings.HasSuffix(u, "#") {
-		return errors.New("the callback URL must not have a fragment")
-	}
-	if port := p.Port(); port != "" {
-		if n, err := strconv.ParseUint(port, 10, 16); err != nil || n == 0 {
-			return fmt.Errorf("the callback port %s is not from 1 to 65535", port)
-		}
-	}
-	if !allowPrivate {
-		host := p.Hostname()
-		if ip, err := netip.ParseAddr(host); err == nil && !publicAddr(ip) {
-			return fmt.Errorf("the callback host %s is not a public address", host)
-		}
-		if h := strings.ToLower(strings.TrimSuffix(host, ".")); h == "localhost" || strings.HasSuffix(h, ".localhost") {
-			return fmt.Errorf("the callback host %s is not a public address", host)
-		}
-	}
+	w.wake()
 	return nil
 }
 
-// Register records that url is to be called back for each of the entries, durably, and
-// has entries already confirmed delivered at once.
-func (w *Dispatcher) Register(ctx context.Context, url string, entries []int64) error {
-	if err := w.store.AddWebhooks(ctx, url, entries, w.cfg.Now()); err != nil {
-		return err
-	}
+// wake has Run look for due webhooks.
+func (w *Dispatcher) wake() {
 	select {
 	case w.kick <- struct{}{}:
 	default:
 	}
-	return nil
 }
 
-// Run delivers webhooks until ctx is done: whenever the anchors change (a proof may have
-// become complete), a callback is registered, or a retry falls due.
+// Run delivers webhooks until ctx is done, with Workers attempts at once: whenever the
+// anchors change (a proof may have become complete), a callback is registered, a retry
+// falls due, or an owner's queue in memory runs out.
 func (w *Dispatcher) Run(ctx context.Context) error {
+	done := make(chan struct{})
+	defer func() { <-done }()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		defer close(done)
+		w.work(ctx)
+	}()
+
 	t := time.NewTicker(w.cfg.Poll)
 	defer t.Stop()
 	confirmed := int64(-1) // the service's confirmed size; -1: to be asked
@@ -246,10 +275,10 @@ func (w *Dispatcher) Run(ctx context.Context) error {
 			}
 		}
 		if confirmed > 0 {
-			err = w.deliverDue(ctx, confirmed)
+			err = w.refill(ctx, confirmed)
 		}
 		if err != nil && ctx.Err() == nil {
-			w.cfg.Logger.Warn("webhooks: delivering", "err", err)
+			w.cfg.Logger.Warn("webhooks: reading the due webhooks", "err", err)
 		}
 		select {
 		case <-ctx.Done():
@@ -261,70 +290,55 @@ func (w *Dispatcher) Run(ctx context.Context) error {
 	}
 }
 
-type dueWebhook struct {
-	id, entry int64
-	url       string
-	attempts  int
+// refill queues the due webhooks that are not queued or being attempted already, unless
+// a page of them is in memory.
+func (w *Dispatcher) refill(ctx context.Context, confirmed int64) error {
+	epoch, ok := w.q.startRefill(page)
+	if !ok {
+		return nil
+	}
+	defer w.q.endRefill(epoch)
+	return w.store.DueWebhooks(ctx, confirmed, w.cfg.Now(), pageOwner, page, func(d Due) error {
+		w.q.push(d)
+		return nil
+	})
 }
 
-// deliverDue attempts every webhook due now whose entry is below confirmed.
-func (w *Dispatcher) deliverDue(ctx context.Context, confirmed int64) error {
-	for ctx.Err() == nil {
-		var due []dueWebhook
-		err := w.store.DueWebhooks(ctx, confirmed, w.cfg.Now(), page, func(id, entry int64, url string, attempts int) error {
-			due = append(due, dueWebhook{id, entry, url, attempts})
-			return nil
-		})
-		if err != nil || len(due) == 0 {
-			return err
-		}
-		var (
-			wg       sync.WaitGroup
-			jobs     = make(chan dueWebhook)
-			mu       sync.Mutex
-			progress bool
-		)
-		for range min(w.cfg.Workers, len(due)) {
-			wg.Go(func() {
-				for d := range jobs {
-					if w.attempt(ctx, d) {
-						mu.Lock()
-						progress = true
-						mu.Unlock()
-					}
+// work runs Workers workers, each taking the next owner's webhook in turn, until ctx is done.
+func (w *Dispatcher) work(ctx context.Context) {
+	stop := context.AfterFunc(ctx, w.q.close)
+	defer stop()
+	done := make(chan struct{})
+	for range w.cfg.Workers {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for {
+				d, ok := w.q.take()
+				if !ok {
+					return
 				}
-			})
-		}
-		for _, d := range due {
-			jobs <- d
-		}
-		close(jobs)
-		wg.Wait()
-		if !progress || len(due) < page {
-			return nil
-		}
+				progress := w.attempt(ctx, d)
+				if w.q.done(d) && progress {
+					w.wake() // the owner's queue ran out: there may be more of its webhooks
+				}
+			}
+		}()
 	}
-	return nil
+	for range w.cfg.Workers {
+		<-done
+	}
 }
 
 // attempt makes one delivery attempt of d and records its outcome. It reports false if it
-// did not attempt: the entry is no longer confirmed (its anchor was reorganized out), or
+// did not attempt: an entry is no longer confirmed (its anchor was reorganized out), or
 // the service is stopping.
-func (w *Dispatcher) attempt(ctx context.Context, d dueWebhook) bool {
-	ts, err := w.cfg.Service.TimestampAt(ctx, d.entry)
-	if err != nil {
-		if ctx.Err() != nil {
-			return false
-		}
-		w.cfg.Logger.Error("webhooks: reading the timestamp", "entry", d.entry, "err", err)
-		return w.fail(ctx, d, "the service could not read the entry")
-	}
-	if ts.Status != service.StatusConfirmed {
+func (w *Dispatcher) attempt(ctx context.Context, d Due) bool {
+	body, ok := w.body(ctx, d)
+	if !ok {
 		return false
 	}
-	body, err := w.cfg.Encode(ts)
-	if err != nil {
-		return w.fail(ctx, d, "the service could not encode the timestamp")
+	if body == nil {
+		return w.fail(ctx, d, "the service could not read or encode a timestamp")
 	}
 	reason := w.post(ctx, d, body)
 	if ctx.Err() != nil {
@@ -333,27 +347,64 @@ func (w *Dispatcher) attempt(ctx context.Context, d dueWebhook) bool {
 	if reason != "" {
 		return w.fail(ctx, d, reason)
 	}
-	if err := w.store.WebhookDelivered(ctx, d.id, w.cfg.Now()); err != nil {
-		w.cfg.Logger.Error("webhooks: recording a delivery", "id", d.id, "err", err)
+	if err := w.store.WebhookDelivered(ctx, d.ID, w.cfg.Now()); err != nil {
+		w.cfg.Logger.Error("webhooks: recording a delivery", "id", d.ID, "err", err)
 		return false
 	}
 	w.delivered.Add(1)
 	return true
 }
 
+// body returns the body of d: the one timestamp of a single submission, or, for a batch,
+// {"timestamps":[…]} with one per entry in the request's order. It returns nil, true if a
+// timestamp could not be read or encoded, and false if an entry's proof is not complete
+// or the service is stopping.
+func (w *Dispatcher) body(ctx context.Context, d Due) ([]byte, bool) {
+	var b []byte
+	if d.Batch || len(d.Entries) != 1 {
+		b = append(b, `{"timestamps":[`...)
+	}
+	for i, e := range d.Entries {
+		ts, err := w.cfg.Service.TimestampAt(ctx, e)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, false
+			}
+			w.cfg.Logger.Error("webhooks: reading the timestamp", "entry", e, "err", err)
+			return nil, true
+		}
+		if ts.Status != service.StatusConfirmed {
+			return nil, false
+		}
+		v, err := w.cfg.Encode(ts)
+		if err != nil {
+			w.cfg.Logger.Error("webhooks: encoding the timestamp", "entry", e, "err", err)
+			return nil, true
+		}
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, v...)
+	}
+	if d.Batch || len(d.Entries) != 1 {
+		b = append(b, "]}"...)
+	}
+	return b, true
+}
+
 // post sends one attempt and returns why it failed, "" if the receiver accepted it.
-func (w *Dispatcher) post(ctx context.Context, d dueWebhook, body []byte) string {
+func (w *Dispatcher) post(ctx context.Context, d Due, body []byte) string {
 	ctx, cancel := context.WithTimeout(ctx, w.cfg.Timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.url, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.URL, bytes.NewReader(body))
 	if err != nil {
 		return err.Error()
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "notary-webhook/1")
 	req.Header.Set(notary.WebhookSignatureHeader, notary.SignWebhook(w.cfg.Key, body, w.cfg.Now()))
-	req.Header.Set("Notary-Webhook-Id", strconv.FormatInt(d.id, 10))
-	req.Header.Set("Notary-Webhook-Attempt", strconv.Itoa(d.attempts+1))
+	req.Header.Set("Notary-Webhook-Id", strconv.FormatInt(d.ID, 10))
+	req.Header.Set("Notary-Webhook-Attempt", strconv.Itoa(d.Attempts+1))
 	resp, err := w.client.Do(req)
 	if err != nil {
 		return err.Error()
@@ -368,17 +419,17 @@ func (w *Dispatcher) post(ctx context.Context, d dueWebhook, body []byte) string
 
 // fail records a failed attempt: the next is due after the backoff, or never after
 // MaxAttempts attempts.
-func (w *Dispatcher) fail(ctx context.Context, d dueWebhook, reason string) bool {
-	n := d.attempts + 1
+func (w *Dispatcher) fail(ctx context.Context, d Due, reason string) bool {
+	n := d.Attempts + 1
 	giveUp := n >= w.cfg.MaxAttempts
 	next := w.cfg.Now().Add(w.backoff(n))
-	if err := w.store.WebhookFailed(ctx, d.id, reason, next, giveUp); err != nil {
-		w.cfg.Logger.Error("webhooks: recording a failure", "id", d.id, "err", err)
+	if err := w.store.WebhookFailed(ctx, d.ID, reason, next, giveUp); err != nil {
+		w.cfg.Logger.Error("webhooks: recording a failure", "id", d.ID, "err", err)
 		return false
 	}
 	w.failed.Add(1)
 	if giveUp {
-		w.cfg.Logger.Warn("webhooks: giving up", "id", d.id, "entry", d.entry, "url", d.url, "attempts", n, "reason", reason)
+		w.cfg.Logger.Warn("webhooks: giving up", "id", d.ID, "entries", len(d.Entries), "url", d.URL, "attempts", n, "reason", reason)
 	}
 	return true
 }
@@ -390,21 +441,4 @@ func (w *Dispatcher) backoff(n int) time.Duration {
 		b *= 2
 	}
 	return min(b, w.cfg.MaxBackoff)
-}
-
-// dialPublicOnly refuses connections to addresses that are not public, after the host
-// name is resolved: a callback cannot reach the service's own network.
-func dialPublicOnly(network, address string, _ syscall.RawConn) error {
-	host, _, err := net.SplitHostPort(address)
-	if err != nil {
-		return err
-	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil {
-		return err
-	}
-	if !publicAddr(ip) {
-		return fmt.Errorf("the callback address %s is not public", ip)
-	}
-	return nil
 }
