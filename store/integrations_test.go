@@ -1,72 +1,77 @@
 package store
 
 import (
-	"crypto/sha256"
-	"errors"
-	"fmt"
+	"path/filepath"
 	"testing"
-	"time"
 
-	"github.com/notary-dev/notary/service"
+	"github.com/notary-dev/notary/anchor"
+	anchorstoretest "github.com/notary-dev/notary/anchor/storetest"
+	"github.com/notary-dev/notary/api"
+	"github.com/notary-dev/notary/api/keystoretest"
 )
 
-func TestAPIKeys(t *testing.T) {
-	db, path := openTest(t)
-	ctx := t.Context()
-	now := time.UnixMilli(1_700_000_000_000).UTC()
-	ci, ops := sha256.Sum256([]byte("token ci")), sha256.Sum256([]byte("token ops"))
-	if err := db.CreateAPIKey(ctx, "ci", ci, "https://ci.example/hook", now); err != nil {
-		t.Fatal(err)
+// The interfaces the API and the anchorer take of a store.
+var (
+	_ api.KeyStore = (*DB)(nil)
+	_ api.Pinger   = (*DB)(nil)
+	_ anchor.Store = (*DB)(nil)
+)
+
+// reopener opens a new SQLite store, and reopens it: the Open and Reopen of the contract suites.
+type reopener struct {
+	path string
+	db   *DB
+}
+
+func (r *reopener) open(t *testing.T) *DB {
+	r.path = filepath.Join(t.TempDir(), "notary.db")
+	return r.reopen(t)
+}
+
+func (r *reopener) reopen(t *testing.T) *DB {
+	if r.db != nil {
+		r.db.Close()
 	}
-	if err := db.CreateAPIKey(ctx, "ops", ops, "", now.Add(time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	for _, tt := range []struct {
-		name string
-		hash [32]byte
-	}{{"ci", sha256.Sum256([]byte("other"))}, {"new", ci}} {
-		if err := db.CreateAPIKey(ctx, tt.name, tt.hash, "", now); !errors.Is(err, ErrKeyExists) {
-			t.Errorf("CreateAPIKey(%s) of a taken name or token: %v", tt.name, err)
-		}
-	}
-	name, webhook, revoked, err := db.APIKeyByHash(ctx, ci)
-	if err != nil || name != "ci" || webhook != "https://ci.example/hook" || revoked {
-		t.Errorf("APIKeyByHash = %q, %q, %v, %v", name, webhook, revoked, err)
-	}
-	if _, _, _, err := db.APIKeyByHash(ctx, sha256.Sum256([]byte("nope"))); !errors.Is(err, service.ErrNotFound) {
-		t.Errorf("unknown token: %v", err)
-	}
-	if err := db.RevokeAPIKey(ctx, "ops", now.Add(time.Hour)); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.RevokeAPIKey(ctx, "ops", now.Add(2*time.Hour)); err != nil {
-		t.Errorf("revoking again: %v", err)
-	}
-	if err := db.RevokeAPIKey(ctx, "nobody", now); !errors.Is(err, service.ErrNotFound) {
-		t.Errorf("revoking an unknown key: %v", err)
-	}
-	if _, _, revoked, err := db.APIKeyByHash(ctx, ops); !revoked || err != nil {
-		t.Errorf("revoked key: revoked %v, %v", revoked, err)
-	}
-	// Kept across a reopen, with the first revocation time.
-	db.Close()
-	db, err = Open(path)
+	db, err := Open(r.path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
-	keys, err := db.APIKeys(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := fmt.Sprint([]APIKey{
-		{ID: 1, Name: "ci", Webhook: "https://ci.example/hook", Created: now},
-		{ID: 2, Name: "ops", Created: now.Add(time.Second), Revoked: now.Add(time.Hour)},
+	t.Cleanup(func() { db.Close() })
+	r.db = db
+	return db
+}
+
+// TestAPIKeyContract runs the API key store contract suite on SQLite.
+func TestAPIKeyContract(t *testing.T) {
+	var r reopener
+	keystoretest.Run(t, keystoretest.Stores{
+		Open:   func(t *testing.T) keystoretest.Store { return r.open(t) },
+		Reopen: func(t *testing.T) keystoretest.Store { return r.reopen(t) },
+		List: func(t *testing.T, st keystoretest.Store) []keystoretest.Key {
+			keys, err := st.(*DB).APIKeys(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out []keystoretest.Key
+			for _, k := range keys {
+				out = append(out, keystoretest.Key(k))
+			}
+			return out
+		},
+		Exists: ErrKeyExists,
 	})
-	if fmt.Sprint(keys) != want {
-		t.Errorf("APIKeys = %v\nwant %v", keys, want)
-	}
-	if err := db.Ping(ctx); err != nil {
+	if err := r.db.Ping(t.Context()); err != nil {
 		t.Errorf("Ping: %v", err)
 	}
+}
+
+// TestAnchorContract runs the anchor store contract suite on SQLite.
+func TestAnchorContract(t *testing.T) {
+	var r reopener
+	anchorstoretest.Run(t, anchorstoretest.Stores{
+		Open:        func(t *testing.T) anchor.Store { return r.open(t) },
+		Reopen:      func(t *testing.T) anchor.Store { return r.reopen(t) },
+		FailRecord:  func(t *testing.T, id int64) { failInsert(t, r.db, "anchors", id) },
+		ErrorPrefix: "store: ",
+	})
 }

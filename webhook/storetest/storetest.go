@@ -246,3 +246,58 @@ func testOwnerCap(t *testing.T, st webhook.Store) {
 		t.Errorf("at the cap again: added %v, %v; want refused", added, err)
 	}
 }
+
+// LegacyWebhook is a row of the webhooks table of before one webhook per request (schema
+// version 3 of both stores): one per entry and URL.
+type LegacyWebhook struct {
+	Entry    int64
+	URL      string
+	State    string
+	Attempts int
+	NextMS   int64
+	LastErr  string
+}
+
+// Legacy are the rows a store's migration test writes in the schema of before, in order,
+// before migrating and calling CheckLegacy.
+var Legacy = []LegacyWebhook{
+	{5, "https://a.example/hook", "pending", 2, 9000, "the receiver answered 503"},
+	{6, "https://a.example/hook", "delivered", 1, 1000, ""},
+	{1, "https://b.example", "pending", 0, 1000, ""},
+}
+
+// CheckLegacy checks st, migrated from a database holding the Legacy rows with the given
+// IDs: each is kept as a webhook of its one entry, with no owner, in its state, with its
+// attempts, due time and last error, and is delivered as before; a new webhook gets an ID
+// past theirs.
+func CheckLegacy(t *testing.T, st webhook.Store, ids []int64) {
+	t.Helper()
+	ctx := context.Background()
+	var got []webhook.Due
+	if err := st.DueWebhooks(ctx, 10, time.UnixMilli(9000), 10, 10, func(d webhook.Due) error {
+		got = append(got, d)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	want := []webhook.Due{
+		{ID: ids[2], Callback: webhook.Callback{URL: Legacy[2].URL, Entries: []int64{Legacy[2].Entry}}},
+		{ID: ids[0], Callback: webhook.Callback{URL: Legacy[0].URL, Entries: []int64{Legacy[0].Entry}}, Attempts: Legacy[0].Attempts},
+	}
+	if fmt.Sprintf("%+v", got) != fmt.Sprintf("%+v", want) {
+		t.Errorf("due after the migration: %+v\nwant %+v", got, want)
+	}
+	for i, l := range Legacy {
+		state, attempts, lastErr, ok, err := st.WebhookState(ctx, ids[i])
+		if state != l.State || attempts != l.Attempts || lastErr != l.LastErr || !ok || err != nil {
+			t.Errorf("webhook %d: %q, %d, %q, %v, %v; want %+v", ids[i], state, attempts, lastErr, ok, err, l)
+		}
+	}
+	if pending, failed, err := st.WebhookCounts(ctx); pending != 2 || failed != 0 || err != nil {
+		t.Errorf("WebhookCounts = %d, %d, %v; want 2, 0", pending, failed, err)
+	}
+	id, _, err := st.AddWebhook(ctx, webhook.Callback{Owner: "ip:a", URL: "https://c.example", Entries: []int64{2, 3}, Batch: true}, time.UnixMilli(1), 0)
+	if err != nil || id <= slices.Max(ids) {
+		t.Errorf("a new webhook after the migration: ID %d, %v; want one past %v", id, err, ids)
+	}
+}
