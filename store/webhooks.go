@@ -17,8 +17,9 @@ const maxWebhookError = 500
 
 // AddWebhook stores c, pending and due at now, and returns its ID, unless maxPending is
 // positive and c's owner has that many pending webhooks already: then it stores nothing
-// and added is false. The count and the insert are one statement of the one writer, so an
-// owner never has more than maxPending. It is synced to disk before it returns.
+// and added is false. The owner's count (webhook_owners, kept by triggers: one row read
+// however many it has) and the insert are one statement of the one writer, so an owner
+// never has more than maxPending. It is synced to disk before it returns.
 func (db *DB) AddWebhook(ctx context.Context, c webhook.Callback, now time.Time, maxPending int) (id int64, added bool, err error) {
 	if len(c.Entries) == 0 {
 		return 0, false, errors.New("store: add webhook: no entries")
@@ -40,7 +41,7 @@ func (db *DB) AddWebhook(ctx context.Context, c webhook.Callback, now time.Time,
 	ms := now.UnixMilli()
 	err = db.writer.QueryRowContext(ctx, `INSERT INTO webhooks (owner, url, entries, last_entry, batch, created_ms, next_ms)
 		SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?6
-		WHERE ?7 <= 0 OR (SELECT count(*) FROM webhooks WHERE owner = ?1 AND state = 'pending') < ?7
+		WHERE ?7 <= 0 OR coalesce((SELECT pending FROM webhook_owners WHERE owner = ?1), 0) < ?7
 		RETURNING id`, c.Owner, c.URL, string(list), last, c.Batch, ms, maxPending).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, false, nil
@@ -54,7 +55,7 @@ func (db *DB) AddWebhook(ctx context.Context, c webhook.Callback, now time.Time,
 // PendingWebhooks returns the number of pending webhooks of owner.
 func (db *DB) PendingWebhooks(ctx context.Context, owner string) (n int64, err error) {
 	err = db.readers.QueryRowContext(ctx,
-		`SELECT count(*) FROM webhooks WHERE owner = ? AND state = 'pending'`, owner).Scan(&n)
+		`SELECT coalesce((SELECT pending FROM webhook_owners WHERE owner = ?), 0)`, owner).Scan(&n)
 	if err != nil {
 		return 0, dbErr(ctx, "pending webhooks", err)
 	}

@@ -126,7 +126,6 @@ type Dispatcher struct {
 	store     Store
 	client    *http.Client
 	kick      chan struct{}
-	q         *queue
 	delivered atomic.Int64 // attempts the receiver accepted
 	failed    atomic.Int64 // attempts that failed
 }
@@ -174,7 +173,7 @@ func New(cfg Config) (*Dispatcher, error) {
 		IdleConnTimeout:       time.Minute,
 	}
 	return &Dispatcher{
-		cfg: cfg, store: cfg.Store, kick: make(chan struct{}, 1), q: newQueue(cfg.PerOwner),
+		cfg: cfg, store: cfg.Store, kick: make(chan struct{}, 1),
 		client: &http.Client{
 			Transport: tr,
 			Timeout:   cfg.Timeout,
@@ -242,15 +241,16 @@ func (w *Dispatcher) wake() {
 
 // Run delivers webhooks until ctx is done, with Workers attempts at once: whenever the
 // anchors change (a proof may have become complete), a callback is registered, a retry
-// falls due, or an owner's queue in memory runs out.
+// falls due, or an owner's queue in memory runs out. It returns once every attempt has.
 func (w *Dispatcher) Run(ctx context.Context) error {
+	q := newQueue(w.cfg.PerOwner)
 	done := make(chan struct{})
 	defer func() { <-done }()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() {
 		defer close(done)
-		w.work(ctx)
+		w.work(ctx, q)
 	}()
 
 	t := time.NewTicker(w.cfg.Poll)
@@ -275,7 +275,7 @@ func (w *Dispatcher) Run(ctx context.Context) error {
 			}
 		}
 		if confirmed > 0 {
-			err = w.refill(ctx, confirmed)
+			err = w.refill(ctx, q, confirmed)
 		}
 		if err != nil && ctx.Err() == nil {
 			w.cfg.Logger.Warn("webhooks: reading the due webhooks", "err", err)
@@ -292,33 +292,33 @@ func (w *Dispatcher) Run(ctx context.Context) error {
 
 // refill queues the due webhooks that are not queued or being attempted already, unless
 // a page of them is in memory.
-func (w *Dispatcher) refill(ctx context.Context, confirmed int64) error {
-	epoch, ok := w.q.startRefill(page)
+func (w *Dispatcher) refill(ctx context.Context, q *queue, confirmed int64) error {
+	epoch, ok := q.startRefill(page)
 	if !ok {
 		return nil
 	}
-	defer w.q.endRefill(epoch)
+	defer q.endRefill(epoch)
 	return w.store.DueWebhooks(ctx, confirmed, w.cfg.Now(), pageOwner, page, func(d Due) error {
-		w.q.push(d)
+		q.push(d)
 		return nil
 	})
 }
 
 // work runs Workers workers, each taking the next owner's webhook in turn, until ctx is done.
-func (w *Dispatcher) work(ctx context.Context) {
-	stop := context.AfterFunc(ctx, w.q.close)
+func (w *Dispatcher) work(ctx context.Context, q *queue) {
+	stop := context.AfterFunc(ctx, q.close)
 	defer stop()
 	done := make(chan struct{})
 	for range w.cfg.Workers {
 		go func() {
 			defer func() { done <- struct{}{} }()
 			for {
-				d, ok := w.q.take()
+				d, ok := q.take()
 				if !ok {
 					return
 				}
 				progress := w.attempt(ctx, d)
-				if w.q.done(d) && progress {
+				if q.done(d) && progress {
 					w.wake() // the owner's queue ran out: there may be more of its webhooks
 				}
 			}

@@ -27,5 +27,25 @@ ALTER TABLE webhooks_new RENAME TO webhooks;
 -- The pending webhooks by their last entry: those below the confirmed size are the ones to
 -- deliver, and webhooks waiting for their proof, however many, are never scanned.
 CREATE INDEX webhooks_pending ON webhooks (last_entry) WHERE state = 'pending';
--- The pending webhooks of an owner, counted against its cap.
-CREATE INDEX webhooks_owner_pending ON webhooks (owner) WHERE state = 'pending';
+-- The number of pending webhooks of each owner that has any, kept by the triggers below: a
+-- registration reads its owner's count, one row, however many it has.
+CREATE TABLE webhook_owners (
+	owner   TEXT    PRIMARY KEY,
+	pending INTEGER NOT NULL CHECK (pending > 0)
+) STRICT, WITHOUT ROWID;
+
+INSERT INTO webhook_owners (owner, pending)
+	SELECT owner, count(*) FROM webhooks WHERE state = 'pending' GROUP BY owner;
+
+CREATE TRIGGER webhooks_pending_added AFTER INSERT ON webhooks WHEN NEW.state = 'pending'
+BEGIN
+	INSERT INTO webhook_owners (owner, pending) VALUES (NEW.owner, 1)
+		ON CONFLICT (owner) DO UPDATE SET pending = pending + 1;
+END;
+
+CREATE TRIGGER webhooks_pending_ended AFTER UPDATE OF state ON webhooks
+	WHEN OLD.state = 'pending' AND NEW.state <> 'pending'
+BEGIN
+	DELETE FROM webhook_owners WHERE owner = OLD.owner AND pending = 1;
+	UPDATE webhook_owners SET pending = pending - 1 WHERE owner = OLD.owner;
+END;

@@ -15,8 +15,9 @@ const maxWebhookError = 500
 
 // AddWebhook stores c, pending and due at now, and returns its ID, unless maxPending is
 // positive and c's owner has that many pending webhooks already: then it stores nothing
-// and added is false. The count and the insert are one statement; with several processes
-// on one database, statements running at once may each see the owner below its cap.
+// and added is false. The owner's count (webhook_owners, kept by a trigger: one row read
+// however many it has) and the insert are one statement; statements running at once (in
+// several processes on one database) may each see the owner below its cap.
 func (db *DB) AddWebhook(ctx context.Context, c webhook.Callback, now time.Time, maxPending int) (id int64, added bool, err error) {
 	if len(c.Entries) == 0 {
 		return 0, false, errors.New("store/postgres: add webhook: no entries")
@@ -31,7 +32,7 @@ func (db *DB) AddWebhook(ctx context.Context, c webhook.Callback, now time.Time,
 	ms := now.UnixMilli()
 	err = db.pool.QueryRow(ctx, `INSERT INTO webhooks (owner, url, entries, last_entry, batch, created_ms, next_ms)
 		SELECT $1, $2, $3, $4, $5, $6, $6
-		WHERE $7 <= 0 OR (SELECT count(*) FROM webhooks WHERE owner = $1 AND state = 'pending') < $7
+		WHERE $7 <= 0 OR coalesce((SELECT pending FROM webhook_owners WHERE owner = $1), 0) < $7
 		RETURNING id`, c.Owner, c.URL, c.Entries, last, c.Batch, ms, maxPending).Scan(&id)
 	if notFound(err) {
 		return 0, false, nil
@@ -45,7 +46,7 @@ func (db *DB) AddWebhook(ctx context.Context, c webhook.Callback, now time.Time,
 // PendingWebhooks returns the number of pending webhooks of owner.
 func (db *DB) PendingWebhooks(ctx context.Context, owner string) (n int64, err error) {
 	err = db.pool.QueryRow(ctx,
-		`SELECT count(*) FROM webhooks WHERE owner = $1 AND state = 'pending'`, owner).Scan(&n)
+		`SELECT coalesce((SELECT pending FROM webhook_owners WHERE owner = $1), 0)`, owner).Scan(&n)
 	if err != nil {
 		return 0, dbErr(ctx, "pending webhooks", err)
 	}

@@ -227,8 +227,15 @@ func testOwnerCap(t *testing.T, st webhook.Store) {
 	}
 	other := cb
 	other.Owner = "ip:b"
-	if _, added, err := st.AddWebhook(ctx, other, t0, 3); err != nil || !added {
+	otherID, added, err := st.AddWebhook(ctx, other, t0, 3)
+	if err != nil || !added {
 		t.Errorf("another owner: %v, %v", added, err)
+	}
+	if err := st.WebhookDelivered(ctx, otherID, t0); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := st.PendingWebhooks(ctx, "ip:b"); n != 0 || err != nil {
+		t.Errorf("PendingWebhooks of an owner whose one webhook was delivered = %d, %v; want 0", n, err)
 	}
 	if _, added, err := st.AddWebhook(ctx, cb, t0, 0); err != nil || !added {
 		t.Errorf("no cap: %v, %v", added, err)
@@ -295,6 +302,9 @@ func CheckLegacy(t *testing.T, st webhook.Store, ids []int64) {
 	}
 	if pending, failed, err := st.WebhookCounts(ctx); pending != 2 || failed != 0 || err != nil {
 		t.Errorf("WebhookCounts = %d, %d, %v; want 2, 0", pending, failed, err)
+	}
+	if pending, err := st.PendingWebhooks(ctx, ""); pending != 2 || err != nil {
+		t.Errorf("PendingWebhooks of no owner = %d, %v; want 2", pending, err)
 	}
 	id, _, err := st.AddWebhook(ctx, webhook.Callback{Owner: "ip:a", URL: "https://c.example", Entries: []int64{2, 3}, Batch: true}, time.UnixMilli(1), 0)
 	if err != nil || id <= slices.Max(ids) {

@@ -14,6 +14,30 @@ ALTER TABLE webhooks
 	ALTER COLUMN owner DROP DEFAULT,
 	ADD CHECK (cardinality(entries) > 0);
 
--- The pending webhooks of an owner, counted against its cap. (webhooks_pending, on
--- last_entry, keeps finding those whose proof is complete.)
-CREATE INDEX webhooks_owner_pending ON webhooks (owner) WHERE state = 'pending';
+-- The number of pending webhooks of each owner that has any, kept by the trigger below: a
+-- registration reads its owner's count, one row, however many it has.
+CREATE TABLE webhook_owners (
+	owner   text   PRIMARY KEY,
+	pending bigint NOT NULL CHECK (pending > 0)
+);
+
+INSERT INTO webhook_owners (owner, pending)
+	SELECT owner, count(*) FROM webhooks WHERE state = 'pending' GROUP BY owner;
+
+CREATE FUNCTION webhook_owners_count() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	IF TG_OP = 'INSERT' THEN
+		IF NEW.state = 'pending' THEN
+			INSERT INTO webhook_owners (owner, pending) VALUES (NEW.owner, 1)
+				ON CONFLICT (owner) DO UPDATE SET pending = webhook_owners.pending + 1;
+		END IF;
+	ELSIF OLD.state = 'pending' AND NEW.state <> 'pending' THEN
+		DELETE FROM webhook_owners WHERE owner = OLD.owner AND pending = 1;
+		UPDATE webhook_owners SET pending = pending - 1 WHERE owner = OLD.owner;
+	END IF;
+	RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER webhooks_owner_count AFTER INSERT OR UPDATE OF state ON webhooks
+	FOR EACH ROW EXECUTE FUNCTION webhook_owners_count();
