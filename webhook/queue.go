@@ -59,11 +59,12 @@ func (q *queue) endRefill(epoch int) {
 	}
 }
 
-// push queues d, unless it is queued, being attempted, or was attempted during this read.
+// push queues d, unless it is queued, being attempted, or was attempted during this read
+// (which began before its outcome was recorded).
 func (q *queue) push(d Due) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if _, ok := q.known[d.ID]; ok || q.closed {
+	if e, ok := q.known[d.ID]; (ok && (e == 0 || e >= q.epoch)) || q.closed {
 		return
 	}
 	q.known[d.ID] = 0
