@@ -105,9 +105,6 @@ func (m *metrics) serve(c echo.Context) error {
 	// The state is read now, for this scrape only.
 	state := prometheus.NewRegistry()
 	state.MustRegister(&stateCollector{m: m, ctx: c.Request().Context()})
-	if w := m.cfg.Webhooks; w != nil {
-		state.MustRegister(w.attempts)
-	}
 	families, err := prometheus.Gatherers{m.reg, state}.Gather()
 	if err != nil {
 		return err
@@ -188,9 +185,13 @@ func (s *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	if w := m.cfg.Webhooks; w != nil {
-		if pending, failed, err := w.store.WebhookCounts(ctx); err == nil {
+		if pending, failed, err := w.Counts(ctx); err == nil {
 			gauge("notary_webhooks_pending", "Webhooks waiting for their proof or their next attempt.", float64(pending))
 			gauge("notary_webhooks_failed", "Webhooks given up on.", float64(failed))
 		}
+		attempts := prometheus.NewDesc("notary_webhook_attempts_total", "Webhook delivery attempts, by result.", []string{"result"}, nil)
+		delivered, failed := w.Attempts()
+		ch <- prometheus.MustNewConstMetric(attempts, prometheus.CounterValue, float64(delivered), "delivered")
+		ch <- prometheus.MustNewConstMetric(attempts, prometheus.CounterValue, float64(failed), "failed")
 	}
 }
