@@ -18,6 +18,7 @@ import (
 
 	"github.com/notary-dev/notary/anchor"
 	"github.com/notary-dev/notary/api"
+	"github.com/notary-dev/notary/internal/bitcoinrpc"
 	"github.com/notary-dev/notary/merkle"
 	"github.com/notary-dev/notary/notary"
 	"github.com/notary-dev/notary/service"
@@ -229,7 +230,7 @@ func openCopy(t *testing.T, path, vkey string) (int64, notary.Checkpoint) {
 // error it stops with; it fails the test if the stack starts serving.
 func runStackOnce(t *testing.T, c *chain) error {
 	t.Helper()
-	node, err := anchor.NewRPC(anchor.RPCConfig{Host: c.node.RPCHost(), User: c.node.RPCUser(), Pass: c.node.RPCPass()})
+	node, err := anchor.NewRPC(bitcoinrpc.Config{Host: c.node.RPCHost(), User: c.node.RPCUser(), Pass: c.node.RPCPass()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -81,9 +81,9 @@ func execNotary(t *testing.T, bin, dir string, args ...string) execResult {
 	return execResult{cmd.ProcessState.ExitCode(), out.String(), errOut.String()}
 }
 
-// TestVerifierBuildSameVerdicts runs verify and info on every golden proof and .ots file,
-// with no key, with the log's key and with a trusted block, in the full build and in the
-// CGO_ENABLED=0 build, and requires the same output and exit status from both.
+// TestVerifierBuildSameVerdicts runs verify and info on every golden proof (with no key,
+// with the log's key and with a trusted block), .ots file and RFC 3161 token, in the full
+// build and in the CGO_ENABLED=0 build, and requires the same output and exit status.
 func TestVerifierBuildSameVerdicts(t *testing.T) {
 	t.Parallel()
 	full, verifier := notaryBinary(t), verifierBinary(t)
@@ -128,8 +128,17 @@ func TestVerifierBuildSameVerdicts(t *testing.T) {
 			runs = append(runs, run{otsDir, []string{"verify", name, doc}})
 		}
 	}
-	if len(proofs) < 50 || len(otsFiles) < 25 {
-		t.Fatalf("found %d golden proofs and %d .ots files; the test data has more", len(proofs), len(otsFiles))
+	tsaDir, err := filepath.Abs(filepath.Join("..", "..", "tsa", "testdata", "openssl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens, _ := filepath.Glob(filepath.Join(tsaDir, "*.ts[qr]"))
+	for _, f := range tokens {
+		name := filepath.Base(f)
+		runs = append(runs, run{tsaDir, []string{"verify", name}}, run{tsaDir, []string{"verify", name, "doc.txt"}}, run{tsaDir, []string{"info", name}})
+	}
+	if len(proofs) < 50 || len(otsFiles) < 25 || len(tokens) < 2 {
+		t.Fatalf("found %d golden proofs, %d .ots files and %d time-stamp tokens and requests; the test data has more", len(proofs), len(otsFiles), len(tokens))
 	}
 
 	var mu sync.Mutex
