@@ -130,11 +130,15 @@ func syncFile(path string) error {
 // is signed again by the new key (same sizes and roots, so anchored proofs stay valid),
 // the old key is kept aside and signed-head starts afresh.
 func cmdReorigin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("reorigin", "--data DIR --origin NEW", stderr)
+	fs := newFlagSet("reorigin", "--data DIR [--db postgres://…] --origin NEW", stderr)
 	data := fs.String("data", "notary-data", "the state `DIR` that serve uses (the service must be stopped)")
 	origin := fs.String("origin", "", "the new log's `NAME`, e.g. notary.example.com/log2")
+	dbFlag := fs.String("db", "", dbFlagUsage)
 	force := fs.Bool("force", false, "retire the key even though the database holds everything it signed (a leaked key)")
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := applyConfig(fs, ""); err != nil {
 		return err
 	}
 	if fs.NArg() != 0 {
@@ -169,13 +173,16 @@ func cmdReorigin(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	db, err := openDatabase(ctx, filepath.Join(*data, "notary.db"), true)
+	db, err := openDatabase(ctx, databasePath(*dbFlag, *data), true)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	sdb := db.(*store.DB)
-	n, err := sdb.LogSize(ctx)
+	rdb, ok := db.(resigner)
+	if !ok {
+		return fmt.Errorf("reorigin: %T cannot re-sign its checkpoints", db)
+	}
+	n, err := db.LogSize(ctx)
 	if err != nil {
 		return err
 	}
@@ -206,12 +213,24 @@ func cmdReorigin(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			hint: "start serve; pass --force only to retire a key that has leaked"}
 	}
 
+	// Fence any writer still running on the database (PostgreSQL: another process): from
+	// here on its appends and checkpoints are refused. The log must not have grown meanwhile.
+	if _, err := db.Lead(ctx); err != nil {
+		return err
+	}
+	if now, err := db.LogSize(ctx); err != nil {
+		return err
+	} else if now != n {
+		return &cliError{code: exitUsage, err: fmt.Errorf("the log grew from %d to %d entries while reorigin read it", n, now),
+			hint: "stop every notary serve on this database first"}
+	}
+
 	// The new key first, so that a crash never leaves checkpoints signed by a lost key.
 	newKeyPath := keyPath + ".new"
 	if err := writeFileSynced(newKeyPath, []byte(newSkey+"\n"+newVkey+"\n")); err != nil {
 		return err
 	}
-	resigned, err := sdb.Resign(ctx, func(size int64, root merkle.Hash) (notary.Checkpoint, error) {
+	resigned, err := rdb.Resign(ctx, func(size int64, root merkle.Hash) (notary.Checkpoint, error) {
 		return notary.SignCheckpoint(size, root, newSigner)
 	})
 	if err != nil {
@@ -236,7 +255,7 @@ func cmdReorigin(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	if resigned > 0 {
-		latest, err := sdb.LatestCheckpoint(ctx)
+		latest, err := db.LatestCheckpoint(ctx)
 		if err != nil {
 			return err
 		}
@@ -260,6 +279,11 @@ func cmdReorigin(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fmt.Fprintf(stdout, "ok   %d stored checkpoints signed again by the new key, same sizes and roots: anchored proofs stay valid\n", resigned)
 	fmt.Fprintf(stdout, "next: publish the new key and what happened (the receipts above); start serve with --origin %s\n", quoteArg(*origin))
 	return nil
+}
+
+// resigner is a database whose stored checkpoints can be signed again by another key.
+type resigner interface {
+	Resign(ctx context.Context, sign func(size int64, root merkle.Hash) (notary.Checkpoint, error)) (int64, error)
 }
 
 // writeFileSynced writes a new 0600 file and flushes it to disk.

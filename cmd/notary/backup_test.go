@@ -19,6 +19,7 @@ import (
 	"github.com/notary-dev/notary/anchor"
 	"github.com/notary-dev/notary/api"
 	"github.com/notary-dev/notary/internal/bitcoinrpc"
+	"github.com/notary-dev/notary/internal/pgtest"
 	"github.com/notary-dev/notary/merkle"
 	"github.com/notary-dev/notary/notary"
 	"github.com/notary-dev/notary/service"
@@ -318,5 +319,45 @@ func TestBackupUsage(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "new.db")); err == nil {
 		t.Errorf("a refused backup wrote its destination")
+	}
+}
+
+// TestReoriginPostgres retires the key of a log on PostgreSQL (--force: it lost nothing)
+// and checks that the log goes on under the new key: its anchored entry keeps a complete
+// proof that verifies against the node, and new entries are signed by the new key.
+func TestReoriginPostgres(t *testing.T) {
+	t.Parallel()
+	c := startChain(t)
+	db := pgtest.Shared(t)
+	s := startStack(t, c, stackOptions{db: db})
+	c.mine(t, matureBlocks)
+	anchored := randomDigest(t)
+	mustSubmit(t, s.url, anchored)
+	mineUntilFinal(t, c, s.url, anchored)
+	s.stop(t)
+
+	_, stderr := wantCLI(t, exitUsage, "reorigin", "--data", c.data, "--db", db, "--origin", "pg.example/log2")
+	if !strings.Contains(stderr, "holds every entry") || !strings.Contains(stderr, "--force") {
+		t.Errorf("reorigin of a log that lost nothing, without --force:\n%s", stderr)
+	}
+	stdout, _ := wantCLI(t, exitOK, "reorigin", "--data", c.data, "--db", db, "--origin", "pg.example/log2", "--force")
+	if !strings.Contains(stdout, "continues as pg.example/log2") {
+		t.Errorf("reorigin output:\n%s", stdout)
+	}
+
+	s2 := startStack(t, c, stackOptions{db: db})
+	newKey := s2.logKey(t)
+	if !strings.HasPrefix(newKey, "pg.example/log2+") {
+		t.Fatalf("after reorigin the log key is %s", newKey)
+	}
+	ts := mustLookup(t, s2.url, anchored)
+	if ts.Status != service.StatusConfirmed || ts.Proof == nil || !ts.Proof.Complete() {
+		t.Fatalf("the anchored entry after reorigin: status %s", ts.Status)
+	}
+	proof := writeProofFile(t, t.TempDir(), "anchored.proof.json", ts.Proof)
+	wantCLI(t, exitOK, "verify", "--node", c.rpcURL(), "--key", newKey, "--digest", anchored.String(), proof)
+	r := mustSubmit(t, s2.url, randomDigest(t))
+	if _, err := notary.Verify(r.Proof, s2.logKeys(t)); err != nil {
+		t.Errorf("a receipt after reorigin does not verify under the new key: %v", err)
 	}
 }
