@@ -8,14 +8,20 @@ import (
 	"github.com/notary-dev/notary/notary"
 )
 
-// digestLookups coalesces the digest-index lookups of concurrent requests. A lookup that
-// finds none under way queries the store at once; lookups that arrive while a query is
-// under way wait, and the next query takes them all. So a store whose lookups are round
-// trips (PostgreSQL) sees about one query per round trip, however many submissions
-// arrive, instead of one per submission; a store whose lookups are quick (SQLite's
-// in-process index) rarely has one under way and is queried at once, as before.
+func newDigestLookups(st Store) *digestLookups {
+	_, remote := st.(RemoteStore)
+	return &digestLookups{store: st, coalesce: remote}
+}
+
+// digestLookups looks digests up in the store's digest index. On a RemoteStore it
+// coalesces the lookups of concurrent requests: a lookup that finds none under way
+// queries the store at once; lookups that arrive while a query is under way wait, and the
+// next query takes them all. So the store sees about one query per round trip, however
+// many submissions arrive, instead of one per submission. Other stores are called by each
+// lookup, in parallel.
 type digestLookups struct {
-	store Store
+	store    Store
+	coalesce bool
 
 	mu      sync.Mutex
 	busy    bool           // a query is under way, or about to be: its caller leads
@@ -37,6 +43,9 @@ type lookupQuery struct {
 // digest index, or -1, as Store.LookupDigests does. It returns ctx's error if ctx ends
 // while the lookup waits for another's query.
 func (l *digestLookups) lookup(ctx context.Context, digests []notary.Digest, indexes []int64) error {
+	if !l.coalesce {
+		return l.store.LookupDigests(ctx, digests, indexes)
+	}
 	q := &lookupQuery{digests: digests, done: make(chan struct{})}
 	l.mu.Lock()
 	l.waiting = append(l.waiting, q)

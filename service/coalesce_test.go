@@ -80,7 +80,7 @@ func waitFor(t *testing.T, l *digestLookups, n int) {
 
 func TestDigestLookupsCoalesce(t *testing.T) {
 	g := newGatedIndex()
-	l := &digestLookups{store: g}
+	l := &digestLookups{store: g, coalesce: true}
 	ctx := context.Background()
 	first := startLookup(ctx, l, logtest.Digest(1))
 	if n := <-g.started; n != 1 {
@@ -122,7 +122,7 @@ func TestDigestLookupsCoalesce(t *testing.T) {
 
 func TestDigestLookupsErrorReachesEveryone(t *testing.T) {
 	g := newGatedIndex()
-	l := &digestLookups{store: g}
+	l := &digestLookups{store: g, coalesce: true}
 	ctx := context.Background()
 	first := startLookup(ctx, l, logtest.Digest(1))
 	<-g.started
@@ -142,7 +142,7 @@ func TestDigestLookupsErrorReachesEveryone(t *testing.T) {
 
 func TestDigestLookupsCallerGivesUp(t *testing.T) {
 	g := newGatedIndex()
-	l := &digestLookups{store: g}
+	l := &digestLookups{store: g, coalesce: true}
 	first := startLookup(context.Background(), l, logtest.Digest(1))
 	<-g.started
 	// The lookup first in line gives up while it waits: the one behind it is still

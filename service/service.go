@@ -152,7 +152,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	s := &Service{
 		cfg:      cfg,
 		store:    cfg.Store,
-		lookups:  &digestLookups{store: cfg.Store},
+		lookups:  newDigestLookups(cfg.Store),
 		queue:    make(chan *request, 4096),
 		closing:  make(chan struct{}),
 		closed:   make(chan struct{}),
@@ -990,7 +990,7 @@ func NewFollower(ctx context.Context, cfg Config) (*Service, error) {
 		return nil, err
 	}
 	s := &Service{
-		cfg: cfg, store: cfg.Store, follower: true, lookups: &digestLookups{store: cfg.Store},
+		cfg: cfg, store: cfg.Store, follower: true, lookups: newDigestLookups(cfg.Store),
 		queue: make(chan *request), closing: make(chan struct{}), closed: make(chan struct{}),
 		stepDown: make(chan struct{}), recent: make(map[notary.Digest]int64),
 	}

@@ -10,11 +10,11 @@ package postgres
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"math/rand/v2"
 	"os"
 	"strconv"
 	"strings"
-	"fmt"
-	"math/rand/v2"
 	"testing"
 	"time"
 
