@@ -258,7 +258,7 @@ func (h *handlers) status(c echo.Context) error {
 	entries, age := h.svc.FollowerLag()
 	v.FollowerLag = FollowerLagView{Entries: entries, Seconds: age.Seconds()}
 	if w := h.cfg.Webhooks; w != nil {
-		if pending, failed, err := w.store.WebhookCounts(ctx); err == nil {
+		if pending, failed, err := w.Counts(ctx); err == nil {
 			v.Webhooks = &WebhookCountsView{Pending: pending, Failed: failed}
 		}
 	}

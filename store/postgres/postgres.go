@@ -2,7 +2,7 @@
 // entries and stored Merkle hashes, the digest index, the signed checkpoints, the
 // anchorer's records and wallet, API keys and webhooks.
 //
-// A DB implements service.Store, anchor.Store, api.KeyStore and api.WebhookStore, as the
+// A DB implements service.Store, anchor.Store, api.KeyStore and webhook.Store, as the
 // SQLite store (package store) does, so that the service runs on either.
 //
 // Every append is one transaction that moves the log's head with a compare-and-swap
