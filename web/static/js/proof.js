@@ -266,6 +266,50 @@ const hashes = (v, path) => {
 };
 
 /**
+ * unwrap returns the proof in the API's answer about a digest (GET /v1/timestamps/{digest},
+ * saved as it came: {"digest", "status", …, "proof": {…}}), as docs/proof-format.md says a
+ * verifier reads it: the whole file is strict JSON, and its "proof" member is read as a proof
+ * file is, every rule applying; the answer's digest must be the proof's. An answer without a
+ * proof (the first second or so of an entry) is refused at the format step, saying so.
+ */
+function unwrap(envelope) {
+  if (!envelope.has("proof")) {
+    // Not a damaged proof: no proof at all. Said as a check the page cannot make.
+    throw new ProofError("format", `this is the notary's answer about the digest ${typeof envelope.get("digest") === "string" ? envelope.get("digest") : "(none)"}, ` +
+      "saved before it carried a proof: fetch it again in a few seconds", true);
+  }
+  const p = envelope.get("proof");
+  if (!(p instanceof Map)) fail("format", "the notary's answer has a \"proof\" member that is not an object");
+  return p;
+}
+
+/** OTS_MAGIC starts every OpenTimestamps (.ots) file. */
+const OTS_MAGIC = Uint8Array.of(0x00, ...utf8("OpenTimestamps"), 0x00, 0x00, ...utf8("Proof"), 0x00, 0xbf, 0x89, 0xe2, 0xe8, 0x84, 0xe8, 0x92, 0x94);
+const OTS_HASHES = new Map([[0x02, ["SHA-1", 20]], [0x03, ["RIPEMD-160", 20]], [0x08, ["SHA-256", 32]], [0x67, ["Keccak-256", 32]]]);
+
+/** isOTS reports whether bytes start with the magic header of an OpenTimestamps file. */
+export const isOTS = (bytes) => bytes.length >= OTS_MAGIC.length && equal(bytes.subarray(0, OTS_MAGIC.length), OTS_MAGIC);
+
+/**
+ * OTSFile is thrown by parseProof for an OpenTimestamps file: not a notary proof, not a
+ * damaged one either. It reads the file's head (version, hash, digest) when it can: hash is
+ * the hash's name, digest its hex, both null when the head is not one this page knows.
+ */
+export class OTSFile extends Error {
+  constructor(bytes) {
+    super("an OpenTimestamps (.ots) file");
+    let at = OTS_MAGIC.length;
+    this.hash = null;
+    this.digest = null;
+    if (bytes[at++] !== 0x01) return; // version 1, in its one-byte varuint form
+    const h = OTS_HASHES.get(bytes[at++]);
+    if (!h || bytes.length < at + h[1]) return;
+    this.hash = h[0];
+    this.digest = toHex(bytes.subarray(at, at + h[1]));
+  }
+}
+
+/**
  * parseProof decodes a proof file (a Uint8Array) strictly, as notary.ParseProof does: at
  * most MAX_PROOF_SIZE bytes, one JSON object of the version 1 format and nothing more, no
  * unknown or missing fields, canonical (lower-case) hex. It checks the form, not the
@@ -273,15 +317,15 @@ const hashes = (v, path) => {
  */
 export function parseProof(bytes) {
   if (bytes.length > MAX_PROOF_SIZE) fail("format", `the file is larger than ${MAX_PROOF_SIZE} bytes, the most a proof can be`);
-  if (bytes[0] === 0x00 && bytes[1] === 0x4f && bytes[2] === 0x70) {
-    fail("format", "this is an OpenTimestamps (.ots) file; this page checks notary's JSON proofs (notary verify checks both)");
-  }
+  if (isOTS(bytes)) throw new OTSFile(bytes);
   let doc;
   try {
     doc = parseJSON(new TextDecoder("utf-8", { ignoreBOM: true, fatal: true }).decode(bytes));
   } catch (e) {
     fail("format", `not a notary proof: ${e.message}`);
   }
+  const envelope = doc instanceof Map && !doc.has("format") && doc.has("digest") && doc.has("status") ? doc : null;
+  if (envelope) doc = unwrap(envelope);
   try {
     const p = fields(doc, "proof", {
       format: [true, str],
@@ -299,9 +343,13 @@ export function parseProof(bytes) {
       service: [false, service],
     });
     if (p.format !== FORMAT) throw new Error(`format "${p.format}" is not "${FORMAT}"`);
+    if (envelope && envelope.get("digest") !== toHex(p.digest)) {
+      throw new Error(`the answer is about the digest ${envelope.get("digest")}, its proof about ${toHex(p.digest)}`);
+    }
+    if (envelope) p.envelope = true;
     return p;
   } catch (e) {
-    fail("format", /^(format|network|service|a Merkle)/.test(e.message) ? e.message : `not a notary proof: ${e.message}`);
+    fail("format", /^(format|network|service|a Merkle|the answer)/.test(e.message) ? e.message : `not a notary proof: ${e.message}`);
   }
 }
 
@@ -661,7 +709,7 @@ export async function checkProof(bytes, fileDigest, trusted = null) {
   let p = null, wrongFile = null;
   try {
     p = parseProof(bytes);
-    report("format", { digest: toHex(p.digest), complete: !!p.bitcoin, network: p.bitcoin && p.bitcoin.network, service: p.service });
+    report("format", { digest: toHex(p.digest), complete: !!p.bitcoin, envelope: !!p.envelope, network: p.bitcoin && p.bitcoin.network, service: p.service });
     if (fileDigest !== undefined && fileDigest !== toHex(p.digest)) {
       wrongFile = new ProofError("digest", `the file's SHA-256 is ${fileDigest}, the proof is for ${toHex(p.digest)}`);
       checks.push({ step: "digest", ok: false, message: wrongFile.message });
@@ -672,6 +720,7 @@ export async function checkProof(bytes, fileDigest, trusted = null) {
     if (wrongFile) return { valid: false, proof: p, verified, stage: "verify", step: "digest", message: wrongFile.message, checks };
     return { valid: true, proof: p, verified, checks };
   } catch (e) {
+    if (e instanceof OTSFile) return { valid: false, ots: e, stage: "parse", step: "format", message: e.message, checks };
     if (!(e instanceof ProofError)) throw e;
     checks.push({ step: e.step, ok: false, message: e.message, unsupported: e.unsupported });
     const first = wrongFile || e;

@@ -1,7 +1,7 @@
 // The verify page: checks a proof against a file in the browser, with proof.js, and says
 // plainly what it checked, what it trusted and what it could not check.
 
-import { $, h, DIGEST, api, dropZone, explorerURL, fmtBytes, fmtInt, hashFile, preventStrayDrops, timeEl } from "./common.js";
+import { $, h, DIGEST, api, dropZone, explorerURL, fmtBytes, fmtInt, hashFile, plural, preventStrayDrops, timeEl } from "./common.js";
 import { MAX_PROOF_SIZE, STEPS, checkProof } from "./proof.js";
 
 const state = {
@@ -30,14 +30,13 @@ const hash = (s) => h("code", { class: "hash" }, s);
 function passedText(step, f) {
   switch (step) {
     case "format":
-      return [`The file is a notary proof (notary-proof/v1), ${f.complete ? "complete: it reaches a Bitcoin block" : "pending: it does not reach Bitcoin yet"}.`];
+      return [`The file is a notary proof${f.envelope ? ", inside the notary's answer about its digest" : ""}, ${f.complete ? "complete: it reaches a Bitcoin block" : "pending: it does not reach Bitcoin yet"}.`];
     case "digest":
       return ["Your file's SHA-256 is ", hash(f.digest), ": the digest this proof is about."];
     case "entry":
       return [`Log entry #${fmtInt(f.index)}: the digest, the receive time and a random nonce hash to the leaf `, hash(f.leaf), "."];
     case "checkpoint":
-      return ["A checkpoint of the log ", h("b", {}, f.origin), ` (${fmtInt(f.logSize)} entries, root `, hash(f.logRoot),
-        ") carries a valid Ed25519 signature by the log key the proof names."];
+      return ["A checkpoint of the log ", h("b", {}, f.origin), ` (${plural(f.logSize, "entry", "entries")}) carries a valid signature by the log key the proof names.`];
     case "key":
       if (f.keyTrust === "trusted") return ["The checkpoint is signed by the log key this server publishes, ", hash(f.key), "."];
       if (f.keyTrust === "own") {
@@ -47,13 +46,13 @@ function passedText(step, f) {
       return ["The checkpoint is signed by ", hash(f.key), ", not by the log key this server publishes: the proof comes from another notary, or the key changed. ",
         "Who logged the entry is not established; the proof's time rests on Bitcoin, not on that key."];
     case "inclusion":
-      return [`The entry is in that checkpoint's Merkle tree: a path of ${f.pathLength} hash${f.pathLength === 1 ? "" : "es"} leads from its leaf to the signed root.`];
+      return [`The entry is in the log that checkpoint signs: ${plural(f.pathLength, "hash", "hashes")} lead from the entry to the signed root.`];
     case "transaction":
-      return ["Bitcoin transaction ", hash(f.txid), " commits the checkpoint's root in an OP_RETURN output."];
+      return ["Bitcoin transaction ", hash(f.txid), " carries the checkpoint's root."];
     case "block":
-      return ["The transaction is in the block ", hash(f.blockHash), `: a branch of ${f.branchLength} hash${f.branchLength === 1 ? "" : "es"} leads from its txid to the Merkle root in the block's header.`];
+      return ["The transaction is in the block ", hash(f.blockHash), `: ${plural(f.branchLength, "hash", "hashes")} lead from the transaction to the block's header.`];
     case "work":
-      return [`The block header's hash meets the proof-of-work target its difficulty bits (${f.bits}) state, and that target is within ${f.network}'s limit.`];
+      return [`The block's header carries the proof of work its difficulty states, within ${f.network}'s limit.`];
   }
   return [];
 }
@@ -65,7 +64,11 @@ function render(result, docDigest) {
   const last = result.checks.filter((c) => c.ok).map((c) => c.facts).pop() || {};
   const v = result.verified;
   let kind;
-  if (result.valid && v.complete) {
+  $("#checked").hidden = !!result.ots;
+  if (result.ots) {
+    kind = "ots";
+    renderOTS(result.ots, docDigest);
+  } else if (result.valid && v.complete) {
     kind = docDigest ? "valid" : "valid-nofile";
     title.textContent = docDigest ? "Verified" : "The proof is valid";
     text.replaceChildren(
@@ -79,8 +82,9 @@ function render(result, docDigest) {
     text.replaceChildren("The notary logged this digest at ", timeEl(v.receivedMs),
       ", and a checkpoint signed by its key includes the entry, but no Bitcoin block commits it yet: ",
       "until one does, the proof rests on the notary's signed word alone. ",
-      "Get the complete proof once it is anchored: ", h("a", { href: `lookup.html#${v.digest}` }, "look it up"),
-      ", or run ", h("code", {}, "notary upgrade"), " on this file.");
+      "Get the complete proof once it is anchored: ",
+      location.protocol.startsWith("http") ? [h("a", { href: `lookup.html#${v.digest}` }, "look it up"), ", or run "] : "run ",
+      h("code", {}, "notary upgrade"), " on this file.");
   } else if (result.step === "key") {
     kind = "invalid";
     title.textContent = "Not trusted";
@@ -102,6 +106,11 @@ function render(result, docDigest) {
     text.textContent = `${STEP_TITLES[result.step]} check failed (the details are below). The proof is damaged or was altered: get it again from where it came from.`;
   }
   verdict.dataset.verdict = kind;
+  if (result.ots) {
+    section.dataset.verdict = kind;
+    section.dataset.step = section.dataset.stage = "";
+    return;
+  }
   verdict.dataset.step = result.step || "";
   section.dataset.verdict = kind;
   section.dataset.step = result.step || "";
@@ -139,6 +148,25 @@ function render(result, docDigest) {
 
   renderTrusted(result, docDigest);
   renderDetails(result);
+}
+
+// renderOTS says what an OpenTimestamps file is and how to check it: this page checks
+// notary's JSON proofs only, and a good .ots file is not a damaged proof.
+function renderOTS(ots, docDigest) {
+  const title = $("#verdict-title"), text = $("#verdict-text");
+  title.textContent = "An OpenTimestamps proof: check it with notary or ots";
+  const cmd = (s) => h("code", {}, s);
+  const kids = ["This is an OpenTimestamps (.ots) file",
+    ots.digest ? [` of the ${ots.hash} digest `, hash(ots.digest)] : "", ". This page checks notary's JSON proofs; it does not check .ots files. "];
+  if (ots.digest && docDigest !== undefined && ots.hash === "SHA-256" && docDigest !== ots.digest) {
+    kids.push(h("b", {}, "It is not for this file: "), "the file's SHA-256 is ", hash(docDigest), ". ");
+  }
+  kids.push("Check it with ", cmd("notary verify --node URL FILE.ots FILE"), " (URL: a Bitcoin node you trust), or with the OpenTimestamps client, ",
+    cmd("ots verify FILE.ots"), ".");
+  if (ots.digest && ots.hash === "SHA-256" && location.protocol.startsWith("http")) {
+    kids.push(" If this notary stamped the file, its JSON proof checks here: ", h("a", { href: `lookup.html#${ots.digest}` }, "look the digest up"), " and download it.");
+  }
+  text.replaceChildren(...kids.flat());
 }
 
 function renderTrusted(result, docDigest) {
@@ -198,17 +226,21 @@ function renderDetails(result) {
   const p = result.proof, v = result.verified, rows = [];
   const row = (k, ...d) => rows.push(h("dt", {}, k), h("dd", {}, ...d));
   $("#details-box").hidden = !p;
+  $("#details-box").querySelector("summary").textContent = "Details: everything in the proof";
   if (!p) return;
   const toHex = (b) => [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
   row("Digest (SHA-256)", hash(toHex(p.digest)));
   row("Log entry", `#${p.entry.index}, received `, timeEl(p.entry.received_ms));
-  row("Log key", hash(p.log.key));
-  if (v) row("Checkpoint", `${v.origin}, ${fmtInt(v.logSize)} entries, root `, hash(v.logRoot));
-  row("Inclusion path", `${p.log.inclusion.length} hashes`);
+  if (v && v.leaf) row("Leaf hash", hash(v.leaf), " (SHA-256 of the digest, the receive time and a random nonce)");
+  row("Log key", hash(p.log.key), " (Ed25519)");
+  if (v && v.logRoot) row("Checkpoint", `${v.origin}, ${plural(v.logSize, "entry", "entries")}, Merkle root `, hash(v.logRoot));
+  row("Inclusion path", `${plural(p.log.inclusion.length, "hash", "hashes")} of the log's Merkle tree (RFC 9162)`);
   if (p.bitcoin) {
     row("Network", p.bitcoin.network);
-    if (v && v.txid) row("Transaction", hash(v.txid), ` (${p.bitcoin.tx.length} bytes, position ${p.bitcoin.tx_index} in its block)`);
+    if (v && v.txid) row("Transaction", hash(v.txid), ` (${plural(p.bitcoin.tx.length, "byte", "bytes")}, position ${p.bitcoin.tx_index} in its block); an OP_RETURN output carries the log's root`);
+    row("Block branch", `${plural(p.bitcoin.branch.length, "hash", "hashes")} of the block's Merkle tree, from the transaction to the header's Merkle root`);
     if (v && v.blockHash) row("Block", `height ${fmtInt(p.bitcoin.height)}, `, hash(v.blockHash));
+    if (v && v.bits) row("Difficulty bits", h("code", {}, v.bits), " (the header's proof-of-work target)");
     if (v && v.blockTime) row("Block time", timeEl(v.blockTime));
   }
   if (p.service) row("Issued by", p.service);
