@@ -257,6 +257,7 @@ func (p *page) screenshot(name string) {
 		}
 		p.t.Logf("screenshot %s", path)
 	}
+	p.wait("the transitions done", `document.getAnimations().every((a) => !(a instanceof CSSTransition))`)
 	shoot(name + ".png")
 	p.checkAccessible(name)
 	dark := []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}}
@@ -267,6 +268,8 @@ func (p *page) screenshot(name string) {
 			return err
 		}))
 	p.wait("in the narrow dark view", `innerWidth === 390 && matchMedia("(prefers-color-scheme: dark)").matches`)
+	// The colors change with a transition: the checks must see where it ends.
+	p.wait("the colors' transitions done", `document.getAnimations().every((a) => !(a instanceof CSSTransition))`)
 	shoot(name + "-narrow-dark.png")
 	p.checkAccessible(name + " on a phone, dark")
 	if wide := eval[[]string](p, `[...document.querySelectorAll("main *, header *, footer *")]

@@ -85,7 +85,7 @@ function failed(card, e, retry) {
     card.fail(`The notary did not take the digest: ${e.message}.`, again);
   } else {
     card.fail("Not stamped: the notary could not be reached. It may be down, or this computer offline. " +
-      "Your file was hashed here and its digest kept: try again in a moment.", again);
+      (card.name ? "The file was hashed here and its digest kept" : "The digest is kept") + ": try again in a moment.", again);
   }
   announce(`${card.name || "Digest"}: not stamped`);
 }
