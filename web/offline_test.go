@@ -17,7 +17,7 @@ import (
 var update = flag.Bool("update", false, "rewrite static/verify-offline.html from the verify page")
 
 // offlineModules are the verify page's modules, each after those it imports.
-var offlineModules = []string{"sha256", "proof", "common", "verify-page"}
+var offlineModules = []string{"sha256", "ots", "proof", "common", "verify-page"}
 
 var (
 	importLine  = regexp.MustCompile(`(?m)^import \{([^}]*)\} from "\./([a-z0-9-]+)\.js";\n`)

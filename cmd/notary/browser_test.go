@@ -692,16 +692,22 @@ func TestBrowserStampVerify(t *testing.T) {
 	}
 	p.screenshot("5-verify-answer")
 
-	// The .ots of the same file: not a notary proof, not a damaged one either.
+	// The .ots of the same file: verified, its path leading to the header of the block of
+	// this notary's proof, which the page says it took from the notary.
 	p.upload("#proof", otsPath)
-	p.wait("the .ots looked at", result+`.dataset.proof === "contract.bin.ots"`)
-	if got := eval[string](p, result+`.dataset.verdict`); got != "ots" {
-		t.Fatalf("the verify page's verdict on the file's .ots is %q, want ots", got)
+	p.wait("the .ots checked", result+`.dataset.proof === "contract.bin.ots"`)
+	if got := eval[string](p, result+`.dataset.verdict`); got != "valid" {
+		t.Fatalf("the verify page's verdict on the file's .ots is %q, want valid; it says:\n%s", got, eval[string](p, `document.querySelector("#verdict").innerText`))
 	}
-	if text := eval[string](p, `document.querySelector("#verdict").innerText`); !strings.Contains(text, want) || !strings.Contains(text, "notary verify") || strings.Contains(text, "damaged") {
-		t.Errorf("on the file's .ots, the verify page says:\n%s\nwant its digest and how to check it, and not that it is damaged", text)
+	if text := eval[string](p, `document.querySelector("#verdict").innerText`); !strings.Contains(text, fmt.Sprintf("block %d", proof.Bitcoin.Height)) || !strings.Contains(text, "came from this notary") {
+		t.Errorf("on the file's .ots, the verify page says:\n%s\nwant its block, and that the header came from this notary", text)
 	}
 	p.screenshot("5-verify-ots")
+	p.upload("#doc", other)
+	p.wait("the .ots checked against the edited file", result+`.dataset.doc === "`+hex.EncodeToString(otherSum[:])+`"`)
+	if got, step := eval[string](p, result+`.dataset.verdict`), eval[string](p, result+`.dataset.step`); got != "invalid" || step != "digest" {
+		t.Errorf("the verify page's verdict on the .ots with another file is %q at step %q, want invalid at digest", got, step)
+	}
 
 	// Look up, by the address and by the form.
 	p.open("lookup.html#" + want)
@@ -1299,8 +1305,8 @@ func TestBrowserOfflinePage(t *testing.T) {
 // valid and invalid golden proof inside the API's answer (GET /v1/timestamps/{digest}, as
 // curl saves it) must get the verdict the proof alone gets; an answer about another digest
 // than its proof's, with a key twice, or with no proof yet, is not read as a proof; and every
-// golden .ots file is recognised as OpenTimestamps, never called a damaged proof, its digest
-// read as Go's ots package reads it.
+// golden .ots file is read as Go's ots.ParseFile reads it: the same files refused, the same
+// digest read from the others.
 func TestBrowserProofForms(t *testing.T) {
 	t.Parallel()
 	p := startPage(t, servePages(t))
@@ -1311,7 +1317,7 @@ func TestBrowserProofForms(t *testing.T) {
 		What      string `json:"what"`
 		Step      string `json:"step"`      // the failed step wanted, "" for valid
 		Same      string `json:"same"`      // base64 of a file the verdict must equal, if any
-		OTSDigest string `json:"otsDigest"` // an .ots: the digest its head gives, "" for none
+		OTSDigest string `json:"otsDigest"` // an .ots: the digest Go reads, "?" for a malformed one
 		Notice    bool   `json:"notice"`    // said as something the page cannot check, not as damage
 	}
 	var forms []form
@@ -1357,9 +1363,35 @@ func TestBrowserProofForms(t *testing.T) {
 		} else if parsed, err := ots.ParseFile(b); err == nil {
 			fm.OTSDigest = hex.EncodeToString(parsed.Digest())
 		} else {
-			fm.OTSDigest = "?" // malformed past its head: still an .ots, said to be one
+			fm.OTSDigest = "?" // malformed past its magic: an .ots, and a damaged one
 		}
 		forms = append(forms, fm)
+	}
+	// The valid .ots files altered at random, a byte changed or the file cut: the page must
+	// refuse what Go refuses, and read what Go reads.
+	for _, f := range otsFiles {
+		orig := mustRead(t, f)
+		if _, err := ots.ParseFile(orig); err != nil {
+			continue
+		}
+		for i := range 60 {
+			b := bytes.Clone(orig)
+			r := randomBytes(t, 3)
+			pos := len(ots.Magic) + (int(r[0])<<8|int(r[1]))%(len(b)-len(ots.Magic))
+			what := ""
+			if i%4 == 3 {
+				b = b[:pos]
+				what = fmt.Sprintf("%s cut at byte %d", filepath.Base(f), pos)
+			} else {
+				b[pos] ^= 1 << (r[2] % 8)
+				what = fmt.Sprintf("%s with bit %d of byte %d flipped", filepath.Base(f), r[2]%8, pos)
+			}
+			fm := form{Data: b64(b), What: what, OTSDigest: "?"}
+			if parsed, err := ots.ParseFile(b); err == nil {
+				fm.OTSDigest = hex.EncodeToString(parsed.Digest())
+			}
+			forms = append(forms, fm)
+		}
 	}
 	in, err := json.Marshal(forms)
 	if err != nil {
@@ -1374,7 +1406,9 @@ func TestBrowserProofForms(t *testing.T) {
 			const step = r.valid ? "" : r.step;
 			if (f.otsDigest) {
 				if (!r.ots) out.push(f.what + ": not recognised as an .ots (" + step + ": " + r.message + ")");
-				else if (f.otsDigest !== "?" && r.ots.digest !== f.otsDigest) out.push(f.what + ": the page reads the digest " + r.ots.digest + ", Go " + f.otsDigest);
+				else if (f.otsDigest === "?" && r.ots.file) out.push(f.what + ": Go's ots.ParseFile refuses it, the page reads it");
+				else if (f.otsDigest !== "?" && !r.ots.file) out.push(f.what + ": Go's ots.ParseFile reads it, the page refuses it: " + r.ots.error.message);
+				else if (f.otsDigest !== "?" && r.ots.file.digest !== f.otsDigest) out.push(f.what + ": the page reads the digest " + r.ots.file.digest + ", Go " + f.otsDigest);
 				continue;
 			}
 			if (r.ots) { out.push(f.what + ": taken for an .ots"); continue; }

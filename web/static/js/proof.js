@@ -3,6 +3,7 @@
 // needs no network: SHA-256 is ours (sha256.js), Ed25519 is the browser's WebCrypto.
 
 import { sha256, sha256d, toHex } from "./sha256.js";
+import { isOTS, parseOTS } from "./ots.js";
 
 export const FORMAT = "notary-proof/v1";
 export const MAX_PROOF_SIZE = 1 << 20;
@@ -283,29 +284,21 @@ function unwrap(envelope) {
   return p;
 }
 
-/** OTS_MAGIC starts every OpenTimestamps (.ots) file. */
-const OTS_MAGIC = Uint8Array.of(0x00, ...utf8("OpenTimestamps"), 0x00, 0x00, ...utf8("Proof"), 0x00, 0xbf, 0x89, 0xe2, 0xe8, 0x84, 0xe8, 0x92, 0x94);
-const OTS_HASHES = new Map([[0x02, ["SHA-1", 20]], [0x03, ["RIPEMD-160", 20]], [0x08, ["SHA-256", 32]], [0x67, ["Keccak-256", 32]]]);
-
-/** isOTS reports whether bytes start with the magic header of an OpenTimestamps file. */
-export const isOTS = (bytes) => bytes.length >= OTS_MAGIC.length && equal(bytes.subarray(0, OTS_MAGIC.length), OTS_MAGIC);
-
 /**
- * OTSFile is thrown by parseProof for an OpenTimestamps file: not a notary proof, not a
- * damaged one either. It reads the file's head (version, hash, digest) when it can: hash is
- * the hash's name, digest its hex, both null when the head is not one this page knows.
+ * OTSFile is thrown by parseProof for an OpenTimestamps file, which is not a notary proof:
+ * file is what parseOTS read ({hash, digest, root}), or null and error the OTSError that
+ * says why the file is malformed.
  */
 export class OTSFile extends Error {
   constructor(bytes) {
     super("an OpenTimestamps (.ots) file");
-    let at = OTS_MAGIC.length;
-    this.hash = null;
-    this.digest = null;
-    if (bytes[at++] !== 0x01) return; // version 1, in its one-byte varuint form
-    const h = OTS_HASHES.get(bytes[at++]);
-    if (!h || bytes.length < at + h[1]) return;
-    this.hash = h[0];
-    this.digest = toHex(bytes.subarray(at, at + h[1]));
+    try {
+      this.file = parseOTS(bytes);
+      this.error = null;
+    } catch (e) {
+      this.file = null;
+      this.error = e;
+    }
   }
 }
 
@@ -615,6 +608,22 @@ function target(bits) {
 // ---- verification -----------------------------------------------------------------------
 
 /**
+ * headerWork checks that an 80-byte block header carries the proof of work its bits state,
+ * and that this target is within the network's limit; it returns {blockHash (as explorers
+ * print it), bits (hex), time (the header's, a Date)}, or throws a ProofError at step "work".
+ * It does not check that the block is in the network's best chain: only a node can.
+ */
+export function headerWork(h, network) {
+  if (h.length !== HEADER_SIZE) fail("block", `header is ${h.length} bytes, not ${HEADER_SIZE}`);
+  const blockHash = reverseHex(sha256d(h));
+  const bits = u32le(h, 72), t = target(bits), bitsHex = bits.toString(16).padStart(8, "0");
+  if (t === null) fail("work", `header bits ${bitsHex} state no valid target (negative, zero or overflowing)`);
+  if (t > NETWORKS.get(network)) fail("work", `header bits ${bitsHex} state a target easier than ${network} allows (its proof-of-work limit)`);
+  if (BigInt("0x" + blockHash) > t) fail("work", "header hash does not meet its difficulty target");
+  return { blockHash, bits: bitsHex, time: new Date(u32le(h, 68) * 1000) };
+}
+
+/**
  * verifyProof checks every step of a parsed proof that needs no network, in the order of
  * notary.Verify: entry → leaf → signed checkpoint → trusted key → inclusion, and for a
  * complete proof → OP_RETURN → txid → block Merkle root → proof of work, within the
@@ -682,15 +691,9 @@ export async function verifyProof(p, report = () => {}, trusted = null) {
   v.branchLength = b.branch.length;
   report("block", v);
 
-  const bits = u32le(h, 72), t = target(bits), bitsHex = bits.toString(16).padStart(8, "0");
-  if (t === null) fail("work", `header bits ${bitsHex} state no valid target (negative, zero or overflowing)`);
-  if (t > NETWORKS.get(b.network)) fail("work", `header bits ${bitsHex} state a target easier than ${b.network} allows (its proof-of-work limit)`);
-  if (BigInt("0x" + v.blockHash) > t) fail("work", "header hash does not meet its difficulty target");
+  const work = headerWork(h, b.network);
   if (b.height < 0n) fail("block", `negative height ${b.height}`);
-  Object.assign(v, {
-    complete: true, network: b.network, height: b.height, bits: bitsHex,
-    blockTime: new Date(u32le(h, 68) * 1000),
-  });
+  Object.assign(v, { complete: true, network: b.network, height: b.height, bits: work.bits, blockTime: work.time });
   report("work", v);
   return v;
 }

@@ -1,8 +1,10 @@
 // The verify page: checks a proof against a file in the browser, with proof.js, and says
 // plainly what it checked, what it trusted and what it could not check.
 
-import { $, h, DIGEST, api, dropZone, explorerURL, fmtBytes, fmtInt, hashFile, plural, preventStrayDrops, timeEl } from "./common.js";
-import { MAX_PROOF_SIZE, STEPS, checkProof } from "./proof.js";
+import { $, h, APIError, DIGEST, api, dropZone, explorerURL, fmtBytes, fmtInt, hashFile, plural, preventStrayDrops, timeEl } from "./common.js";
+import { MAX_PROOF_SIZE, NETWORKS, STEPS, checkProof, fromHex, headerWork } from "./proof.js";
+import { attestations } from "./ots.js";
+import { toHex } from "./sha256.js";
 
 const state = {
   docDigest: undefined, // hex SHA-256 of the file, or the pasted digest
@@ -64,10 +66,9 @@ function render(result, docDigest) {
   const last = result.checks.filter((c) => c.ok).map((c) => c.facts).pop() || {};
   const v = result.verified;
   let kind;
-  $("#checked").hidden = !!result.ots;
   if (result.ots) {
-    kind = "ots";
-    renderOTS(result.ots, docDigest);
+    renderOTS(result.ots, result.otsCheck, docDigest);
+    return;
   } else if (result.valid && v.complete) {
     kind = docDigest ? "valid" : "valid-nofile";
     title.textContent = docDigest ? "Verified" : "The proof is valid";
@@ -106,11 +107,6 @@ function render(result, docDigest) {
     text.textContent = `${STEP_TITLES[result.step]} check failed (the details are below). The proof is damaged or was altered: get it again from where it came from.`;
   }
   verdict.dataset.verdict = kind;
-  if (result.ots) {
-    section.dataset.verdict = kind;
-    section.dataset.step = section.dataset.stage = "";
-    return;
-  }
   verdict.dataset.step = result.step || "";
   section.dataset.verdict = kind;
   section.dataset.step = result.step || "";
@@ -150,23 +146,114 @@ function render(result, docDigest) {
   renderDetails(result);
 }
 
-// renderOTS says what an OpenTimestamps file is and how to check it: this page checks
-// notary's JSON proofs only, and a good .ots file is not a damaged proof.
-function renderOTS(ots, docDigest) {
-  const title = $("#verdict-title"), text = $("#verdict-text");
-  title.textContent = "An OpenTimestamps proof: check it with notary or ots";
+// checkOTS checks what it can of a well-formed .ots file: the file holds no block header,
+// so a Bitcoin attestation is checked against the header of this notary's proof of the same
+// digest, when the page is served by a notary that has one. It returns {atts, why} (why:
+// what kept it from checking: "none", "offline", "hash", "unknown", "unreachable", "notyet",
+// "nomatch", "work"), and when it verified {work, attestation, network, height}.
+async function checkOTS(file) {
+  const atts = attestations(file.root);
+  const out = { atts, why: "" };
+  const blocks = atts.filter((a) => a.kind === "bitcoin");
+  if (!blocks.length) return { ...out, why: "none" };
+  if (!location.protocol.startsWith("http")) return { ...out, why: "offline" };
+  if (file.hash !== "sha256") return { ...out, why: "hash" };
+  let ts;
+  try {
+    ts = await api(`v1/timestamps/${file.digest}`);
+  } catch (e) {
+    return { ...out, why: e instanceof APIError && e.status === 404 ? "unknown" : "unreachable" };
+  }
+  const b = ts.proof && ts.proof.bitcoin;
+  if (!b || typeof b.header !== "string" || !/^[0-9a-f]{160}$/.test(b.header) || !NETWORKS.has(b.network)) return { ...out, why: "notyet" };
+  const header = fromHex(b.header);
+  const root = toHex(header.subarray(36, 68));
+  const match = blocks.find((a) => a.msg && a.height === BigInt(b.height) && toHex(a.msg) === root);
+  if (!match) return { ...out, why: "nomatch", height: b.height };
+  try {
+    out.work = headerWork(header, b.network);
+  } catch (e) {
+    return { ...out, why: "work", message: e.message };
+  }
+  return { ...out, attestation: match, network: b.network, height: b.height };
+}
+
+// renderOTS shows the verdict on an OpenTimestamps file: damaged (it does not parse, as Go's
+// ots.ParseFile would refuse it), not for this file, verified against this notary's header
+// of its block, or well formed and to be checked elsewhere, saying how.
+function renderOTS(ots, c, docDigest) {
+  const section = $("#result"), verdict = $("#verdict"), title = $("#verdict-title"), text = $("#verdict-text");
   const cmd = (s) => h("code", {}, s);
-  const kids = ["This is an OpenTimestamps (.ots) file",
-    ots.digest ? [` of the ${ots.hash} digest `, hash(ots.digest)] : "", ". This page checks notary's JSON proofs; it does not check .ots files. "];
-  if (ots.digest && docDigest !== undefined && ots.hash === "SHA-256" && docDigest !== ots.digest) {
-    kids.push(h("b", {}, "It is not for this file: "), "the file's SHA-256 is ", hash(docDigest), ". ");
+  const f = ots.file;
+  let kind, step = "", stage = "";
+  const checks = [];
+  const check = (stepName, mark, title, ...body) => checks.push(h("li", { "data-mark": mark, "data-step": stepName },
+    h("span", { class: "mark", "aria-hidden": "true" }, { ok: "✓", fail: "✗", unknown: "?", skip: "–" }[mark]),
+    h("div", {}, h("b", {}, title), h("span", { class: "visually-hidden" },
+      { ok: ": passed. ", fail: ": FAILED. ", unknown: ": could not be checked. ", skip: ": not checked. " }[mark]), h("p", {}, ...body))));
+  const trusted = [];
+  const li = (...kids) => trusted.push(h("li", {}, ...kids));
+  const howElse = ["Check it with ", cmd("notary verify --node URL FILE.ots FILE"), " (URL: a Bitcoin node you trust), or with the OpenTimestamps client: ",
+    cmd("ots verify FILE.ots"), "."];
+  if (!f) {
+    kind = "invalid"; step = "format"; stage = "parse";
+    title.textContent = "Does not verify";
+    text.textContent = `This OpenTimestamps (.ots) file is damaged: ${ots.error.message}. Get it again from where it came from.`;
+    check("format", "fail", "Proof file", `Not a well-formed OpenTimestamps file: ${ots.error.message}.`);
+  } else {
+    check("format", "ok", "Proof file", `An OpenTimestamps file (version 1) of the ${f.hash} digest `, hash(f.digest), ".");
+    const forFile = f.hash === "sha256" && docDigest !== undefined;
+    if (forFile && docDigest !== f.digest) {
+      kind = "invalid"; step = "digest"; stage = "verify";
+      title.textContent = "This proof is not for this file";
+      text.textContent = "The file's SHA-256 is not the digest this .ots file is about. A proof is for the exact bytes that were stamped: check that this is the original file, unchanged, and that the proof is its own.";
+      check("digest", "fail", "The file", "Your file's SHA-256 is ", hash(docDigest), ", not the digest of the proof.");
+    } else if (forFile) {
+      check("digest", "ok", "The file", "Your file's SHA-256 is ", hash(docDigest), ": the digest this proof is about.");
+    } else {
+      check("digest", "skip", "The file", "No file given", f.hash === "sha256" ? "." : `: this proof is about a ${f.hash} digest, which this page does not compute.`);
+    }
+    if (step) {
+      // said above
+    } else if (c.work) {
+      kind = docDigest !== undefined ? "valid" : "valid-nofile";
+      title.textContent = docDigest !== undefined ? "Verified" : "The proof is valid";
+      text.replaceChildren(docDigest !== undefined ? "This file existed no later than " : "The document with this digest existed no later than ",
+        h("b", {}, timeEl(c.work.time)), `, the time of Bitcoin block ${fmtInt(c.height)}`, c.network === "mainnet" ? ". " : ` on ${c.network}. `,
+        "An .ots file holds no block header: this one came from this notary, from its own proof of the same digest.");
+      check("ots-path", "ok", "Path to Bitcoin", `${plural(c.attestation.path.length, "operation", "operations")} lead from the digest to the block's header.`);
+      check("ots-header", "ok", "Bitcoin block", "The header of block ", hash(c.work.blockHash), `, height ${fmtInt(c.height)}, from this notary.`);
+      check("work", "ok", "Proof of work", `The block's header carries the proof of work its difficulty states, within ${c.network}'s limit.`);
+      li(h("b", {}, "Trusted: "), "this notary, for the header of block ", fmtInt(c.height), ". The .ots file leads to that header, and the header carries its proof of work, ",
+        "but whether that block is in the best chain is not checked here. ", ...howElse);
+    } else {
+      kind = "ots";
+      title.textContent = "An OpenTimestamps proof: check it with notary or ots";
+      const where = c.atts.map((a) => a.kind === "bitcoin" ? `Bitcoin block ${a.height}` : a.kind === "pending" ? `pending at ${a.uri}` : a.kind === "unknown" ? "an attestation of an unknown kind" : `${a.kind} block ${a.height}`);
+      const why = {
+        none: "It is not in Bitcoin yet: only calendars have it. Once it is, the OpenTimestamps client's ots upgrade completes it.",
+        offline: "An .ots file holds no block header, and this page, opened without a notary, has none to check it against.",
+        hash: `It is about a ${f.hash} digest; this page checks .ots files of SHA-256 digests only.`,
+        unknown: "An .ots file holds no block header, and this notary has no proof of this digest to take it from: it did not stamp it.",
+        unreachable: "An .ots file holds no block header, and this notary could not be asked for one.",
+        notyet: "An .ots file holds no block header, and this notary's proof of this digest does not reach Bitcoin yet.",
+        nomatch: "An .ots file holds no block header, and the block of this notary's proof of the digest is not one this file attests.",
+        work: `The header of this notary's proof does not carry its proof of work: ${c.message}.`,
+      }[c.why];
+      text.replaceChildren("This is a well-formed OpenTimestamps (.ots) file of the ", f.hash, " digest ", hash(f.digest), `, attesting: ${where.join("; ")}. `,
+        why, " ", ...howElse);
+      check("ots-path", "unknown", "Path to Bitcoin", why);
+    }
   }
-  kids.push("Check it with ", cmd("notary verify --node URL FILE.ots FILE"), " (URL: a Bitcoin node you trust), or with the OpenTimestamps client, ",
-    cmd("ots verify FILE.ots"), ".");
-  if (ots.digest && ots.hash === "SHA-256" && location.protocol.startsWith("http")) {
-    kids.push(" If this notary stamped the file, its JSON proof checks here: ", h("a", { href: `lookup.html#${ots.digest}` }, "look the digest up"), " and download it.");
-  }
-  text.replaceChildren(...kids.flat());
+  verdict.dataset.verdict = kind;
+  verdict.dataset.step = step;
+  section.dataset.verdict = kind;
+  section.dataset.step = step;
+  section.dataset.stage = stage;
+  $("#checks").replaceChildren(...checks);
+  li(h("b", {}, "Done in this page: "), "the file was read and its path computed in this browser; neither the file nor the proof was sent anywhere.");
+  $("#trusted").replaceChildren(...trusted);
+  $("#details-box").hidden = true;
 }
 
 function renderTrusted(result, docDigest) {
@@ -253,6 +340,7 @@ async function run() {
   if (state.hashing) return; // run again once the file is hashed
   state.keys ||= publishedKeys();
   const result = await checkProof(state.proof.bytes, state.docDigest, await state.keys);
+  if (result.ots && result.ots.file) result.otsCheck = await checkOTS(result.ots.file);
   if (id !== state.run) return;
   render(result, state.docDigest);
   $("#result").dataset.proof = state.proof.name;
