@@ -251,7 +251,9 @@ function renderOTS(ots, c, docDigest) {
   section.dataset.step = step;
   section.dataset.stage = stage;
   $("#checks").replaceChildren(...checks);
-  li(h("b", {}, "Done in this page: "), "the file was read and its path computed in this browser; neither the file nor the proof was sent anywhere.");
+  const asked = f && c && !["none", "offline", "hash"].includes(c.why);
+  li(h("b", {}, "Done in this page: "), "the .ots file was read and its path computed in this browser. ",
+    asked ? "To find the block's header, the digest (never the file, nor the .ots) was sent to this notary." : "Nothing was sent anywhere.");
   $("#trusted").replaceChildren(...trusted);
   $("#details-box").hidden = true;
 }
