@@ -492,7 +492,7 @@ export async function follow(card, signal) {
         card.message.className = "message error";
         card.message.textContent = e instanceof APIError && e.status === 429
           ? "The notary asks to slow down; trying again shortly."
-          : `Could not get the stamp's news: ${describeError(e)}. Trying again; the stamp itself is safe.`;
+          : `Could not check on this stamp: ${describeError(e)}. Trying again; the stamp itself is safe.`;
       }
       await sleep(Math.max(pause - (Date.now() - started), 0) + Math.min(failures, 10) * 1000, signal);
     }

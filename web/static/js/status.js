@@ -1,7 +1,7 @@
 // The status page: the operator's view of the service (GET /v1/status), refreshed every few
 // seconds while the page is visible.
 
-import { $, h, APIError, api, copyButton, describeError, fmtDuration, fmtInt, fmtTime, timeEl, txLink } from "./common.js";
+import { $, h, APIError, api, copyButton, describeError, fmtDuration, fmtInt, timeEl, txLink } from "./common.js";
 
 const REFRESH = 5000;
 
@@ -84,7 +84,7 @@ async function refresh() {
     renderAnchors(anchors, s.network);
     err.hidden = true;
     document.body.dataset.loaded = "true";
-    $("#updated").textContent = `Updated ${fmtTime(new Date())}; refreshed every ${REFRESH / 1000} s.`;
+    $("#updated").replaceChildren("Updated ", timeEl(new Date()), `; refreshed every ${REFRESH / 1000} s.`);
   } catch (e) {
     err.hidden = false;
     err.textContent = e instanceof APIError && e.status === 404
