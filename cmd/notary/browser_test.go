@@ -1349,6 +1349,9 @@ func TestBrowserProofForms(t *testing.T) {
 		form{Data: b64([]byte(`{"digest": "` + other + `", "status": "pending", "status": "pending", "proof": ` + complete + `}`)), What: "an answer with a key twice", Step: "format"},
 		form{Data: b64([]byte(`{"digest": "` + other + `", "status": "pending", "index": 3}`)), What: "an answer without a proof", Step: "format", Notice: true},
 		form{Data: b64([]byte(`{"digest": "` + other + `", "status": "pending", "proof": "x"}`)), What: "an answer whose proof is a string", Step: "format"},
+		form{Data: b64([]byte(`{"digest": "` + other + `", "status": "pending", "index": 3, "proof": null}`)), What: "an answer whose proof is null", Step: "format", Notice: true},
+		form{Data: b64([]byte(`{"error": {"code": "not_found", "message": "no timestamp for this digest"}}`)), What: "an error answer", Step: "format", Notice: true},
+		form{Data: b64([]byte(`{"proof": ` + complete + `}`)), What: "an answer of the proof alone", Same: b64([]byte(complete))},
 	)
 	otsDir := filepath.Join("..", "..", "ots", "testdata")
 	otsFiles, err := filepath.Glob(filepath.Join(otsDir, "*.ots"))

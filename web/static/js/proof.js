@@ -7,6 +7,8 @@ import { isOTS, parseOTS } from "./ots.js";
 
 export const FORMAT = "notary-proof/v1";
 export const MAX_PROOF_SIZE = 1 << 20;
+/** MAX_ANSWER_SIZE is the most a file holding the API's answer about a digest can be. */
+export const MAX_ANSWER_SIZE = 2 * MAX_PROOF_SIZE;
 const MAX_PATH = 64;
 const HEADER_SIZE = 80;
 const MAX_TX_SIZE = 100000;
@@ -267,19 +269,33 @@ const hashes = (v, path) => {
 };
 
 /**
+ * isAnswer reports whether a parsed file is an answer of the API rather than a proof, as
+ * docs/proof-format.md ("The API's envelope") tells them apart: an object without "format",
+ * with a "proof" or an "error" member, or the "digest" and "status" of a lookup.
+ */
+const isAnswer = (doc) => doc instanceof Map && !doc.has("format") &&
+  (doc.has("proof") || doc.has("error") || (doc.has("digest") && doc.has("status")));
+
+/**
  * unwrap returns the proof in the API's answer about a digest (GET /v1/timestamps/{digest},
  * saved as it came: {"digest", "status", …, "proof": {…}}), as docs/proof-format.md says a
  * verifier reads it: the whole file is strict JSON, and its "proof" member is read as a proof
- * file is, every rule applying; the answer's digest must be the proof's. An answer without a
- * proof (the first second or so of an entry) is refused at the format step, saying so.
+ * file is, every rule applying; the answer's digest must be the proof's (parseProof checks
+ * it). An error answer, or an answer without a proof (the second or so before a checkpoint
+ * covers the entry), holds none: it is refused at the format step, said as something to
+ * fetch again rather than as damage.
  */
-function unwrap(envelope) {
-  if (!envelope.has("proof")) {
-    // Not a damaged proof: no proof at all. Said as a check the page cannot make.
-    throw new ProofError("format", `this is the notary's answer about the digest ${typeof envelope.get("digest") === "string" ? envelope.get("digest") : "(none)"}, ` +
-      "saved before it carried a proof: fetch it again in a few seconds", true);
+function unwrap(answer) {
+  if (answer.has("error")) {
+    const e = answer.get("error");
+    const message = e instanceof Map && typeof e.get("message") === "string" ? `: ${e.get("message").slice(0, 200)}` : "";
+    throw new ProofError("format", `this is the notary's error answer, not a proof${message}`, true);
   }
-  const p = envelope.get("proof");
+  if (!answer.has("proof") || answer.get("proof") === null) {
+    throw new ProofError("format", `this is the notary's answer about the digest ${typeof answer.get("digest") === "string" ? answer.get("digest").slice(0, 64) : "(none)"}, ` +
+      "saved before it held a proof: fetch it again in a few seconds, or save GET /v1/timestamps/{digest}/proof", true);
+  }
+  const p = answer.get("proof");
   if (!(p instanceof Map)) fail("format", "the notary's answer has a \"proof\" member that is not an object");
   return p;
 }
@@ -309,15 +325,19 @@ export class OTSFile extends Error {
  * content; it throws a ProofError at step "format".
  */
 export function parseProof(bytes) {
-  if (bytes.length > MAX_PROOF_SIZE) fail("format", `the file is larger than ${MAX_PROOF_SIZE} bytes, the most a proof can be`);
+  const tooLarge = () => fail("format", `the file is larger than ${MAX_PROOF_SIZE} bytes, the most a proof can be`);
+  if (bytes.length > MAX_ANSWER_SIZE) tooLarge();
   if (isOTS(bytes)) throw new OTSFile(bytes);
   let doc;
   try {
     doc = parseJSON(new TextDecoder("utf-8", { ignoreBOM: true, fatal: true }).decode(bytes));
   } catch (e) {
+    if (bytes.length > MAX_PROOF_SIZE) tooLarge();
     fail("format", `not a notary proof: ${e.message}`);
   }
-  const envelope = doc instanceof Map && !doc.has("format") && doc.has("digest") && doc.has("status") ? doc : null;
+  // A file larger than a proof can be is read only as the API's answer around one.
+  const envelope = isAnswer(doc) ? doc : null;
+  if (!envelope && bytes.length > MAX_PROOF_SIZE) tooLarge();
   if (envelope) doc = unwrap(envelope);
   try {
     const p = fields(doc, "proof", {
@@ -336,7 +356,7 @@ export function parseProof(bytes) {
       service: [false, service],
     });
     if (p.format !== FORMAT) throw new Error(`format "${p.format}" is not "${FORMAT}"`);
-    if (envelope && envelope.get("digest") !== toHex(p.digest)) {
+    if (envelope && envelope.has("digest") && envelope.get("digest") !== toHex(p.digest)) {
       throw new Error(`the answer is about the digest ${envelope.get("digest")}, its proof about ${toHex(p.digest)}`);
     }
     if (envelope) p.envelope = true;

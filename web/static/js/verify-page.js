@@ -2,7 +2,7 @@
 // plainly what it checked, what it trusted and what it could not check.
 
 import { $, h, APIError, DIGEST, api, dropZone, explorerURL, fmtBytes, fmtInt, hashFile, plural, preventStrayDrops, timeEl } from "./common.js";
-import { MAX_PROOF_SIZE, NETWORKS, STEPS, checkProof, fromHex, headerWork } from "./proof.js";
+import { MAX_ANSWER_SIZE, NETWORKS, STEPS, checkProof, fromHex, headerWork } from "./proof.js";
 import { attestations } from "./ots.js";
 import { toHex } from "./sha256.js";
 
@@ -376,7 +376,7 @@ async function takeProof(file) {
   const info = $("#proof-info");
   try {
     // Never more than a proof can be: a large file is refused by size, without reading it all.
-    const bytes = new Uint8Array(await file.slice(0, MAX_PROOF_SIZE + 1).arrayBuffer());
+    const bytes = new Uint8Array(await file.slice(0, MAX_ANSWER_SIZE + 1).arrayBuffer());
     state.proof = { name: file.name, bytes };
     info.replaceChildren(h("span", { class: "name" }, file.name), ` ${fmtBytes(file.size)}`);
   } catch (e) {
