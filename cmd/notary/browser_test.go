@@ -24,6 +24,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -692,6 +693,15 @@ func TestBrowserStampVerify(t *testing.T) {
 	}
 	p.screenshot("5-verify-answer")
 
+	// The page saved for offline use, as its link saves it: the file notary verify-page writes.
+	offline, err := fs.ReadFile(web.Pages(), "verify-offline.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if saved := mustRead(t, p.download(`a[download="notary-verify.html"]`, "notary-verify.html")); !bytes.Equal(saved, offline) {
+		t.Errorf("the verify page's link saved %d bytes, not the %d of the offline verify page", len(saved), len(offline))
+	}
+
 	// The .ots of the same file: verified, its path leading to the header of the block of
 	// this notary's proof, which the page says it took from the notary.
 	p.upload("#proof", otsPath)
@@ -764,6 +774,23 @@ func TestBrowserStampVerify(t *testing.T) {
 	rec.down.Store(false)
 	eval[bool](p, card+`.querySelector("[data-action=retry]").click(), true`)
 	p.wait("stamped once the notary is back", card+`.dataset.state === "pending"`)
+
+	// The look-up and status pages with the notary unreachable: said in words, with a retry.
+	rec.down.Store(true)
+	p.open("lookup.html#" + want)
+	p.wait("the look-up failed", found+` && `+found+`.dataset.state === "error" && `+found+`.querySelector("[data-action=retry]")`)
+	if msg := eval[string](p, found+`.querySelector(".message").innerText`); !strings.Contains(msg, "could not be reached") {
+		t.Errorf("with the notary unreachable, the look-up page says:\n%s", msg)
+	}
+	p.screenshot("6-lookup-notary-down")
+	p.open("status.html")
+	p.wait("the status failed", `!document.querySelector("#status-error").hidden`)
+	if msg := eval[string](p, `document.querySelector("#status-error").innerText`); !strings.Contains(msg, "could not be reached") || !strings.Contains(msg, "Trying again") {
+		t.Errorf("with the notary unreachable, the status page says:\n%s", msg)
+	}
+	p.screenshot("7-status-notary-down")
+	rec.down.Store(false)
+	p.wait("the status once the notary is back", `document.body.dataset.loaded === "true" && document.querySelector("#status-error").hidden`)
 
 	// Status.
 	checkStatusPage(t, p, s.url, notary.ReverseHex(v.TxID))
