@@ -27,6 +27,8 @@ const STEP_TITLES = {
 };
 
 const hash = (s) => h("code", { class: "hash" }, s);
+// lead is the verb of plural(n, …) things that lead somewhere.
+const lead = (n) => (Number(n) === 1 ? "leads" : "lead");
 
 // passedText says what a step that passed established, from the facts verification gathered.
 function passedText(step, f) {
@@ -48,11 +50,11 @@ function passedText(step, f) {
       return ["The checkpoint is signed by ", hash(f.key), ", not by the log key this server publishes: the proof comes from another notary, or the key changed. ",
         "Who logged the entry is not established; the proof's time rests on Bitcoin, not on that key."];
     case "inclusion":
-      return [`The entry is in the log that checkpoint signs: ${plural(f.pathLength, "hash", "hashes")} lead from the entry to the signed root.`];
+      return [`The entry is in the log that checkpoint signs: ${plural(f.pathLength, "hash", "hashes")} ${lead(f.pathLength)} from the entry to the signed root.`];
     case "transaction":
       return ["Bitcoin transaction ", hash(f.txid), " carries the checkpoint's root."];
     case "block":
-      return ["The transaction is in the block ", hash(f.blockHash), `: ${plural(f.branchLength, "hash", "hashes")} lead from the transaction to the block's header.`];
+      return ["The transaction is in the block ", hash(f.blockHash), `: ${plural(f.branchLength, "hash", "hashes")} ${lead(f.branchLength)} from the transaction to the block's header.`];
     case "work":
       return [`The block's header carries the proof of work its difficulty states, within ${f.network}'s limit.`];
   }
@@ -221,7 +223,7 @@ function renderOTS(ots, c, docDigest) {
       text.replaceChildren(docDigest !== undefined ? "This file existed no later than " : "The document with this digest existed no later than ",
         h("b", {}, timeEl(c.work.time)), `, the time of Bitcoin block ${fmtInt(c.height)}`, c.network === "mainnet" ? ". " : ` on ${c.network}. `,
         "An .ots file holds no block header: this one came from this notary, from its own proof of the same digest.");
-      check("ots-path", "ok", "Path to Bitcoin", `${plural(c.attestation.path.length, "operation", "operations")} lead from the digest to the block's header.`);
+      check("ots-path", "ok", "Path to Bitcoin", `${plural(c.attestation.path.length, "operation", "operations")} ${lead(c.attestation.path.length)} from the digest to the block's header.`);
       check("ots-header", "ok", "Bitcoin block", "The header of block ", hash(c.work.blockHash), `, height ${fmtInt(c.height)}, from this notary.`);
       check("work", "ok", "Proof of work", `The block's header carries the proof of work its difficulty states, within ${c.network}'s limit.`);
       li(h("b", {}, "Trusted: "), "this notary, for the header of block ", fmtInt(c.height), ". The .ots file leads to that header, and the header carries its proof of work, ",
