@@ -269,7 +269,7 @@ func (h *handlers) submit(c echo.Context) error {
 		giveBackIf(err, refund)
 		return err
 	}
-	h.metrics.digests.add("single", 1)
+	h.metrics.digests.WithLabelValues("single").Inc()
 	if callback != "" {
 		if err := h.cfg.Webhooks.Register(ctx, callback, []int64{ts.Entry.Index}); err != nil {
 			return err

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/notary-dev/notary/calendar"
 )
 
 // Headers of a submission that a process of the log forwards to the one that writes it:
@@ -66,7 +67,7 @@ func isSubmission(r *http.Request) bool {
 		return false
 	}
 	switch r.URL.Path {
-	case "/v1/timestamps", "/v1/timestamps/batch", "/digest":
+	case "/v1/timestamps", "/v1/timestamps/batch", calendar.SubmitPath:
 		return true
 	}
 	return false
@@ -89,8 +90,8 @@ func Forward(next http.Handler, cfg ForwardConfig) http.Handler {
 	transport.ResponseHeaderTimeout = MaxWait + 30*time.Second
 	refuse := func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Retry-After", "1")
-		if r.URL.Path == "/digest" {
-			w.Header().Set("Content-Type", mimeText)
+		if r.URL.Path == calendar.SubmitPath {
+			w.Header().Set("Content-Type", calendar.MIMEText)
 			w.WriteHeader(http.StatusServiceUnavailable)
 			w.Write([]byte("no process writes the log right now; nothing was logged, try again shortly"))
 			return
@@ -118,8 +119,8 @@ func Forward(next http.Handler, cfg ForwardConfig) http.Handler {
 			}
 			// The writer may have logged the digests before its answer was lost.
 			w.Header().Set("Retry-After", "1")
-			if r.URL.Path == "/digest" {
-				w.Header().Set("Content-Type", mimeText)
+			if r.URL.Path == calendar.SubmitPath {
+				w.Header().Set("Content-Type", calendar.MIMEText)
 				w.WriteHeader(http.StatusBadGateway)
 				w.Write([]byte("the writer's answer was lost; the digest may be logged: submit it again, which is safe"))
 				return

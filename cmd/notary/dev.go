@@ -61,7 +61,7 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if _, err := node.Generate(ctx, 110); err != nil {
 		return fmt.Errorf("mining the first blocks: %v", err)
 	}
-	rpc, err := anchor.NewRPC(anchor.RPCConfig{Host: node.RPCHost(), User: node.RPCUser(), Pass: node.RPCPass()})
+	rpc, err := anchor.NewRPC(node.RPCConfig())
 	if err != nil {
 		return err
 	}
