@@ -96,10 +96,26 @@ type Wallet struct {
 	Balance, Spendable int64  // satoshis
 }
 
-// Cluster says which process writes the log.
+// Cluster says which process writes the log, and what replicates its database.
 type Cluster interface {
 	// Writer returns the process that writes the log now; ok is false while none does.
 	Writer(ctx context.Context) (w WriterView, ok bool, err error)
+	// Standbys returns the database's standby servers, as its primary sees them (none
+	// for a store that has none, such as SQLite).
+	Standbys(ctx context.Context) ([]StandbyView, error)
+}
+
+// StandbyView is a standby server of the log's database.
+type StandbyView struct {
+	Name string `json:"name"`
+	// Synchronous: the primary acknowledges no commit before this standby has it, so that
+	// promoting it loses no acknowledged entry.
+	Synchronous bool `json:"synchronous"`
+	// LagBytes is the WAL written on the primary that the standby has not replayed yet;
+	// LagSeconds how long its latest replay trailed the commit (null when unknown, such as
+	// after an idle spell).
+	LagBytes   int64    `json:"lag_bytes"`
+	LagSeconds *float64 `json:"lag_seconds"`
 }
 
 // WriterView is the process that writes the log.

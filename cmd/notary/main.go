@@ -15,6 +15,7 @@
 //	notary backup  [--data DIR] DEST        copy a live SQLite log consistently into DEST
 //	notary reorigin --data DIR --origin NEW continue a log restored from a backup under a new key
 //	notary version                          print the version, the commit and the kind of build
+//	notary verify-page FILE.html            write the verify page as one file, for use offline
 //
 // Exit codes: 0 success, 1 an invalid, forged or untrusted proof, 2 a usage or I/O error,
 // 3 pending (verify: valid so far, resting on a log key you trust; upgrade: not complete
@@ -49,6 +50,7 @@ Usage:
   notary backup  [--data DIR] DEST               copy a live SQLite log consistently into the new file DEST
   notary reorigin --data DIR --origin NEW        continue a log restored from a backup under a new origin and key
   notary version                                 print the version, the commit and the kind of build
+  notary verify-page FILE.html                   write the verify page as one file, to check proofs offline
 
 Examples:
   notary dev
@@ -127,7 +129,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"version": cmdVersion,
 		"backup":  cmdBackup,
 
-		"reorigin": cmdReorigin,
+		"reorigin":    cmdReorigin,
+		"verify-page": cmdVerifyPage,
 	}
 	cmd, ok := commands[args[0]]
 	if !ok {

@@ -309,6 +309,26 @@ type cachedWriter struct {
 	at  time.Time
 }
 
+// Standbys returns the standby servers of a PostgreSQL database; SQLite has none.
+func (c clusterView) Standbys(ctx context.Context) ([]api.StandbyView, error) {
+	pg, ok := c.n.db.(*postgres.DB)
+	if !ok {
+		return nil, nil
+	}
+	standbys, err := pg.Standbys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]api.StandbyView, len(standbys))
+	for k, s := range standbys {
+		out[k] = api.StandbyView{Name: s.Name, Synchronous: s.Sync == "sync" || s.Sync == "quorum", LagBytes: s.LagBytes}
+		if s.LagSeconds >= 0 {
+			out[k].LagSeconds = &s.LagSeconds
+		}
+	}
+	return out, nil
+}
+
 // clusterView tells the API which process writes the log.
 type clusterView struct {
 	n      *node

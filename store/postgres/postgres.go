@@ -34,7 +34,7 @@ import (
 	"github.com/notary-dev/notary/service"
 )
 
-var _ service.Store = (*DB)(nil)
+var _ service.RemoteStore = (*DB)(nil)
 
 // minConns is the least number of connections the pool may open.
 const minConns = 2
@@ -94,6 +94,10 @@ func durableCommits(ctx context.Context, conn *pgx.Conn) error {
 	}
 	return nil
 }
+
+// Remote marks the store as one on a server (service.RemoteStore): the service has
+// concurrent requests share their digest lookups.
+func (db *DB) Remote() {}
 
 // Close closes every connection. It must not be called while other methods are running;
 // it always returns nil (it has the signature of io.Closer).
