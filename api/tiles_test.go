@@ -44,6 +44,7 @@ func TestTilesIndependentReader(t *testing.T) {
 	if tree.N != n {
 		t.Fatalf("the checkpoint has size %d, want %d", tree.N, n)
 	}
+	tilestest.CheckPartials(t, url+"/log", n)
 	// Every bundle holds the canonical entries, each hashing to its level-0 tile's hash.
 	r := &tilestest.Reader{Prefix: url + "/log"}
 	for _, tl := range tlog.NewTiles(tilestest.Height, 0, n) {

@@ -12,6 +12,8 @@
 //	notary apikey  create|list|revoke [flags] [NAME]  manage the API keys of integrations
 //	notary audit   [flags]                  check every entry and hash of the stored log
 //	notary migrate --data DIR --to URL      move a SQLite log into PostgreSQL, same root
+//	notary tiles export [flags] DIR         write the log's tlog-tiles for a static mirror
+//	notary monitor [flags] URL              follow a log's checkpoints; stop on a split view
 //
 // Exit codes: 0 success, 1 an invalid, forged or untrusted proof, 2 a usage or I/O error,
 // 3 pending (verify: valid so far, resting on a log key you trust; upgrade: not complete
@@ -43,6 +45,8 @@ Usage:
   notary apikey  create|list|revoke [NAME]       manage the API keys of integrations
   notary audit   [flags]                         check every entry and hash of the stored log
   notary migrate --data DIR --to postgres://…    move a SQLite log into PostgreSQL, proving the root unchanged
+  notary tiles export [flags] DIR                write the log's tlog-tiles to DIR, for a static mirror or CDN
+  notary monitor --key VKEY [flags] URL          follow a log's checkpoints and anchors; stop on a split view
 
 Examples:
   notary dev
@@ -116,6 +120,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"apikey":  cmdAPIKey,
 		"audit":   cmdAudit,
 		"migrate": cmdMigrate,
+		"tiles":   cmdTiles,
 	}
 	cmd, ok := commands[args[0]]
 	if !ok {
