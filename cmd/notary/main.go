@@ -18,7 +18,7 @@
 // Exit codes: 0 success, 1 an invalid, forged or untrusted proof, 2 a usage or I/O error,
 // 3 pending (verify: valid so far, resting on a log key you trust; upgrade: not complete
 // yet), 4 (verify) complete but its block not checked against any chain source, 5 (verify)
-// pending and signed only by the key it names.
+// pending and signed only by the key it names, 6 (monitor) a split view, with its evidence.
 package main
 
 import (
@@ -65,6 +65,9 @@ Exit status of verify (of the others: 0 success, 1 invalid, 2 usage or I/O error
   4  complete, but its block not checked against any chain source
   5  valid so far but pending, and signed only by the key it names itself (no --key)
 
+Exit status of monitor: 0 no split view, 1 the log published something invalid, 2 usage or
+I/O error, 6 split view: the log showed two histories (the evidence is on stdout).
+
 Run "notary COMMAND -h" for the flags of a command.
 `
 
@@ -76,6 +79,7 @@ const (
 	exitPending       = 3 // pending: valid so far, resting on a log key you trust (upgrade: not complete yet)
 	exitUnchecked     = 4 // verify: complete, its block not checked against any chain source
 	exitPendingOwnKey = 5 // verify: pending, and signed only by the key it names
+	exitSplitView     = 6 // monitor: the log showed two histories; the evidence is printed
 )
 
 // cliError is an error with an exit code and an optional hint for the user. A note is an
@@ -121,6 +125,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"audit":   cmdAudit,
 		"migrate": cmdMigrate,
 		"tiles":   cmdTiles,
+		"monitor": cmdMonitor,
 	}
 	cmd, ok := commands[args[0]]
 	if !ok {
