@@ -18,6 +18,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -111,17 +112,21 @@ type Result struct {
 	Checkpoint notary.Checkpoint // the checkpoint accepted now
 	Grew       bool              // whether it is larger than the one before
 	Stale      bool              // the log served a checkpoint older than the one before, kept
-	Anchors    int               // anchors checked against it
+	// Anchors are the transaction ids of the anchors checked now against the checkpoint.
+	// An anchor once checked stays good as long as the log's checkpoints extend each other,
+	// which Check holds them to.
+	Anchors []string
 }
 
 // Check reads the log's checkpoint, and checks it against prev, the checkpoint accepted
 // before (nil for none): same size, same root; larger, the tree at prev's size, read from
 // tiles checked against the new checkpoint, has prev's root. It then checks every anchor
-// the log lists, up to the new checkpoint's size, against that tree. A checkpoint smaller
+// the log lists, up to the new checkpoint's size, against that tree, but those whose
+// transaction id done holds (checked before against an earlier checkpoint). A checkpoint smaller
 // than prev is reported as Stale and not accepted (a cache may serve an older one). It
 // returns a *SplitViewError for two histories, an error wrapping ErrBadLog or
 // ErrUnavailable for the rest.
-func (m *Monitor) Check(ctx context.Context, prev *notary.Checkpoint) (Result, error) {
+func (m *Monitor) Check(ctx context.Context, prev *notary.Checkpoint, done map[string]bool) (Result, error) {
 	raw, err := m.get(ctx, "/log/checkpoint", maxCheckpoint)
 	if err != nil {
 		return Result{}, err
@@ -177,8 +182,8 @@ func (m *Monitor) Check(ctx context.Context, prev *notary.Checkpoint) (Result, e
 	}
 	for i := range anchors {
 		a := &anchors[i]
-		if a.LogSize < 1 || a.LogSize > cp.Size {
-			continue // beyond this checkpoint: the next one covers it
+		if a.LogSize < 1 || a.LogSize > cp.Size || done[a.TxID] {
+			continue // beyond this checkpoint (the next one covers it), or checked before
 		}
 		r, err := root(a.LogSize)
 		if err != nil {
@@ -193,7 +198,7 @@ func (m *Monitor) Check(ctx context.Context, prev *notary.Checkpoint) (Result, e
 			}
 			return Result{}, e
 		}
-		res.Anchors++
+		res.Anchors = append(res.Anchors, a.TxID)
 	}
 	return res, nil
 }
@@ -213,30 +218,60 @@ func (m *Monitor) anchors(ctx context.Context) ([]Anchor, error) {
 	return v.Anchors, nil
 }
 
-// get reads the resource at path, at most limit bytes.
+// Retries of a request the log turns away for now (429, 503).
+const (
+	maxRetries = 8
+	maxBackoff = 30 * time.Second
+)
+
+// get reads the resource at path, at most limit bytes. It waits and tries again, a few
+// times, when the log answers 429 or 503, as long as Retry-After says (30 s at most).
 func (m *Monitor) get(ctx context.Context, path string, limit int64) ([]byte, error) {
+	for try := 0; ; try++ {
+		body, retryAfter, err := m.getOnce(ctx, path, limit)
+		if retryAfter == 0 || try == maxRetries {
+			return body, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w: GET %s: %v", ErrUnavailable, path, ctx.Err())
+		case <-time.After(retryAfter):
+		}
+	}
+}
+
+// getOnce is one request of get; retryAfter is how long to wait before the next if the
+// log turned it away for now, else 0.
+func (m *Monitor) getOnce(ctx context.Context, path string, limit int64) (body []byte, retryAfter time.Duration, err error) {
 	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, m.base+path, nil)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	resp, err := m.client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("%w: GET %s: %v", ErrUnavailable, path, err)
+		return nil, 0, fmt.Errorf("%w: GET %s: %v", ErrUnavailable, path, err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	body, err = io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
-		return nil, fmt.Errorf("%w: GET %s: %v", ErrUnavailable, path, err)
+		return nil, 0, fmt.Errorf("%w: GET %s: %v", ErrUnavailable, path, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%w: GET %s: %s: %s", ErrUnavailable, path, resp.Status, bytes.TrimSpace(body[:min(len(body), 300)]))
+		err := fmt.Errorf("%w: GET %s: %s: %s", ErrUnavailable, path, resp.Status, bytes.TrimSpace(body[:min(len(body), 300)]))
+		if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
+			retryAfter = time.Second
+			if secs, perr := strconv.Atoi(resp.Header.Get("Retry-After")); perr == nil && secs > 0 {
+				retryAfter = min(time.Duration(secs)*time.Second, maxBackoff)
+			}
+		}
+		return nil, retryAfter, err
 	}
 	if int64(len(body)) > limit {
-		return nil, fmt.Errorf("%w: GET %s: more than %d bytes", ErrUnavailable, path, limit)
+		return nil, 0, fmt.Errorf("%w: GET %s: more than %d bytes", ErrUnavailable, path, limit)
 	}
-	return body, nil
+	return body, 0, nil
 }
 
 // tileReader reads tiles from the log for the sumdb's tile hash reader, which checks

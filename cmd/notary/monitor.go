@@ -49,6 +49,9 @@ type monitorState struct {
 	URL        string `json:"url"`
 	Checkpoint string `json:"checkpoint"` // the signed note, as published
 	Checked    string `json:"checked"`    // when it was accepted, RFC 3339
+	// Anchors are the transaction ids of the anchors found to commit a root of the
+	// history of Checkpoint.
+	Anchors []string `json:"anchors"`
 }
 
 func cmdMonitor(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -82,14 +85,14 @@ func cmdMonitor(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return usageError("%v", err)
 	}
-	prev, err := loadMonitorState(*statePath, *key)
+	st, err := loadMonitorState(*statePath, *key)
 	if err != nil {
 		return err
 	}
 	for {
-		next, err := monitorOnce(ctx, m, prev, *statePath, urls[0], *key, stdout)
+		next, err := monitorOnce(ctx, m, st, *statePath, urls[0], *key, stdout)
 		if err == nil {
-			prev = next
+			st = next
 		}
 		var split *monitor.SplitViewError
 		switch {
@@ -114,9 +117,22 @@ func cmdMonitor(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 }
 
-// monitorOnce checks the log once against prev and saves what it accepts.
-func monitorOnce(ctx context.Context, m *monitor.Monitor, prev *notary.Checkpoint, statePath, url, vkey string, stdout io.Writer) (*notary.Checkpoint, error) {
-	res, err := m.Check(ctx, prev)
+// monitorOnce checks the log once against the state st (nil for none) and saves what it
+// accepts.
+func monitorOnce(ctx context.Context, m *monitor.Monitor, st *monitorState, statePath, url, vkey string, stdout io.Writer) (*monitorState, error) {
+	var prev *notary.Checkpoint
+	done := map[string]bool{}
+	if st != nil {
+		cp, err := notary.OpenCheckpoint([]byte(st.Checkpoint), vkey)
+		if err != nil {
+			return nil, usageError("%s: its checkpoint: %v", statePath, err)
+		}
+		prev = &cp
+		for _, txid := range st.Anchors {
+			done[txid] = true
+		}
+	}
+	res, err := m.Check(ctx, prev, done)
 	if err != nil {
 		return nil, err
 	}
@@ -124,28 +140,38 @@ func monitorOnce(ctx context.Context, m *monitor.Monitor, prev *notary.Checkpoin
 	switch {
 	case res.Stale:
 		fmt.Fprintf(stdout, "--   the log serves an older checkpoint than the one of size %d accepted before; kept that one\n", prev.Size)
-		return prev, nil
+		return st, nil
 	case prev == nil:
-		fmt.Fprintf(stdout, "ok   first checkpoint: size %d, root %s; %d anchors match it\n", cp.Size, cp.Root, res.Anchors)
+		fmt.Fprintf(stdout, "ok   first checkpoint: size %d, root %s; %d anchors match it\n", cp.Size, cp.Root, len(res.Anchors))
 	case res.Grew:
-		fmt.Fprintf(stdout, "ok   size %d extends %d; %d anchors match it\n", cp.Size, prev.Size, res.Anchors)
+		fmt.Fprintf(stdout, "ok   size %d extends %d; %d new anchors match it\n", cp.Size, prev.Size, len(res.Anchors))
 	default:
-		fmt.Fprintf(stdout, "ok   size %d, unchanged; %d anchors match it\n", cp.Size, res.Anchors)
+		fmt.Fprintf(stdout, "ok   size %d, unchanged; %d new anchors match it\n", cp.Size, len(res.Anchors))
 	}
-	st := monitorState{LogKey: vkey, URL: url, Checkpoint: string(cp.Note), Checked: time.Now().UTC().Format(time.RFC3339)}
-	data, err := json.MarshalIndent(st, "", "  ")
+	next := &monitorState{LogKey: vkey, URL: url, Checkpoint: string(cp.Note), Checked: time.Now().UTC().Format(time.RFC3339)}
+	if st != nil {
+		next.Anchors = st.Anchors
+	}
+	next.Anchors = append(next.Anchors, res.Anchors...)
+	if len(next.Anchors) > maxStateAnchors {
+		next.Anchors = next.Anchors[len(next.Anchors)-maxStateAnchors:]
+	}
+	data, err := json.MarshalIndent(next, "", "  ")
 	if err != nil {
 		return nil, err
 	}
 	if err := writeAtomic(statePath, append(data, '\n')); err != nil {
 		return nil, &cliError{code: exitUsage, err: fmt.Errorf("saving the state: %v", err)}
 	}
-	return &cp, nil
+	return next, nil
 }
 
-// loadMonitorState reads the checkpoint accepted before from the state file, nil if there
-// is no file yet.
-func loadMonitorState(path, vkey string) (*notary.Checkpoint, error) {
+// maxStateAnchors bounds the anchors the state remembers as checked (a year of hourly
+// anchors); one forgotten is checked again, no more.
+const maxStateAnchors = 10_000
+
+// loadMonitorState reads the state file, nil if there is none yet.
+func loadMonitorState(path, vkey string) (*monitorState, error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -161,9 +187,8 @@ func loadMonitorState(path, vkey string) (*notary.Checkpoint, error) {
 		return nil, &cliError{code: exitUsage, err: fmt.Errorf("%s is the state of the log key %q, not %q", path, st.LogKey, vkey),
 			hint: "give each log its own --state file"}
 	}
-	cp, err := notary.OpenCheckpoint([]byte(st.Checkpoint), vkey)
-	if err != nil {
+	if _, err := notary.OpenCheckpoint([]byte(st.Checkpoint), vkey); err != nil {
 		return nil, usageError("%s: its checkpoint: %v", path, err)
 	}
-	return &cp, nil
+	return &st, nil
 }
