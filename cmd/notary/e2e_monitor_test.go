@@ -95,8 +95,9 @@ func TestMonitorGrowingLog(t *testing.T) {
 }
 
 // forkedLogs starts two notaries whose data directories share one log key but not their
-// entries: each signs a history of its own under the same key.
-func forkedLogs(t *testing.T) (a, b *running) {
+// entries: each signs a history of its own under the same key. It returns them and their
+// data directories.
+func forkedLogs(t *testing.T) (a, b *running, dataA, dataB string) {
 	t.Helper()
 	ca := startChain(t)
 	a = startStack(t, ca, stackOptions{})
@@ -105,19 +106,21 @@ func forkedLogs(t *testing.T) (a, b *running) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, filepath.Join(cb.data, "log.key"), string(key))
+	if err := os.WriteFile(filepath.Join(cb.data, "log.key"), key, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	b = startStack(t, cb, stackOptions{})
 	if a.logKey(t) != b.logKey(t) {
 		t.Fatal("the two notaries do not share their log key")
 	}
-	return a, b
+	return a, b, ca.data, cb.data
 }
 
 // TestMonitorCatchesFork serves the monitor a log forked under its key: the view of the
 // second notary contradicts the state from the first, at the same size and at a larger
 // one, and the monitor exits 6 printing both signed checkpoints.
 func TestMonitorCatchesFork(t *testing.T) {
-	a, b := forkedLogs(t)
+	a, b, _, _ := forkedLogs(t)
 	vkey := a.logKey(t)
 	state := filepath.Join(t.TempDir(), "monitor.json")
 	submitBatch(t, a.url, 5)
@@ -170,7 +173,7 @@ func TestMonitorCatchesFork(t *testing.T) {
 // TestMonitorPolls runs the monitor without --once: it follows a growing log until it is
 // stopped, and stops by itself, exit 6, when it is shown a fork.
 func TestMonitorPolls(t *testing.T) {
-	a, b := forkedLogs(t)
+	a, b, _, _ := forkedLogs(t)
 	vkey := a.logKey(t)
 	state := filepath.Join(t.TempDir(), "monitor.json")
 	submitBatch(t, a.url, 3)

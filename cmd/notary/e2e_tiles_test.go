@@ -143,6 +143,27 @@ func TestTilesServedAndExported(t *testing.T) {
 				t.Errorf("the export of size 600 has %d files: %v", len(first), first)
 			}
 
+			if db != "" {
+				// A second process on the database follows the log: it serves the same
+				// tiles, byte for byte.
+				data := t.TempDir()
+				for _, key := range []string{"log.key", "bitcoin.key", "webhook.key"} {
+					b, err := os.ReadFile(filepath.Join(c.data, key))
+					if err != nil {
+						t.Fatal(err)
+					}
+					if err := os.WriteFile(filepath.Join(data, key), b, 0o600); err != nil {
+						t.Fatal(err)
+					}
+				}
+				f := startStack(t, &chain{node: c.node, data: data}, stackOptions{db: db, tilesEntries: true})
+				waitCheckpoint(t, f.url, 600)
+				if got := sameAsServed(t, dir, f.url+"/log"); len(got) != len(first) {
+					t.Errorf("the follower serves %d of the %d files", len(got), len(first))
+				}
+				f.stop(t)
+			}
+
 			// The log grows: the next export writes only what is new, and drops the
 			// partial tiles that full ones replace.
 			digests = append(digests, submitBatch(t, r.url, 200)...)
@@ -182,4 +203,31 @@ func hasFile(paths []string, p string) bool {
 		}
 	}
 	return false
+}
+
+// TestTilesExportRefusesFork exports one of two logs forked under one key, then tries to
+// export the other into the same directory: refused, exit 1, the directory unchanged; and
+// a directory of another log's key is refused too.
+func TestTilesExportRefusesFork(t *testing.T) {
+	a, b, dataA, dataB := forkedLogs(t)
+	submitBatch(t, a.url, 5)
+	waitCheckpoint(t, a.url, 5)
+	submitBatch(t, b.url, 9)
+	waitCheckpoint(t, b.url, 9)
+	dir := t.TempDir()
+	wantCLI(t, exitOK, "tiles", "export", "--data", dataA, dir)
+	before, err := os.ReadFile(filepath.Join(dir, "checkpoint"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, stderr := wantCLI(t, exitInvalid, "tiles", "export", "--data", dataB, dir)
+	if !strings.Contains(errLine(stderr), "the two histories differ") {
+		t.Errorf("export of the other history: %q", stderr)
+	}
+	if after, _ := os.ReadFile(filepath.Join(dir, "checkpoint")); !bytes.Equal(after, before) {
+		t.Error("the refused export changed the checkpoint")
+	}
+	other := startChain(t)
+	startStack(t, other, stackOptions{}).stop(t)
+	wantCLI(t, exitUsage, "tiles", "export", "--data", other.data, dir)
 }
