@@ -28,8 +28,8 @@ const (
 	cacheCheckpoint  = "public, max-age=1"
 )
 
-// publishedCheckpoint is the checkpoint the log publishes: /log/checkpoint serves it, and
-// it bounds the tiles served.
+// publishedCheckpoint is the checkpoint the log publishes, the one place that says which:
+// /v1/checkpoint and /log/checkpoint serve it, and it bounds the tiles served.
 func (h *handlers) publishedCheckpoint() notary.Checkpoint {
 	return h.svc.LatestCheckpoint()
 }
