@@ -82,6 +82,9 @@ func sameAsServed(t *testing.T, dir, prefix string) []string {
 		}
 		rel, _ := filepath.Rel(dir, path)
 		rel = filepath.ToSlash(rel)
+		if rel == ".lock" {
+			return nil
+		}
 		if strings.HasPrefix(filepath.Base(rel), ".") {
 			return fmt.Errorf("a temporary file is left: %s", rel)
 		}
@@ -230,4 +233,16 @@ func TestTilesExportRefusesFork(t *testing.T) {
 	other := startChain(t)
 	startStack(t, other, stackOptions{}).stop(t)
 	wantCLI(t, exitUsage, "tiles", "export", "--data", other.data, dir)
+
+	// One export at a time into a directory.
+	release, err := lockExportDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, stderr = wantCLI(t, exitUsage, "tiles", "export", "--data", dataA, dir)
+	if !strings.Contains(errLine(stderr), "another export is writing") {
+		t.Errorf("an export while another runs: %q", stderr)
+	}
+	release()
+	wantCLI(t, exitOK, "tiles", "export", "--data", dataA, dir)
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	"github.com/notary-dev/notary/merkle"
 	"github.com/notary-dev/notary/notary"
@@ -26,7 +27,7 @@ Flags:
   -q             print nothing on success
 
 DIR receives the files the service serves under /log: DIR/checkpoint and DIR/tile/….
-Serve DIR as the log's prefix: a client then reads DIR/checkpoint as it reads
+(DIR/.lock keeps two exports from writing DIR at once.) Serve DIR as the log's prefix: a client then reads DIR/checkpoint as it reads
 /log/checkpoint. Each run writes only the tiles added since the checkpoint already in DIR,
 each file atomically (a temporary file renamed), the checkpoint last, so that a reader never
 sees a checkpoint whose tiles are missing; it then removes the partial tiles that full ones
@@ -73,6 +74,11 @@ func cmdTiles(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer db.Close()
+	unlock, err := lockExportDir(dirs[0])
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	rep, err := exportTiles(ctx, db, vkey, dirs[0], *entries)
 	if err != nil {
 		return err
@@ -234,6 +240,25 @@ func exportBundles(ctx context.Context, st service.Store, dir string, from, size
 		return nil, fmt.Errorf("writing the entry bundles: %w", err)
 	}
 	return list, nil
+}
+
+// lockExportDir creates dir if need be and takes an exclusive lock on it (the file .lock in
+// it), so that two exports never write the same directory at once: the slower could put
+// back an older checkpoint.
+func lockExportDir(dir string) (release func(), err error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, usageError("creating %s: %v", dir, err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, usageError("locking %s: %v", dir, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, &cliError{code: exitUsage, err: fmt.Errorf("another export is writing %s", dir),
+			hint: "let it finish; exports of one directory run one at a time"}
+	}
+	return func() { f.Close() }, nil
 }
 
 // writeAtomic writes data to path through a temporary file in the same directory, synced
