@@ -168,8 +168,23 @@ func TestForMatchesSumdb(t *testing.T) {
 			for _, tl := range tlog.NewTiles(Height, from, to) {
 				want = append(want, Tile{tl.L, tl.N, tl.W})
 			}
-			if got := For(from, to, false); !slices.Equal(got, want) {
+			got := For(from, to, false)
+			if !slices.Equal(got, want) {
 				t.Errorf("For(%d, %d) = %v, want %v", from, to, got, want)
+			}
+			// Every tile of a tree is within it; with one hash more, only if the tree has
+			// that many hashes at the tile's level.
+			for _, tl := range got {
+				wider := tl
+				if wider.Full() {
+					wider.Index, wider.Width = wider.Index+1, 1
+				} else {
+					wider.Width++
+				}
+				more := tl.Index*FullWidth+int64(tl.Width)+1 <= to>>(Height*tl.Level)
+				if !tl.Within(to) || wider.Within(to) != more {
+					t.Fatalf("size %d: %s within: %v, %s within: %v", to, tl.Path(), tl.Within(to), wider.Path(), wider.Within(to))
+				}
 			}
 		}
 	}
