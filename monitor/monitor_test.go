@@ -3,6 +3,7 @@ package monitor_test
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"errors"
 	"net"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	_ "github.com/mattn/go-sqlite3"
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/notary-dev/notary/api"
@@ -45,13 +47,19 @@ func (a *anchors) Covering(context.Context, int64) (*service.Anchor, error) { re
 // logServer runs a notary log on a SQLite file behind the real API, on loopback, rate
 // limited as limits says, and returns the service, its key and URL.
 func logServer(t *testing.T, limits api.Limits, chain *anchors) (*service.Service, string, string) {
+	svc, vkey, url, _ := logServerAt(t, filepath.Join(t.TempDir(), "notary.db"), limits, chain)
+	return svc, vkey, url
+}
+
+// logServerAt is logServer on the SQLite file path; it returns the path too.
+func logServerAt(t *testing.T, path string, limits api.Limits, chain *anchors) (*service.Service, string, string, string) {
 	t.Helper()
 	skey, vkey, err := note.GenerateKey(rand.Reader, "notary.test/log")
 	if err != nil {
 		t.Fatal(err)
 	}
 	signer, _ := note.NewSigner(skey)
-	db, err := store.Open(filepath.Join(t.TempDir(), "notary.db"))
+	db, err := store.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +84,7 @@ func logServer(t *testing.T, limits api.Limits, chain *anchors) (*service.Servic
 	srv := &http.Server{Handler: api.New(api.Config{Service: svc, Chain: chain, Limits: limits}), ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
-	return svc, vkey, "http://" + ln.Addr().String()
+	return svc, vkey, "http://" + ln.Addr().String(), path
 }
 
 // grow logs n fresh digests and waits for a checkpoint that covers them.
@@ -185,4 +193,33 @@ func (c *statusCounter) limited() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.n
+}
+
+// TestTilesOfAnotherTree alters a stored leaf hash under a running log: the tile that holds
+// it no longer hashes to the checkpoint's root, and the monitor, which needs that tile to
+// check the earlier checkpoint, reports the log invalid rather than a split view.
+func TestTilesOfAnotherTree(t *testing.T) {
+	svc, vkey, url, path := logServerAt(t, filepath.Join(t.TempDir(), "notary.db"), api.Limits{}, &anchors{})
+	early := grow(t, svc, 5)
+	grow(t, svc, 695)
+	m, err := monitor.New(url, vkey, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Check(context.Background(), &early, nil); err != nil {
+		t.Fatalf("before the damage: %v", err)
+	}
+	db, err := sql.Open("sqlite3", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec("UPDATE hashes SET hash = ? WHERE id = ?", make([]byte, 32), merkle.StoredHashIndex(0, 3)); err != nil {
+		t.Fatal(err)
+	}
+	_, err = m.Check(context.Background(), &early, nil)
+	var split *monitor.SplitViewError
+	if !errors.Is(err, monitor.ErrBadLog) || errors.As(err, &split) {
+		t.Fatalf("tiles that do not hash to the checkpoint: %v, want ErrBadLog", err)
+	}
 }
