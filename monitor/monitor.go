@@ -122,9 +122,14 @@ type Result struct {
 // before (nil for none): same size, same root; larger, the tree at prev's size, read from
 // tiles checked against the new checkpoint, has prev's root. It then checks every anchor
 // the log lists, up to the new checkpoint's size, against that tree, but those whose
-// transaction id done holds (checked before against an earlier checkpoint). A checkpoint smaller
-// than prev is reported as Stale and not accepted (a cache may serve an older one). It
-// returns a *SplitViewError for two histories, an error wrapping ErrBadLog or
+// transaction id done holds (checked before, against an earlier checkpoint).
+//
+// A checkpoint smaller than prev is reported as Stale and not accepted: a cache may serve
+// an older one, and the tiles of prev's tree, beyond it, are not served to compare them
+// with. A history that differs there is caught once the log shows a checkpoint at least as
+// large as prev.
+//
+// Check returns a *SplitViewError for two histories, an error wrapping ErrBadLog or
 // ErrUnavailable for the rest.
 func (m *Monitor) Check(ctx context.Context, prev *notary.Checkpoint, done map[string]bool) (Result, error) {
 	raw, err := m.get(ctx, "/log/checkpoint", maxCheckpoint)
