@@ -135,12 +135,23 @@ func TestMonitorCatchesFork(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// Smaller than the state's, the other history cannot be compared yet: the monitor
+	// keeps the state and says so.
+	submitBatch(t, b.url, 3)
+	waitCheckpoint(t, b.url, 3)
+	out, _ := wantCLI(t, exitOK, "monitor", "--key", vkey, "--state", state, "--once", b.url)
+	if !strings.Contains(out, "older checkpoint than the one of size 5") {
+		t.Errorf("a smaller checkpoint: %q", out)
+	}
+	if now, _ := os.ReadFile(state); !bytes.Equal(now, seen) {
+		t.Errorf("the state changed for a smaller checkpoint:\n%s", now)
+	}
 	for _, tt := range []struct {
 		add    int
 		size   int64
 		detail string
 	}{
-		{5, 5, "two checkpoints of size 5 with different roots"},
+		{2, 5, "two checkpoints of size 5 with different roots"},
 		{4, 9, "the checkpoint of size 9 does not extend the one of size 5"},
 	} {
 		submitBatch(t, b.url, tt.add)
