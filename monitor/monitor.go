@@ -12,6 +12,7 @@ package monitor
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -176,7 +177,7 @@ func (m *Monitor) Check(ctx context.Context, prev *notary.Checkpoint, done map[s
 			if r != prev.Root {
 				return Result{}, &SplitViewError{Earlier: *prev, Later: cp,
 					Detail: fmt.Sprintf("the checkpoint of size %d does not extend the one of size %d: its tree has root %s at size %d, not %s",
-						cp.Size, prev.Size, r, prev.Size, prev.Root)}
+						cp.Size, prev.Size, b64(r), prev.Size, b64(prev.Root))}
 			}
 		}
 		res.Grew = cp.Size > prev.Size
@@ -196,7 +197,7 @@ func (m *Monitor) Check(ctx context.Context, prev *notary.Checkpoint, done map[s
 		}
 		if r != a.Root {
 			e := &SplitViewError{Later: cp, Anchor: a,
-				Detail: fmt.Sprintf("anchor %s commits root %s at size %d, but the checkpoint of size %d has root %s there",
+				Detail: fmt.Sprintf("anchor %s commits root %s (hex) at size %d, but the checkpoint of size %d has root %s (hex) there",
 					a.TxID, a.Root, a.LogSize, cp.Size, r)}
 			if prev != nil {
 				e.Earlier = *prev
@@ -207,6 +208,9 @@ func (m *Monitor) Check(ctx context.Context, prev *notary.Checkpoint, done map[s
 	}
 	return res, nil
 }
+
+// b64 writes a root as checkpoints do, in base64.
+func b64(h merkle.Hash) string { return base64.StdEncoding.EncodeToString(h[:]) }
 
 // anchors reads the anchors the log lists, as many as it gives.
 func (m *Monitor) anchors(ctx context.Context) ([]Anchor, error) {
