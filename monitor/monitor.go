@@ -2,8 +2,9 @@
 // checkpoints and tiles (C2SP tlog-tiles, under URL/log) and its Bitcoin anchors (under
 // URL/v1/anchors). It guarantees that every checkpoint it accepts is signed by the log key
 // it was given and extends the last one it accepted, and that every anchor it saw
-// commits a root of that same history; otherwise it returns a *SplitViewError holding the
-// two conflicting statements, which anyone can check.
+// commits a root of that same history (for a final anchor, as the complete proof through
+// it shows, from the transaction's own bytes to a block header); otherwise it returns a
+// *SplitViewError holding the two conflicting statements, which anyone can check.
 //
 // The tiles are checked against the checkpoint they are read for (with the Go checksum
 // database's tlog reader), so a server cannot pass off other hashes as its tree.
@@ -60,6 +61,9 @@ type SplitViewError struct {
 	Later notary.Checkpoint
 	// Anchor, if not nil, is the anchor that contradicts Later.
 	Anchor *Anchor
+	// Proof, if not nil, is the complete proof (notary-proof/v1, as the log served it)
+	// whose Bitcoin transaction commits the root that contradicts Later.
+	Proof []byte
 	// Detail says what does not match.
 	Detail string
 }
@@ -72,7 +76,10 @@ func (e *SplitViewError) Error() string {
 func (e *SplitViewError) Evidence(w io.Writer) {
 	fmt.Fprintf(w, "split view: %s\n", e.Detail)
 	if e.Anchor != nil {
-		fmt.Fprintf(w, "\nthe anchor (transaction %s, as explorers print it) commits, at size %d, the root %s:\n", e.Anchor.TxID, e.Anchor.LogSize, e.Anchor.Root)
+		fmt.Fprintf(w, "\nthe log lists the anchor (transaction %s, as explorers print it) as committing, at size %d, the root %s (hex)\n", e.Anchor.TxID, e.Anchor.LogSize, e.Anchor.Root)
+		if e.Proof != nil {
+			fmt.Fprintf(w, "\nthe complete proof the log serves through it:\n%s\n", bytes.TrimSpace(e.Proof))
+		}
 		fmt.Fprintf(w, "\nthe signed checkpoint of size %d:\n%s", e.Later.Size, e.Later.Note)
 		return
 	}
@@ -113,10 +120,13 @@ type Result struct {
 	Checkpoint notary.Checkpoint // the checkpoint accepted now
 	Grew       bool              // whether it is larger than the one before
 	Stale      bool              // the log served a checkpoint older than the one before, kept
-	// Anchors are the transaction ids of the anchors checked now against the checkpoint.
-	// An anchor once checked stays good as long as the log's checkpoints extend each other,
-	// which Check holds them to.
-	Anchors []string
+	// Anchors counts the anchors whose roots were checked now against the checkpoint.
+	Anchors int
+	// Final are the transaction ids of the final anchors among them, whose transaction
+	// was checked too, through the complete proof of the last entry it covers. A final
+	// anchor once checked stays good as long as the log's checkpoints extend each other,
+	// which Check holds them to: a caller passes them back in done.
+	Final []string
 }
 
 // Check reads the log's checkpoint, and checks it against prev, the checkpoint accepted
@@ -195,18 +205,72 @@ func (m *Monitor) Check(ctx context.Context, prev *notary.Checkpoint, done map[s
 		if err != nil {
 			return Result{}, err
 		}
-		if r != a.Root {
-			e := &SplitViewError{Later: cp, Anchor: a,
-				Detail: fmt.Sprintf("anchor %s commits root %s (hex) at size %d, but the checkpoint of size %d has root %s (hex) there",
-					a.TxID, a.Root, a.LogSize, cp.Size, r)}
+		split := func(proof []byte, detail string) error {
+			e := &SplitViewError{Later: cp, Anchor: a, Proof: proof, Detail: detail}
 			if prev != nil {
 				e.Earlier = *prev
 			}
-			return Result{}, e
+			return e
 		}
-		res.Anchors = append(res.Anchors, a.TxID)
+		if r != a.Root {
+			return Result{}, split(nil, fmt.Sprintf("anchor %s commits root %s (hex) at size %d, but the checkpoint of size %d has root %s (hex) there",
+				a.TxID, a.Root, a.LogSize, cp.Size, r))
+		}
+		res.Anchors++
+		if a.Status != "final" {
+			continue
+		}
+		v, raw, err := m.anchorProof(ctx, a)
+		if err != nil {
+			return Result{}, err
+		}
+		if v.LogSize < 1 || v.LogSize > cp.Size {
+			return Result{}, fmt.Errorf("%w: the proof through anchor %s is of a tree of size %d, beyond the checkpoint's %d", ErrBadLog, a.TxID, v.LogSize, cp.Size)
+		}
+		if v.LogSize != a.LogSize {
+			if r, err = root(v.LogSize); err != nil {
+				return Result{}, err
+			}
+		}
+		if v.LogRoot != r {
+			return Result{}, split(raw, fmt.Sprintf("transaction %s commits root %s (hex) at size %d, but the checkpoint of size %d has root %s (hex) there",
+				a.TxID, v.LogRoot, v.LogSize, cp.Size, r))
+		}
+		res.Final = append(res.Final, a.TxID)
 	}
 	return res, nil
+}
+
+// anchorProof reads the complete proof of the last entry final anchor a covers, which
+// goes through a's transaction, and verifies it: the transaction commits its checkpoint's
+// root, and its block header has it (and meets its network's proof of work). Which chain
+// holds the block is not checked here; notary verify --node does that for any proof.
+func (m *Monitor) anchorProof(ctx context.Context, a *Anchor) (*notary.Verified, []byte, error) {
+	body, err := m.get(ctx, "/v1/entries/"+strconv.FormatInt(a.LogSize-1, 10), notary.MaxProofSize+maxCheckpoint)
+	if err != nil {
+		return nil, nil, err
+	}
+	var ts struct {
+		Proof json.RawMessage `json:"proof"`
+	}
+	if err := json.Unmarshal(body, &ts); err != nil || len(ts.Proof) == 0 {
+		return nil, nil, fmt.Errorf("%w: entry %d has no proof: %v", ErrBadLog, a.LogSize-1, err)
+	}
+	p, err := notary.ParseProof(ts.Proof)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: the proof of entry %d: %v", ErrBadLog, a.LogSize-1, err)
+	}
+	if !p.Complete() {
+		return nil, nil, fmt.Errorf("%w: the log lists anchor %s as final, but the proof of entry %d through it is not complete", ErrBadLog, a.TxID, a.LogSize-1)
+	}
+	v, err := notary.Verify(p, nil)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: the complete proof of entry %d does not verify: %v", ErrBadLog, a.LogSize-1, err)
+	}
+	if txid := notary.ReverseHex(v.TxID); txid != a.TxID {
+		return nil, nil, fmt.Errorf("%w: the complete proof of entry %d goes through transaction %s, not anchor %s", ErrBadLog, a.LogSize-1, txid, a.TxID)
+	}
+	return v, ts.Proof, nil
 }
 
 // b64 writes a root as checkpoints do, in base64.

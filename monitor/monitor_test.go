@@ -118,18 +118,18 @@ func TestAnchorOfAnotherHistory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	good := service.Anchor{Status: service.AnchorFinal, TxID: strings.Repeat("ab", 32), Size: cp.Size, Root: cp.Root}
+	good := service.Anchor{Status: service.AnchorConfirmed, TxID: strings.Repeat("ab", 32), Size: cp.Size, Root: cp.Root}
 	early, err := merkle.TreeHash(300, svc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	older := service.Anchor{Status: service.AnchorFinal, TxID: strings.Repeat("cd", 32), Size: 300, Root: early}
+	older := service.Anchor{Status: service.AnchorConfirmed, TxID: strings.Repeat("cd", 32), Size: 300, Root: early}
 	chain.set(good, older)
 	res, err := m.Check(context.Background(), &cp, nil)
-	if err != nil || len(res.Anchors) != 2 {
+	if err != nil || res.Anchors != 2 {
 		t.Fatalf("two true anchors: %+v, %v", res, err)
 	}
-	if res, err := m.Check(context.Background(), &cp, map[string]bool{good.TxID: true, older.TxID: true}); err != nil || len(res.Anchors) != 0 {
+	if res, err := m.Check(context.Background(), &cp, map[string]bool{good.TxID: true, older.TxID: true}); err != nil || res.Anchors != 0 {
 		t.Fatalf("anchors checked before: %+v, %v", res, err)
 	}
 
