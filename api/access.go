@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/notary-dev/notary/calendar"
 	"github.com/notary-dev/notary/service"
 	"golang.org/x/time/rate"
 )
@@ -129,7 +130,7 @@ func limited(c echo.Context) bool {
 	switch c.Path() {
 	case "/healthz", "/readyz", "/metrics", "/v1/openapi.json":
 		return false
-	case calendarSubmitPath, calendarTimestampPath:
+	case calendar.SubmitPath, calendar.TimestampPath:
 		return true
 	}
 	path := c.Request().URL.Path
@@ -212,7 +213,7 @@ func giveBackIf(err error, refund func()) {
 // limited counts a request refused by a rate limit, sets Retry-After and returns its
 // seconds.
 func (a *access) limited(c echo.Context, who string, wait time.Duration) int64 {
-	a.metrics.limited.add(who, 1)
+	a.metrics.limited.WithLabelValues(who).Inc()
 	secs := int64(math.Ceil(wait.Seconds()))
 	c.Response().Header().Set(echo.HeaderRetryAfter, strconv.FormatInt(secs, 10))
 	return secs

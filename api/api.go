@@ -25,6 +25,7 @@ import (
 
 	"github.com/notary-dev/notary/notary"
 	"github.com/notary-dev/notary/service"
+	"github.com/notary-dev/notary/tsa"
 )
 
 // MaxBodySize caps request bodies, but for the batch endpoint's.
@@ -71,6 +72,8 @@ type Config struct {
 	// tiles. A bundle holds every entry's digest, so a log publishes them only if its
 	// operator chooses to.
 	TileEntries bool
+	// TSA, if set, signs the RFC 3161 time-stamp tokens of POST /tsa.
+	TSA *tsa.Signer
 	// Shutdown, once closed, ends every long poll at once, with the current answer, so
 	// that a graceful shutdown does not wait for them.
 	Shutdown <-chan struct{}
@@ -161,6 +164,7 @@ func New(cfg Config) http.Handler {
 	get(e, logCheckpointPath, h.logCheckpoint)
 	get(e, logTilePath, h.logTile)
 	registerOpenTimestamps(e, cfg, acc)
+	registerTSA(e, cfg, acc, m)
 	if cfg.Pages != nil {
 		// Each page gets its own route, so that unknown paths (under /v1 too) reach the
 		// JSON error handler instead of the file server's plain-text 404.
@@ -279,7 +283,7 @@ func (h *handlers) submit(c echo.Context) error {
 		giveBackIf(err, refund)
 		return err
 	}
-	h.metrics.digests.add("single", 1)
+	h.metrics.digests.WithLabelValues("single").Inc()
 	if callback != "" {
 		if err := h.cfg.Webhooks.Register(ctx, callback, []int64{ts.Entry.Index}); err != nil {
 			return err

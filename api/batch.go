@@ -81,7 +81,7 @@ func (h *handlers) submitBatch(c echo.Context) error {
 		giveBackIf(err, refund)
 		return err
 	}
-	h.metrics.digests.add("batch", len(items))
+	h.metrics.digests.WithLabelValues("batch").Add(float64(len(items)))
 	receipt, err := h.svc.SignBatchReceipt(items)
 	if err != nil {
 		return err

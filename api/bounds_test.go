@@ -84,9 +84,9 @@ func TestMetricsLabelsClosed(t *testing.T) {
 		t.Errorf("method labels %.200q, want GET and other", got)
 	}
 	for _, k := range []string{
-		`notary_http_request_duration_seconds_count{method="other",route="/",code="405"}`,
-		`notary_http_request_duration_seconds_count{method="other",route="/v1/status",code="405"}`,
-		`notary_http_request_duration_seconds_count{method="other",route="other",code="404"}`,
+		`notary_http_request_duration_seconds_count{code="405",method="other",route="/"}`,
+		`notary_http_request_duration_seconds_count{code="405",method="other",route="/v1/status"}`,
+		`notary_http_request_duration_seconds_count{code="404",method="other",route="other"}`,
 	} {
 		if !after[k] {
 			t.Errorf("no series %s", k)

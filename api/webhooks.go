@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"errors"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/notary-dev/notary/notary"
 	"github.com/notary-dev/notary/service"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // WebhookStore keeps webhooks durably, so that a restart loses none. store.DB implements it.
@@ -75,7 +77,7 @@ type Webhooks struct {
 	store    WebhookStore
 	client   *http.Client
 	kick     chan struct{}
-	attempts counterVec // by result
+	attempts *prometheus.CounterVec // by result
 }
 
 // Webhook defaults.
@@ -92,12 +94,12 @@ func NewWebhooks(cfg WebhookConfig) (*Webhooks, error) {
 	if cfg.Service == nil || cfg.Store == nil || len(cfg.Key) != ed25519.PrivateKeySize {
 		return nil, errors.New("api: WebhookConfig needs Service, Store and an Ed25519 Key")
 	}
-	setDefault(&cfg.Backoff, DefaultWebhookBackoff)
-	setDefault(&cfg.MaxBackoff, DefaultWebhookMaxBackoff)
-	setDefault(&cfg.MaxAttempts, DefaultWebhookMaxAttempts)
-	setDefault(&cfg.Timeout, 10*time.Second)
-	setDefault(&cfg.Workers, 4)
-	setDefault(&cfg.Poll, time.Second)
+	cfg.Backoff = cmp.Or(cfg.Backoff, DefaultWebhookBackoff)
+	cfg.MaxBackoff = cmp.Or(cfg.MaxBackoff, DefaultWebhookMaxBackoff)
+	cfg.MaxAttempts = cmp.Or(cfg.MaxAttempts, DefaultWebhookMaxAttempts)
+	cfg.Timeout = cmp.Or(cfg.Timeout, 10*time.Second)
+	cfg.Workers = cmp.Or(cfg.Workers, 4)
+	cfg.Poll = cmp.Or(cfg.Poll, time.Second)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -118,6 +120,9 @@ func NewWebhooks(cfg WebhookConfig) (*Webhooks, error) {
 	}
 	return &Webhooks{
 		cfg: cfg, store: cfg.Store, kick: make(chan struct{}, 1),
+		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "notary_webhook_attempts_total", Help: "Webhook delivery attempts, by result.",
+		}, []string{"result"}),
 		client: &http.Client{
 			Transport: tr,
 			Timeout:   cfg.Timeout,
@@ -125,13 +130,6 @@ func NewWebhooks(cfg WebhookConfig) (*Webhooks, error) {
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
 	}, nil
-}
-
-func setDefault[T comparable](v *T, def T) {
-	var zero T
-	if *v == zero {
-		*v = def
-	}
 }
 
 // PublicKey returns the key that verifies the webhooks' signatures.
@@ -307,7 +305,7 @@ func (w *Webhooks) attempt(ctx context.Context, d dueWebhook) bool {
 		w.cfg.Logger.Error("webhooks: recording a delivery", "id", d.id, "err", err)
 		return false
 	}
-	w.attempts.add("delivered", 1)
+	w.attempts.WithLabelValues("delivered").Inc()
 	return true
 }
 
@@ -346,7 +344,7 @@ func (w *Webhooks) failed(ctx context.Context, d dueWebhook, reason string) bool
 		w.cfg.Logger.Error("webhooks: recording a failure", "id", d.id, "err", err)
 		return false
 	}
-	w.attempts.add("failed", 1)
+	w.attempts.WithLabelValues("failed").Inc()
 	if giveUp {
 		w.cfg.Logger.Warn("webhooks: giving up", "id", d.id, "entry", d.entry, "url", d.url, "attempts", n, "reason", reason)
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/notary-dev/notary/api"
+	"github.com/notary-dev/notary/internal/strictjson"
 	"github.com/notary-dev/notary/notary"
 	"github.com/notary-dev/notary/service"
 )
@@ -48,7 +49,7 @@ func newReceiver(t *testing.T, key ed25519.PublicKey, failures int) *receiver {
 		if req.Method != http.MethodPost || req.Header.Get("Content-Type") != "application/json" {
 			t.Errorf("%s with Content-Type %q", req.Method, req.Header.Get("Content-Type"))
 		}
-		if err := strictJSON(body, &d.ts); err != nil {
+		if err := strictjson.Decode(body, &d.ts); err != nil {
 			t.Errorf("webhook body %.200s: %v", body, err)
 		}
 		r.mu.Lock()

@@ -19,6 +19,7 @@ import (
 	"github.com/notary-dev/notary/api"
 	"github.com/notary-dev/notary/service"
 	"github.com/notary-dev/notary/store/postgres"
+	"github.com/notary-dev/notary/tsa"
 	"github.com/notary-dev/notary/web"
 )
 
@@ -42,6 +43,7 @@ type node struct {
 	shutdown         chan struct{}
 	handler          *atomic.Pointer[http.Handler]
 	forwardKey       []byte
+	tsa              *tsa.Signer // signs the RFC 3161 tokens of POST /tsa
 
 	role *role // the role being played; only the goroutine of runStack changes it
 }
@@ -175,7 +177,7 @@ func (n *node) serve(r *role, forward func(context.Context) (string, error), hoo
 		Service: r.svc, Pages: web.Pages(), Logger: n.log.With("part", "api"),
 		Chain: chainView{r.anc}, Database: n.db, Keys: n.db, Webhooks: hooks,
 		Limits: n.limits, TrustedProxies: n.proxies, Shutdown: n.shutdown, ForwardKey: n.forwardKey,
-		Cluster: clusterView{n: n, role: r, writer: forward}, TileEntries: n.f.tilesEntries,
+		Cluster: clusterView{n: n, role: r, writer: forward}, TSA: n.tsa, TileEntries: n.f.tilesEntries,
 	})
 	if forward != nil {
 		h = api.Forward(h, api.ForwardConfig{Writer: forward, Key: n.forwardKey, TrustedProxies: n.proxies})

@@ -40,6 +40,7 @@ type serveFlags struct {
 	tilesEntries bool
 	anchor       anchorFlags
 	api          apiFlags
+	tsa          tsaFlags
 }
 
 // apiFlags are the settings of the API that serve takes. The dev stack does not register
@@ -125,6 +126,7 @@ func (f *serveFlags) register(fs interface {
 	fs.StringVar(&f.origin, "origin", "", "the log's `NAME` in checkpoints (default: the key's name, or notary.localhost/log for a new key)")
 	fs.StringVar(&f.publicURL, "public-url", "", "the `URL` proofs name for upgrades (default: http://ADDR)")
 	fs.BoolVar(&f.tilesEntries, "tiles-entries", false, "publish the log's entry bundles at /log/tile/entries/N (every entry's digest, time and nonce) besides its hash tiles")
+	f.tsa.register(fs)
 }
 
 // connLimits returns the limits of the server's connections, within the process's file
@@ -176,6 +178,10 @@ func runStack(ctx context.Context, f serveFlags, btc anchor.Node, log *slog.Logg
 		return err
 	}
 	webhookKey, err := loadOrCreateWebhookKey(filepath.Join(f.data, "webhook.key"))
+	if err != nil {
+		return err
+	}
+	tsaSigner, err := f.tsa.signer(f.data, signer.Name(), log)
 	if err != nil {
 		return err
 	}
@@ -234,7 +240,7 @@ func runStack(ctx context.Context, f serveFlags, btc anchor.Node, log *slog.Logg
 		f: f, btc: btc, log: log, signer: signer, vkey: vkey, webhookKey: webhookKey,
 		db: db, head: head, url: url, limits: limits, proxies: proxies,
 		privateCallbacks: privateCallbacks, shutdown: shutdown, handler: &handler,
-		forwardKey: forwardKey(signer),
+		forwardKey: forwardKey(signer), tsa: tsaSigner,
 	}
 	var failed error
 	if pg, ok := db.(*postgres.DB); ok && !f.forceWriter {
