@@ -86,12 +86,12 @@ func (h *handlers) submitBatch(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if callback != "" {
+	if callback.URL != "" {
 		indexes := make([]int64, len(items))
 		for i, it := range items {
 			indexes[i] = it.Index
 		}
-		if err := h.cfg.Webhooks.Register(ctx, callback, indexes); err != nil {
+		if err := h.register(c, callback, indexes, true); err != nil {
 			return err
 		}
 	}

@@ -43,6 +43,7 @@ const (
 	codeBodyTooLarge     = "body_too_large"
 	codeUnsupportedMedia = "unsupported_media_type"
 	codeRateLimited      = "rate_limited"
+	codeTooManyWebhooks  = "too_many_webhooks"
 	codeInternal         = "internal"
 	codeShuttingDown     = "shutting_down"
 	codeBusy             = "busy"
@@ -66,6 +67,7 @@ var errorStatus = map[string]int{
 	codeBodyTooLarge:     http.StatusRequestEntityTooLarge,
 	codeUnsupportedMedia: http.StatusUnsupportedMediaType,
 	codeRateLimited:      http.StatusTooManyRequests,
+	codeTooManyWebhooks:  http.StatusTooManyRequests,
 	codeInternal:         http.StatusInternalServerError,
 	codeShuttingDown:     http.StatusServiceUnavailable,
 	codeBusy:             http.StatusServiceUnavailable,

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -103,7 +104,8 @@ func Forward(next http.Handler, cfg ForwardConfig) http.Handler {
 		writeError(w, apiError(codeNotWriter, "no process writes the log right now, or it cannot be reached; nothing was logged, submit again"))
 	}
 	proxy := &httputil.ReverseProxy{
-		Transport: transport,
+		Transport:  transport,
+		BufferPool: copyBuffers{},
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			target := pr.In.Context().Value(writerURL{}).(*url.URL)
 			pr.SetURL(target)
@@ -160,6 +162,15 @@ func Forward(next http.Handler, cfg ForwardConfig) http.Handler {
 		proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), writerURL{}, u)))
 	})
 }
+
+// copyBuffers lends the proxy the buffers it copies answers through, which it would
+// otherwise allocate, 32 KiB each, for every submission it forwards.
+type copyBuffers struct{}
+
+var copyBufferPool = sync.Pool{New: func() any { return new([32 << 10]byte) }}
+
+func (copyBuffers) Get() []byte  { return copyBufferPool.Get().(*[32 << 10]byte)[:] }
+func (copyBuffers) Put(b []byte) { copyBufferPool.Put((*[32 << 10]byte)(b)) }
 
 // writerURL is the context key of the writer's URL, for the proxy's Rewrite.
 type writerURL struct{}

@@ -105,9 +105,6 @@ func (m *metrics) serve(c echo.Context) error {
 	// The state is read now, for this scrape only.
 	state := prometheus.NewRegistry()
 	state.MustRegister(&stateCollector{m: m, ctx: c.Request().Context()})
-	if w := m.cfg.Webhooks; w != nil {
-		state.MustRegister(w.attempts)
-	}
 	families, err := prometheus.Gatherers{m.reg, state}.Gather()
 	if err != nil {
 		return err
@@ -152,6 +149,26 @@ func (s *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	lagEntries, lagAge := svc.FollowerLag()
 	gauge("notary_follower_lag_entries", "Entries the log grew by between this follower's last two reads of its head.", float64(lagEntries))
 	gauge("notary_follower_lag_seconds", "Seconds since this follower last read the log's head.", lagAge.Seconds())
+	if cl := m.cfg.Cluster; cl != nil {
+		if standbys, err := cl.Standbys(ctx); err == nil {
+			gauge("notary_db_standbys", "Standby servers replicating the log's database.", float64(len(standbys)))
+			lagBytes := prometheus.NewDesc("notary_db_standby_lag_bytes", "WAL the primary wrote that the standby has not replayed yet.", []string{"standby"}, nil)
+			lagSeconds := prometheus.NewDesc("notary_db_standby_lag_seconds", "How long the standby's latest replay trailed the commit.", []string{"standby"}, nil)
+			sync := prometheus.NewDesc("notary_db_standby_synchronous", "1 if commits wait for the standby (it may be promoted without loss), else 0.", []string{"standby"}, nil)
+			for _, sb := range standbys {
+				// Standby names are the operator's (application_name), not a client's.
+				ch <- prometheus.MustNewConstMetric(lagBytes, prometheus.GaugeValue, float64(sb.LagBytes), sb.Name)
+				if sb.LagSeconds != nil {
+					ch <- prometheus.MustNewConstMetric(lagSeconds, prometheus.GaugeValue, *sb.LagSeconds, sb.Name)
+				}
+				synchronous := 0.0
+				if sb.Synchronous {
+					synchronous = 1
+				}
+				ch <- prometheus.MustNewConstMetric(sync, prometheus.GaugeValue, synchronous, sb.Name)
+			}
+		}
+	}
 	gauge("notary_digest_index_lag", "Durable entries the digest index does not cover yet (held in memory).", float64(svc.Unindexed()))
 	gauge("notary_checkpoint_size", "Size of the latest signed checkpoint.", float64(cp.Size))
 	gauge("notary_checkpoint_age_seconds", "Seconds since the latest checkpoint was signed (or loaded at start).",
@@ -188,9 +205,13 @@ func (s *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	if w := m.cfg.Webhooks; w != nil {
-		if pending, failed, err := w.store.WebhookCounts(ctx); err == nil {
+		if pending, failed, err := w.Counts(ctx); err == nil {
 			gauge("notary_webhooks_pending", "Webhooks waiting for their proof or their next attempt.", float64(pending))
 			gauge("notary_webhooks_failed", "Webhooks given up on.", float64(failed))
 		}
+		attempts := prometheus.NewDesc("notary_webhook_attempts_total", "Webhook delivery attempts, by result.", []string{"result"}, nil)
+		delivered, failed := w.Attempts()
+		ch <- prometheus.MustNewConstMetric(attempts, prometheus.CounterValue, float64(delivered), "delivered")
+		ch <- prometheus.MustNewConstMetric(attempts, prometheus.CounterValue, float64(failed), "failed")
 	}
 }

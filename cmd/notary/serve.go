@@ -57,6 +57,8 @@ type apiFlags struct {
 	maxConnsPerClient   int
 	maxBatches          int
 	maxBatchesPerClient int
+	webhooksPerKey      int
+	webhooksPerAddress  int
 	trustedProxies      string
 	webhookPrivate      bool
 }
@@ -80,6 +82,8 @@ func (f *apiFlags) register(fs *flag.FlagSet) {
 		"or the new one is answered 429 (0: no limit)")
 	fs.IntVar(&f.maxBatches, "max-batches", 64, "batch submissions in progress at once, from reading the body to writing the answer; past it 503 (0: no limit)")
 	fs.IntVar(&f.maxBatchesPerClient, "max-batches-per-client", 4, "batch submissions in progress at once per API key, or client address without one; past it 429 (0: no limit)")
+	fs.IntVar(&f.webhooksPerKey, "max-webhooks-per-key", 100_000, "pending webhooks (waiting for their proofs or their delivery) per API key; past it a submission with a callback is refused, 429 too_many_webhooks (0: no limit)")
+	fs.IntVar(&f.webhooksPerAddress, "max-webhooks-per-address", 1000, "pending webhooks per client address without an API key; past it 429 too_many_webhooks (0: no limit)")
 	fs.StringVar(&f.trustedProxies, "trusted-proxies", "", "comma-separated `CIDRs` of reverse proxies whose X-Forwarded-For names the client")
 	fs.BoolVar(&f.webhookPrivate, "webhook-private", false, "let callbacks reach loopback and private addresses")
 }
@@ -102,16 +106,18 @@ func (f *apiFlags) config() (api.Limits, []*net.IPNet, bool, error) {
 		proxies = append(proxies, n)
 	}
 	if f.anonRate < 0 || f.keyRate < 0 || f.anonDigestRate < 0 || f.keyDigestsPerDay < 0 ||
-		f.maxConns < 0 || f.maxConnsPerClient < 0 || f.maxBatches < 0 || f.maxBatchesPerClient < 0 || f.anonBurst < 1 || f.keyBurst < 1 || f.anonDigestBurst < 1 {
+		f.maxConns < 0 || f.maxConnsPerClient < 0 || f.maxBatches < 0 || f.maxBatchesPerClient < 0 || f.webhooksPerKey < 0 || f.webhooksPerAddress < 0 || f.anonBurst < 1 || f.keyBurst < 1 || f.anonDigestBurst < 1 {
 		return api.Limits{}, nil, false, usageError("rates and quotas must not be negative and bursts must be at least 1")
 	}
 	limits := api.Limits{
-		Anonymous:        api.Rate{PerSecond: f.anonRate, Burst: f.anonBurst},
-		Key:              api.Rate{PerSecond: f.keyRate, Burst: f.keyBurst},
-		AnonymousDigests: api.Rate{PerSecond: f.anonDigestRate, Burst: f.anonDigestBurst},
-		KeyDigestsPerDay: f.keyDigestsPerDay,
-		Batches:          f.maxBatches,
-		BatchesPerClient: f.maxBatchesPerClient,
+		Anonymous:          api.Rate{PerSecond: f.anonRate, Burst: f.anonBurst},
+		Key:                api.Rate{PerSecond: f.keyRate, Burst: f.keyBurst},
+		AnonymousDigests:   api.Rate{PerSecond: f.anonDigestRate, Burst: f.anonDigestBurst},
+		KeyDigestsPerDay:   f.keyDigestsPerDay,
+		Batches:            f.maxBatches,
+		BatchesPerClient:   f.maxBatchesPerClient,
+		WebhooksPerKey:     f.webhooksPerKey,
+		WebhooksPerAddress: f.webhooksPerAddress,
 	}
 	return limits, proxies, f.webhookPrivate, nil
 }
