@@ -14,6 +14,7 @@
 //	notary migrate --data DIR --to URL      move a SQLite log into PostgreSQL, same root
 //	notary tiles export [flags] DIR         write the log's tlog-tiles for a static mirror
 //	notary monitor [flags] URL              follow a log's checkpoints; stop on a split view
+//	notary verify-page FILE.html            write the verify page as one file, for use offline
 //
 // Exit codes: 0 success, 1 an invalid, forged or untrusted proof, 2 a usage or I/O error,
 // 3 pending (verify: valid so far, resting on a log key you trust; upgrade: not complete
@@ -47,6 +48,7 @@ Usage:
   notary migrate --data DIR --to postgres://…    move a SQLite log into PostgreSQL, proving the root unchanged
   notary tiles export [flags] DIR                write the log's tlog-tiles to DIR, for a static mirror or CDN
   notary monitor --key VKEY [flags] URL          follow a log's checkpoints and anchors; stop on a split view
+  notary verify-page FILE.html                   write the verify page as one file, to check proofs offline
 
 Examples:
   notary dev
@@ -116,18 +118,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 	commands := map[string]func(context.Context, []string, io.Writer, io.Writer) error{
-		"serve":   cmdServe,
-		"dev":     cmdDev,
-		"stamp":   cmdStamp,
-		"upgrade": cmdUpgrade,
-		"verify":  cmdVerify,
-		"info":    cmdInfo,
-		"wallet":  cmdWallet,
-		"apikey":  cmdAPIKey,
-		"audit":   cmdAudit,
-		"migrate": cmdMigrate,
-		"tiles":   cmdTiles,
-		"monitor": cmdMonitor,
+		"serve":       cmdServe,
+		"dev":         cmdDev,
+		"stamp":       cmdStamp,
+		"upgrade":     cmdUpgrade,
+		"verify":      cmdVerify,
+		"info":        cmdInfo,
+		"wallet":      cmdWallet,
+		"apikey":      cmdAPIKey,
+		"audit":       cmdAudit,
+		"migrate":     cmdMigrate,
+		"tiles":       cmdTiles,
+		"monitor":     cmdMonitor,
+		"verify-page": cmdVerifyPage,
 	}
 	cmd, ok := commands[args[0]]
 	if !ok {
