@@ -99,22 +99,6 @@ func cmdAPIKey(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 }
 
-// parseInterspersed parses flags that may come before or after the positional arguments,
-// and returns those.
-func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var positional []string
-	for {
-		if err := parseFlags(fs, args); err != nil {
-			return nil, err
-		}
-		if fs.NArg() == 0 {
-			return positional, nil
-		}
-		positional = append(positional, fs.Arg(0))
-		args = fs.Args()[1:]
-	}
-}
-
 func createAPIKey(ctx context.Context, db database, name, hook string, stdout, stderr io.Writer) error {
 	if !apiKeyName.MatchString(name) {
 		return usageError("the key name %q must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit", name)

@@ -3,10 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -258,24 +256,6 @@ func runStackOnce(t *testing.T, c *chain) error {
 		err = errors.New("runStack returned no error")
 	}
 	return err
-}
-
-// submitBatch submits n random digests in one batch.
-func submitBatch(t *testing.T, base string, n int) {
-	t.Helper()
-	hexes := make([]string, n)
-	for i := range hexes {
-		hexes[i] = randomDigest(t).String()
-	}
-	body, _ := json.Marshal(map[string]any{"digests": hexes})
-	resp, err := httpClient.Post(base+"/v1/timestamps/batch", "application/json", bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("batch of %d: %s", n, resp.Status)
-	}
 }
 
 // copyFile copies a file, failing the test on error.

@@ -185,6 +185,7 @@ func TestVerifierBuildRefusesDatabaseCommands(t *testing.T) {
 		{"migrate", "--data", dir, "--to", "postgres://127.0.0.1:1/x"},
 		{"backup", "--data", dir, filepath.Join(dir, "copy.db")},
 		{"reorigin", "--data", dir, "--origin", "notary.example/log2"},
+		{"tiles", "export", "--data", dir, filepath.Join(dir, "mirror")},
 		{"serve", "-h"},
 	} {
 		r := execNotary(t, bin, dir, args...)

@@ -3,8 +3,9 @@
 package main
 
 // Without cgo there is no SQLite, so this build of notary is the verifier and client alone:
-// stamp, upgrade, verify, info and version work as in the full build, and the commands that
-// keep or read a log's database refuse, saying how to get the build that has one.
+// stamp, upgrade, verify, info, verify-page, monitor and version work as in the full build,
+// and the commands that keep or read a log's database refuse, saying how to get the build
+// that has one.
 
 import (
 	"context"
@@ -21,6 +22,7 @@ var (
 	cmdMigrate  = noDatabase("migrate")
 	cmdBackup   = noDatabase("backup")
 	cmdReorigin = noDatabase("reorigin")
+	cmdTiles    = noDatabase("tiles")
 )
 
 // noDatabase returns a command that refuses to run: exit 2, and how to get the full build.
