@@ -11,12 +11,18 @@ import (
 // (NOTARY_ and the flag's name in upper case, dashes as underscores) or, failing that, from
 // the config file: lines "name = value", "#" comments. Command line beats environment beats file.
 func applyConfig(fs *flag.FlagSet, file string) error {
+	return applyConfigAlso(fs, file, nil)
+}
+
+// applyConfigAlso is applyConfig for a config file that may also hold the settings of
+// others, a command's whose file it shares: those are ignored.
+func applyConfigAlso(fs *flag.FlagSet, file string, others *flag.FlagSet) error {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	fromFile := map[string]string{}
 	if file != "" {
 		var err error
-		if fromFile, err = readConfigFile(file, fs); err != nil {
+		if fromFile, err = readConfigFile(file, fs, others); err != nil {
 			return err
 		}
 	}
@@ -41,7 +47,7 @@ func applyConfig(fs *flag.FlagSet, file string) error {
 	return err
 }
 
-func readConfigFile(path string, fs *flag.FlagSet) (map[string]string, error) {
+func readConfigFile(path string, fs, others *flag.FlagSet) (map[string]string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, usageError("config: %v", err)
@@ -58,6 +64,9 @@ func readConfigFile(path string, fs *flag.FlagSet) (map[string]string, error) {
 		name, value = strings.TrimSpace(name), strings.TrimSpace(value)
 		if !ok || name == "" {
 			return nil, usageError("%s:%d: want \"name = value\"", path, n)
+		}
+		if fs.Lookup(name) == nil && others != nil && others.Lookup(name) != nil {
+			continue
 		}
 		if fs.Lookup(name) == nil || name == "config" {
 			return nil, usageError("%s:%d: unknown setting %q", path, n, name)

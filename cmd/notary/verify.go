@@ -46,7 +46,7 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	usage := fs.Usage
 	fs.Usage = func() {
 		usage()
-		fmt.Fprint(stderr, verifyExits)
+		fmt.Fprint(fs.Output(), verifyExits)
 	}
 	if err := parseFlags(fs, args); err != nil {
 		return err
