@@ -132,3 +132,69 @@ func TestStampServerDown(t *testing.T) {
 		t.Errorf("stamp with the server down:\n%s", stderr)
 	}
 }
+
+// TestVerifyMistakes checks how verify meets the ways people hand it a proof: flags after
+// the files, the arguments swapped, the document left out beside its proof, and the API's
+// lookup answer saved as it is.
+func TestVerifyMistakes(t *testing.T) {
+	t.Parallel()
+	golden := func(name string) string { return filepath.Join("..", "..", "notary", "testdata", "proofs", name) }
+	dir := t.TempDir()
+	proof := filepath.Join(dir, "doc.pdf.proof.json")
+	writeFile(t, proof, string(mustRead(t, golden("valid-pending.json"))))
+	doc := filepath.Join(dir, "doc.pdf")
+	writeFile(t, doc, "not the stamped bytes\n")
+	lone := filepath.Join(dir, "lone.proof.json")
+	writeFile(t, lone, string(mustRead(t, golden("valid-pending.json"))))
+	envelope := filepath.Join("testdata", "envelopes", "lookup-pending.json")
+	logKey := "notary.example/log+11b508bc+ASei22vQPCEQjzhl0nXHlLvpGIyrENIzpqQWgQ6nIf1D"
+
+	for _, tt := range []struct {
+		name   string
+		args   []string
+		code   int
+		stdout string // in stdout
+		stderr string // in stderr
+	}{
+		{"swapped", []string{doc, proof}, exitUsage, "", "error: the arguments are swapped: " + proof + " is a proof and " + doc + " is not"},
+		{"swapped, hint", []string{doc, proof}, exitUsage, "", "hint: the proof comes first, then the document: notary verify " + proof + " " + doc},
+		{"document beside", []string{proof}, exitInvalid, "document " + doc + ": found beside the proof", "the proof is for"},
+		{"document named", []string{proof, doc}, exitInvalid, "", "the proof is for"},
+		{"no document beside", []string{lone}, exitPendingOwnKey, "no document given", "note: the proof is pending"},
+		{"--digest instead of the document beside", []string{proof, "--digest", "9e3e6ce8b348263eef9347293d0cf189547cfef8e2f88b272892312d00a9bd87"}, exitPendingOwnKey, "", "note: "},
+		{"flag after the files", []string{lone, "--key", logKey}, exitPending, "a key you trust", "note: the proof is pending"},
+		{"flag between the files", []string{proof, "--key", logKey, doc}, exitInvalid, "", "the proof is for"},
+		{"-- ends the flags", []string{"--key", logKey, "--", lone}, exitPending, "a key you trust", ""},
+		{"lookup answer", []string{envelope, "--key", logKey}, exitPending, "is the API's lookup answer: checking the proof it holds", "note: the proof is pending"},
+		{"lookup answer before a checkpoint", []string{filepath.Join("testdata", "envelopes", "lookup-before-checkpoint.json")}, exitInvalid, "", "holds no proof yet"},
+		{"API error saved", []string{filepath.Join("testdata", "envelopes", "api-error.json")}, exitInvalid, "", "the API's error answer, not a proof"},
+		{"lookup answer of another digest", []string{filepath.Join("testdata", "envelopes", "lookup-other-digest.json")}, exitInvalid, "", "GET /v1/timestamps/DIGEST/proof"},
+		{"lookup answer of a forged proof", []string{filepath.Join("testdata", "envelopes", "lookup-tx-byte-flipped.json"), "--block", strings.Repeat("00", 32)}, exitInvalid, "", "error: "},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			code, stdout, stderr := cli(t, append([]string{"verify"}, tt.args...)...)
+			if code != tt.code {
+				t.Fatalf("notary verify %s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", strings.Join(tt.args, " "), code, tt.code, stdout, stderr)
+			}
+			if !strings.Contains(stdout, tt.stdout) || !strings.Contains(stderr, tt.stderr) {
+				t.Errorf("notary verify %s: want %q in stdout, %q in stderr\nstdout:\n%s\nstderr:\n%s", strings.Join(tt.args, " "), tt.stdout, tt.stderr, stdout, stderr)
+			}
+		})
+	}
+}
+
+// TestInfoAndUpgradeReadEnvelopes checks that info reads the API's lookup answer as it reads
+// a proof, and upgrade of a complete one has nothing to do.
+func TestInfoAndUpgradeReadEnvelopes(t *testing.T) {
+	t.Parallel()
+	env := filepath.Join("testdata", "envelopes", "lookup-complete.json")
+	stdout, _ := wantCLI(t, exitOK, "info", env)
+	if !strings.Contains(stdout, "the API's lookup answer, holding the proof") || !strings.Contains(stdout, "status            complete") {
+		t.Errorf("info of a lookup answer:\n%s", stdout)
+	}
+	copyPath := filepath.Join(t.TempDir(), "p.json")
+	writeFile(t, copyPath, string(mustRead(t, env)))
+	if stdout, _ := wantCLI(t, exitOK, "upgrade", copyPath); !strings.Contains(stdout, "already complete") {
+		t.Errorf("upgrade of a complete lookup answer:\n%s", stdout)
+	}
+}

@@ -84,7 +84,7 @@ func cmdUpgrade(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		return upgradeOTS(ctx, f, path, *server, stdout)
 	}
-	p, err := readProof(path)
+	p, envelope, err := readProof(path)
 	if err != nil {
 		return err
 	}
@@ -125,6 +125,9 @@ func cmdUpgrade(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	fmt.Fprintf(stdout, "upgraded %s: complete, block %d\n", path, v.Height)
+	if envelope {
+		fmt.Fprintf(stdout, "note: %s held the API's lookup answer; it now holds the complete proof alone\n", path)
+	}
 	if !v.KeyTrusted {
 		fmt.Fprintf(stdout, "note: the complete proof's log key, %s, is not the pending proof's; its time rests on Bitcoin, not on the key\n", v.Key)
 	}
