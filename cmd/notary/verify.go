@@ -359,8 +359,22 @@ func explorerBlockHash(ctx context.Context, base string, height int64) (string, 
 	return strings.ToLower(hash), nil
 }
 
+// infoExits is what info's exit statuses mean. info describes a proof; it checks it only
+// as far as the proof can check itself (verify checks keys and blocks).
+const infoExits = `
+Exit status:
+  0  a complete proof
+  1  an invalid proof, or an .ots file with no attestation notary can check
+  2  usage or I/O error
+  3  a pending proof: no Bitcoin block commits it yet
+`
+
 func cmdInfo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("info", "FILE.proof.json|FILE.ots", stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: notary info FILE.proof.json|FILE.ots\n\nDescribe a proof.\n")
+		fmt.Fprint(fs.Output(), infoExits)
+	}
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -406,6 +420,9 @@ func cmdInfo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if verr != nil {
 		w("  INVALID           %v", verr)
 		return &cliError{code: exitInvalid, err: verr}
+	}
+	if p.Bitcoin == nil {
+		return &cliError{code: exitPending, note: true, err: errors.New("the proof is pending"), hint: "run \"notary upgrade " + fs.Arg(0) + "\" once the anchoring transaction is final"}
 	}
 	return nil
 }
