@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,6 +13,12 @@ func TestRunUsage(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	proof := filepath.Join(dir, "x.proof.json")
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	taken := busy.Addr().String()
 	tests := []struct {
 		name     string
 		args     []string
@@ -50,11 +57,17 @@ func TestRunUsage(t *testing.T) {
 		{"serve bad network", []string{"serve", "--data", filepath.Join(dir, "serve"), "--addr", "127.0.0.1:0", "--network", "moonnet"}, exitUsage, nil, []string{`error: --network "moonnet"`}},
 		{"serve bad public URL", []string{"serve", "--data", filepath.Join(dir, "serve"), "--addr", "127.0.0.1:0", "--public-url", "notary.example"}, exitUsage, nil, []string{`error: --public-url: service "notary.example" is not an http or https URL`}},
 		{"serve bad node URL", []string{"serve", "--data", filepath.Join(dir, "serve"), "--node", "::nonsense"}, exitUsage, nil, []string{"error: --node"}},
+		{"serve on a taken port", []string{"serve", "--data", filepath.Join(dir, "busy"), "--addr", taken, "--network", "regtest"}, exitUsage, nil, []string{"error: listen on " + taken, "hint: another process listens on " + taken + ": stop it, or choose another address with --addr"}},
+		{"dev on a taken port", []string{"dev", "--data", filepath.Join(dir, "dev-busy"), "--addr", taken}, exitUsage, nil, []string{"error: listen on " + taken, "--addr HOST:PORT", "make run ADDR="}},
+		{"dev on a taken btcd RPC port", []string{"dev", "--data", filepath.Join(dir, "dev-rpc-busy"), "--addr", "127.0.0.1:0", "--btcd-rpc", taken}, exitUsage, nil, []string{"error: starting btcd: btcdnode: the RPC address " + taken + " cannot be used", "hint: another process listens on " + taken + ": choose another --btcd-rpc"}},
 		{"apikey misspelt subcommand", []string{"apikey", "revok", "x", "--data", dir}, exitUsage, nil, []string{`unknown apikey subcommand "revok"`, `did you mean "revoke"?`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			code, stdout, stderr := cli(t, tt.args...)
+			if strings.HasPrefix(tt.name, "dev") || strings.HasPrefix(tt.name, "serve") {
+				stderr = errAndHint(stderr) // the service's log lines before it gave up
+			}
 			if code != tt.code {
 				t.Fatalf("notary %s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", strings.Join(tt.args, " "), code, tt.code, stdout, stderr)
 			}
@@ -79,6 +92,17 @@ func TestRunUsage(t *testing.T) {
 			}
 		})
 	}
+}
+
+// errAndHint returns the error and hint lines of stderr.
+func errAndHint(stderr string) string {
+	var lines []string
+	for _, l := range strings.Split(stderr, "\n") {
+		if strings.HasPrefix(l, "error: ") || strings.HasPrefix(l, "hint: ") {
+			lines = append(lines, l)
+		}
+	}
+	return strings.Join(lines, "\n")
 }
 
 // TestHelpListsOwnFlags checks that every command's help lists the flags it takes and no
