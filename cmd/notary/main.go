@@ -39,7 +39,7 @@ func commandList() []command {
 	return []command{
 		{"serve", "[flags]", "run the service against your own Bitcoin node", cmdServe},
 		{"dev", "[flags]", "local stack: btcd regtest node, miner and service", cmdDev},
-		{"stamp", "[flags] FILE", "hash FILE here, submit the digest, save FILE.proof.json", cmdStamp},
+		{"stamp", "[flags] FILE...", "hash files here, submit the digests, save FILE.proof.json and FILE.ots", cmdStamp},
 		{"upgrade", "[flags] FILE.proof.json", "replace a pending proof by the complete one", cmdUpgrade},
 		{"verify", "[flags] FILE.proof.json [FILE]", "check a proof offline (and the block against a node)", cmdVerify},
 		{"info", "FILE.proof.json", "describe a proof", cmdInfo},
@@ -77,13 +77,15 @@ const usageTail = `
 Examples:
   notary dev
   notary stamp --server http://127.0.0.1:8080 contract.pdf
+  notary stamp --server https://notary.example --calendar https://a.pool.opentimestamps.org *.pdf
   notary upgrade contract.pdf.proof.json
   notary verify contract.pdf.proof.json contract.pdf
+  curl -o p.json http://127.0.0.1:8080/v1/timestamps/DIGEST/proof && notary verify p.json --digest DIGEST
   notary verify --node http://user:pass@127.0.0.1:8332 contract.pdf.proof.json contract.pdf
   notary verify --keys trusted-notaries.txt contract.pdf.proof.json contract.pdf
   notary apikey create --data /var/lib/notary ci-pipeline
 
-Exit status of verify (of the others: 0 success, 1 invalid, 2 usage or I/O error, 3 not complete yet):
+Exit status of verify (the others: 0 done or complete, 1 invalid, 2 usage or I/O error, 3 pending):
   0  complete, and its block checked against your node, an explorer or a block you trust
   1  invalid or forged; or pending and signed by a key you did not give (--key, --keys)
   2  usage or I/O error
