@@ -1,7 +1,10 @@
 package main
 
 import (
+	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -225,4 +228,74 @@ func TestInfoAndUpgradeReadEnvelopes(t *testing.T) {
 	if stdout, _ := wantCLI(t, exitOK, "upgrade", copyPath); !strings.Contains(stdout, "already complete") {
 		t.Errorf("upgrade of a complete lookup answer:\n%s", stdout)
 	}
+}
+
+// TestInfoExitStatus checks info's exit statuses, as its help and the README give them.
+func TestInfoExitStatus(t *testing.T) {
+	t.Parallel()
+	golden := func(name string) string { return filepath.Join("..", "..", "notary", "testdata", "proofs", name) }
+	for _, tt := range []struct {
+		file string
+		code int
+	}{
+		{golden("valid-complete.json"), exitOK},
+		{filepath.Join("..", "..", "api", "testdata", "notary-complete.ots"), exitOK},
+		{filepath.Join("testdata", "envelopes", "lookup-complete.json"), exitOK},
+		{golden("tx-byte-flipped.json"), exitInvalid},
+		{golden("truncated.json"), exitInvalid},
+		{filepath.Join(t.TempDir(), "missing.proof.json"), exitUsage},
+		{golden("valid-pending.json"), exitPending},
+		{filepath.Join("..", "..", "api", "testdata", "notary-pending.ots"), exitPending},
+	} {
+		code, stdout, stderr := cli(t, "info", tt.file)
+		if code != tt.code {
+			t.Errorf("notary info %s: exit %d, want %d\n%s%s", tt.file, code, tt.code, stdout, stderr)
+		}
+	}
+}
+
+// TestUpgradeExitStatus runs upgrade against an HTTP server that answers the lookup with
+// the golden proofs, and requires the exit status its help and the README give.
+func TestUpgradeExitStatus(t *testing.T) {
+	t.Parallel()
+	golden := func(name string) string { return filepath.Join("..", "..", "notary", "testdata", "proofs", name) }
+	answering := func(status, proofFile string) string {
+		proof := mustRead(t, golden(proofFile))
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprintf(w, `{"status":%q,"proof":%s}`, status, proof)
+		}))
+		t.Cleanup(srv.Close)
+		return srv.URL
+	}
+	down := httptest.NewServer(http.NotFoundHandler())
+	down.Close()
+	for _, tt := range []struct {
+		name   string
+		file   string // a copy of it is upgraded
+		server string
+		code   int
+		want   string // in stdout or stderr
+	}{
+		{"complete now", "valid-pending.json", answering("confirmed", "valid-complete.json"), exitOK, "complete, block 144"},
+		{"already complete", "valid-complete.json", down.URL, exitOK, "already complete"},
+		{"forged answer", "valid-pending.json", answering("confirmed", "tx-byte-flipped.json"), exitInvalid, "error: the service sent a proof that does not verify"},
+		{"service down", "valid-pending.json", down.URL, exitUsage, "hint: is the notary running at " + down.URL},
+		{"not complete yet", "valid-pending.json", answering("pending", "valid-pending.json"), exitPending, "note: the proof is not complete yet"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "doc.proof.json")
+			before := mustRead(t, golden(tt.file))
+			writeFile(t, path, string(before))
+			code, stdout, stderr := cli(t, "upgrade", path, "--server", tt.server)
+			if code != tt.code || !strings.Contains(stdout+stderr, tt.want) {
+				t.Fatalf("notary upgrade: exit %d, want %d with %q\nstdout:\n%s\nstderr:\n%s", code, tt.code, tt.want, stdout, stderr)
+			}
+			after := mustRead(t, path)
+			if changed := string(after) != string(before); changed != (tt.name == "complete now") {
+				t.Errorf("the file changed: %v", changed)
+			}
+		})
+	}
+	wantCLI(t, exitUsage, "upgrade", filepath.Join(t.TempDir(), "missing.proof.json"))
 }
