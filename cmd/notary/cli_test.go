@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/notary-dev/notary/notary"
 )
 
 // TestRunUsage checks what run answers to help and to commands it cannot carry out: help on
@@ -282,18 +284,28 @@ func TestUpgradeExitStatus(t *testing.T) {
 		{"forged answer", "valid-pending.json", answering("confirmed", "tx-byte-flipped.json"), exitInvalid, "error: the service sent a proof that does not verify"},
 		{"service down", "valid-pending.json", down.URL, exitUsage, "hint: is the notary running at " + down.URL},
 		{"not complete yet", "valid-pending.json", answering("pending", "valid-pending.json"), exitPending, "note: the proof is not complete yet"},
+		{"lookup answer complete now", filepath.Join("testdata", "envelopes", "lookup-pending.json"), answering("confirmed", "valid-complete.json"), exitOK, "it now holds the complete proof alone"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "doc.proof.json")
-			before := mustRead(t, golden(tt.file))
+			src := tt.file
+			if !strings.Contains(src, string(filepath.Separator)) {
+				src = golden(src)
+			}
+			before := mustRead(t, src)
 			writeFile(t, path, string(before))
 			code, stdout, stderr := cli(t, "upgrade", path, "--server", tt.server)
 			if code != tt.code || !strings.Contains(stdout+stderr, tt.want) {
 				t.Fatalf("notary upgrade: exit %d, want %d with %q\nstdout:\n%s\nstderr:\n%s", code, tt.code, tt.want, stdout, stderr)
 			}
 			after := mustRead(t, path)
-			if changed := string(after) != string(before); changed != (tt.name == "complete now") {
+			if changed := string(after) != string(before); changed != (tt.code == exitOK && tt.name != "already complete") {
 				t.Errorf("the file changed: %v", changed)
+			}
+			if tt.code == exitOK {
+				if p, err := notary.ParseProof(after); err != nil || !p.Complete() {
+					t.Errorf("after upgrade, the file is not a complete proof: %v", err)
+				}
 			}
 		})
 	}
