@@ -24,6 +24,10 @@ func TestRunUsage(t *testing.T) {
 	}
 	defer busy.Close()
 	taken := busy.Addr().String()
+	serveConfig := filepath.Join(dir, "serve.conf")
+	writeFile(t, serveConfig, "addr = 127.0.0.1:0\nanon-rate = 2\ndepth = 3\nnetwork = regtest\n")
+	badConfig := filepath.Join(dir, "bad.conf")
+	writeFile(t, badConfig, "netwrok = regtest\n")
 	tests := []struct {
 		name     string
 		args     []string
@@ -58,6 +62,8 @@ func TestRunUsage(t *testing.T) {
 		{"upgrade without file", []string{"upgrade"}, exitUsage, nil, []string{"error: upgrade takes one proof file"}},
 		{"info without file", []string{"info"}, exitUsage, nil, []string{"error: info takes one proof file"}},
 		{"info missing file", []string{"info", proof}, exitUsage, nil, []string{"error: ", "x.proof.json"}},
+		{"wallet with serve's config file", []string{"wallet", "--data", dir, "--config", serveConfig}, exitUsage, nil, []string{"error: no notary database at "}},
+		{"wallet with an unknown setting", []string{"wallet", "--data", dir, "--config", badConfig}, exitUsage, nil, []string{`bad.conf:1: unknown setting "netwrok"`, `hint: did you mean "network"?`}},
 		{"wallet without database", []string{"wallet", "--data", dir}, exitUsage, nil, []string{"error: no notary database at " + filepath.Join(dir, "notary.db"), "hint: "}},
 		{"serve bad network", []string{"serve", "--data", filepath.Join(dir, "serve"), "--addr", "127.0.0.1:0", "--network", "moonnet"}, exitUsage, nil, []string{`error: --network "moonnet"`}},
 		{"serve bad public URL", []string{"serve", "--data", filepath.Join(dir, "serve"), "--addr", "127.0.0.1:0", "--public-url", "notary.example"}, exitUsage, nil, []string{`error: --public-url: service "notary.example" is not an http or https URL`}},

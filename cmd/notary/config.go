@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"flag"
+	"fmt"
 	"os"
 	"strings"
 )
@@ -69,7 +70,13 @@ func readConfigFile(path string, fs, others *flag.FlagSet) (map[string]string, e
 			continue
 		}
 		if fs.Lookup(name) == nil || name == "config" {
-			return nil, usageError("%s:%d: unknown setting %q", path, n, name)
+			e := &cliError{code: exitUsage, err: fmt.Errorf("%s:%d: unknown setting %q", path, n, name)}
+			var names []string
+			fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+			if near := nearest(name, names); near != "" {
+				e.hint = fmt.Sprintf("did you mean %q?", near)
+			}
+			return nil, e
 		}
 		values[name] = value
 	}

@@ -16,7 +16,11 @@ func cmdWallet(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	var f serveFlags
 	fs.StringVar(&f.data, "data", "notary-data", "the service's state `DIR`")
 	fs.StringVar(&f.db, "db", "", dbFlagUsage)
-	f.anchor.register(fs)
+	f.anchor.registerNode(fs)
+	// How the service anchors is not wallet's business, but the anchorer opens with it:
+	// serve's defaults, or what --config and NOTARY_* say, as serve would take them.
+	anchoring := flag.NewFlagSet("wallet", flag.ContinueOnError)
+	f.anchor.registerAnchoring(anchoring)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -24,8 +28,12 @@ func cmdWallet(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	serveSet := flag.NewFlagSet("serve", flag.ContinueOnError)
 	var sf serveFlags
 	sf.register(serveSet, "")
+	sf.anchor.register(serveSet)
 	sf.api.register(serveSet)
 	if err := applyConfigAlso(fs, *config, serveSet); err != nil {
+		return err
+	}
+	if err := applyConfigAlso(anchoring, *config, serveSet); err != nil {
 		return err
 	}
 	db, err := openDatabase(ctx, databasePath(f.db, f.data), true)
