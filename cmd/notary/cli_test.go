@@ -197,6 +197,7 @@ func TestVerifyMistakes(t *testing.T) {
 	}{
 		{"swapped", []string{doc, proof}, exitUsage, "", "error: the arguments are swapped: " + proof + " is a proof and " + doc + " is not"},
 		{"swapped, hint", []string{doc, proof}, exitUsage, "", "hint: the proof comes first, then the document: notary verify " + proof + " " + doc},
+		{"proof missing, a proof second", []string{filepath.Join(dir, "missing.pdf"), proof}, exitUsage, "", "missing.pdf: no such file"},
 		{"document beside", []string{proof}, exitInvalid, "document " + doc + ": found beside the proof", "the proof is for"},
 		{"document named", []string{proof, doc}, exitInvalid, "", "the proof is for"},
 		{"no document beside", []string{lone}, exitPendingOwnKey, "no document given", "note: the proof is pending"},

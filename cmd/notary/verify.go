@@ -65,7 +65,7 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	proofPath, docPath := fs.Arg(0), fs.Arg(1)
-	if fs.NArg() == 2 && !isProofFile(proofPath) && isProofFile(docPath) {
+	if fs.NArg() == 2 && fileExists(proofPath) && !isProofFile(proofPath) && isProofFile(docPath) {
 		return &cliError{code: exitUsage,
 			err:  fmt.Errorf("the arguments are swapped: %s is a proof and %s is not", docPath, proofPath),
 			hint: fmt.Sprintf("the proof comes first, then the document: notary verify %s %s", docPath, proofPath)}
@@ -187,13 +187,22 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 }
 
 // isProofFile reports whether path holds a proof notary reads: an .ots file, a proof
-// document or the API's lookup answer around one.
+// document or the API's lookup answer around one. A file that cannot be read is not one.
 func isProofFile(path string) bool {
+	if !fileExists(path) {
+		return false
+	}
 	if _, ok, err := readOTS(path); ok || err != nil {
 		return ok
 	}
 	_, _, err := readProof(path)
 	return err == nil
+}
+
+// fileExists reports whether path names a regular file.
+func fileExists(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.Mode().IsRegular()
 }
 
 // documentBeside returns the document a proof is named after, FILE for FILE.proof.json or
@@ -204,7 +213,7 @@ func documentBeside(proofPath string) string {
 		if !ok || doc == "" || strings.HasSuffix(doc, string(os.PathSeparator)) {
 			continue
 		}
-		if fi, err := os.Stat(doc); err == nil && fi.Mode().IsRegular() {
+		if fileExists(doc) {
 			return doc
 		}
 	}
