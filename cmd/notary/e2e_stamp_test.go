@@ -79,6 +79,11 @@ func TestStampOnSeveralNotaries(t *testing.T) {
 	if !strings.Contains(stderr, "is the notary running at "+s1.url) {
 		t.Errorf("upgrade of the JSON proof of a notary gone:\n%s", stderr)
 	}
+	// The other notary logged the digest as an entry of its own: not this file's.
+	_, stderr = wantCLI(t, exitInvalid, "upgrade", a+".proof.json", "--server", s2.url)
+	if !strings.Contains(stderr, "upgrade the .ots file, which holds both") {
+		t.Errorf("upgrade of one notary's proof from the other:\n%s", stderr)
+	}
 	for _, doc := range []string{a, b} {
 		stdout, _ = wantCLI(t, exitOK, "upgrade", doc+".ots")
 		if !strings.Contains(stdout, "calendar "+s1.url+": ") || !strings.Contains(stdout, "upgraded "+doc+".ots: complete") {

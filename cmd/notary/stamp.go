@@ -277,7 +277,12 @@ func cmdUpgrade(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return &cliError{code: exitInvalid, err: fmt.Errorf("the service sent a proof that does not verify: %v", err)}
 	}
 	if v.Digest != p.Digest || v.Index != p.Entry.Index || v.Received.UnixMilli() != p.Entry.ReceivedMS {
-		return &cliError{code: exitInvalid, err: errors.New("the service sent a proof of another entry than this file's")}
+		e := &cliError{code: exitInvalid, err: errors.New("the service sent a proof of another entry than this file's")}
+		if v.Digest == p.Digest && p.Service != "" && strings.TrimSuffix(p.Service, "/") != c.base {
+			e.hint = fmt.Sprintf("%s holds the proof of %s; %s logged the digest as an entry of its own: upgrade the .ots file, which holds both, or save that notary's proof apart (GET %s/v1/timestamps/%s/proof)",
+				path, p.Service, c.base, c.base, p.Digest)
+		}
+		return e
 	}
 	if err := writeProof(path, ts.Proof); err != nil {
 		return err
