@@ -7,10 +7,11 @@
 // "notary help" lists the commands (commandList), "notary COMMAND -h" a command's flags.
 // Flags may come before or after the other arguments.
 //
-// Exit codes: 0 success, 1 an invalid, forged or untrusted proof, 2 a usage or I/O error,
-// 3 pending (verify: valid so far, resting on a log key you trust; upgrade: not complete
-// yet), 4 (verify) complete but its block not checked against any chain source, 5 (verify)
-// pending and signed only by the key it names.
+// Exit codes, one convention for every command: 0 success (upgrade, info: the proof is
+// complete), 1 an invalid, forged or untrusted proof, 2 a usage or I/O error, 3 pending
+// (verify: valid so far, resting on a log key you trust; upgrade: not complete yet; info: a
+// pending proof), 4 (verify) complete but its block not checked against any chain source,
+// 5 (verify) pending and signed only by the key it names.
 package main
 
 import (
