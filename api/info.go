@@ -67,6 +67,9 @@ type StatusView struct {
 	// far this process's view of the log trails the database (zeros on the writer).
 	Writer      *WriterView     `json:"writer"`
 	FollowerLag FollowerLagView `json:"follower_lag"`
+	// Standbys are the database's standby servers and how far each trails (left out when
+	// there are none, or when the database does not answer).
+	Standbys []StandbyView `json:"standbys,omitempty"`
 }
 
 // FollowerLagView is how far a follower's view of the log trails the database: entries
@@ -257,8 +260,13 @@ func (h *handlers) status(c echo.Context) error {
 	}
 	entries, age := h.svc.FollowerLag()
 	v.FollowerLag = FollowerLagView{Entries: entries, Seconds: age.Seconds()}
+	if h.cfg.Cluster != nil {
+		if standbys, err := h.cfg.Cluster.Standbys(ctx); err == nil {
+			v.Standbys = standbys
+		}
+	}
 	if w := h.cfg.Webhooks; w != nil {
-		if pending, failed, err := w.store.WebhookCounts(ctx); err == nil {
+		if pending, failed, err := w.Counts(ctx); err == nil {
 			v.Webhooks = &WebhookCountsView{Pending: pending, Failed: failed}
 		}
 	}

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs what the tests need beyond Go, from Debian's packages, when it is missing:
 # gcc (SQLite through cgo), the OpenTimestamps reference implementation (interop tests,
-# run with /usr/bin/python3), chromium (the browser tests) and the PostgreSQL server
+# run with /usr/bin/python3), chromium (the browser tests), openssl, osslsigncode and
+# jarsigner (the RFC 3161 clients of the TSA's tests) and the PostgreSQL server
 # (internal/pgtest). Does nothing when everything is there; `make test` runs it.
 set -eu
 
@@ -9,6 +10,9 @@ missing=""
 command -v gcc >/dev/null || missing="$missing gcc libc6-dev"
 /usr/bin/python3 -c 'import opentimestamps' 2>/dev/null || missing="$missing python3-opentimestamps"
 [ -x /usr/bin/chromium ] || missing="$missing chromium"
+command -v openssl >/dev/null || missing="$missing openssl"
+command -v osslsigncode >/dev/null || missing="$missing osslsigncode"
+command -v jarsigner >/dev/null || missing="$missing default-jdk-headless"
 
 if [ -n "$missing" ]; then
 	if [ "$(id -u)" != 0 ]; then

@@ -16,7 +16,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/notary-dev/notary/api"
+	"github.com/notary-dev/notary/calendar"
 	"github.com/notary-dev/notary/merkle"
 	"github.com/notary-dev/notary/notary"
 	"github.com/notary-dev/notary/ots"
@@ -61,6 +61,21 @@ func otsPathFor(proofPath string) string {
 	return strings.TrimSuffix(proofPath, ".proof.json") + ".ots"
 }
 
+// writeProofOTS writes the .ots form of p beside the JSON proof at proofPath, merged into
+// an .ots file of the same document already there (see writeMergedOTS). server names the
+// calendar of a pending proof that names none.
+func writeProofOTS(proofPath string, p *notary.Proof, server string) (string, error) {
+	calendarURL := ""
+	if p.Service == "" {
+		calendarURL = server
+	}
+	f, err := calendar.ProofFile(p, calendarURL)
+	if err != nil {
+		return "", err
+	}
+	return writeMergedOTS(otsPathFor(proofPath), f)
+}
+
 // writeMergedOTS writes f at path. An .ots file already there for the same document (from
 // an OpenTimestamps client, say) gets f's timestamp merged in; any other file there is left
 // alone, with an error.
@@ -90,7 +105,7 @@ func upgradeSiblingOTS(proofPath string, p *notary.Proof, stdout io.Writer) {
 	if err != nil || !ok || f.HashOp != ots.OpSHA256 || !bytes.Equal(f.Digest(), p.Digest[:]) || f.Timestamp.Complete() {
 		return
 	}
-	complete, err := api.ProofFile(p, "")
+	complete, err := calendar.ProofFile(p, "")
 	if err == nil {
 		err = f.Timestamp.Merge(complete.Timestamp)
 	}

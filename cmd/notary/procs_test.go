@@ -140,7 +140,8 @@ func startReplicas(t *testing.T, c *chain, db string, n int) *replicas {
 		dir := c.data
 		if i > 0 {
 			dir = t.TempDir()
-			for _, key := range []string{"log.key", "bitcoin.key", "webhook.key"} {
+			// The keys, and the TSA's chain replica 0 made, as an operator copies them.
+			for _, key := range []string{"log.key", "bitcoin.key", "webhook.key", tsaChainFile, tsaKeyFile} {
 				data, err := os.ReadFile(filepath.Join(c.data, key))
 				if err != nil {
 					t.Fatal(err)

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/notary-dev/notary/api"
+	"github.com/notary-dev/notary/calendar"
 	"github.com/notary-dev/notary/notary"
 	"github.com/notary-dev/notary/ots"
 	"github.com/notary-dev/notary/service"
@@ -172,11 +172,11 @@ func stampOne(ctx context.Context, doc stampDoc, servers, calendars []string, st
 				say("Run \"notary upgrade %s\" once the Bitcoin transaction is final to complete it.", doc.out)
 			}
 		}
-		calendar := ""
+		calendarURL := ""
 		if p.Service == "" {
-			calendar = c.base
+			calendarURL = c.base
 		}
-		f, err := api.ProofFile(p, calendar)
+		f, err := calendar.ProofFile(p, calendarURL)
 		if err != nil {
 			say("  note     %s: no .ots form of its proof: %v", c.base, err)
 			continue
@@ -221,8 +221,8 @@ Exit status:
 `
 
 func cmdUpgrade(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("upgrade", "[flags] FILE.proof.json|FILE.ots", stderr)
-	server := fs.String("server", "", "the notary's base `URL` (default: the service named in the proof, else env NOTARY_SERVER; for an .ots file, the calendars it names)")
+	fs := newFlagSet("upgrade", "[flags] FILE.proof.json|FILE.ots|FILE.tsr", stderr)
+	server := fs.String("server", "", "the notary's base `URL` (default: the service named in the proof, else env NOTARY_SERVER; for an .ots file, the calendars it names; for a .tsr token, env NOTARY_SERVER)")
 	usage := fs.Usage
 	fs.Usage = func() {
 		usage()
@@ -236,6 +236,12 @@ func cmdUpgrade(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return usageError("upgrade takes one proof file")
 	}
 	path := fs.Arg(0)
+	if tok, ok, err := readToken(path); ok || err != nil {
+		if err != nil {
+			return err
+		}
+		return upgradeToken(ctx, tok, path, *server, stdout)
+	}
 	if f, ok, err := readOTS(path); ok || err != nil {
 		if err != nil {
 			return err

@@ -29,10 +29,13 @@ Exit status:
   4  complete, but its block not checked against any chain source (no --node, --explorer, --block)
   5  valid so far but pending, and signed only by the key it names itself: without --key or
      --keys, that key was trusted, and anyone can make one
+An RFC 3161 token (FILE.tsr) exits the same way: 3 and 5 are a valid token without the
+complete proof of its imprint, trusted through --tsa-ca (3) or the certificate it carries
+(5); 1 a token not the trusted TSA's, altered, or for other data (docs/rfc3161.md).
 `
 
 func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("verify", "[flags] FILE.proof.json|FILE.ots [FILE]", stderr)
+	fs := newFlagSet("verify", "[flags] FILE.proof.json|FILE.ots|FILE.tsr [FILE]", stderr)
 	nodeURL := fs.String("node", "", "check the block against your own node's JSON-RPC (`URL`, e.g. http://user:pass@127.0.0.1:8332)")
 	explorer := fs.String("explorer", "", "check the block against an Esplora-style explorer (`URL`; you trust its operator)")
 	trusted := fs.String("block", "", "check against a block `HASH` you already trust (as explorers print it)")
@@ -43,6 +46,8 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return nil
 	})
 	keysFile := fs.String("keys", "", "trust the log keys listed in `FILE`, one a line (# comments)")
+	tsaCA := fs.String("tsa-ca", "", "for an RFC 3161 token: trust the TSA certificates in `FILE` (PEM; GET /tsa/certchain)")
+	proofFile := fs.String("proof", "", "for an RFC 3161 token: the complete notary proof of its imprint (`FILE`; default TOKEN.proof.json if there)")
 	usage := fs.Usage
 	fs.Usage = func() {
 		usage()
@@ -76,6 +81,15 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			docPath = beside
 			say("--   document %s: found beside the proof (name another as the second argument)", docPath)
 		}
+	}
+	if tok, ok, err := readToken(proofPath); ok || err != nil {
+		if err != nil {
+			return err
+		}
+		if *digestHex != "" {
+			return usageError("--digest is for proofs: a token is checked against the document itself")
+		}
+		return verifyToken(ctx, tok, proofPath, docPath, tokenCheck{*tsaCA, *proofFile, keys, blockSources{*nodeURL, *explorer, *trusted}}, stdout)
 	}
 	if f, ok, err := readOTS(proofPath); ok || err != nil {
 		if err != nil {
@@ -186,14 +200,18 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	return nil
 }
 
-// isProofFile reports whether path holds a proof notary reads: an .ots file, a proof
-// document or the API's lookup answer around one. A file that cannot be read is not one.
+// isProofFile reports whether path holds a proof notary reads: a time-stamp token, an .ots
+// file, a proof document or the API's lookup answer around one. A file that cannot be read
+// is not one.
 func isProofFile(path string) bool {
 	if !fileExists(path) {
 		return false
 	}
+	if _, ok, err := readToken(path); ok || err != nil {
+		return ok && err == nil
+	}
 	if _, ok, err := readOTS(path); ok || err != nil {
-		return ok
+		return ok && err == nil
 	}
 	_, _, err := readProof(path)
 	return err == nil
@@ -206,9 +224,9 @@ func fileExists(path string) bool {
 }
 
 // documentBeside returns the document a proof is named after, FILE for FILE.proof.json or
-// FILE.ots, if it is a regular file; else "".
+// FILE.ots or FILE.tsr, if it is a regular file; else "".
 func documentBeside(proofPath string) string {
-	for _, suffix := range []string{".proof.json", ".ots"} {
+	for _, suffix := range []string{".proof.json", ".ots", ".tsr"} {
 		doc, ok := strings.CutSuffix(proofPath, suffix)
 		if !ok || doc == "" || strings.HasSuffix(doc, string(os.PathSeparator)) {
 			continue
@@ -379,9 +397,9 @@ Exit status:
 `
 
 func cmdInfo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("info", "FILE.proof.json|FILE.ots", stderr)
+	fs := newFlagSet("info", "FILE.proof.json|FILE.ots|FILE.tsr", stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: notary info FILE.proof.json|FILE.ots\n\nDescribe a proof.\n")
+		fmt.Fprintf(fs.Output(), "Usage: notary info FILE.proof.json|FILE.ots|FILE.tsr\n\nDescribe a proof.\n")
 		fmt.Fprint(fs.Output(), infoExits)
 	}
 	if err := parseFlags(fs, args); err != nil {
@@ -390,6 +408,12 @@ func cmdInfo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if fs.NArg() != 1 {
 		fs.Usage()
 		return usageError("info takes one proof file")
+	}
+	if tok, ok, err := readToken(fs.Arg(0)); ok || err != nil {
+		if err != nil {
+			return err
+		}
+		return infoToken(tok, stdout)
 	}
 	if f, ok, err := readOTS(fs.Arg(0)); ok || err != nil {
 		if err != nil {
