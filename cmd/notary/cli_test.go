@@ -248,13 +248,13 @@ func TestInfoExitStatus(t *testing.T) {
 		code int
 	}{
 		{golden("valid-complete.json"), exitOK},
-		{filepath.Join("..", "..", "api", "testdata", "notary-complete.ots"), exitOK},
+		{filepath.Join("..", "..", "calendar", "testdata", "notary-complete.ots"), exitOK},
 		{filepath.Join("testdata", "envelopes", "lookup-complete.json"), exitOK},
 		{golden("tx-byte-flipped.json"), exitInvalid},
 		{golden("truncated.json"), exitInvalid},
 		{filepath.Join(t.TempDir(), "missing.proof.json"), exitUsage},
 		{golden("valid-pending.json"), exitPending},
-		{filepath.Join("..", "..", "api", "testdata", "notary-pending.ots"), exitPending},
+		{filepath.Join("..", "..", "calendar", "testdata", "notary-pending.ots"), exitPending},
 	} {
 		code, stdout, stderr := cli(t, "info", tt.file)
 		if code != tt.code {
