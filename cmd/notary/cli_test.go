@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -317,4 +318,55 @@ func TestUpgradeExitStatus(t *testing.T) {
 		})
 	}
 	wantCLI(t, exitUsage, "upgrade", filepath.Join(t.TempDir(), "missing.proof.json"))
+}
+
+// TestStampExitStatus stamps a digest on HTTP servers that answer with the golden proofs:
+// a receipt that verifies is saved (0), one that does not is refused and nothing of it saved
+// (1), a server that does not answer is an I/O error (2).
+func TestStampExitStatus(t *testing.T) {
+	t.Parallel()
+	golden := func(name string) string { return filepath.Join("..", "..", "notary", "testdata", "proofs", name) }
+	digest := "9e3e6ce8b348263eef9347293d0cf189547cfef8e2f88b272892312d00a9bd87" // the goldens'
+	answering := func(proofFile string) string {
+		proof := mustRead(t, golden(proofFile))
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method != http.MethodPost || r.URL.Path != "/v1/timestamps" {
+				http.NotFound(w, r)
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprintf(w, `{"status":"pending","proof":%s}`, proof)
+		}))
+		t.Cleanup(srv.Close)
+		return srv.URL
+	}
+	down := httptest.NewServer(http.NotFoundHandler())
+	down.Close()
+	for _, tt := range []struct {
+		name    string
+		servers []string
+		code    int
+		saved   bool
+	}{
+		{"a receipt that verifies", []string{answering("valid-pending.json")}, exitOK, true},
+		{"a forged receipt", []string{answering("inclusion-hash-bit-flipped.json")}, exitInvalid, false},
+		{"a server down", []string{down.URL}, exitUsage, false},
+		{"one server down, one answering", []string{down.URL, answering("valid-pending.json")}, exitUsage, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			args := []string{"stamp", "--digest", digest, "--dir", dir}
+			for _, s := range tt.servers {
+				args = append(args, "--server", s)
+			}
+			code, stdout, stderr := cli(t, args...)
+			if code != tt.code {
+				t.Fatalf("notary %s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, tt.code, stdout, stderr)
+			}
+			_, err := os.Stat(filepath.Join(dir, digest+".proof.json"))
+			if saved := err == nil; saved != tt.saved {
+				t.Errorf("proof saved: %v, want %v\n%s%s", saved, tt.saved, stdout, stderr)
+			}
+		})
+	}
 }
