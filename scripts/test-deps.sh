@@ -1,9 +1,10 @@
 #!/bin/sh
 # Installs what the tests need beyond Go, from Debian's packages, when it is missing:
 # gcc (SQLite through cgo), the OpenTimestamps reference implementation (interop tests,
-# run with /usr/bin/python3), chromium (the browser tests), openssl, osslsigncode and
-# jarsigner (the RFC 3161 clients of the TSA's tests) and the PostgreSQL server
-# (internal/pgtest). Does nothing when everything is there; `make test` runs it.
+# run with /usr/bin/python3), chromium and npm (the browser tests, which take axe-core from
+# npm into the user's cache directory), openssl, osslsigncode and jarsigner (the RFC 3161
+# clients of the TSA's tests) and the PostgreSQL server (internal/pgtest). Does nothing
+# when everything is there; `make test` runs it.
 set -eu
 
 missing=""
@@ -13,6 +14,7 @@ command -v gcc >/dev/null || missing="$missing gcc libc6-dev"
 command -v openssl >/dev/null || missing="$missing openssl"
 command -v osslsigncode >/dev/null || missing="$missing osslsigncode"
 command -v jarsigner >/dev/null || missing="$missing default-jdk-headless"
+command -v npm >/dev/null || missing="$missing npm"
 
 if [ -n "$missing" ]; then
 	if [ "$(id -u)" != 0 ]; then

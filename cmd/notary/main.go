@@ -48,6 +48,7 @@ func commandList() []command {
 		{"apikey", "create|list|revoke [NAME]", "manage the API keys of integrations", cmdAPIKey},
 		{"audit", "[flags]", "check every entry and hash of the stored log", cmdAudit},
 		{"migrate", "--data DIR --to postgres://…", "move a SQLite log into PostgreSQL, proving the root unchanged", cmdMigrate},
+		{"verify-page", "FILE.html", "write the verify page as one file that checks proofs offline", cmdVerifyPage},
 	}
 }
 
