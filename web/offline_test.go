@@ -2,156 +2,43 @@ package web
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/base64"
-	"flag"
-	"fmt"
 	"io/fs"
-	"os"
-	"path/filepath"
+	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
 )
 
-var update = flag.Bool("update", false, "rewrite static/verify-offline.html from the verify page")
-
-// offlineModules are the verify page's modules, each after those it imports.
-var offlineModules = []string{"sha256", "ots", "proof", "common", "verify-page"}
-
-var (
-	importLine  = regexp.MustCompile(`(?m)^import \{([^}]*)\} from "\./([a-z0-9-]+)\.js";\n`)
-	exportDecl  = regexp.MustCompile(`(?m)^export ((?:async )?function|const|class) ([A-Za-z_$][\w$]*)`)
-	servedPart  = regexp.MustCompile(`(?s)[ \t]*<!-- served -->.*?<!-- /served -->\n`)
-	offlinePart = regexp.MustCompile(`(?s)<!-- offline\n(.*?)[ \t]*offline -->\n`)
-)
-
-// buildOfflinePage makes static/verify-offline.html from the verify page: one file with its
-// stylesheet, its icon and its modules inlined (each module a function scope, its imports
-// the exports of those before it), under a Content-Security-Policy that lets it load and
-// send nothing. The parts of verify.html marked "served" are left out, and the part marked
-// "offline" put in.
-func buildOfflinePage(fsys fs.FS) ([]byte, error) {
-	read := func(name string) (string, error) {
-		b, err := fs.ReadFile(fsys, name)
-		return string(b), err
-	}
-	var script strings.Builder
-	script.WriteString("\n\"use strict\";\n")
-	for i, name := range offlineModules {
-		src, err := read("js/" + name + ".js")
-		if err != nil {
-			return nil, err
-		}
-		var bad error
-		src = importLine.ReplaceAllStringFunc(src, func(line string) string {
-			m := importLine.FindStringSubmatch(line)
-			if !strings.Contains(strings.Join(offlineModules[:i], " "), m[2]) {
-				bad = fmt.Errorf("js/%s.js imports %s.js, which is not inlined before it", name, m[2])
-			}
-			return "const {" + strings.ReplaceAll(m[1], " as ", ": ") + "} = " + moduleVar(m[2]) + ";\n"
-		})
-		if bad != nil {
-			return nil, bad
-		}
-		if strings.Contains(src, "import ") && regexp.MustCompile(`(?m)^import |\bimport\(`).MatchString(src) {
-			return nil, fmt.Errorf("js/%s.js has an import this page maker does not read", name)
-		}
-		var exports []string
-		for _, m := range exportDecl.FindAllStringSubmatch(src, -1) {
-			exports = append(exports, m[2])
-		}
-		src = exportDecl.ReplaceAllString(src, "$1 $2")
-		if regexp.MustCompile(`(?m)^export `).MatchString(src) {
-			return nil, fmt.Errorf("js/%s.js has an export this page maker does not read", name)
-		}
-		if i == len(offlineModules)-1 {
-			fmt.Fprintf(&script, "{\n// js/%s.js\n%s}\n", name, src)
-			continue
-		}
-		fmt.Fprintf(&script, "const %s = (() => {\n// js/%s.js\n%sreturn { %s };\n})();\n", moduleVar(name), name, src, strings.Join(exports, ", "))
-	}
-	js := script.String()
-	css, err := read("style.css")
-	if err != nil {
-		return nil, err
-	}
-	icon, err := read("icon.svg")
-	if err != nil {
-		return nil, err
-	}
-	page, err := read("verify.html")
-	if err != nil {
-		return nil, err
-	}
-	if strings.Contains(strings.ToLower(js), "</script") || strings.Contains(strings.ToLower(css), "</style") {
-		return nil, fmt.Errorf("a script or the stylesheet holds its own end tag")
-	}
-	hash := func(s string) string {
-		sum := sha256.Sum256([]byte(s))
-		return "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"
-	}
-	iconURL := "data:image/svg+xml;base64," + base64.StdEncoding.EncodeToString([]byte(icon))
-	csp := "default-src 'none'; script-src " + hash(js) + "; style-src " + hash("\n"+css) +
-		"; img-src data:; connect-src 'none'; worker-src 'none'; object-src 'none'; base-uri 'none'; form-action 'none'"
-	policy := regexp.MustCompile(`<meta http-equiv="Content-Security-Policy" content="[^"]*">`)
-	if len(policy.FindAllString(page, -1)) != 1 {
-		return nil, fmt.Errorf("verify.html has not one Content-Security-Policy")
-	}
-	page = policy.ReplaceAllLiteralString(page, `<meta http-equiv="Content-Security-Policy" content="`+csp+`">`)
-	for _, r := range []struct{ old, new string }{
-		{`<title>Verify a proof — notary</title>`, `<title>Verify a proof, offline — notary</title>`},
-		{`<link rel="icon" href="icon.svg" type="image/svg+xml">`, `<link rel="icon" href="` + iconURL + `" type="image/svg+xml">`},
-		{`<link rel="stylesheet" href="style.css">`, "<style>\n" + css + "</style>"},
-		{`<script type="module" src="js/verify-page.js"></script>`, `<script type="module">` + js + `</script>`},
-		{`<a class="brand" href="./"><img src="icon.svg" alt="" width="24" height="24"> notary</a>`,
-			`<span class="brand"><img src="` + iconURL + `" alt="" width="24" height="24"> notary</span>`},
-	} {
-		if strings.Count(page, r.old) != 1 {
-			return nil, fmt.Errorf("verify.html has %q %d times, want once", r.old, strings.Count(page, r.old))
-		}
-		page = strings.Replace(page, r.old, r.new, 1)
-	}
-	if !servedPart.MatchString(page) || !offlinePart.MatchString(page) {
-		return nil, fmt.Errorf("verify.html has no part marked served or offline")
-	}
-	page = servedPart.ReplaceAllString(page, "")
-	page = offlinePart.ReplaceAllString(page, "$1")
-	header := "<!-- notary's verify page, for use offline: made from web/static by `go test ./web -run TestOfflinePage -update`; do not edit. -->\n"
-	return []byte(strings.Replace(page, "<html", header+"<html", 1)), nil
-}
-
-func moduleVar(name string) string { return "module_" + strings.ReplaceAll(name, "-", "_") }
-
-// TestOfflinePage requires static/verify-offline.html to be what buildOfflinePage makes of
-// the pages as they are now (with -update, it rewrites it), and to need nothing else: no
-// reference to another file, and a policy that allows no request.
+// TestOfflinePage requires the offline verify page to need nothing beyond itself: no
+// reference to another file, and a policy that allows no request; and to be among the
+// pages, as a file the file server serves.
 func TestOfflinePage(t *testing.T) {
-	want, err := buildOfflinePage(os.DirFS("static"))
+	page, err := OfflineVerifyPage()
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join("static", "verify-offline.html")
-	if *update {
-		if err := os.WriteFile(path, want, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	got, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v: run go test ./web -run TestOfflinePage -update", err)
-	}
-	if !bytes.Equal(got, want) && !*update {
-		t.Fatalf("static/verify-offline.html is not made from the pages as they are: run go test ./web -run TestOfflinePage -update")
-	}
-	for _, ref := range regexp.MustCompile(`(?:src|href)="([^"#]*)"`).FindAllStringSubmatch(string(want), -1) {
+	for _, ref := range regexp.MustCompile(`(?:src|href)="([^"#]*)"`).FindAllStringSubmatch(string(page), -1) {
 		if !strings.HasPrefix(ref[1], "data:") && ref[1] != "" {
 			t.Errorf("the offline page refers to %q, which is not in it", ref[1])
 		}
 	}
 	for _, s := range []string{"connect-src 'none'", "default-src 'none'", "<nav", `href="lookup.html`, "<!-- offline", "served -->"} {
-		if bytes.Contains(want, []byte(s)) != strings.HasSuffix(s, "'none'") {
-			t.Errorf("the offline page has %q: %v", s, bytes.Contains(want, []byte(s)))
+		if bytes.Contains(page, []byte(s)) != strings.HasSuffix(s, "'none'") {
+			t.Errorf("the offline page has %q: %v", s, bytes.Contains(page, []byte(s)))
 		}
+	}
+	listed := false
+	err = fs.WalkDir(Pages(), ".", func(path string, d fs.DirEntry, err error) error {
+		listed = listed || path == OfflinePageName
+		return err
+	})
+	if err != nil || !listed {
+		t.Errorf("walking the pages: %v; %s listed: %v", err, OfflinePageName, listed)
+	}
+	rec := httptest.NewRecorder()
+	http.FileServerFS(Pages()).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/"+OfflinePageName, nil))
+	if rec.Code != http.StatusOK || !bytes.Equal(rec.Body.Bytes(), page) || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/html") {
+		t.Errorf("GET /%s: %d, %s, %d bytes; want 200, text/html, the page", OfflinePageName, rec.Code, rec.Header().Get("Content-Type"), rec.Body.Len())
 	}
 }

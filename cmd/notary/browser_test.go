@@ -24,7 +24,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -694,7 +693,7 @@ func TestBrowserStampVerify(t *testing.T) {
 	p.screenshot("5-verify-answer")
 
 	// The page saved for offline use, as its link saves it: the file notary verify-page writes.
-	offline, err := fs.ReadFile(web.Pages(), "verify-offline.html")
+	offline, err := web.OfflineVerifyPage()
 	if err != nil {
 		t.Fatal(err)
 	}

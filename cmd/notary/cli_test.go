@@ -73,6 +73,16 @@ func TestRunUsage(t *testing.T) {
 		{"dev on a taken port", []string{"dev", "--data", filepath.Join(dir, "dev-busy"), "--addr", taken}, exitUsage, nil, []string{"error: listen on " + taken, "--addr HOST:PORT", "make run ADDR="}},
 		{"dev on a taken btcd RPC port", []string{"dev", "--data", filepath.Join(dir, "dev-rpc-busy"), "--addr", "127.0.0.1:0", "--btcd-rpc", taken}, exitUsage, nil, []string{"error: starting btcd: btcdnode: the RPC address " + taken + " cannot be used", "hint: another process listens on " + taken + ": choose another --btcd-rpc"}},
 		{"apikey misspelt subcommand", []string{"apikey", "revok", "x", "--data", dir}, exitUsage, nil, []string{`unknown apikey subcommand "revok"`, `did you mean "revoke"?`}},
+		{"help lists tiles and monitor", []string{"help"}, exitOK, []string{"notary tiles export", "notary monitor", "Exit status of monitor"}, nil},
+		{"tiles without subcommand", []string{"tiles"}, exitUsage, nil, []string{"Usage:", "error: tiles needs a subcommand"}},
+		{"tiles unknown subcommand", []string{"tiles", "import"}, exitUsage, nil, []string{`error: unknown tiles subcommand "import"`}},
+		{"tiles export without dir", []string{"tiles", "export", "--data", dir}, exitUsage, nil, []string{"error: tiles export takes one directory"}},
+		{"tiles export without database", []string{"tiles", "export", "--data", dir, filepath.Join(dir, "out")}, exitUsage, nil, []string{"error: "}},
+		{"monitor without key", []string{"monitor", "--once", "http://127.0.0.1:1"}, exitUsage, nil, []string{"error: monitor needs --key", "hint: "}},
+		{"monitor bad key", []string{"monitor", "--key", "nonsense", "--once", "http://127.0.0.1:1"}, exitUsage, nil, []string{"error: --key"}},
+		{"monitor without URL", []string{"monitor", "--key", "x"}, exitUsage, nil, []string{"error: monitor takes one URL"}},
+		{"monitor bad URL", []string{"monitor", "--key", "notary.test/log+5eebc427+AYYa4W96Zvh8l1rOCdGjy80FoFazt85bT5EAcBKZcFx9", "--once", "ftp://x"}, exitUsage, nil, []string{"error: monitor: \"ftp://x\" is not an http or https URL"}},
+		{"monitor -h", []string{"monitor", "-h"}, exitOK, []string{"Usage:", "--state", "split view", "exits 6"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -11,7 +11,8 @@
 // complete), 1 an invalid, forged or untrusted proof, 2 a usage or I/O error, 3 pending
 // (verify: valid so far, resting on a log key you trust; upgrade: not complete yet; info: a
 // pending proof), 4 (verify) complete but its block not checked against any chain source,
-// 5 (verify) pending and signed only by the key it names.
+// 5 (verify) pending and signed only by the key it names, 6 (monitor) a split view, with
+// its evidence.
 package main
 
 import (
@@ -48,6 +49,8 @@ func commandList() []command {
 		{"apikey", "create|list|revoke [NAME]", "manage the API keys of integrations", cmdAPIKey},
 		{"audit", "[flags]", "check every entry and hash of the stored log", cmdAudit},
 		{"migrate", "--data DIR --to postgres://…", "move a SQLite log into PostgreSQL, proving the root unchanged", cmdMigrate},
+		{"tiles", "export [flags] DIR", "write the log's tlog-tiles to DIR, for a static mirror or CDN", cmdTiles},
+		{"monitor", "--key VKEY [flags] URL", "follow a log's checkpoints and anchors; stop on a split view", cmdMonitor},
 		{"verify-page", "FILE.html", "write the verify page as one file that checks proofs offline", cmdVerifyPage},
 	}
 }
@@ -97,6 +100,9 @@ Exit status of verify (the others: 0 done or complete, 1 invalid, 2 usage or I/O
   4  complete, but its block not checked against any chain source
   5  valid so far but pending, and signed only by the key it names itself (no --key)
 
+Exit status of monitor: 0 no split view, 1 the log published something invalid, 2 usage or
+I/O error, 6 split view: the log showed two histories (the evidence is on stdout).
+
 Run "notary COMMAND -h" (or "notary help COMMAND") for the flags of a command.
 `
 
@@ -108,6 +114,7 @@ const (
 	exitPending       = 3 // pending: valid so far, resting on a log key you trust (upgrade: not complete yet)
 	exitUnchecked     = 4 // verify: complete, its block not checked against any chain source
 	exitPendingOwnKey = 5 // verify: pending, and signed only by the key it names
+	exitSplitView     = 6 // monitor: the log showed two histories; the evidence is printed
 )
 
 // cliError is an error with an exit code and an optional hint for the user. A note is an

@@ -4,14 +4,13 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 
 	"github.com/notary-dev/notary/web"
 )
 
-// cmdVerifyPage writes the verify page as one self-contained HTML file (web's
-// verify-offline.html): opened from disk, with no network, it checks proofs as the served
+// cmdVerifyPage writes the verify page as one self-contained HTML file
+// (web.OfflineVerifyPage): opened from disk, with no network, it checks proofs as the served
 // page does. "-" writes it to stdout.
 func cmdVerifyPage(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	flags := newFlagSet("verify-page", "FILE.html (or - for stdout)", stderr)
@@ -22,7 +21,7 @@ func cmdVerifyPage(ctx context.Context, args []string, stdout, stderr io.Writer)
 		flags.Usage()
 		return usageError("verify-page takes one file name (or - for stdout)")
 	}
-	page, err := fs.ReadFile(web.Pages(), "verify-offline.html")
+	page, err := web.OfflineVerifyPage()
 	if err != nil {
 		return err
 	}

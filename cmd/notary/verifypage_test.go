@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,11 +11,11 @@ import (
 )
 
 // TestVerifyPageCommand checks that notary verify-page writes the self-contained verify page
-// (web's verify-offline.html) to a file or to stdout, and refuses anything else with exit 2.
+// (web.OfflineVerifyPage) to a file or to stdout, and refuses anything else with exit 2.
 // TestBrowserOfflinePage opens what it writes, from disk and offline.
 func TestVerifyPageCommand(t *testing.T) {
 	t.Parallel()
-	want, err := fs.ReadFile(web.Pages(), "verify-offline.html")
+	want, err := web.OfflineVerifyPage()
 	if err != nil {
 		t.Fatal(err)
 	}
