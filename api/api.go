@@ -69,6 +69,10 @@ type Config struct {
 	// ForwardKey, shared by the processes of one log, authenticates the client address of
 	// a submission another process forwards to this one (see Forward).
 	ForwardKey []byte
+	// TileEntries serves the log's entry bundles (/log/tile/entries/…) besides its hash
+	// tiles. A bundle holds every entry's digest, so a log publishes them only if its
+	// operator chooses to.
+	TileEntries bool
 	// TSA, if set, signs the RFC 3161 time-stamp tokens of POST /tsa.
 	TSA *tsa.Signer
 	// Shutdown, once closed, ends every long poll at once, with the current answer, so
@@ -174,6 +178,8 @@ func New(cfg Config) http.Handler {
 	get(v1, "/keys", h.keys)
 	get(v1, "/status", h.status)
 	get(v1, "/openapi.json", h.openapi)
+	get(e, logCheckpointPath, h.logCheckpoint)
+	get(e, logTilePath, h.logTile)
 	registerOpenTimestamps(e, cfg, acc)
 	registerTSA(e, cfg, acc, m)
 	if cfg.Pages != nil {
@@ -208,12 +214,16 @@ func get(r router, path string, h echo.HandlerFunc) {
 	r.HEAD(path, h)
 }
 
-// wholeSegments answers 404 for a path whose parameters take more than one segment: Echo
-// gives a route's last parameter the rest of the path, so /v1/timestamps/X/extra would
-// otherwise be a lookup of the digest "X/extra".
+// wholeSegments answers 404 for a path whose named parameters take more than one segment:
+// Echo gives a route's last parameter the rest of the path, so /v1/timestamps/X/extra would
+// otherwise be a lookup of the digest "X/extra". A wildcard (*) takes the rest on purpose.
 func wholeSegments(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		for _, v := range c.ParamValues() {
+		names := c.ParamNames()
+		for i, v := range c.ParamValues() {
+			if i < len(names) && names[i] == "*" {
+				continue
+			}
 			if strings.Contains(v, "/") {
 				return apiError(codeNotFound, "no such endpoint")
 			}
@@ -452,7 +462,7 @@ func waitParams(c echo.Context) (time.Duration, service.Status, error) {
 }
 
 func (h *handlers) checkpoint(c echo.Context) error {
-	return c.Blob(http.StatusOK, "text/plain; charset=utf-8", h.svc.LatestCheckpoint().Note)
+	return c.Blob(http.StatusOK, "text/plain; charset=utf-8", h.publishedCheckpoint().Note)
 }
 
 // parseCount parses a non-negative decimal integer written canonically: digits only, no

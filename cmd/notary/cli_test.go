@@ -36,6 +36,16 @@ func TestRunUsage(t *testing.T) {
 		{"wallet without database", []string{"wallet", "--data", dir}, exitUsage, []string{"error: no notary database at " + filepath.Join(dir, "notary.db"), "hint: "}},
 		{"serve bad network", []string{"serve", "--data", filepath.Join(dir, "serve"), "--addr", "127.0.0.1:0", "--network", "moonnet"}, exitUsage, []string{`error: --network "moonnet"`}},
 		{"serve bad public URL", []string{"serve", "--data", filepath.Join(dir, "serve"), "--addr", "127.0.0.1:0", "--public-url", "notary.example"}, exitUsage, []string{`error: --public-url: service "notary.example" is not an http or https URL`}},
+		{"help lists tiles and monitor", []string{"help"}, exitOK, []string{"notary tiles export", "notary monitor", "Exit status of monitor"}},
+		{"tiles without subcommand", []string{"tiles"}, exitUsage, []string{"Usage:", "error: tiles needs a subcommand"}},
+		{"tiles unknown subcommand", []string{"tiles", "import"}, exitUsage, []string{`error: unknown tiles subcommand "import"`}},
+		{"tiles export without dir", []string{"tiles", "export", "--data", dir}, exitUsage, []string{"error: tiles export takes one directory"}},
+		{"tiles export without database", []string{"tiles", "export", "--data", dir, filepath.Join(dir, "out")}, exitUsage, []string{"error: "}},
+		{"monitor without key", []string{"monitor", "--once", "http://127.0.0.1:1"}, exitUsage, []string{"error: monitor needs --key", "hint: "}},
+		{"monitor bad key", []string{"monitor", "--key", "nonsense", "--once", "http://127.0.0.1:1"}, exitUsage, []string{"error: --key"}},
+		{"monitor without URL", []string{"monitor", "--key", "x"}, exitUsage, []string{"error: monitor takes one URL"}},
+		{"monitor bad URL", []string{"monitor", "--key", "notary.test/log+5eebc427+AYYa4W96Zvh8l1rOCdGjy80FoFazt85bT5EAcBKZcFx9", "--once", "ftp://x"}, exitUsage, []string{"error: monitor: \"ftp://x\" is not an http or https URL"}},
+		{"monitor -h", []string{"monitor", "-h"}, exitOK, []string{"Usage:", "--state", "split view", "exits 6"}},
 		{"serve bad node URL", []string{"serve", "--data", filepath.Join(dir, "serve"), "--node", "::nonsense"}, exitUsage, []string{"error: --node"}},
 	}
 	for _, tt := range tests {

@@ -138,6 +138,8 @@ type stackOptions struct {
 	db       string // the --db value; default the SQLite file of the chain's data directory
 	// forceWriter writes the log without waiting to be elected (PostgreSQL).
 	forceWriter bool
+	// tilesEntries publishes the entry bundles (serve --tiles-entries).
+	tilesEntries bool
 }
 
 // stores are the databases the end-to-end tests that run on each give a stack: the
@@ -175,6 +177,7 @@ func startStack(t *testing.T, c *chain, o stackOptions) *running {
 		},
 	}
 	f.forceWriter = o.forceWriter
+	f.tilesEntries = o.tilesEntries
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, cancel := context.WithCancel(context.Background())

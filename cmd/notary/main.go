@@ -12,12 +12,14 @@
 //	notary apikey  create|list|revoke [flags] [NAME]  manage the API keys of integrations
 //	notary audit   [flags]                  check every entry and hash of the stored log
 //	notary migrate --data DIR --to URL      move a SQLite log into PostgreSQL, same root
+//	notary tiles export [flags] DIR         write the log's tlog-tiles for a static mirror
+//	notary monitor [flags] URL              follow a log's checkpoints; stop on a split view
 //	notary verify-page FILE.html            write the verify page as one file, for use offline
 //
 // Exit codes: 0 success, 1 an invalid, forged or untrusted proof, 2 a usage or I/O error,
 // 3 pending (verify: valid so far, resting on a log key you trust; upgrade: not complete
 // yet), 4 (verify) complete but its block not checked against any chain source, 5 (verify)
-// pending and signed only by the key it names.
+// pending and signed only by the key it names, 6 (monitor) a split view, with its evidence.
 package main
 
 import (
@@ -44,6 +46,8 @@ Usage:
   notary apikey  create|list|revoke [NAME]       manage the API keys of integrations
   notary audit   [flags]                         check every entry and hash of the stored log
   notary migrate --data DIR --to postgres://…    move a SQLite log into PostgreSQL, proving the root unchanged
+  notary tiles export [flags] DIR                write the log's tlog-tiles to DIR, for a static mirror or CDN
+  notary monitor --key VKEY [flags] URL          follow a log's checkpoints and anchors; stop on a split view
   notary verify-page FILE.html                   write the verify page as one file, to check proofs offline
 
 Examples:
@@ -65,6 +69,9 @@ Exit status of verify (of the others: 0 success, 1 invalid, 2 usage or I/O error
   4  complete, but its block not checked against any chain source
   5  valid so far but pending, and signed only by the key it names itself (no --key)
 
+Exit status of monitor: 0 no split view, 1 the log published something invalid, 2 usage or
+I/O error, 6 split view: the log showed two histories (the evidence is on stdout).
+
 Run "notary COMMAND -h" for the flags of a command.
 `
 
@@ -76,6 +83,7 @@ const (
 	exitPending       = 3 // pending: valid so far, resting on a log key you trust (upgrade: not complete yet)
 	exitUnchecked     = 4 // verify: complete, its block not checked against any chain source
 	exitPendingOwnKey = 5 // verify: pending, and signed only by the key it names
+	exitSplitView     = 6 // monitor: the log showed two histories; the evidence is printed
 )
 
 // cliError is an error with an exit code and an optional hint for the user. A note is an
@@ -110,17 +118,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 	commands := map[string]func(context.Context, []string, io.Writer, io.Writer) error{
-		"serve":   cmdServe,
-		"dev":     cmdDev,
-		"stamp":   cmdStamp,
-		"upgrade": cmdUpgrade,
-		"verify":  cmdVerify,
-		"info":    cmdInfo,
-		"wallet":  cmdWallet,
-		"apikey":  cmdAPIKey,
-		"audit":   cmdAudit,
-		"migrate": cmdMigrate,
-
+		"serve":       cmdServe,
+		"dev":         cmdDev,
+		"stamp":       cmdStamp,
+		"upgrade":     cmdUpgrade,
+		"verify":      cmdVerify,
+		"info":        cmdInfo,
+		"wallet":      cmdWallet,
+		"apikey":      cmdAPIKey,
+		"audit":       cmdAudit,
+		"migrate":     cmdMigrate,
+		"tiles":       cmdTiles,
+		"monitor":     cmdMonitor,
 		"verify-page": cmdVerifyPage,
 	}
 	cmd, ok := commands[args[0]]

@@ -36,9 +36,11 @@ type serveFlags struct {
 	// forceWriter makes a process on PostgreSQL write the log without waiting to be
 	// elected, deposing any other writer: tests use it to force two writers at once.
 	forceWriter bool
-	anchor      anchorFlags
-	api         apiFlags
-	tsa         tsaFlags
+	// tilesEntries publishes the entry bundles of the log's tiles.
+	tilesEntries bool
+	anchor       anchorFlags
+	api          apiFlags
+	tsa          tsaFlags
 }
 
 // apiFlags are the settings of the API that serve takes. The dev stack does not register
@@ -122,12 +124,14 @@ func (f *apiFlags) config() (api.Limits, []*net.IPNet, bool, error) {
 
 func (f *serveFlags) register(fs interface {
 	StringVar(*string, string, string, string)
+	BoolVar(*bool, string, bool, string)
 }, defaultData string) {
 	fs.StringVar(&f.addr, "addr", "127.0.0.1:8080", "listen on `HOST:PORT`")
 	fs.StringVar(&f.data, "data", defaultData, "state `DIR`: keys (0600), the SQLite database unless --db")
 	fs.StringVar(&f.db, "db", "", dbFlagUsage)
 	fs.StringVar(&f.origin, "origin", "", "the log's `NAME` in checkpoints (default: the key's name, or notary.localhost/log for a new key)")
 	fs.StringVar(&f.publicURL, "public-url", "", "the `URL` proofs name for upgrades (default: http://ADDR)")
+	fs.BoolVar(&f.tilesEntries, "tiles-entries", false, "publish the log's entry bundles at /log/tile/entries/N (every entry's digest, time and nonce) besides its hash tiles")
 	f.tsa.register(fs)
 }
 
