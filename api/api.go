@@ -170,6 +170,7 @@ func New(cfg Config) http.Handler {
 	v1.POST("/timestamps", h.submit)
 	v1.POST("/timestamps/batch", h.submitBatch)
 	get(v1, "/timestamps/:digest", h.lookup)
+	get(v1, "/timestamps/:digest/proof", h.proof)
 	get(v1, "/entries/:index", h.entry)
 	get(v1, "/checkpoint", h.checkpoint)
 	get(v1, "/proofs/inclusion", h.inclusion)
@@ -394,6 +395,38 @@ func (h *handlers) lookup(c echo.Context) error {
 		return apiError(codeNotFound, "digest %s was never submitted here", d)
 	}
 	return h.timestamp(c, index, wait, since)
+}
+
+// proof is GET /v1/timestamps/{digest}/proof: the proof document alone, as notary stamp
+// saves it (FILE.proof.json) and every verifier reads it: pending at first, complete once
+// the digest's status is confirmed.
+func (h *handlers) proof(c echo.Context) error {
+	d, err := notary.ParseDigest(c.Param("digest"))
+	if err != nil {
+		return apiError(codeBadDigest, "%v", err)
+	}
+	ctx := c.Request().Context()
+	index, ok, err := h.svc.IndexOf(ctx, d)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return apiError(codeNotFound, "digest %s was never submitted here", d)
+	}
+	ts, err := h.svc.TimestampAt(ctx, index)
+	if err != nil {
+		return err
+	}
+	if ts.Proof == nil {
+		c.Response().Header().Set("Retry-After", "1")
+		return apiError(codeBusy, "no signed checkpoint includes digest %s yet; ask again in a second", d)
+	}
+	data, err := notary.MarshalProof(ts.Proof)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("Content-Disposition", `attachment; filename="`+d.String()+`.proof.json"`)
+	return c.JSONBlob(http.StatusOK, data)
 }
 
 func (h *handlers) entry(c echo.Context) error {

@@ -61,7 +61,7 @@ func TestExampleConfig(t *testing.T) {
 	f.anchor.register(fs)
 	f.api.register(fs)
 	path := filepath.Join("..", "..", "contrib", "notary.conf")
-	values, err := readConfigFile(path, fs)
+	values, err := readConfigFile(path, fs, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -60,15 +60,15 @@ type monitorState struct {
 
 func cmdMonitor(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("monitor", "--key VKEY [flags] URL", stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, monitorUsage) }
+	fs.Usage = func() { fmt.Fprint(fs.Output(), monitorUsage) }
 	key := fs.String("key", "", "the log key `VKEY` to trust")
 	statePath := fs.String("state", "notary-monitor.json", "the state `FILE`")
 	once := fs.Bool("once", false, "check once and exit")
 	interval := fs.Duration("interval", time.Minute, "time between checks")
-	urls, err := parseInterspersed(fs, args)
-	if err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	urls := fs.Args()
 	if err := applyConfig(fs, ""); err != nil {
 		return err
 	}

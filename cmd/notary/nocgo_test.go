@@ -207,8 +207,3 @@ func TestVerifierBuildRefusesDatabaseCommands(t *testing.T) {
 		t.Errorf("notary version in the full build: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }
-
-func fileExists(path string) bool {
-	_, err := os.Stat(path)
-	return err == nil
-}

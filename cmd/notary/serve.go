@@ -213,9 +213,9 @@ func runStack(ctx context.Context, f serveFlags, btc anchor.Node, log *slog.Logg
 	}
 	defer head.Close()
 
-	ln, err := net.Listen("tcp", f.addr)
+	ln, err := listen(f.addr)
 	if err != nil {
-		return usageError("listen on %s: %v", f.addr, err)
+		return err
 	}
 	url := f.publicURL
 	if url == "" {
@@ -322,6 +322,28 @@ func loadOrCreateWebhookKey(path string) (ed25519.PrivateKey, error) {
 		return nil, usageError("%s is not a notary webhook key file", path)
 	}
 	return ed25519.NewKeyFromSeed(seed), nil
+}
+
+// listen listens on addr (--addr); a taken address is an error naming the flag.
+func listen(addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		e := &cliError{code: exitUsage, err: fmt.Errorf("listen on %s: %v", addr, err)}
+		if errors.Is(err, syscall.EADDRINUSE) {
+			e.hint = "another process listens on " + addr + ": stop it, or choose another address with --addr HOST:PORT (make run ADDR=127.0.0.1:9090)"
+		}
+		return nil, e
+	}
+	return ln, nil
+}
+
+// checkListen reports, as listen does, whether addr can be listened on now.
+func checkListen(addr string) error {
+	ln, err := listen(addr)
+	if err != nil {
+		return err
+	}
+	return ln.Close()
 }
 
 // chainView shows the anchorer to the API.

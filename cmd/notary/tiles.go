@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -41,26 +40,31 @@ Examples:
 `
 
 func cmdTiles(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 {
 		fmt.Fprint(stderr, tilesUsage)
-		if len(args) == 0 {
-			return &cliError{code: exitUsage, err: errors.New("tiles needs a subcommand: export")}
-		}
-		return flag.ErrHelp
+		return &cliError{code: exitUsage, err: errors.New("tiles needs a subcommand: export")}
 	}
-	if args[0] != "export" {
-		return &cliError{code: exitUsage, err: fmt.Errorf("unknown tiles subcommand %q", args[0]), hint: `run "notary tiles help"`}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		return helpText(tilesUsage)
+	case "export":
+	default:
+		hint := `run "notary tiles help"`
+		if near := nearest(args[0], []string{"export"}); near != "" {
+			hint = fmt.Sprintf("did you mean %q? (%s)", near, hint)
+		}
+		return &cliError{code: exitUsage, err: fmt.Errorf("unknown tiles subcommand %q", args[0]), hint: hint}
 	}
 	fs := newFlagSet("tiles export", "[flags] DIR", stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, tilesUsage) }
+	fs.Usage = func() { fmt.Fprint(fs.Output(), tilesUsage) }
 	data := fs.String("data", "notary-data", "the service's data `DIR`")
 	dbFlag := fs.String("db", "", dbFlagUsage)
 	entries := fs.Bool("entries", false, "write the entry bundles too")
 	quiet := fs.Bool("q", false, "print nothing on success")
-	dirs, err := parseInterspersed(fs, args[1:])
-	if err != nil {
+	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
+	dirs := fs.Args()
 	if err := applyConfig(fs, ""); err != nil {
 		return err
 	}
