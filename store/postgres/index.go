@@ -131,13 +131,19 @@ func readIndexChunk(ctx context.Context, tx pgx.Tx, from, through int64) ([]inde
 
 // lookupDigests finds the digests $2, of keys $1, in the index: for each one found, its
 // position in $2 (from 1) and its first entry. A key's entries are confirmed by reading
-// their digest in the entry: a key of another digest is not a match.
-const lookupDigests = `SELECT q.ord, min(d.idx)
+// their digest in the entry: a key of another digest is not a match. Each digest is looked
+// up on its own (LATERAL), so that the plan is an index probe per digest whatever the
+// planner believes of the table: a join of the digests with the table may be planned as a
+// scan of all of it, as it was once, at about 2 ms a query on a small log.
+const lookupDigests = `SELECT q.ord, f.idx
 FROM unnest($1::bigint[], $2::bytea[]) WITH ORDINALITY AS q(key, digest, ord)
-JOIN digests AS d ON d.key = q.key
-CROSS JOIN LATERAL (SELECT first, data FROM entry_batches WHERE first <= d.idx ORDER BY first DESC LIMIT 1) AS e
-WHERE substring(e.data FROM ((d.idx - e.first) * 56 + 1)::integer FOR 32) = q.digest
-GROUP BY q.ord`
+CROSS JOIN LATERAL (
+	SELECT min(d.idx) AS idx
+	FROM digests AS d
+	CROSS JOIN LATERAL (SELECT first, data FROM entry_batches WHERE first <= d.idx ORDER BY first DESC LIMIT 1) AS e
+	WHERE d.key = q.key AND substring(e.data FROM ((d.idx - e.first) * 56 + 1)::integer FOR 32) = q.digest
+) AS f
+WHERE f.idx IS NOT NULL`
 
 // LookupDigests sets indexes[k] to the index of the first entry of digests[k] in the
 // digest index, or -1, with one query. A digest whose key is not in the index costs one

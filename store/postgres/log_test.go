@@ -786,3 +786,51 @@ func TestDigestKey(t *testing.T) {
 		}
 	}
 }
+
+// TestLookupPlanProbesIndex holds the digest lookup to an index probe per digest, as the
+// planner's generic plan (the one a prepared statement settles on) too, on a table it has
+// no statistics of: a plan that scans the digest index's table costs every lookup the
+// whole table.
+func TestLookupPlanProbesIndex(t *testing.T) {
+	db, _ := openTest(t)
+	ctx := context.Background()
+	entries, hashes := fakeBatch(0, 5000)
+	if err := db.AppendEntries(ctx, entries, hashes); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.IndexDigests(ctx, 5000); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := db.pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, `SET plan_cache_mode = force_generic_plan`); err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Exec(ctx, `RESET plan_cache_mode`)
+	if _, err := conn.Exec(ctx, `PREPARE lookup_plan(bigint[], bytea[]) AS `+lookupDigests); err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Exec(ctx, `DEALLOCATE lookup_plan`)
+	rows, err := conn.Query(ctx, `EXPLAIN EXECUTE lookup_plan('{1,2,3}', '{"\\x00","\\x01","\\x02"}')`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var plan []string
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, line)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Join(plan, "\n")
+	if strings.Contains(text, "Seq Scan on digests") || !strings.Contains(text, "digests_key") {
+		t.Errorf("the lookup is not planned as a probe of digests_key per digest:\n%s", text)
+	}
+}
