@@ -381,7 +381,7 @@ func waitParams(c echo.Context) (time.Duration, service.Status, error) {
 }
 
 func (h *handlers) checkpoint(c echo.Context) error {
-	return c.Blob(http.StatusOK, "text/plain; charset=utf-8", h.svc.LatestCheckpoint().Note)
+	return c.Blob(http.StatusOK, "text/plain; charset=utf-8", h.svc.PublishedCheckpoint().Note)
 }
 
 // parseCount parses a non-negative decimal integer written canonically: digits only, no

@@ -16,6 +16,7 @@ import (
 
 	"github.com/notary-dev/notary/merkle"
 	"github.com/notary-dev/notary/service"
+	"github.com/notary-dev/notary/witness"
 )
 
 // InclusionView is the answer to GET /v1/proofs/inclusion.
@@ -67,6 +68,18 @@ type StatusView struct {
 	// far this process's view of the log trails the database (zeros on the writer).
 	Writer      *WriterView     `json:"writer"`
 	FollowerLag FollowerLagView `json:"follower_lag"`
+	// Witnesses is the writer's view of its witnesses; absent without witnesses, and on a
+	// follower.
+	Witnesses *WitnessesView `json:"witnesses,omitempty"`
+}
+
+// WitnessesView is what the writer knows of its witnesses: the quorum it requires, the size
+// of the latest checkpoint a quorum cosigned (-1: none since it started), and each
+// witness's latest cosigned size and latest failure.
+type WitnessesView struct {
+	Quorum       int              `json:"quorum"`
+	CosignedSize int64            `json:"cosigned_size"`
+	Witnesses    []witness.Status `json:"witnesses"`
 }
 
 // FollowerLagView is how far a follower's view of the log trails the database: entries
@@ -257,6 +270,12 @@ func (h *handlers) status(c echo.Context) error {
 	}
 	entries, age := h.svc.FollowerLag()
 	v.FollowerLag = FollowerLagView{Entries: entries, Seconds: age.Seconds()}
+	if ws, quorum := h.svc.Witnesses(); ws != nil {
+		v.Witnesses = &WitnessesView{Quorum: quorum, CosignedSize: -1, Witnesses: ws}
+		if c, ok := h.svc.CosignedCheckpoint(); ok {
+			v.Witnesses.CosignedSize = c.Size
+		}
+	}
 	if w := h.cfg.Webhooks; w != nil {
 		if pending, failed, err := w.store.WebhookCounts(ctx); err == nil {
 			v.Webhooks = &WebhookCountsView{Pending: pending, Failed: failed}

@@ -109,6 +109,26 @@ func (m *metrics) serve(c echo.Context) error {
 	x.gauge("notary_checkpoint_size", "Size of the latest signed checkpoint.", float64(cp.Size))
 	x.gauge("notary_checkpoint_age_seconds", "Seconds since the latest checkpoint was signed (or loaded at start).",
 		max(time.Since(svc.CheckpointTime()).Seconds(), 0))
+	if ws, quorum := svc.Witnesses(); ws != nil {
+		cosigned := int64(-1)
+		if c, ok := svc.CosignedCheckpoint(); ok {
+			cosigned = c.Size
+		}
+		x.gauge("notary_witness_quorum", "How many witnesses must cosign a checkpoint for it to be published cosigned.", float64(quorum))
+		x.gauge("notary_cosigned_checkpoint_size", "Size of the latest checkpoint a quorum of witnesses cosigned (-1: none yet).", float64(cosigned))
+		x.family("notary_witness_cosigned_size", "gauge", "Size of the latest checkpoint each witness cosigned (-1: none since the start).")
+		for _, w := range ws {
+			x.sample("notary_witness_cosigned_size", float64(w.CosignedSize), "witness", w.Name)
+		}
+		x.family("notary_witness_failing", "gauge", "1 if the latest request to the witness failed.")
+		for _, w := range ws {
+			failing := 0.0
+			if w.Error != "" {
+				failing = 1
+			}
+			x.sample("notary_witness_failing", failing, "witness", w.Name)
+		}
+	}
 
 	if chain := m.cfg.Chain; chain != nil {
 		counts := map[service.AnchorStatus]int{}

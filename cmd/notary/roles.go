@@ -20,6 +20,7 @@ import (
 	"github.com/notary-dev/notary/service"
 	"github.com/notary-dev/notary/store/postgres"
 	"github.com/notary-dev/notary/web"
+	"github.com/notary-dev/notary/witness"
 )
 
 // node is one notary process, with what its roles share: keys, database, HTTP server.
@@ -42,6 +43,7 @@ type node struct {
 	shutdown         chan struct{}
 	handler          *atomic.Pointer[http.Handler]
 	forwardKey       []byte
+	witnesses        *witness.Pool // nil without witnesses; only the writer talks to them
 
 	role *role // the role being played; only the goroutine of runStack changes it
 }
@@ -204,7 +206,7 @@ func (n *node) parts(ctx context.Context, svc *service.Service) (*anchor.Anchore
 func (n *node) startWriter(ctx context.Context) (*role, error) {
 	svc, err := service.New(ctx, service.Config{
 		Signer: n.signer, Verifier: n.vkey, Store: n.db, SignedHead: n.head, ServiceURL: n.url,
-		Logger: n.log.With("part", "log"),
+		Witnesses: n.witnesses, Logger: n.log.With("part", "log"),
 	})
 	if err != nil {
 		return nil, err

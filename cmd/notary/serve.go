@@ -38,6 +38,7 @@ type serveFlags struct {
 	forceWriter bool
 	anchor      anchorFlags
 	api         apiFlags
+	witness     witnessFlags
 }
 
 // apiFlags are the settings of the API that serve takes. The dev stack does not register
@@ -171,6 +172,10 @@ func runStack(ctx context.Context, f serveFlags, btc anchor.Node, log *slog.Logg
 	if err != nil {
 		return err
 	}
+	witnesses, err := f.witness.pool(log.With("part", "witness"))
+	if err != nil {
+		return err
+	}
 	webhookKey, err := loadOrCreateWebhookKey(filepath.Join(f.data, "webhook.key"))
 	if err != nil {
 		return err
@@ -230,7 +235,7 @@ func runStack(ctx context.Context, f serveFlags, btc anchor.Node, log *slog.Logg
 		f: f, btc: btc, log: log, signer: signer, vkey: vkey, webhookKey: webhookKey,
 		db: db, head: head, url: url, limits: limits, proxies: proxies,
 		privateCallbacks: privateCallbacks, shutdown: shutdown, handler: &handler,
-		forwardKey: forwardKey(signer),
+		forwardKey: forwardKey(signer), witnesses: witnesses,
 	}
 	var failed error
 	if pg, ok := db.(*postgres.DB); ok && !f.forceWriter {
@@ -324,6 +329,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	f.register(fs, "notary-data")
 	f.anchor.register(fs)
 	f.api.register(fs)
+	f.witness.register(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

@@ -1,0 +1,104 @@
+package service
+
+import (
+	"context"
+	"time"
+
+	"github.com/notary-dev/notary/merkle"
+	"github.com/notary-dev/notary/notary"
+	"github.com/notary-dev/notary/witness"
+)
+
+// witnessRetry is how long the writer waits before it sends a checkpoint that its
+// witnesses did not cosign to them again, when the log has not grown meanwhile.
+const witnessRetry = 5 * time.Second
+
+// PublishedCheckpoint returns the checkpoint the log publishes (GET /v1/checkpoint). Without
+// witnesses it is the latest signed checkpoint. With witnesses (Config.Witnesses) it is the
+// latest checkpoint the writer sent to them: with their cosignature lines appended to the
+// log's signature when a quorum cosigned it, and as the log signed it when not, so that the
+// log goes on without its witnesses (and /v1/status says which failed). Until the first
+// round of witnessing ends, it is the latest signed checkpoint. Its size never decreases.
+func (s *Service) PublishedCheckpoint() notary.Checkpoint {
+	if p := s.published.Load(); p != nil {
+		return *p
+	}
+	return s.LatestCheckpoint()
+}
+
+// CosignedCheckpoint returns the latest checkpoint that a quorum of witnesses cosigned, and
+// false if there is none (no witnesses, or none has cosigned since this process started).
+func (s *Service) CosignedCheckpoint() (notary.Checkpoint, bool) {
+	if c := s.cosigned.Load(); c != nil {
+		return *c, true
+	}
+	return notary.Checkpoint{}, false
+}
+
+// Witnesses returns what the writer knows of each witness and the quorum it requires;
+// nil and 0 without witnesses.
+func (s *Service) Witnesses() ([]witness.Status, int) {
+	if s.cfg.Witnesses == nil {
+		return nil, 0
+	}
+	return s.cfg.Witnesses.Status(), s.cfg.Witnesses.Quorum()
+}
+
+// proofCheckpoint returns the checkpoint in which a pending proof of the entry at index is
+// given: the latest cosigned one if it covers the entry, else the latest signed one.
+func (s *Service) proofCheckpoint(index int64) notary.Checkpoint {
+	if c := s.cosigned.Load(); c != nil && index < c.Size {
+		return *c
+	}
+	return s.LatestCheckpoint()
+}
+
+// runWitnesses sends every new checkpoint to the witnesses until ctx is done, one round at
+// a time: the newest checkpoint when a round ends is the next one sent, and one that was
+// not cosigned is sent again after witnessRetry if the log has not grown.
+func (s *Service) runWitnesses(ctx context.Context) {
+	prove := func(_ context.Context, old, new int64) ([]merkle.Hash, error) {
+		return merkle.ConsistencyProof(old, new, s.store)
+	}
+	var tried *notary.Checkpoint // the checkpoint of the last round
+	var retry <-chan time.Time
+	for {
+		changed := s.signed.wait()
+		if cp := s.checkpoint.Load(); cp != tried {
+			tried = cp
+			if s.witnessRound(ctx, *cp, prove) {
+				retry = nil
+			} else {
+				retry = time.After(witnessRetry)
+			}
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-changed:
+		case <-retry:
+			tried, retry = nil, nil
+		}
+	}
+}
+
+// witnessRound has cp cosigned and publishes it, cosigned or, failing a quorum, as signed.
+// It reports whether a quorum cosigned it.
+func (s *Service) witnessRound(ctx context.Context, cp notary.Checkpoint, prove witness.Prover) bool {
+	out, err := s.cfg.Witnesses.Cosign(ctx, cp, prove)
+	ok := err == nil
+	if !ok {
+		if ctx.Err() != nil {
+			return false
+		}
+		s.cfg.Logger.Warn("publishing the checkpoint without a quorum of cosignatures", "size", cp.Size, "err", err)
+		out = cp
+	} else {
+		s.cosigned.Store(&out)
+	}
+	if p := s.published.Load(); p == nil || p.Size <= out.Size {
+		s.published.Store(&out)
+	}
+	return ok
+}
