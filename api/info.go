@@ -51,6 +51,10 @@ type KeysView struct {
 	// WebhookKey is the base64 Ed25519 public key of webhook signatures; null when the
 	// server sends no webhooks.
 	WebhookKey *string `json:"webhook_key"`
+	// WitnessKeys are the cosignature/v1 verifier keys of the witnesses the log sends its
+	// checkpoints to, and WitnessQuorum how many must cosign one; absent without witnesses.
+	WitnessKeys   []string `json:"witness_keys,omitempty"`
+	WitnessQuorum int      `json:"witness_quorum,omitempty"`
 }
 
 // StatusView is the answer to GET /v1/status: the service at a glance.
@@ -228,6 +232,7 @@ func (h *handlers) anchorViews(limit int) []AnchorView {
 
 func (h *handlers) keys(c echo.Context) error {
 	v := KeysView{Origin: h.svc.Origin(), LogKey: h.svc.VerifierKey()}
+	v.WitnessKeys, v.WitnessQuorum = h.svc.WitnessKeys()
 	if verifier, err := note.NewVerifier(v.LogKey); err == nil {
 		v.KeyID = fmt.Sprintf("%08x", verifier.KeyHash())
 	}

@@ -36,12 +36,21 @@ func (s *Service) CosignedCheckpoint() (notary.Checkpoint, bool) {
 }
 
 // Witnesses returns what the writer knows of each witness and the quorum it requires;
-// nil and 0 without witnesses.
+// nil and 0 without witnesses, and on a follower.
 func (s *Service) Witnesses() ([]witness.Status, int) {
-	if s.cfg.Witnesses == nil {
+	if s.cfg.Witnesses == nil || s.follower {
 		return nil, 0
 	}
 	return s.cfg.Witnesses.Status(), s.cfg.Witnesses.Quorum()
+}
+
+// WitnessKeys returns the verifier keys of the witnesses and the quorum they make; nil and
+// 0 without witnesses.
+func (s *Service) WitnessKeys() ([]string, int) {
+	if s.cfg.Witnesses == nil {
+		return nil, 0
+	}
+	return s.cfg.Witnesses.Keys(), s.cfg.Witnesses.Quorum()
 }
 
 // proofCheckpoint returns the checkpoint in which a pending proof of the entry at index is

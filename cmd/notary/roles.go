@@ -252,7 +252,8 @@ const writerURLCache = 500 * time.Millisecond
 // anchors as the writer saves them, submissions forwarded to the writer.
 func (n *node) startFollower(ctx context.Context, pg *postgres.DB) (*role, error) {
 	svc, err := service.NewFollower(ctx, service.Config{
-		Signer: n.signer, Verifier: n.vkey, Store: n.db, ServiceURL: n.url, Logger: n.log.With("part", "log"),
+		Signer: n.signer, Verifier: n.vkey, Store: n.db, ServiceURL: n.url, Witnesses: n.witnesses,
+		Logger: n.log.With("part", "log"),
 	})
 	if err != nil {
 		return nil, err

@@ -43,6 +43,8 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return nil
 	})
 	keysFile := fs.String("keys", "", "trust the log keys listed in `FILE`, one a line (# comments)")
+	var wf witnessVerifyFlags
+	wf.register(fs)
 	usage := fs.Usage
 	fs.Usage = func() {
 		usage()
@@ -61,6 +63,10 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 	}
 	keys, err := trustedKeys(keyArgs, *keysFile)
+	if err != nil {
+		return err
+	}
+	witnesses, err := wf.parse()
 	if err != nil {
 		return err
 	}
@@ -136,6 +142,9 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	default:
 		say("ok   %s, checkpoint signed by the key the proof names", entry)
 		say("--   NOT trusted: that key, %s, is not one you gave: who logged the entry is not established; the proof's time rests on Bitcoin, not on that key", v.Key)
+	}
+	if err := witnesses.check(p, v, say); err != nil {
+		return err
 	}
 	upgrade := "run \"notary upgrade " + fs.Arg(0) + "\" once the anchoring transaction is final"
 	switch {
