@@ -137,6 +137,7 @@ type stackOptions struct {
 	db       string // the --db value; default the SQLite file of the chain's data directory
 	// forceWriter writes the log without waiting to be elected (PostgreSQL).
 	forceWriter bool
+	witness     witnessFlags // --witness, --witness-quorum
 }
 
 // stores are the databases the end-to-end tests that run on each give a stack: the
@@ -174,6 +175,10 @@ func startStack(t *testing.T, c *chain, o stackOptions) *running {
 		},
 	}
 	f.forceWriter = o.forceWriter
+	f.witness = o.witness
+	if f.witness.timeout == 0 {
+		f.witness.timeout = 10 * time.Second
+	}
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, cancel := context.WithCancel(context.Background())
