@@ -142,3 +142,17 @@ func CheckCosignatures(signed []byte, witnesses []*CosignatureVerifier, quorum i
 	}
 	return got, nil
 }
+
+// VerifyWitnesses checks that the checkpoint of p, a proof Verify accepted, carries at least
+// quorum valid cosignatures by the witnesses given, and returns them. It returns a
+// *VerifyError at StepWitness otherwise, whose cause is a *QuorumError when too few
+// witnesses cosigned. A pending proof rests on its checkpoint: witnesses that cosigned it
+// saw the same log as everyone who asks them. A complete proof rests on Bitcoin; whether
+// to require witnesses of it is the caller's choice.
+func VerifyWitnesses(p *Proof, witnesses []*CosignatureVerifier, quorum int) ([]Cosignature, error) {
+	got, err := CheckCosignatures([]byte(p.Log.Checkpoint), witnesses, quorum)
+	if err != nil {
+		return got, &VerifyError{Step: StepWitness, Err: err}
+	}
+	return got, nil
+}

@@ -2,7 +2,10 @@ package notary_test
 
 import (
 	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -202,4 +205,58 @@ func FuzzCheckCosignatures(f *testing.F) {
 			t.Fatalf("CheckCosignatures = %v, %v", got, err)
 		}
 	})
+}
+
+// goldenWitness is a witness of the golden proofs: its key comes from a fixed seed and its
+// cosignatures bear a fixed time, so that the files are the same at every generation.
+type goldenWitness struct {
+	name string
+	seed byte
+	vkey string
+}
+
+var (
+	goldenW1 = newGoldenWitness("w1.example", 1)
+	goldenW2 = newGoldenWitness("w2.example", 2)
+	goldenW3 = newGoldenWitness("w3.example", 3)
+)
+
+// goldenCosignTime is the time every golden cosignature bears: 2026-01-01T00:00:00Z.
+const goldenCosignTime = 1767225600
+
+func newGoldenWitness(name string, seed byte) goldenWitness {
+	s, err := torchwood.NewCosignatureSigner(name, seedKey(seed))
+	if err != nil {
+		panic(err)
+	}
+	return goldenWitness{name, seed, s.Verifier().String()}
+}
+
+func seedKey(seed byte) ed25519.PrivateKey {
+	b := make([]byte, ed25519.SeedSize)
+	b[0] = seed
+	return ed25519.NewKeyFromSeed(b)
+}
+
+// goldenCosign returns signed, a signed checkpoint, with the cosignature/v1 lines of ws at
+// goldenCosignTime appended; each line is checked with torchwood's verifier first.
+func goldenCosign(tb testing.TB, signed []byte, ws ...goldenWitness) []byte {
+	tb.Helper()
+	text := signed[:strings.Index(string(signed), "\n\n")+1]
+	out := append([]byte(nil), signed...)
+	for _, w := range ws {
+		s, err := torchwood.NewCosignatureSigner(w.name, seedKey(w.seed))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		msg := fmt.Appendf(nil, "cosignature/v1\ntime %d\n%s", goldenCosignTime, text)
+		sig := binary.BigEndian.AppendUint32(nil, s.KeyHash())
+		sig = binary.BigEndian.AppendUint64(sig, goldenCosignTime)
+		sig = append(sig, ed25519.Sign(seedKey(w.seed), msg)...)
+		if !s.Verifier().Verify(text, sig[4:]) {
+			tb.Fatalf("torchwood does not verify the golden cosignature of %s", w.name)
+		}
+		out = append(out, "— "+w.name+" "+base64.StdEncoding.EncodeToString(sig)+"\n"...)
+	}
+	return out
 }
