@@ -1062,7 +1062,7 @@ func (s *Service) refresh(ctx context.Context) error {
 		s.checkpointAt.Store(s.cfg.Now().UnixNano())
 	}
 	s.lagAt.Store(s.cfg.Now().UnixNano())
-	return nil
+	return s.refreshWitnessed(ctx)
 }
 
 // Follower reports whether this service follows a log another process writes.

@@ -1,13 +1,28 @@
 package service
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/notary-dev/notary/merkle"
 	"github.com/notary-dev/notary/notary"
 	"github.com/notary-dev/notary/witness"
 )
+
+// WitnessedStore is a Store that also keeps what the writer publishes after its witnesses,
+// so that the other processes of the log serve the same (store/postgres is one). A Store
+// without it keeps the cosigned checkpoints in the writer's memory only.
+type WitnessedStore interface {
+	// SaveWitnessed records the checkpoint published after the witnesses, and, if cosigned
+	// is true, as the latest cosigned one. A smaller checkpoint than the one recorded is
+	// ignored.
+	SaveWitnessed(ctx context.Context, published notary.Checkpoint, cosigned bool) error
+	// Witnessed returns what SaveWitnessed recorded, each nil if nothing was.
+	Witnessed(ctx context.Context) (published, cosigned *notary.Checkpoint, err error)
+}
 
 // witnessRetry is how long the writer waits before it sends a checkpoint that its
 // witnesses did not cosign to them again, when the log has not grown meanwhile.
@@ -69,6 +84,11 @@ func (s *Service) runWitnesses(ctx context.Context) {
 	prove := func(_ context.Context, old, new int64) ([]merkle.Hash, error) {
 		return merkle.ConsistencyProof(old, new, s.store)
 	}
+	// A writer that takes over serves what the one before it published until its own
+	// first round ends.
+	if err := s.refreshWitnessed(ctx); err != nil {
+		s.cfg.Logger.Warn("loading the witnessed checkpoints", "err", err)
+	}
 	var tried *notary.Checkpoint // the checkpoint of the last round
 	var retry <-chan time.Time
 	for {
@@ -109,5 +129,39 @@ func (s *Service) witnessRound(ctx context.Context, cp notary.Checkpoint, prove 
 	if p := s.published.Load(); p == nil || p.Size <= out.Size {
 		s.published.Store(&out)
 	}
+	if ws, isWS := s.store.(WitnessedStore); isWS {
+		if err := ws.SaveWitnessed(ctx, out, ok); err != nil && ctx.Err() == nil {
+			s.cfg.Logger.Warn("recording the published checkpoint for the other processes", "size", out.Size, "err", err)
+		}
+	}
 	return ok
+}
+
+// refreshWitnessed has a follower take what the writer published after its witnesses, if
+// the store keeps it: each checkpoint must be the log's, signed by its key, and within the
+// log this follower has read.
+func (s *Service) refreshWitnessed(ctx context.Context) error {
+	ws, ok := s.store.(WitnessedStore)
+	if !ok || s.cfg.Witnesses == nil {
+		return nil
+	}
+	published, cosigned, err := ws.Witnessed(ctx)
+	if err != nil {
+		return fmt.Errorf("notary: reading the witnessed checkpoints: %w", err)
+	}
+	for _, c := range []struct {
+		cp  *notary.Checkpoint
+		dst *atomic.Pointer[notary.Checkpoint]
+	}{{published, &s.published}, {cosigned, &s.cosigned}} {
+		if c.cp == nil || c.cp.Size > s.size.Load() {
+			continue
+		}
+		if _, err := notary.OpenCheckpoint(c.cp.Note, s.cfg.Verifier); err != nil {
+			return fmt.Errorf("notary: the witnessed checkpoint of size %d: %w", c.cp.Size, err)
+		}
+		if cur := c.dst.Load(); cur == nil || cur.Size < c.cp.Size || (cur.Size == c.cp.Size && !bytes.Equal(cur.Note, c.cp.Note)) {
+			c.dst.Store(c.cp)
+		}
+	}
+	return nil
 }

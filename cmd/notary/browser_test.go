@@ -541,7 +541,7 @@ func TestBrowserStampVerify(t *testing.T) {
 		t.Fatalf("the verify page's verdict on the file and its pending proof is %q, want pending", got)
 	}
 	marks := eval[string](p, `[...document.querySelectorAll("#checks li")].map((li) => li.dataset.step + ":" + li.dataset.mark).join(",")`)
-	if want := "format:ok,digest:ok,entry:ok,checkpoint:ok,key:ok,inclusion:ok,transaction:skip,block:skip,work:skip"; marks != want {
+	if want := "format:ok,digest:ok,entry:ok,checkpoint:ok,key:ok,inclusion:ok,witness:skip,transaction:skip,block:skip,work:skip"; marks != want {
 		t.Errorf("the verify page's checks of the pending proof are %s; want %s", marks, want)
 	}
 	if trusted := eval[string](p, `document.querySelector("#trusted").innerText`); !strings.Contains(trusted, "signed word") {
