@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/notary-dev/notary/api"
+	"github.com/notary-dev/notary/internal/pgtest"
 	"github.com/notary-dev/notary/notary"
 )
 
@@ -268,6 +269,40 @@ func TestE2EWitnessDown(t *testing.T) {
 	proof := writeProofFile(t, t.TempDir(), "p.proof.json", got.Proof)
 	wantCLI(t, exitPending, "verify", "--key", r.logKey(t), proof)
 	wantCLI(t, exitInvalid, "verify", "--key", r.logKey(t), "--witness-key", otherWitnessKey, proof)
+}
+
+// TestE2EWitnessPostgres runs two processes on one PostgreSQL database with a litewitness:
+// the writer alone talks to the witness, and both serve the cosigned checkpoint and pending
+// proofs in it.
+func TestE2EWitnessPostgres(t *testing.T) {
+	t.Parallel()
+	db := pgtest.Shared(t)
+	c := startChain(t)
+	origin, logVkey := prepareLogKey(t, c)
+	w := startLitewitness(t, "witness.test/lw", origin, logVkey)
+	rs := startReplicasWith(t, c, db, 2, []string{"--witness", "lw " + w.url + " " + w.vkey})
+	d := randomDigest(t)
+	mustSubmit(t, rs.urls[0], d)
+	verifier := []*notary.CosignatureVerifier{mustCosigVerifier(t, w.vkey)}
+	for i, url := range rs.urls {
+		waitFor(t, waitLimit, fmt.Sprintf("process %d to give a proof in a cosigned checkpoint", i), func() (bool, error) {
+			got, err := lookup(url, d)
+			if err != nil || got.Proof == nil {
+				return false, err
+			}
+			_, err = notary.VerifyWitnesses(got.Proof, verifier, 1)
+			return err == nil, nil
+		})
+		cp := getText(t, url+"/v1/checkpoint")
+		if _, err := notary.CheckCosignatures([]byte(cp), verifier, 1); err != nil {
+			t.Errorf("process %d's /v1/checkpoint: %v\n%s", i, err, cp)
+		}
+		var st api.StatusView
+		mustGetJSON(t, url+"/v1/status", &st)
+		if writer := st.Writer != nil && st.Writer.ThisProcess; (st.Witnesses != nil) != writer {
+			t.Errorf("process %d (writer: %v) reports witnesses %+v: only the writer talks to them", i, writer, st.Witnesses)
+		}
+	}
 }
 
 func mustCosigVerifier(t *testing.T, vkey string) *notary.CosignatureVerifier {
