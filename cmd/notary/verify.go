@@ -22,7 +22,8 @@ import (
 const verifyExits = `
 Exit status:
   0  complete, and its block checked against your node, an explorer or a block you trust
-  1  invalid or forged; or pending and signed by a key you did not give (--key, --keys)
+  1  invalid or forged; or pending and signed by a key you did not give (--key, --keys);
+     or pending without the cosignatures --witness-key and --witness-quorum require
   2  usage or I/O error (a missing file, a node that does not answer)
   3  valid so far but pending: it rests on the signature of a log key you trust
      (an .ots file: on its calendar's word)
