@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/notary-dev/notary/notary"
@@ -22,8 +23,12 @@ type witnessFlags struct {
 func (f *witnessFlags) register(fs *flag.FlagSet) {
 	fs.Func("witness", "send every new checkpoint to the C2SP tlog-witness `\"NAME URL VKEY\"` and publish its cosignature: NAME a label for\n"+
 		"logs and /v1/status, URL the witness's prefix (add-checkpoint is POSTed below it), VKEY its cosignature/v1 key;\n"+
-		"repeatable, at most 16 (see docs/witnesses.md)", func(s string) error {
-		f.specs = append(f.specs, s)
+		"repeatable, at most 16; several separated by ';' in NOTARY_WITNESS or --config (see docs/witnesses.md)", func(s string) error {
+		for spec := range strings.SplitSeq(s, ";") {
+			if spec = strings.TrimSpace(spec); spec != "" {
+				f.specs = append(f.specs, spec)
+			}
+		}
 		return nil
 	})
 	fs.IntVar(&f.quorum, "witness-quorum", 0, "how many witnesses must cosign a checkpoint for it to be published cosigned (default: all of them)")
