@@ -1,10 +1,13 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"flag"
 	"io"
 	"log/slog"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -62,4 +65,53 @@ func TestWitnessFlags(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestVerifyWitnessGolden runs verify on the golden cosigned proofs with the witness keys
+// and quorum their manifest gives: the valid ones exit 3 (pending, on keys you trust), the
+// others 1, naming what is missing; and a malformed witness key or quorum is a usage error.
+func TestVerifyWitnessGolden(t *testing.T) {
+	var manifest []struct {
+		File          string   `json:"file"`
+		Trusted       []string `json:"trusted"`
+		Valid         bool     `json:"valid"`
+		Witnesses     []string `json:"witnesses"`
+		WitnessQuorum int      `json:"witness_quorum"`
+	}
+	dir := filepath.Join("..", "..", "notary", "testdata", "proofs")
+	if err := json.Unmarshal(mustRead(t, filepath.Join(dir, "manifest.json")), &manifest); err != nil {
+		t.Fatal(err)
+	}
+	ran := 0
+	for _, m := range manifest {
+		if len(m.Witnesses) == 0 {
+			continue
+		}
+		ran++
+		t.Run(m.File, func(t *testing.T) {
+			args := []string{"verify", "--key", m.Trusted[0], "--witness-quorum", strconv.Itoa(m.WitnessQuorum)}
+			for _, k := range m.Witnesses {
+				args = append(args, "--witness-key", k)
+			}
+			args = append(args, filepath.Join(dir, m.File))
+			if m.Valid {
+				out, _ := wantCLI(t, exitPending, args...)
+				if !strings.Contains(out, "cosigned by the witness") {
+					t.Errorf("verify does not say who cosigned:\n%s", out)
+				}
+				return
+			}
+			_, stderr := wantCLI(t, exitInvalid, args...)
+			if !strings.Contains(stderr, "required; missing") && !strings.Contains(stderr, "invalid signature for key") {
+				t.Errorf("verify does not say what is missing or wrong:\n%s", stderr)
+			}
+		})
+	}
+	if ran < 5 {
+		t.Fatalf("the manifest has %d cosigned proofs", ran)
+	}
+	proof := filepath.Join(dir, "valid-pending-cosigned.json")
+	wantCLI(t, exitUsage, "verify", "--witness-key", "not-a-key", proof)
+	wantCLI(t, exitUsage, "verify", "--witness-quorum", "1", proof)
+	wantCLI(t, exitUsage, "verify", "--witness-key", manifest[0].Trusted[0], proof) // a log key, not a witness's
 }
