@@ -261,6 +261,15 @@ func TestE2EWitnessDown(t *testing.T) {
 	if !strings.Contains(r.logs.String(), "publishing the checkpoint without a quorum of cosignatures") {
 		t.Errorf("the log does not say it publishes without cosignatures:\n%s", r.logs.String())
 	}
+	// The status page says so too.
+	p := startPage(t, r.url)
+	p.open("status.html")
+	p.wait("the witnesses tile to name the failing witness", `document.querySelector("[data-tile=witnesses] [data-witness=down]")`)
+	if text := eval[string](p, `document.querySelector("[data-tile=witnesses] .value").innerText`); !strings.Contains(text, "none cosigned yet") || !strings.Contains(text, "1 required") {
+		t.Errorf("the status page's witnesses tile says %q", text)
+	}
+	p.screenshot("witness-down-status")
+
 	// A pending proof is still given, signed by the log alone; verify requiring the witness refuses it.
 	got := mustLookup(t, r.url, d)
 	if got.Proof == nil {
