@@ -89,6 +89,8 @@ func (s *Service) runWitnesses(ctx context.Context) {
 	if err := s.refreshWitnessed(ctx); err != nil {
 		s.cfg.Logger.Warn("loading the witnessed checkpoints", "err", err)
 	}
+	// From here on only rounds move the published checkpoint, each to a newer one.
+	s.published.CompareAndSwap(nil, s.checkpoint.Load())
 	var tried *notary.Checkpoint // the checkpoint of the last round
 	var retry <-chan time.Time
 	for {
@@ -149,17 +151,20 @@ func (s *Service) refreshWitnessed(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("notary: reading the witnessed checkpoints: %w", err)
 	}
+	pub := s.PublishedCheckpoint()
 	for _, c := range []struct {
 		cp  *notary.Checkpoint
+		cur *notary.Checkpoint // what this process has now, nil if nothing
 		dst *atomic.Pointer[notary.Checkpoint]
-	}{{published, &s.published}, {cosigned, &s.cosigned}} {
+	}{{published, &pub, &s.published}, {cosigned, s.cosigned.Load(), &s.cosigned}} {
 		if c.cp == nil || c.cp.Size > s.size.Load() {
 			continue
 		}
 		if _, err := notary.OpenCheckpoint(c.cp.Note, s.cfg.Verifier); err != nil {
 			return fmt.Errorf("notary: the witnessed checkpoint of size %d: %w", c.cp.Size, err)
 		}
-		if cur := c.dst.Load(); cur == nil || cur.Size < c.cp.Size || (cur.Size == c.cp.Size && !bytes.Equal(cur.Note, c.cp.Note)) {
+		// Sizes never go down; at one size, the writer's later record wins (cosigned on a retry).
+		if c.cur == nil || c.cur.Size < c.cp.Size || (c.cur.Size == c.cp.Size && !bytes.Equal(c.cur.Note, c.cp.Note)) {
 			c.dst.Store(c.cp)
 		}
 	}
