@@ -117,8 +117,10 @@ func (s *Service) runWitnesses(ctx context.Context) {
 // witnessRound has cp cosigned and publishes it, cosigned or, failing a quorum, as signed.
 // It reports whether a quorum cosigned it.
 func (s *Service) witnessRound(ctx context.Context, cp notary.Checkpoint, prove witness.Prover) bool {
+	start := time.Now()
 	out, err := s.cfg.Witnesses.Cosign(ctx, cp, prove)
 	ok := err == nil
+	s.cfg.Logger.Debug("witness round", "size", cp.Size, "cosigned", ok, "took", time.Since(start))
 	if !ok {
 		if ctx.Err() != nil {
 			return false
