@@ -25,6 +25,10 @@ run: bin/notary bin/btcd
 # reference. It installs what is missing first (test-deps).
 test: test-deps bin/btcd
 	$(GO) vet ./...
+	# The witness the tests run against (litewitness, pinned by go.mod's tool lines), built
+	# once here rather than inside the tests that start it.
+	$(GO) tool -n filippo.io/torchwood/cmd/litewitness >/dev/null
+	$(GO) tool -n filippo.io/torchwood/cmd/witnessctl >/dev/null
 	$(GO) test -race -timeout 30m ./...
 
 # What the tests need beyond Go: gcc, python3-opentimestamps, chromium, PostgreSQL.
