@@ -22,11 +22,11 @@ run: bin/notary bin/btcd
 
 # Every test, including the ones against a real btcd node, real SQLite files, real
 # PostgreSQL servers, a real HTTP server, Debian's chromium and the OpenTimestamps
-# reference. It installs what is missing first (test-deps).
+# reference. It installs what is missing first (test-deps), and builds the witness the tests
+# run against (litewitness and witnessctl, pinned by go.mod's tool lines) before the tests
+# that start it.
 test: test-deps bin/btcd
 	$(GO) vet ./...
-	# The witness the tests run against (litewitness, pinned by go.mod's tool lines), built
-	# once here rather than inside the tests that start it.
 	$(GO) tool -n filippo.io/torchwood/cmd/litewitness >/dev/null
 	$(GO) tool -n filippo.io/torchwood/cmd/witnessctl >/dev/null
 	$(GO) test -race -timeout 30m ./...
