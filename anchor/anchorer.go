@@ -21,6 +21,7 @@
 package anchor
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -144,15 +145,15 @@ func New(ctx context.Context, cfg Config) (*Anchorer, error) {
 		return nil, errors.New("anchor: negative Depth")
 	}
 	cfg.Tag = append([]byte(nil), cfg.Tag...)
-	setDefault(&cfg.Interval, DefaultInterval)
-	setDefault(&cfg.BumpAfter, DefaultBumpAfter)
-	setDefault(&cfg.Depth, DefaultDepth)
-	setDefault(&cfg.FeeFloor, DefaultFeeFloor)
-	setDefault(&cfg.FeeCap, DefaultFeeCap)
-	setDefault(&cfg.RelayFee, DefaultRelayFee)
-	setDefault(&cfg.ConfTarget, DefaultConfTarget)
-	setDefault(&cfg.CallTimeout, DefaultCallTimeout)
-	setDefault(&cfg.Poll, DefaultPoll)
+	cfg.Interval = cmp.Or(cfg.Interval, DefaultInterval)
+	cfg.BumpAfter = cmp.Or(cfg.BumpAfter, DefaultBumpAfter)
+	cfg.Depth = cmp.Or(cfg.Depth, DefaultDepth)
+	cfg.FeeFloor = cmp.Or(cfg.FeeFloor, DefaultFeeFloor)
+	cfg.FeeCap = cmp.Or(cfg.FeeCap, DefaultFeeCap)
+	cfg.RelayFee = cmp.Or(cfg.RelayFee, DefaultRelayFee)
+	cfg.ConfTarget = cmp.Or(cfg.ConfTarget, DefaultConfTarget)
+	cfg.CallTimeout = cmp.Or(cfg.CallTimeout, DefaultCallTimeout)
+	cfg.Poll = cmp.Or(cfg.Poll, DefaultPoll)
 	cfg.Poll = min(cfg.Poll, cfg.Interval, cfg.BumpAfter)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -195,13 +196,6 @@ func New(ctx context.Context, cfg Config) (*Anchorer, error) {
 	a.log.Info("anchor: loaded", "address", a.address, "network", cfg.Params.Name,
 		"records", len(a.st.records), "height", a.st.f.tipHeight())
 	return a, nil
-}
-
-func setDefault[T comparable](v *T, def T) {
-	var zero T
-	if *v == zero {
-		*v = def
-	}
 }
 
 // Address returns the P2WPKH address that funds the anchorer.

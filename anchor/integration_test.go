@@ -54,7 +54,7 @@ func newBtcdRigOn(t *testing.T, params *chaincfg.Params, blocks int, listen bool
 	}
 	r := &btcdRig{t: t, ctx: btcdtest.Context(t, 5*time.Minute), store: newMemStore(), cps: &fakeCheckpoints{}, clock: newFakeClock()}
 	r.node = btcdtest.Start(t, btcdnode.Options{Network: params.Name, MiningAddr: addr.EncodeAddress(), Listen: listen})
-	r.rpc, err = NewRPC(RPCConfig{Host: r.node.RPCHost(), User: r.node.RPCUser(), Pass: r.node.RPCPass()})
+	r.rpc, err = NewRPC(r.node.RPCConfig())
 	if err != nil {
 		t.Fatal(err)
 	}

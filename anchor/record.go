@@ -14,6 +14,7 @@ import (
 	"github.com/btcsuite/btcd/chainhash/v2"
 	"github.com/btcsuite/btcd/wire/v2"
 
+	"github.com/notary-dev/notary/internal/strictjson"
 	"github.com/notary-dev/notary/merkle"
 	"github.com/notary-dev/notary/service"
 )
@@ -234,21 +235,9 @@ func encodeRecord(r *record) []byte {
 	return b
 }
 
-func decodeStrict(data []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if dec.More() {
-		return errors.New("trailing data")
-	}
-	return nil
-}
-
 func decodeRecord(id int64, data []byte) (*record, error) {
 	var j recordJSON
-	if err := decodeStrict(data, &j); err != nil {
+	if err := strictjson.Decode(data, &j); err != nil {
 		return nil, fmt.Errorf("anchor: record %d: %v", id, err)
 	}
 	bad := func(format string, args ...any) error {
@@ -374,7 +363,7 @@ func encodeWallet(f *follower) []byte {
 
 func decodeWallet(data []byte, keep int) (*follower, error) {
 	var j walletJSON
-	if err := decodeStrict(data, &j); err != nil {
+	if err := strictjson.Decode(data, &j); err != nil {
 		return nil, fmt.Errorf("anchor: wallet state: %v", err)
 	}
 	if j.Format != storedFormat {

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"net"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -14,6 +12,7 @@ import (
 	"github.com/btcsuite/btcd/chainhash/v2"
 	"github.com/btcsuite/btcd/wire/v2"
 
+	"github.com/notary-dev/notary/internal/bitcoinrpc"
 	"github.com/notary-dev/notary/internal/btcdnode"
 	"github.com/notary-dev/notary/internal/btcdnode/btcdtest"
 )
@@ -47,7 +46,7 @@ func TestClassifySendError(t *testing.T) {
 		{"unrelated", -1, "something", nil},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			got := classifySendError(&RPCError{Method: "sendrawtransaction", Code: tt.code, Message: tt.msg})
+			got := classifySendError(&bitcoinrpc.Error{Method: "sendrawtransaction", Code: tt.code, Message: tt.msg})
 			if got != tt.want {
 				t.Errorf("classifySendError(%d %q) = %v, want %v", tt.code, tt.msg, got, tt.want)
 			}
@@ -76,7 +75,7 @@ func TestRPCDeadline(t *testing.T) {
 			defer c.Close() // hold it open, say nothing
 		}
 	}()
-	rpc, err := NewRPC(RPCConfig{Host: l.Addr().String(), User: "u", Pass: "p", Timeout: time.Hour})
+	rpc, err := NewRPC(bitcoinrpc.Config{Host: l.Addr().String(), User: "u", Pass: "p", Timeout: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,29 +94,16 @@ func TestRPCDeadline(t *testing.T) {
 	}
 }
 
-func TestRPCConfig(t *testing.T) {
-	if _, err := NewRPC(RPCConfig{}); err == nil {
-		t.Error("NewRPC without a host succeeded")
-	}
-	if _, err := NewRPC(RPCConfig{Host: "h:1", TLS: true, CertFile: filepath.Join(t.TempDir(), "none")}); err == nil {
-		t.Error("NewRPC with a missing certificate succeeded")
-	}
-	bad := filepath.Join(t.TempDir(), "cert")
-	os.WriteFile(bad, []byte("not PEM"), 0o600)
-	if _, err := NewRPC(RPCConfig{Host: "h:1", TLS: true, CertFile: bad}); err == nil {
-		t.Error("NewRPC with a non-PEM certificate succeeded")
-	}
-}
-
-// TestRPCBtcd checks the client against a real btcd: chain reads, fee estimation,
-// credentials and the classification of sendrawtransaction answers.
+// TestRPCBtcd checks the Node of a real btcd: chain reads, fee estimation and the
+// classification of sendrawtransaction answers. Credentials and bounds are
+// internal/bitcoinrpc's, tested there.
 func TestRPCBtcd(t *testing.T) {
 	t.Parallel()
 	key := newTestKey(t)
 	addr, _ := Address(key, &chaincfg.RegressionNetParams)
 	node := btcdtest.Start(t, btcdnode.Options{MiningAddr: addr.EncodeAddress()})
 	ctx := btcdtest.Context(t, 5*time.Minute)
-	rpc, err := NewRPC(RPCConfig{Host: node.RPCHost(), User: node.RPCUser(), Pass: node.RPCPass()})
+	rpc, err := NewRPC(node.RPCConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,12 +131,12 @@ func TestRPCBtcd(t *testing.T) {
 	if err != nil || blk.BlockHash() != h || len(blk.Transactions) != 1 {
 		t.Fatalf("Block(%v) = %v", h, err)
 	}
-	var rpcErr *RPCError
+	var rpcErr *bitcoinrpc.Error
 	if _, err := rpc.BlockHash(ctx, 500); !errors.As(err, &rpcErr) {
-		t.Errorf("BlockHash beyond the tip: %v, want an RPCError", err)
+		t.Errorf("BlockHash beyond the tip: %v, want a *bitcoinrpc.Error", err)
 	}
 	if _, err := rpc.Block(ctx, chainhash.Hash{1}); !errors.As(err, &rpcErr) {
-		t.Errorf("Block of an unknown hash: %v, want an RPCError", err)
+		t.Errorf("Block of an unknown hash: %v, want a *bitcoinrpc.Error", err)
 	}
 	if rate, err := rpc.EstimateFee(ctx, 6); rate != 0 || err != nil {
 		t.Errorf("EstimateFee with empty blocks = %v, %v; want 0, nil", rate, err)
@@ -191,16 +177,6 @@ func TestRPCBtcd(t *testing.T) {
 		t.Errorf("spend an immature coinbase: %v, want ErrTxRejected", err)
 	}
 
-	bad, _ := NewRPC(RPCConfig{Host: node.RPCHost(), User: node.RPCUser(), Pass: "wrong"})
-	if _, err := bad.BlockCount(ctx); err == nil {
-		t.Error("wrong password accepted")
-	}
-	cookie := filepath.Join(t.TempDir(), ".cookie")
-	os.WriteFile(cookie, []byte(node.RPCUser()+":"+node.RPCPass()), 0o600)
-	viaCookie, _ := NewRPC(RPCConfig{Host: node.RPCHost(), CookieFile: cookie})
-	if _, err := viaCookie.BlockCount(ctx); err != nil {
-		t.Errorf("cookie authentication: %v", err)
-	}
 }
 
 func mustBlock(t *testing.T, rpc *RPC, ctx context.Context, height int64) *wire.MsgBlock {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -8,12 +9,14 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/notary-dev/notary/calendar"
 	"github.com/notary-dev/notary/service"
 	"golang.org/x/time/rate"
 )
@@ -49,6 +52,11 @@ type Limits struct {
 	// key, or one client address without a key: a client that sends or reads a batch
 	// slowly holds its memory as long as it does. 0 for no limit.
 	Batches, BatchesPerClient int
+	// WebhooksPerKey bounds the pending webhooks (registered, not yet delivered nor given
+	// up) of each API key, and WebhooksPerAddress those of each client address without a
+	// key: past it a submission with a callback is refused, 429 too_many_webhooks, before
+	// anything is logged. 0 for no limit.
+	WebhooksPerKey, WebhooksPerAddress int
 }
 
 // Rate is a token bucket: PerSecond requests a second on average, up to Burst at once.
@@ -63,10 +71,14 @@ type Rate struct {
 const keyCacheTTL = 5 * time.Second
 
 // Bounds of the in-memory tables, so that a flood of addresses or tokens cannot exhaust
-// memory. Beyond maxLimiters the limiters start afresh. The key cache holds the tokens of
-// stored keys (which the operator creates) apart from tokens of no key (which anyone can
-// make up): a full table of the first loses a random entry, of the second a random one of
-// its own, so that a flood of made-up tokens never evicts a valid key.
+// memory. A full table of limiters forgets first the buckets that are full (a new one
+// starts full: forgetting them changes nothing) or idle for limiterIdle, then the fullest
+// of the others, down to nine tenths of maxLimiters: a client that has used up its
+// allowance is forgotten last, so that a flood of new addresses does not give it a fresh
+// one. The key cache holds the tokens of stored keys (which the operator creates) apart
+// from tokens of no key (which anyone can make up): a full table of the first loses a
+// random entry, of the second a random one of its own, so that a flood of made-up tokens
+// never evicts a valid key.
 const (
 	maxLimiters      = 100_000
 	maxKeyCache      = 10_000
@@ -97,11 +109,12 @@ type access struct {
 	metrics *metrics
 	now     func() time.Time
 
-	mu        sync.Mutex
-	limiters  map[string]*limiterEntry // "ip:…", "key:…" or "bad:…" (refused tokens, by address)
-	lastSweep time.Time
-	known     map[[32]byte]cachedKey // tokens of stored keys, valid or revoked
-	unknown   map[[32]byte]time.Time // tokens of no key, and until when that is trusted
+	mu         sync.Mutex
+	limiters   map[string]*limiterEntry // "ip:…", "key:…" or "bad:…" (refused tokens, by address)
+	limiterCap int                      // maxLimiters, but in tests
+	lastSweep  time.Time
+	known      map[[32]byte]cachedKey // tokens of stored keys, valid or revoked
+	unknown    map[[32]byte]time.Time // tokens of no key, and until when that is trusted
 }
 
 type limiterEntry struct {
@@ -118,9 +131,9 @@ type cachedKey struct {
 func newAccess(keys KeyStore, limits Limits, m *metrics) *access {
 	return &access{
 		keys: keys, limits: limits, metrics: m, now: time.Now,
-		limiters: make(map[string]*limiterEntry),
-		known:    make(map[[32]byte]cachedKey),
-		unknown:  make(map[[32]byte]time.Time),
+		limiters: make(map[string]*limiterEntry), limiterCap: maxLimiters,
+		known:   make(map[[32]byte]cachedKey),
+		unknown: make(map[[32]byte]time.Time),
 	}
 }
 
@@ -129,7 +142,7 @@ func limited(c echo.Context) bool {
 	switch c.Path() {
 	case "/healthz", "/readyz", "/metrics", "/v1/openapi.json":
 		return false
-	case calendarSubmitPath, calendarTimestampPath:
+	case calendar.SubmitPath, calendar.TimestampPath:
 		return true
 	}
 	return strings.HasPrefix(c.Request().URL.Path, "/v1/")
@@ -211,7 +224,7 @@ func giveBackIf(err error, refund func()) {
 // limited counts a request refused by a rate limit, sets Retry-After and returns its
 // seconds.
 func (a *access) limited(c echo.Context, who string, wait time.Duration) int64 {
-	a.metrics.limited.add(who, 1)
+	a.metrics.limited.WithLabelValues(who).Inc()
 	secs := int64(math.Ceil(wait.Seconds()))
 	c.Response().Header().Set(echo.HeaderRetryAfter, strconv.FormatInt(secs, 10))
 	return secs
@@ -337,6 +350,33 @@ func evictOne[V any](m map[[32]byte]V, limit int) {
 	}
 }
 
+// sweep forgets the limiters that are idle or full and, if the table is still full, the
+// fullest of the others (by the share of their burst they hold) until it is nine tenths
+// full. The caller holds a.mu.
+func (a *access) sweep(now time.Time) {
+	a.lastSweep = now
+	for k, e := range a.limiters {
+		if now.Sub(e.seen) > limiterIdle || e.lim.TokensAt(now) >= float64(e.lim.Burst()) {
+			delete(a.limiters, k)
+		}
+	}
+	if len(a.limiters) < a.limiterCap {
+		return
+	}
+	type filled struct {
+		id   string
+		fill float64
+	}
+	list := make([]filled, 0, len(a.limiters))
+	for k, e := range a.limiters {
+		list = append(list, filled{k, e.lim.TokensAt(now) / float64(e.lim.Burst())})
+	}
+	slices.SortFunc(list, func(x, y filled) int { return cmp.Compare(y.fill, x.fill) }) // fullest first
+	for _, f := range list[:len(list)-a.limiterCap*9/10] {
+		delete(a.limiters, f.id)
+	}
+}
+
 // reserve takes one request from the bucket of id and returns 0 and a func that gives it
 // back, or, if the bucket is empty, takes nothing and returns how long until it would
 // allow one.
@@ -349,16 +389,8 @@ func (a *access) reserveN(id string, r Rate, n int) (time.Duration, func()) {
 	}
 	now := a.now()
 	a.mu.Lock()
-	if now.Sub(a.lastSweep) > time.Minute || len(a.limiters) >= maxLimiters {
-		for k, e := range a.limiters {
-			if now.Sub(e.seen) > limiterIdle {
-				delete(a.limiters, k)
-			}
-		}
-		if len(a.limiters) >= maxLimiters {
-			clear(a.limiters)
-		}
-		a.lastSweep = now
+	if now.Sub(a.lastSweep) > time.Minute || len(a.limiters) >= a.limiterCap {
+		a.sweep(now)
 	}
 	e := a.limiters[id]
 	if e == nil {

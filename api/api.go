@@ -25,6 +25,8 @@ import (
 
 	"github.com/notary-dev/notary/notary"
 	"github.com/notary-dev/notary/service"
+	"github.com/notary-dev/notary/tsa"
+	"github.com/notary-dev/notary/webhook"
 )
 
 // MaxBodySize caps request bodies, but for the batch endpoint's.
@@ -55,7 +57,7 @@ type Config struct {
 	// Keys holds the API keys. Without it, every bearer token is refused.
 	Keys KeyStore
 	// Webhooks delivers callbacks. Without it, submissions with a callback are refused.
-	Webhooks *Webhooks
+	Webhooks *webhook.Dispatcher
 	// Limits are the request rates allowed; the zero value allows any.
 	Limits Limits
 	// TrustedProxies are the networks of reverse proxies whose X-Forwarded-For header
@@ -67,6 +69,8 @@ type Config struct {
 	// ForwardKey, shared by the processes of one log, authenticates the client address of
 	// a submission another process forwards to this one (see Forward).
 	ForwardKey []byte
+	// TSA, if set, signs the RFC 3161 time-stamp tokens of POST /tsa.
+	TSA *tsa.Signer
 	// Shutdown, once closed, ends every long poll at once, with the current answer, so
 	// that a graceful shutdown does not wait for them.
 	Shutdown <-chan struct{}
@@ -92,10 +96,26 @@ type Wallet struct {
 	Balance, Spendable int64  // satoshis
 }
 
-// Cluster says which process writes the log.
+// Cluster says which process writes the log, and what replicates its database.
 type Cluster interface {
 	// Writer returns the process that writes the log now; ok is false while none does.
 	Writer(ctx context.Context) (w WriterView, ok bool, err error)
+	// Standbys returns the database's standby servers, as its primary sees them (none
+	// for a store that has none, such as SQLite).
+	Standbys(ctx context.Context) ([]StandbyView, error)
+}
+
+// StandbyView is a standby server of the log's database.
+type StandbyView struct {
+	Name string `json:"name"`
+	// Synchronous: the primary acknowledges no commit before this standby has it, so that
+	// promoting it loses no acknowledged entry.
+	Synchronous bool `json:"synchronous"`
+	// LagBytes is the WAL written on the primary that the standby has not replayed yet;
+	// LagSeconds how long its latest replay trailed the commit (null when unknown, such as
+	// after an idle spell).
+	LagBytes   int64    `json:"lag_bytes"`
+	LagSeconds *float64 `json:"lag_seconds"`
 }
 
 // WriterView is the process that writes the log.
@@ -155,6 +175,7 @@ func New(cfg Config) http.Handler {
 	get(v1, "/status", h.status)
 	get(v1, "/openapi.json", h.openapi)
 	registerOpenTimestamps(e, cfg, acc)
+	registerTSA(e, cfg, acc, m)
 	if cfg.Pages != nil {
 		// Each page gets its own route, so that unknown paths (under /v1 too) reach the
 		// JSON error handler instead of the file server's plain-text 404.
@@ -269,31 +290,81 @@ func (h *handlers) submit(c echo.Context) error {
 		giveBackIf(err, refund)
 		return err
 	}
-	h.metrics.digests.add("single", 1)
-	if callback != "" {
-		if err := h.cfg.Webhooks.Register(ctx, callback, []int64{ts.Entry.Index}); err != nil {
-			return err
-		}
+	h.metrics.digests.WithLabelValues("single").Inc()
+	if err := h.register(c, callback, []int64{ts.Entry.Index}, false); err != nil {
+		return err
 	}
 	return answerTimestamp(c, ts)
 }
 
-// callback returns the callback URL of a submission: the one it names, which must be an
-// acceptable URL, else its API key's, else none.
-func (h *handlers) callback(c echo.Context, named string) (string, error) {
-	if named == "" {
-		if k := callerOf(c); k != nil && h.cfg.Webhooks != nil {
-			return k.webhook, nil
+// callback returns the callback of a submission: the URL it names, which must be an
+// acceptable URL, else its API key's, else none (a zero Callback). It refuses the request
+// if the callback's owner (its API key, or its client address) has as many pending
+// webhooks as it may, before anything is logged.
+func (h *handlers) callback(c echo.Context, named string) (webhook.Callback, error) {
+	var cb webhook.Callback
+	switch {
+	case named != "" && h.cfg.Webhooks == nil:
+		return cb, apiError(codeBadCallback, "this server does not deliver callbacks")
+	case named != "":
+		if err := h.cfg.Webhooks.CheckURL(named); err != nil {
+			return cb, apiError(codeBadCallback, "%v", err)
 		}
-		return "", nil
+		cb.URL = named
+	case h.cfg.Webhooks != nil:
+		if k := callerOf(c); k != nil {
+			cb.URL = k.webhook
+		}
 	}
-	if h.cfg.Webhooks == nil {
-		return "", apiError(codeBadCallback, "this server does not deliver callbacks")
+	if cb.URL == "" {
+		return cb, nil
 	}
-	if err := h.cfg.Webhooks.CheckURL(named); err != nil {
-		return "", apiError(codeBadCallback, "%v", err)
+	var limit int
+	cb.Owner, limit = h.webhookOwner(c)
+	if limit > 0 {
+		n, err := h.cfg.Webhooks.Pending(c.Request().Context(), cb.Owner)
+		if err != nil {
+			return cb, err
+		}
+		if n >= int64(limit) {
+			return cb, tooManyWebhooks(c, limit, "nothing was logged")
+		}
 	}
-	return named, nil
+	return cb, nil
+}
+
+// webhookOwner returns the owner of the request's webhooks, its API key or else its client
+// address (an IPv4 address or an IPv6 /64), and its cap of pending webhooks.
+func (h *handlers) webhookOwner(c echo.Context) (string, int) {
+	if k := callerOf(c); k != nil {
+		return "key:" + k.name, h.cfg.Limits.WebhooksPerKey
+	}
+	return "ip:" + clientNetwork(c.RealIP()), h.cfg.Limits.WebhooksPerAddress
+}
+
+// register registers cb, if it has a URL, for entries, which are logged: a batch's in one
+// webhook. An owner that reached its cap since callback looked is refused.
+func (h *handlers) register(c echo.Context, cb webhook.Callback, entries []int64, batch bool) error {
+	if cb.URL == "" {
+		return nil
+	}
+	cb.Entries, cb.Batch = entries, batch
+	_, limit := h.webhookOwner(c)
+	err := h.cfg.Webhooks.Register(c.Request().Context(), cb, limit)
+	if errors.Is(err, webhook.ErrOwnerFull) {
+		return tooManyWebhooks(c, limit, "the digests were logged; submit them again later to register the callback")
+	}
+	return err
+}
+
+// webhookRetry is the Retry-After of too_many_webhooks: pending webhooks leave the queue as
+// the proofs complete, with each anchor.
+const webhookRetry = "60"
+
+func tooManyWebhooks(c echo.Context, limit int, logged string) error {
+	c.Response().Header().Set(echo.HeaderRetryAfter, webhookRetry)
+	return apiError(codeTooManyWebhooks, "%d webhooks of this client are waiting for their proofs or their delivery, "+
+		"as many as it may have; %s. Try again after Retry-After seconds, or submit without a callback and look the proofs up", limit, logged)
 }
 
 func (h *handlers) lookup(c echo.Context) error {

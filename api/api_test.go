@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/notary-dev/notary/api"
+	"github.com/notary-dev/notary/internal/strictjson"
 	"github.com/notary-dev/notary/notary"
 	"github.com/notary-dev/notary/service"
 	"github.com/notary-dev/notary/store"
@@ -36,7 +37,7 @@ func wantError(t *testing.T, r reply, status int, code string) string {
 			Message string `json:"message"`
 		} `json:"error"`
 	}
-	if err := strictJSON(r.body, &body); err != nil || body.Error == nil {
+	if err := strictjson.Decode(r.body, &body); err != nil || body.Error == nil {
 		t.Fatalf("error body %q is not {\"error\": {\"code\", \"message\"}}: %v", r.body, err)
 	}
 	if body.Error.Code != code {
@@ -51,19 +52,6 @@ func wantError(t *testing.T, r reply, status int, code string) string {
 // goName matches a package-qualified Go identifier, which has no place in a message for clients.
 var goName = regexp.MustCompile(`\b(api|notary|store|json|main)\.[A-Za-z]`)
 
-// strictJSON decodes exactly one JSON value with no unknown fields and nothing after it.
-func strictJSON(b []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if rest := bytes.TrimSpace(b[dec.InputOffset():]); len(rest) > 0 {
-		return fmt.Errorf("data after the JSON value: %q", rest)
-	}
-	return nil
-}
-
 // submit POSTs digest hex d and returns the receipt, failing the test unless the answer is 200.
 func submit(t testing.TB, s *stack, d string) (timestampReply, []byte) {
 	t.Helper()
@@ -72,7 +60,7 @@ func submit(t testing.TB, s *stack, d string) (timestampReply, []byte) {
 		t.Fatalf("POST %s: status %d, body %q", d, r.status, r.body)
 	}
 	var v timestampReply
-	if err := strictJSON(r.body, &v); err != nil {
+	if err := strictjson.Decode(r.body, &v); err != nil {
 		t.Fatalf("receipt %q: %v", r.body, err)
 	}
 	return v, r.body
@@ -159,7 +147,7 @@ func TestSubmit(t *testing.T) {
 				t.Fatalf("status %d, body %q", r.status, r.body)
 			}
 			var v timestampReply
-			if err := strictJSON(r.body, &v); err != nil {
+			if err := strictjson.Decode(r.body, &v); err != nil {
 				t.Fatalf("receipt %q: %v", r.body, err)
 			}
 			// The first entry, with a proof that may be in a later checkpoint.
@@ -269,7 +257,7 @@ func lookup(t *testing.T, s *stack, d string) timestampReply {
 		t.Fatalf("GET %s: status %d, body %q", d, r.status, r.body)
 	}
 	var ts timestampReply
-	if err := strictJSON(r.body, &ts); err != nil {
+	if err := strictjson.Decode(r.body, &ts); err != nil {
 		t.Fatalf("GET %s: %v in %q", d, err, r.body)
 	}
 	return ts
@@ -571,7 +559,7 @@ func TestShutdownUnderLoad(t *testing.T) {
 				switch resp.StatusCode {
 				case http.StatusOK:
 					var v timestampReply
-					if err := strictJSON(body.Bytes(), &v); err != nil {
+					if err := strictjson.Decode(body.Bytes(), &v); err != nil {
 						t.Errorf("receipt %q: %v", body.Bytes(), err)
 						return
 					}

@@ -81,17 +81,17 @@ func (h *handlers) submitBatch(c echo.Context) error {
 		giveBackIf(err, refund)
 		return err
 	}
-	h.metrics.digests.add("batch", len(items))
+	h.metrics.digests.WithLabelValues("batch").Add(float64(len(items)))
 	receipt, err := h.svc.SignBatchReceipt(items)
 	if err != nil {
 		return err
 	}
-	if callback != "" {
+	if callback.URL != "" {
 		indexes := make([]int64, len(items))
 		for i, it := range items {
 			indexes[i] = it.Index
 		}
-		if err := h.cfg.Webhooks.Register(ctx, callback, indexes); err != nil {
+		if err := h.register(c, callback, indexes, true); err != nil {
 			return err
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/notary-dev/notary/api"
+	"github.com/notary-dev/notary/internal/strictjson"
 	"github.com/notary-dev/notary/merkle"
 	"github.com/notary-dev/notary/notary"
 )
@@ -27,7 +28,7 @@ func postBatch(t *testing.T, url string, body []byte) api.BatchView {
 		t.Fatalf("status %d, body %.300s", r.status, r.body)
 	}
 	var v api.BatchView
-	if err := strictJSON(r.body, &v); err != nil {
+	if err := strictjson.Decode(r.body, &v); err != nil {
 		t.Fatalf("answer %.300s: %v", r.body, err)
 	}
 	return v
@@ -168,7 +169,7 @@ func TestBatchSubmit(t *testing.T) {
 		}
 		r := do(t, http.DefaultClient, http.MethodPost, s.url+"/v1/timestamps/batch", "application/json", batchJSON(full...))
 		var v api.BatchView
-		if err := strictJSON(r.body, &v); r.status != 200 || err != nil {
+		if err := strictjson.Decode(r.body, &v); r.status != 200 || err != nil {
 			t.Fatalf("status %d, %v", r.status, err)
 		}
 		if len(v.Receipts) != api.MaxBatchDigests {

@@ -27,6 +27,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/notary-dev/notary/internal/strictjson"
 	"github.com/notary-dev/notary/notary"
 )
 
@@ -226,7 +227,7 @@ func lookupProof(tb testing.TB, url string) timestampReply {
 	tb.Helper()
 	r := do(tb, http.DefaultClient, http.MethodGet, url, "", nil)
 	var ts timestampReply
-	if err := strictJSON(r.body, &ts); err != nil || r.status != http.StatusOK {
+	if err := strictjson.Decode(r.body, &ts); err != nil || r.status != http.StatusOK {
 		tb.Fatalf("GET %s: status %d, %v", url, r.status, err)
 	}
 	return ts

@@ -16,6 +16,10 @@ import (
 // fields disallowed (field names match without regard to case; a repeated field keeps
 // its last value), and is several times faster on the 700 kB of a full batch: digests
 // without escapes are decoded as they are scanned. The error is an *Error.
+//
+// This is not internal/strictjson's job: a client's body is read by encoding/json's rules,
+// which the API has always followed, while strictjson refuses what those rules let pass in
+// files that must have one meaning (proofs, anchor records).
 func parseBatchRequest(b []byte) (batchRequest, error) {
 	var req batchRequest
 	p := bodyParser{b: b}

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"net/http"
 
 	"github.com/labstack/echo/v4"
+	"github.com/notary-dev/notary/calendar"
 	"github.com/notary-dev/notary/service"
 )
 
@@ -41,6 +43,7 @@ const (
 	codeBodyTooLarge     = "body_too_large"
 	codeUnsupportedMedia = "unsupported_media_type"
 	codeRateLimited      = "rate_limited"
+	codeTooManyWebhooks  = "too_many_webhooks"
 	codeInternal         = "internal"
 	codeShuttingDown     = "shutting_down"
 	codeBusy             = "busy"
@@ -64,6 +67,7 @@ var errorStatus = map[string]int{
 	codeBodyTooLarge:     http.StatusRequestEntityTooLarge,
 	codeUnsupportedMedia: http.StatusUnsupportedMediaType,
 	codeRateLimited:      http.StatusTooManyRequests,
+	codeTooManyWebhooks:  http.StatusTooManyRequests,
 	codeInternal:         http.StatusInternalServerError,
 	codeShuttingDown:     http.StatusServiceUnavailable,
 	codeBusy:             http.StatusServiceUnavailable,
@@ -98,6 +102,11 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 		if c.Response().Committed {
 			return
 		}
+		if clientGone(c, err) {
+			// Not a failure of the service, and no one is left to read an answer.
+			log.Debug("request canceled: the client hung up", "method", c.Request().Method, "path", c.Request().URL.Path, "err", err)
+			return
+		}
 		var (
 			apiErr  *Error
 			echoErr *echo.HTTPError
@@ -126,10 +135,13 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 		}
 		// A HEAD request gets the same answer as GET: net/http leaves the body out.
 		switch {
-		case calendarRoute(c.Path()):
+		case calendar.Route(c.Path()):
 			// The calendar answers in plain text, as the reference calendar does, the
 			// refusals of the API's middleware (key, rate limit, method) included.
-			err = c.Blob(apiErr.Status, mimeText, []byte(apiErr.Message))
+			err = c.Blob(apiErr.Status, calendar.MIMEText, []byte(apiErr.Message))
+		case tsaRoute(c.Path()):
+			// The TSA answers time-stamp responses only.
+			err = reject(c, apiErr.Status, tsaFailure(apiErr.Status), apiErr.Message)
 		default:
 			err = c.JSON(apiErr.Status, errorBody{apiErr})
 		}
@@ -137,6 +149,16 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 			log.Error("writing error response", "err", err)
 		}
 	}
+}
+
+// statusClientGone is the code label of a request whose client hung up before its answer
+// (nginx's 499, "client closed request"): counted apart from the service's own failures.
+const statusClientGone = 499
+
+// clientGone reports whether err ended a request because its client hung up: the request's
+// context was canceled, and the handler gave up for that.
+func clientGone(c echo.Context, err error) bool {
+	return errors.Is(err, context.Canceled) && errors.Is(c.Request().Context().Err(), context.Canceled)
 }
 
 // fromEchoError maps the router's own errors (no route, wrong method, …) to API errors.

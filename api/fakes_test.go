@@ -17,6 +17,7 @@ import (
 	"github.com/notary-dev/notary/notary"
 	"github.com/notary-dev/notary/service"
 	"github.com/notary-dev/notary/store"
+	"github.com/notary-dev/notary/webhook"
 )
 
 // fakeChain is the Bitcoin side, in memory: api.Chain for the API and service.AnchorSource
@@ -144,7 +145,7 @@ func anchorOf(cp notary.Checkpoint, status service.AnchorStatus, id int64) servi
 type full struct {
 	*stack
 	chain    *fakeChain
-	hooks    *api.Webhooks
+	hooks    *webhook.Dispatcher
 	hookKey  ed25519.PrivateKey
 	url      string // the full API's base URL
 	shutdown chan struct{}
@@ -153,7 +154,7 @@ type full struct {
 type fullConfig struct {
 	stack    stackConfig
 	limits   api.Limits
-	webhooks api.WebhookConfig // Service, Store and Key are filled in
+	webhooks webhook.Config // Service, Store, Key and Encode are filled in
 	noChain  bool
 	pinger   api.Pinger // default: the database
 }
@@ -164,7 +165,7 @@ func newFull(t testing.TB, cfg fullConfig) *full {
 	f := &full{stack: s, shutdown: make(chan struct{})}
 	_, f.hookKey, _ = ed25519.GenerateKey(rand.Reader)
 	wc := cfg.webhooks
-	wc.Service, wc.Store, wc.Key, wc.AllowPrivate = s.svc, s.db, f.hookKey, true
+	wc.Service, wc.Store, wc.Key, wc.Encode, wc.AllowPrivate = s.svc, s.db, f.hookKey, api.TimestampJSON, true
 	if wc.Backoff == 0 {
 		wc.Backoff = 20 * time.Millisecond
 	}
@@ -172,7 +173,7 @@ func newFull(t testing.TB, cfg fullConfig) *full {
 		wc.Poll = 10 * time.Millisecond
 	}
 	var err error
-	if f.hooks, err = api.NewWebhooks(wc); err != nil {
+	if f.hooks, err = webhook.New(wc); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -233,5 +234,5 @@ type failingPinger struct{}
 func (failingPinger) Ping(context.Context) error { return errors.New("database is locked") }
 
 var _ api.KeyStore = (*store.DB)(nil)
-var _ api.WebhookStore = (*store.DB)(nil)
+var _ webhook.Store = (*store.DB)(nil)
 var _ api.Pinger = (*store.DB)(nil)

@@ -10,9 +10,11 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/notary-dev/notary/calendar"
 )
 
 // Headers of a submission that a process of the log forwards to the one that writes it:
@@ -66,7 +68,7 @@ func isSubmission(r *http.Request) bool {
 		return false
 	}
 	switch r.URL.Path {
-	case "/v1/timestamps", "/v1/timestamps/batch", "/digest":
+	case "/v1/timestamps", "/v1/timestamps/batch", calendar.SubmitPath, tsaPath:
 		return true
 	}
 	return false
@@ -75,7 +77,7 @@ func isSubmission(r *http.Request) bool {
 // Forward returns a handler for a process that follows the log another one writes: it
 // sends submissions to the writer, with the client's address, and every other request to
 // next. While no writer is known or it cannot be reached, a submission is answered 503
-// not_writer (plain text on the calendar's /digest) with Retry-After: nothing was logged.
+// not_writer (plain text on the calendar's /digest, a TimeStampResp rejection on /tsa) with Retry-After: nothing was logged.
 // If the writer took the submission but its answer was lost, it is answered 502
 // outcome_unknown: the digests may be logged, and submitting them again is safe.
 func Forward(next http.Handler, cfg ForwardConfig) http.Handler {
@@ -89,8 +91,12 @@ func Forward(next http.Handler, cfg ForwardConfig) http.Handler {
 	transport.ResponseHeaderTimeout = MaxWait + 30*time.Second
 	refuse := func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Retry-After", "1")
-		if r.URL.Path == "/digest" {
-			w.Header().Set("Content-Type", mimeText)
+		if r.URL.Path == tsaPath {
+			writeReject(w, http.StatusServiceUnavailable, "no process writes the log right now; nothing was logged, try again shortly")
+			return
+		}
+		if r.URL.Path == calendar.SubmitPath {
+			w.Header().Set("Content-Type", calendar.MIMEText)
 			w.WriteHeader(http.StatusServiceUnavailable)
 			w.Write([]byte("no process writes the log right now; nothing was logged, try again shortly"))
 			return
@@ -98,7 +104,8 @@ func Forward(next http.Handler, cfg ForwardConfig) http.Handler {
 		writeError(w, apiError(codeNotWriter, "no process writes the log right now, or it cannot be reached; nothing was logged, submit again"))
 	}
 	proxy := &httputil.ReverseProxy{
-		Transport: transport,
+		Transport:  transport,
+		BufferPool: copyBuffers{},
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			target := pr.In.Context().Value(writerURL{}).(*url.URL)
 			pr.SetURL(target)
@@ -118,8 +125,12 @@ func Forward(next http.Handler, cfg ForwardConfig) http.Handler {
 			}
 			// The writer may have logged the digests before its answer was lost.
 			w.Header().Set("Retry-After", "1")
-			if r.URL.Path == "/digest" {
-				w.Header().Set("Content-Type", mimeText)
+			if r.URL.Path == tsaPath {
+				writeReject(w, http.StatusBadGateway, "the writer's answer was lost; the imprint may be logged: ask again, which is safe")
+				return
+			}
+			if r.URL.Path == calendar.SubmitPath {
+				w.Header().Set("Content-Type", calendar.MIMEText)
 				w.WriteHeader(http.StatusBadGateway)
 				w.Write([]byte("the writer's answer was lost; the digest may be logged: submit it again, which is safe"))
 				return
@@ -151,6 +162,15 @@ func Forward(next http.Handler, cfg ForwardConfig) http.Handler {
 		proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), writerURL{}, u)))
 	})
 }
+
+// copyBuffers lends the proxy the buffers it copies answers through, which it would
+// otherwise allocate, 32 KiB each, for every submission it forwards.
+type copyBuffers struct{}
+
+var copyBufferPool = sync.Pool{New: func() any { return new([32 << 10]byte) }}
+
+func (copyBuffers) Get() []byte  { return copyBufferPool.Get().(*[32 << 10]byte)[:] }
+func (copyBuffers) Put(b []byte) { copyBufferPool.Put((*[32 << 10]byte)(b)) }
 
 // writerURL is the context key of the writer's URL, for the proxy's Rewrite.
 type writerURL struct{}

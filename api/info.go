@@ -72,6 +72,9 @@ type StatusView struct {
 	// far this process's view of the log trails the database (zeros on the writer).
 	Writer      *WriterView     `json:"writer"`
 	FollowerLag FollowerLagView `json:"follower_lag"`
+	// Standbys are the database's standby servers and how far each trails (left out when
+	// there are none, or when the database does not answer).
+	Standbys []StandbyView `json:"standbys,omitempty"`
 	// Witnesses is the writer's view of its witnesses; absent without witnesses, and on a
 	// follower.
 	Witnesses *WitnessesView `json:"witnesses,omitempty"`
@@ -275,6 +278,11 @@ func (h *handlers) status(c echo.Context) error {
 	}
 	entries, age := h.svc.FollowerLag()
 	v.FollowerLag = FollowerLagView{Entries: entries, Seconds: age.Seconds()}
+	if h.cfg.Cluster != nil {
+		if standbys, err := h.cfg.Cluster.Standbys(ctx); err == nil {
+			v.Standbys = standbys
+		}
+	}
 	if ws, quorum := h.svc.Witnesses(); ws != nil {
 		v.Witnesses = &WitnessesView{Quorum: quorum, CosignedSize: -1, Witnesses: ws}
 		if c, ok := h.svc.CosignedCheckpoint(); ok {
@@ -282,7 +290,7 @@ func (h *handlers) status(c echo.Context) error {
 		}
 	}
 	if w := h.cfg.Webhooks; w != nil {
-		if pending, failed, err := w.store.WebhookCounts(ctx); err == nil {
+		if pending, failed, err := w.Counts(ctx); err == nil {
 			v.Webhooks = &WebhookCountsView{Pending: pending, Failed: failed}
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/notary-dev/notary/api"
+	"github.com/notary-dev/notary/internal/strictjson"
 	"github.com/notary-dev/notary/notary"
 	"github.com/notary-dev/notary/service"
 )
@@ -164,7 +165,7 @@ func TestHealth(t *testing.T) {
 
 	var v api.ReadyView
 	r = do(t, http.DefaultClient, http.MethodGet, f.url+"/readyz", "", nil)
-	if err := strictJSON(r.body, &v); err != nil || r.status != 200 || !v.Ready || !v.Database.OK || v.Node == nil || !v.Node.OK || *v.Node.Height != 120 {
+	if err := strictjson.Decode(r.body, &v); err != nil || r.status != 200 || !v.Ready || !v.Database.OK || v.Node == nil || !v.Node.OK || *v.Node.Height != 120 {
 		t.Errorf("readyz: %d %s", r.status, r.body)
 	}
 
@@ -172,7 +173,7 @@ func TestHealth(t *testing.T) {
 		g := newFull(t, fullConfig{pinger: failingPinger{}})
 		r := do(t, http.DefaultClient, http.MethodGet, g.url+"/readyz", "", nil)
 		var v api.ReadyView
-		if err := strictJSON(r.body, &v); err != nil || r.status != 503 || v.Ready || v.Database.OK || !strings.Contains(v.Database.Error, "locked") || !v.Node.OK {
+		if err := strictjson.Decode(r.body, &v); err != nil || r.status != 503 || v.Ready || v.Database.OK || !strings.Contains(v.Database.Error, "locked") || !v.Node.OK {
 			t.Errorf("readyz: %d %s", r.status, r.body)
 		}
 		// The process is still up.
@@ -188,7 +189,7 @@ func TestHealth(t *testing.T) {
 		start := time.Now()
 		r := do(t, http.DefaultClient, http.MethodGet, g.url+"/readyz", "", nil)
 		var v api.ReadyView
-		if err := strictJSON(r.body, &v); err != nil || r.status != 503 || v.Ready || !v.Database.OK || v.Node.OK || !strings.Contains(v.Node.Error, "refused") {
+		if err := strictjson.Decode(r.body, &v); err != nil || r.status != 503 || v.Ready || !v.Database.OK || v.Node.OK || !strings.Contains(v.Node.Error, "refused") {
 			t.Errorf("readyz: %d %s", r.status, r.body)
 		}
 		// The node is asked at most every 5 s, however often readyz is: once, unless the
@@ -285,8 +286,8 @@ func TestMetrics(t *testing.T) {
 		`notary_node_up`:                    1,
 		`notary_webhooks_pending`:           0,
 		`notary_sequencer_queue_depth`:      0,
-		`notary_http_request_duration_seconds_count{method="POST",route="/v1/timestamps",code="200"}`:       1,
-		`notary_http_request_duration_seconds_count{method="POST",route="/v1/timestamps/batch",code="200"}`: 1,
+		`notary_http_request_duration_seconds_count{code="200",method="POST",route="/v1/timestamps"}`:       1,
+		`notary_http_request_duration_seconds_count{code="200",method="POST",route="/v1/timestamps/batch"}`: 1,
 	}
 	for k, v := range want {
 		if got, ok := m[k]; !ok || got != v {
@@ -297,7 +298,7 @@ func TestMetrics(t *testing.T) {
 	if age, ok := m["notary_checkpoint_age_seconds"]; !ok || age < 0 || age > time.Since(before).Seconds() {
 		t.Errorf("checkpoint age %v s, %v after the entries were submitted", age, time.Since(before))
 	}
-	if b := m[`notary_http_request_duration_seconds_bucket{method="POST",route="/v1/timestamps",code="200",le="+Inf"}`]; b != 1 {
+	if b := m[`notary_http_request_duration_seconds_bucket{code="200",method="POST",route="/v1/timestamps",le="+Inf"}`]; b != 1 {
 		t.Errorf("+Inf bucket %v, want 1", b)
 	}
 
@@ -306,8 +307,8 @@ func TestMetrics(t *testing.T) {
 		do(t, http.DefaultClient, http.MethodGet, f.url+"/v1/nothing", "", nil)
 		m := parseMetrics(t, do(t, http.DefaultClient, http.MethodGet, f.url+"/metrics", "", nil).body)
 		for _, k := range []string{
-			`notary_http_request_duration_seconds_count{method="GET",route="/v1/timestamps/:digest",code="400"}`,
-			`notary_http_request_duration_seconds_count{method="GET",route="other",code="404"}`,
+			`notary_http_request_duration_seconds_count{code="400",method="GET",route="/v1/timestamps/:digest"}`,
+			`notary_http_request_duration_seconds_count{code="404",method="GET",route="other"}`,
 		} {
 			if m[k] != 1 {
 				t.Errorf("%s = %v, want 1", k, m[k])

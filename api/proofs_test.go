@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/notary-dev/notary/api"
+	"github.com/notary-dev/notary/internal/strictjson"
 	"github.com/notary-dev/notary/merkle"
 	"github.com/notary-dev/notary/notary"
 )
@@ -34,7 +35,7 @@ func getJSON(t *testing.T, url string, v any) {
 	if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 		t.Errorf("GET %s: Content-Type %q", url, ct)
 	}
-	if err := strictJSON(r.body, v); err != nil {
+	if err := strictjson.Decode(r.body, v); err != nil {
 		t.Fatalf("GET %s: %v in %.300s", url, err, r.body)
 	}
 }

@@ -54,6 +54,22 @@ type TimestampView struct {
 	Proof *notary.Proof `json:"proof,omitempty"`
 }
 
+// BatchWebhookView is the body of a batch's webhook: the timestamps of its digests, in the
+// order sent. (A single submission's webhook is its TimestampView.)
+type BatchWebhookView struct {
+	Timestamps []TimestampView `json:"timestamps"`
+}
+
+// TimestampJSON returns ts as GET /v1/timestamps/{digest} answers it: compact JSON of
+// its TimestampView. It is the body of a webhook's delivery.
+func TimestampJSON(ts *service.Timestamp) ([]byte, error) {
+	v, err := timestampJSON(ts)
+	if err != nil {
+		return nil, err
+	}
+	return v.appendJSON(nil), nil
+}
+
 func timestampJSON(ts *service.Timestamp) (TimestampView, error) {
 	e := ts.Entry
 	v := TimestampView{

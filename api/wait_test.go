@@ -2,11 +2,13 @@ package api_test
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"testing"
 	"time"
 
 	"github.com/notary-dev/notary/api"
+	"github.com/notary-dev/notary/internal/strictjson"
 	"github.com/notary-dev/notary/notary"
 	"github.com/notary-dev/notary/service"
 )
@@ -37,16 +39,11 @@ type timedReply struct {
 }
 
 func decodeStrict(resp *http.Response, v any) error {
-	var b []byte
-	buf := make([]byte, 4096)
-	for {
-		n, err := resp.Body.Read(buf)
-		b = append(b, buf[:n]...)
-		if err != nil {
-			break
-		}
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
 	}
-	return strictJSON(b, v)
+	return strictjson.Decode(b, v)
 }
 
 // receive returns the answer from ch, failing the test if there is none after patience.

@@ -1,12 +1,14 @@
 package api_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -14,8 +16,10 @@ import (
 	"time"
 
 	"github.com/notary-dev/notary/api"
+	"github.com/notary-dev/notary/internal/strictjson"
 	"github.com/notary-dev/notary/notary"
 	"github.com/notary-dev/notary/service"
+	"github.com/notary-dev/notary/webhook"
 )
 
 // receiver is a webhook receiver on loopback that fails its first failures requests.
@@ -34,8 +38,19 @@ type delivery struct {
 	status    int // what the receiver answered
 	id        string
 	attempt   int
-	signature error // the signature check
-	ts        timestampReply
+	signature error            // the signature check
+	ts        timestampReply   // the body of a single submission's webhook
+	batch     []timestampReply // the body of a batch's, {"timestamps": […]}
+}
+
+// webhookID returns the ID of the webhook d delivers.
+func (d delivery) webhookID(t *testing.T) int64 {
+	t.Helper()
+	id, err := strconv.ParseInt(d.id, 10, 64)
+	if err != nil {
+		t.Fatalf("Notary-Webhook-Id %q: %v", d.id, err)
+	}
+	return id
 }
 
 func newReceiver(t *testing.T, key ed25519.PublicKey, failures int) *receiver {
@@ -48,7 +63,15 @@ func newReceiver(t *testing.T, key ed25519.PublicKey, failures int) *receiver {
 		if req.Method != http.MethodPost || req.Header.Get("Content-Type") != "application/json" {
 			t.Errorf("%s with Content-Type %q", req.Method, req.Header.Get("Content-Type"))
 		}
-		if err := strictJSON(body, &d.ts); err != nil {
+		if bytes.HasPrefix(body, []byte(`{"timestamps":`)) {
+			var b struct {
+				Timestamps []timestampReply `json:"timestamps"`
+			}
+			if err := strictjson.Decode(body, &b); err != nil {
+				t.Errorf("webhook body %.200s: %v", body, err)
+			}
+			d.batch = b.Timestamps
+		} else if err := strictjson.Decode(body, &d.ts); err != nil {
 			t.Errorf("webhook body %.200s: %v", body, err)
 		}
 		r.mu.Lock()
@@ -134,7 +157,7 @@ func TestWebhook(t *testing.T) {
 	}
 	// Delivered: never again, and the body is what a lookup answers.
 	rcv.quiet(t, 300*time.Millisecond)
-	state, attempts, _, ok, err := f.db.WebhookState(t.Context(), 0, rcv.URL+"/hook?x=1")
+	state, attempts, _, ok, err := f.db.WebhookState(t.Context(), third.webhookID(t))
 	if err != nil || !ok || state != "delivered" || attempts != 3 {
 		t.Errorf("stored state %q after %d attempts (%v, %v)", state, attempts, ok, err)
 	}
@@ -175,18 +198,20 @@ func TestWebhookBatchAndKey(t *testing.T) {
 	cp := waitCheckpoint(t, f.svc, 4)
 	f.chain.set(anchorOf(cp, service.AnchorFinal, 1))
 
-	got := map[string]bool{}
-	for range ds {
-		dl := rcv.next(t)
-		if dl.signature != nil {
-			t.Error(dl.signature)
-		}
-		got[dl.ts.Digest] = true
+	// The batch's webhook is one POST listing its digests' timestamps in its order.
+	dl := rcv.next(t)
+	if dl.signature != nil {
+		t.Error(dl.signature)
 	}
-	for _, d := range ds {
-		if !got[d] {
-			t.Errorf("no webhook for batch digest %s", d)
+	var got []string
+	for _, ts := range dl.batch {
+		got = append(got, ts.Digest)
+		if ts.Status != service.StatusConfirmed {
+			t.Errorf("batch digest %s: status %s", ts.Digest, ts.Status)
 		}
+	}
+	if !slices.Equal(got, ds) {
+		t.Errorf("the batch's webhook lists %v, want %v", got, ds)
 	}
 	if dl := keyed.next(t); dl.ts.Digest != viaKey {
 		t.Errorf("the key's webhook got digest %s, want %s", dl.ts.Digest, viaKey)
@@ -214,8 +239,8 @@ func TestWebhookSurvivesRestart(t *testing.T) {
 	chain := newFakeChain(s.svc)
 	_, key, _ := ed25519.GenerateKey(nil)
 	rcv := newReceiver(t, key.Public().(ed25519.PublicKey), 1)
-	newHooks := func(now func() time.Time) (*api.Webhooks, func()) {
-		w, err := api.NewWebhooks(api.WebhookConfig{Service: s.svc, Store: s.db, Key: key, AllowPrivate: true,
+	newHooks := func(now func() time.Time) (*webhook.Dispatcher, func()) {
+		w, err := webhook.New(webhook.Config{Encode: api.TimestampJSON, Service: s.svc, Store: s.db, Key: key, AllowPrivate: true,
 			Backoff: time.Hour, Poll: 10 * time.Millisecond, Now: now})
 		if err != nil {
 			t.Fatal(err)
@@ -234,11 +259,12 @@ func TestWebhookSurvivesRestart(t *testing.T) {
 	}
 	cp := waitCheckpoint(t, s.svc, 1)
 	chain.set(anchorOf(cp, service.AnchorFinal, 1))
-	if dl := rcv.next(t); dl.status != http.StatusServiceUnavailable {
+	dl := rcv.next(t)
+	if dl.status != http.StatusServiceUnavailable {
 		t.Fatalf("first attempt answered %d", dl.status)
 	}
 	for deadline := time.Now().Add(patience); ; time.Sleep(5 * time.Millisecond) {
-		if _, attempts, _, _, _ := s.db.WebhookState(t.Context(), 0, rcv.URL); attempts == 1 {
+		if _, attempts, _, _, _ := s.db.WebhookState(t.Context(), dl.webhookID(t)); attempts == 1 {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -258,7 +284,7 @@ func TestWebhookSurvivesRestart(t *testing.T) {
 func TestWebhookGivesUp(t *testing.T) {
 	f := newFull(t, fullConfig{
 		stack:    stackConfig{CheckpointInterval: 5 * time.Millisecond},
-		webhooks: api.WebhookConfig{MaxAttempts: 3, Backoff: 5 * time.Millisecond},
+		webhooks: webhook.Config{MaxAttempts: 3, Backoff: 5 * time.Millisecond},
 	})
 	rcv := newReceiver(t, f.hookKey.Public().(ed25519.PublicKey), 100)
 	body, _ := json.Marshal(map[string]string{"digest": randomDigest().String(), "callback": rcv.URL})
@@ -266,11 +292,12 @@ func TestWebhookGivesUp(t *testing.T) {
 		t.Fatalf("status %d", r.status)
 	}
 	f.chain.set(anchorOf(waitCheckpoint(t, f.svc, 1), service.AnchorFinal, 1))
+	var last delivery
 	for range 3 {
-		rcv.next(t)
+		last = rcv.next(t)
 	}
 	rcv.quiet(t, 200*time.Millisecond)
-	state, attempts, lastErr, _, err := f.db.WebhookState(t.Context(), 0, rcv.URL)
+	state, attempts, lastErr, _, err := f.db.WebhookState(t.Context(), last.webhookID(t))
 	if err != nil || state != "failed" || attempts != 3 || !strings.Contains(lastErr, "503") {
 		t.Errorf("state %q, %d attempts, last error %q, %v", state, attempts, lastErr, err)
 	}
@@ -285,7 +312,7 @@ func TestWebhookPrivateAddresses(t *testing.T) {
 	s := newStack(t, stackConfig{CheckpointInterval: 5 * time.Millisecond})
 	chain := newFakeChain(s.svc)
 	_, key, _ := ed25519.GenerateKey(nil)
-	hooks, err := api.NewWebhooks(api.WebhookConfig{Service: s.svc, Store: s.db, Key: key, Poll: 10 * time.Millisecond, Backoff: time.Hour})
+	hooks, err := webhook.New(webhook.Config{Encode: api.TimestampJSON, Service: s.svc, Store: s.db, Key: key, Poll: 10 * time.Millisecond, Backoff: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -307,7 +334,7 @@ func TestWebhookPrivateAddresses(t *testing.T) {
 	// A name that resolves to a private address passes the form check, but is not dialled.
 	rcv := newReceiver(t, key.Public().(ed25519.PublicKey), 0)
 	named := strings.Replace(rcv.URL, "127.0.0.1", "localhost.", 1)
-	if err := api.CheckCallbackURL(named, false); err == nil {
+	if err := webhook.CheckURL(named, false); err == nil {
 		t.Errorf("%s accepted", named)
 	}
 	d := randomDigest()
@@ -318,12 +345,13 @@ func TestWebhookPrivateAddresses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.db.AddWebhooks(ctx, rcv.URL, []int64{entries[0].Index}, time.Now()); err != nil { // past the form check
+	id, _, err := s.db.AddWebhook(ctx, webhook.Callback{Owner: "ip:127.0.0.1", URL: rcv.URL, Entries: []int64{entries[0].Index}}, time.Now(), 0) // past the form check
+	if err != nil {
 		t.Fatal(err)
 	}
 	chain.set(anchorOf(waitCheckpoint(t, s.svc, 1), service.AnchorFinal, 1))
 	for deadline := time.Now().Add(patience); ; time.Sleep(10 * time.Millisecond) {
-		_, attempts, lastErr, _, err := s.db.WebhookState(ctx, entries[0].Index, rcv.URL)
+		_, attempts, lastErr, _, err := s.db.WebhookState(ctx, id)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -347,7 +375,7 @@ func TestWebhookChangeWithPollDue(t *testing.T) {
 	for i := range 3 {
 		f := newFull(t, fullConfig{
 			stack:    stackConfig{CheckpointInterval: 5 * time.Millisecond},
-			webhooks: api.WebhookConfig{Poll: time.Microsecond}, // the poll is always due
+			webhooks: webhook.Config{Poll: time.Microsecond}, // the poll is always due
 		})
 		rcv := newReceiver(t, f.hookKey.Public().(ed25519.PublicKey), 0)
 		body, _ := json.Marshal(map[string]string{"digest": randomDigest().String(), "callback": rcv.URL})
@@ -360,5 +388,55 @@ func TestWebhookChangeWithPollDue(t *testing.T) {
 		case <-time.After(patience):
 			t.Fatalf("round %d: no webhook within %v of the proof being complete", i, patience)
 		}
+	}
+}
+
+// TestWebhookCap: a client address, or an API key, with as many pending webhooks as it may
+// is refused another with 429 too_many_webhooks and Retry-After, before anything is logged;
+// a submission without a callback is not refused, nor is another owner.
+func TestWebhookCap(t *testing.T) {
+	f := newFull(t, fullConfig{
+		stack:  stackConfig{CheckpointInterval: 5 * time.Millisecond},
+		limits: api.Limits{WebhooksPerAddress: 2, WebhooksPerKey: 3},
+	})
+	rcv := newReceiver(t, f.hookKey.Public().(ed25519.PublicKey), 0)
+	withCallback := func(d string) []byte {
+		b, _ := json.Marshal(map[string]string{"digest": d, "callback": rcv.URL})
+		return b
+	}
+	for range 2 { // no anchor: they stay pending
+		if r := do(t, http.DefaultClient, http.MethodPost, f.url+"/v1/timestamps", "application/json", withCallback(randomDigest().String())); r.status != 200 {
+			t.Fatalf("status %d, %s", r.status, r.body)
+		}
+	}
+	size := f.svc.Size()
+	r := do(t, http.DefaultClient, http.MethodPost, f.url+"/v1/timestamps", "application/json", withCallback(randomDigest().String()))
+	msg := wantError(t, r, http.StatusTooManyRequests, "too_many_webhooks")
+	if r.header.Get("Retry-After") != "60" || !strings.Contains(msg, "2 webhooks") || !strings.Contains(msg, "nothing was logged") {
+		t.Errorf("Retry-After %q, message %q", r.header.Get("Retry-After"), msg)
+	}
+	batch, _ := json.Marshal(map[string]any{"digests": []string{randomDigest().String(), randomDigest().String()}, "callback": rcv.URL})
+	r = do(t, http.DefaultClient, http.MethodPost, f.url+"/v1/timestamps/batch", "application/json", batch)
+	wantError(t, r, http.StatusTooManyRequests, "too_many_webhooks")
+	if f.svc.Size() != size {
+		t.Errorf("refused submissions logged %d entries", f.svc.Size()-size)
+	}
+	if r := do(t, http.DefaultClient, http.MethodPost, f.url+"/v1/timestamps", "application/json", submitBody(randomDigest().String())); r.status != 200 {
+		t.Errorf("without a callback: status %d, %s", r.status, r.body)
+	}
+
+	// A key is an owner of its own, with its own cap.
+	token := createKey(t, f, "with-hook", rcv.URL)
+	for i := range 4 {
+		r := doH(t, http.MethodPost, f.url+"/v1/timestamps", submitBody(randomDigest().String()), "Content-Type", "application/json", "Authorization", "Bearer "+token)
+		if i < 3 && r.status != 200 {
+			t.Fatalf("keyed submission %d: %d %s", i+1, r.status, r.body)
+		}
+		if i == 3 {
+			wantError(t, r, http.StatusTooManyRequests, "too_many_webhooks")
+		}
+	}
+	if pending, _, err := f.db.WebhookCounts(t.Context()); pending != 5 || err != nil {
+		t.Errorf("%d webhooks pending, %v; want 2 + 3", pending, err)
 	}
 }

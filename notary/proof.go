@@ -7,13 +7,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"reflect"
 	"regexp"
-	"strconv"
 	"time"
-	"unicode/utf8"
 
+	"github.com/notary-dev/notary/internal/strictjson"
 	"github.com/notary-dev/notary/merkle"
 )
 
@@ -178,25 +176,11 @@ func leafOps(e Entry) []merkle.Op {
 }
 
 // decodeStrict decodes one JSON value into v and refuses anything a canonical proof file
-// would not hold: invalid UTF-8, an escaped lone surrogate, unknown fields, a key twice, keys
-// in another case, upper-case hex, the number -0, and anything but white space after the
-// value. The decoder itself would take invalid UTF-8 and lone surrogates as U+FFFD.
+// would not hold: what strictjson.Decode refuses (invalid UTF-8, an escaped lone surrogate,
+// unknown fields, a key twice, the number -0, trailing data), keys in another case and
+// upper-case hex.
 func decodeStrict(data []byte, v any) error {
-	if !utf8.Valid(data) {
-		return errors.New("not valid UTF-8")
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return errors.New("trailing data after the proof")
-	}
-	if err := checkTokens(data); err != nil {
-		return err
-	}
-	if err := checkEscapes(data); err != nil {
+	if err := strictjson.Decode(data, v); err != nil {
 		return err
 	}
 	// The decoder matches keys case-insensitively and hex in either case: compare the
@@ -208,86 +192,6 @@ func decodeStrict(data []byte, v any) error {
 	var got, want any
 	if json.Unmarshal(data, &got) != nil || json.Unmarshal(canonical, &want) != nil || !reflect.DeepEqual(got, want) {
 		return errors.New("not in canonical form (key names are lower case, hex is lower case)")
-	}
-	return nil
-}
-
-// checkTokens reports an object in data that has a key twice, or the number -0 (which
-// decodes as 0: two texts of one proof).
-func checkTokens(data []byte) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var walk func() error
-	walk = func() error {
-		tok, err := dec.Token()
-		if err != nil {
-			return err
-		}
-		switch tok {
-		case json.Delim('{'):
-			seen := map[string]bool{}
-			for dec.More() {
-				key, err := dec.Token()
-				if err != nil {
-					return err
-				}
-				k := key.(string)
-				if seen[k] {
-					return fmt.Errorf("key %q appears twice", k)
-				}
-				seen[k] = true
-				if err := walk(); err != nil {
-					return err
-				}
-			}
-			_, err = dec.Token()
-			return err
-		case json.Delim('['):
-			for dec.More() {
-				if err := walk(); err != nil {
-					return err
-				}
-			}
-			_, err = dec.Token()
-			return err
-		}
-		if n, ok := tok.(json.Number); ok && n == "-0" {
-			return errors.New("the number -0")
-		}
-		return nil
-	}
-	return walk()
-}
-
-// checkEscapes reports a string of data, which is valid JSON, with an escaped surrogate that
-// is not half of a pair (\ud800 alone): it stands for no character.
-func checkEscapes(data []byte) error {
-	inString := false
-	for i := 0; i < len(data); i++ {
-		switch c := data[i]; {
-		case c == '"':
-			inString = !inString
-		case c == '\\' && inString:
-			i++
-			if data[i] != 'u' {
-				continue
-			}
-			r, _ := strconv.ParseUint(string(data[i+1:i+5]), 16, 16)
-			i += 4
-			switch {
-			case r >= 0xdc00 && r <= 0xdfff:
-				return errors.New("a string holds an escaped lone surrogate")
-			case r >= 0xd800 && r <= 0xdbff:
-				if i+6 >= len(data) || data[i+1] != '\\' || data[i+2] != 'u' {
-					return errors.New("a string holds an escaped lone surrogate")
-				}
-				low, _ := strconv.ParseUint(string(data[i+3:i+7]), 16, 16)
-				if low < 0xdc00 || low > 0xdfff {
-					return errors.New("a string holds an escaped lone surrogate")
-				}
-				i += 6
-			}
-		}
 	}
 	return nil
 }

@@ -81,6 +81,8 @@ type Service struct {
 	recentLog  []notary.Digest // the digests of the entries [recentBase, next), in order
 	recentBase int64
 
+	lookups *digestLookups // the store's digest index, looked up for many requests at once
+
 	indexed atomic.Int64 // the store's IndexedSize, as the indexer last moved it
 	grown   signal       // notified when the log grows, to wake the indexer
 
@@ -161,6 +163,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	s := &Service{
 		cfg:      cfg,
 		store:    cfg.Store,
+		lookups:  newDigestLookups(cfg.Store),
 		queue:    make(chan *request, 4096),
 		closing:  make(chan struct{}),
 		closed:   make(chan struct{}),
@@ -565,7 +568,7 @@ func (s *Service) lookup(ctx context.Context, r *request) error {
 		ds[k] = r.digests[i]
 	}
 	idx := make([]int64, len(missing))
-	if err := s.store.LookupDigests(ctx, ds, idx); err != nil {
+	if err := s.lookups.lookup(ctx, ds, idx); err != nil {
 		return fmt.Errorf("notary: looking up digests: %w", err)
 	}
 	for k, i := range missing {
@@ -1008,7 +1011,7 @@ func NewFollower(ctx context.Context, cfg Config) (*Service, error) {
 		return nil, err
 	}
 	s := &Service{
-		cfg: cfg, store: cfg.Store, follower: true,
+		cfg: cfg, store: cfg.Store, follower: true, lookups: newDigestLookups(cfg.Store),
 		queue: make(chan *request), closing: make(chan struct{}), closed: make(chan struct{}),
 		stepDown: make(chan struct{}), recent: make(map[notary.Digest]int64),
 	}

@@ -115,3 +115,12 @@ func CheckAppend(entries []notary.Entry, hashes []merkle.Hash) error {
 	}
 	return nil
 }
+
+// RemoteStore is implemented by a store on a database server (PostgreSQL), each of whose
+// calls is a round trip. The service then has the digest lookups of concurrent requests
+// share one call; an in-process store (SQLite) is called by each request, in parallel.
+type RemoteStore interface {
+	Store
+	// Remote does nothing: it marks the store as one on a server.
+	Remote()
+}

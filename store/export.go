@@ -2,10 +2,12 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 
 	"github.com/notary-dev/notary/merkle"
 	"github.com/notary-dev/notary/notary"
+	"github.com/notary-dev/notary/webhook"
 )
 
 // What notary migrate reads to move a log to another store; the service never needs it.
@@ -56,22 +58,30 @@ func (db *DB) APIKeyTokenHashes(ctx context.Context) (map[string][32]byte, error
 	return out, rows.Err()
 }
 
-// PendingWebhooks calls fn for every webhook not yet delivered nor given up.
-func (db *DB) PendingWebhooks(ctx context.Context, fn func(entry int64, url string) error) error {
-	rows, err := db.readers.QueryContext(ctx, `SELECT entry, url FROM webhooks WHERE state = 'pending' ORDER BY id`)
+// PendingCallbacks calls fn for every webhook not yet delivered nor given up.
+func (db *DB) PendingCallbacks(ctx context.Context, fn func(webhook.Callback) error) error {
+	rows, err := db.readers.QueryContext(ctx, `SELECT owner, url, entries, batch FROM webhooks WHERE state = 'pending' ORDER BY id`)
 	if err != nil {
 		return dbErr(ctx, "list webhooks", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var entry int64
-		var url string
-		if err := rows.Scan(&entry, &url); err != nil {
+		var (
+			c       webhook.Callback
+			entries string
+		)
+		if err := rows.Scan(&c.Owner, &c.URL, &entries, &c.Batch); err != nil {
 			return dbErr(ctx, "list webhooks", err)
 		}
-		if err := fn(entry, url); err != nil {
+		if err := json.Unmarshal([]byte(entries), &c.Entries); err != nil {
+			return fmt.Errorf("store: webhook entries %.100q: %v", entries, err)
+		}
+		if err := fn(c); err != nil {
 			return err
 		}
 	}
-	return rows.Err()
+	if err := rows.Err(); err != nil {
+		return dbErr(ctx, "list webhooks", err)
+	}
+	return nil
 }

@@ -45,6 +45,7 @@ func (x *digestIndex) open() (*leveldb.DB, error) {
 			WriteBuffer:        4 << 20,
 			BlockCacheCapacity: 64 << 20, // holds the bloom filters (1.25 B a digest) of some 4×10^7 digests
 			NoSync:             true,
+			Compression:        opt.NoCompression, // digests are random: they do not compress
 		})
 		if x.err != nil {
 			x.err = fmt.Errorf("store: digest index %s: %w (is another notary process using this database?)", x.dir, x.err)

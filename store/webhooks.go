@@ -2,66 +2,93 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/notary-dev/notary/webhook"
 )
 
 // maxWebhookError caps the stored text of a delivery's last error.
 const maxWebhookError = 500
 
-// AddWebhooks registers a callback to url for each entry index given, due at once: it is
-// delivered once the entry's proof is complete. An (entry, url) pair registered before is
-// left as it is. Everything is in one transaction, synced to disk before it returns.
-func (db *DB) AddWebhooks(ctx context.Context, url string, entries []int64, now time.Time) error {
-	if len(entries) == 0 {
-		return nil
+// AddWebhook stores c, pending and due at now, and returns its ID, unless maxPending is
+// positive and c's owner has that many pending webhooks already: then it stores nothing
+// and added is false. The owner's count (webhook_owners, kept by triggers: one row read
+// however many it has) and the insert are one statement of the one writer, so an owner
+// never has more than maxPending. It is synced to disk before it returns.
+func (db *DB) AddWebhook(ctx context.Context, c webhook.Callback, now time.Time, maxPending int) (id int64, added bool, err error) {
+	if len(c.Entries) == 0 {
+		return 0, false, errors.New("store: add webhook: no entries")
 	}
-	list := make([]byte, 0, 2+len(entries)*8)
+	list := make([]byte, 0, 2+len(c.Entries)*8)
 	list = append(list, '[')
-	for k, e := range entries {
+	last := int64(-1)
+	for k, e := range c.Entries {
 		if e < 0 {
-			return fmt.Errorf("store: add webhooks: negative entry %d", e)
+			return 0, false, fmt.Errorf("store: add webhook: negative entry %d", e)
 		}
 		if k > 0 {
 			list = append(list, ',')
 		}
 		list = strconv.AppendInt(list, e, 10)
+		last = max(last, e)
 	}
 	list = append(list, ']')
 	ms := now.UnixMilli()
-	// "WHERE true" lets SQLite tell the upsert's ON CONFLICT from a join's ON.
-	_, err := db.writer.ExecContext(ctx, `INSERT INTO webhooks (entry, url, created_ms, next_ms)
-		SELECT value, ?, ?, ? FROM json_each(?) WHERE true
-		ON CONFLICT (entry, url) DO NOTHING`, url, ms, ms, string(list))
-	if err != nil {
-		return dbErr(ctx, "add webhooks", err)
+	err = db.writer.QueryRowContext(ctx, `INSERT INTO webhooks (owner, url, entries, last_entry, batch, created_ms, next_ms)
+		SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?6
+		WHERE ?7 <= 0 OR coalesce((SELECT pending FROM webhook_owners WHERE owner = ?1), 0) < ?7
+		RETURNING id`, c.Owner, c.URL, string(list), last, c.Batch, ms, maxPending).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, false, nil
 	}
-	return nil
+	if err != nil {
+		return 0, false, dbErr(ctx, "add webhook", err)
+	}
+	return id, true, nil
 }
 
-// DueWebhooks calls fn, in order of due time, for at most limit pending webhooks whose
-// entry is below confirmed (their proofs are complete) and whose next attempt is due by
-// now, with the webhook's ID, entry index, URL and the number of attempts made so far.
-func (db *DB) DueWebhooks(ctx context.Context, confirmed int64, now time.Time, limit int,
-	fn func(id, entry int64, url string, attempts int) error) error {
-	rows, err := db.readers.QueryContext(ctx, `SELECT id, entry, url, attempts FROM webhooks
-		WHERE state = 'pending' AND next_ms <= ? AND entry < ?
-		ORDER BY next_ms, id LIMIT ?`, now.UnixMilli(), confirmed, limit)
+// PendingWebhooks returns the number of pending webhooks of owner.
+func (db *DB) PendingWebhooks(ctx context.Context, owner string) (n int64, err error) {
+	err = db.readers.QueryRowContext(ctx,
+		`SELECT coalesce((SELECT pending FROM webhook_owners WHERE owner = ?), 0)`, owner).Scan(&n)
+	if err != nil {
+		return 0, dbErr(ctx, "pending webhooks", err)
+	}
+	return n, nil
+}
+
+// DueWebhooks calls fn for pending webhooks whose entries are all below confirmed (their
+// proofs are complete) and whose next attempt is due by now: at most perOwner of each
+// owner and at most limit in all, every owner's first before any owner's second, each
+// owner's in order of due time. fn runs after the rows are closed: it may take long, and
+// write.
+func (db *DB) DueWebhooks(ctx context.Context, confirmed int64, now time.Time, perOwner, limit int,
+	fn func(webhook.Due) error) error {
+	rows, err := db.readers.QueryContext(ctx, `SELECT id, owner, url, entries, batch, attempts FROM (
+			SELECT *, row_number() OVER (PARTITION BY owner ORDER BY next_ms, id) AS turn
+			FROM webhooks WHERE state = 'pending' AND next_ms <= ? AND last_entry < ?)
+		WHERE turn <= ? ORDER BY turn, next_ms, id LIMIT ?`, now.UnixMilli(), confirmed, perOwner, limit)
 	if err != nil {
 		return dbErr(ctx, "due webhooks", err)
 	}
-	type due struct {
-		id, entry int64
-		url       string
-		attempts  int
-	}
-	var list []due
+	var list []webhook.Due
 	for rows.Next() {
-		var d due
-		if err := rows.Scan(&d.id, &d.entry, &d.url, &d.attempts); err != nil {
+		var (
+			d       webhook.Due
+			entries string
+		)
+		if err := rows.Scan(&d.ID, &d.Owner, &d.URL, &entries, &d.Batch, &d.Attempts); err != nil {
 			rows.Close()
 			return dbErr(ctx, "due webhooks", err)
+		}
+		if err := json.Unmarshal([]byte(entries), &d.Entries); err != nil {
+			rows.Close()
+			return fmt.Errorf("store: webhook %d: entries %.100q: %v", d.ID, entries, err)
 		}
 		list = append(list, d)
 	}
@@ -69,9 +96,8 @@ func (db *DB) DueWebhooks(ctx context.Context, confirmed int64, now time.Time, l
 	if err := rows.Err(); err != nil {
 		return dbErr(ctx, "due webhooks", err)
 	}
-	// fn runs after the rows are closed: it may take long, and write.
 	for _, d := range list {
-		if err := fn(d.id, d.entry, d.url, d.attempts); err != nil {
+		if err := fn(d); err != nil {
 			return err
 		}
 	}
@@ -121,10 +147,10 @@ func (db *DB) WebhookCounts(ctx context.Context) (pending, failed int64, err err
 }
 
 // WebhookState returns the state ("pending", "delivered" or "failed"), the number of
-// attempts and the last error of the webhook for entry and url; ok is false if there is none.
-func (db *DB) WebhookState(ctx context.Context, entry int64, url string) (state string, attempts int, lastErr string, ok bool, err error) {
+// attempts and the last error of webhook id; ok is false if there is none.
+func (db *DB) WebhookState(ctx context.Context, id int64) (state string, attempts int, lastErr string, ok bool, err error) {
 	rows, err := db.readers.QueryContext(ctx,
-		`SELECT state, attempts, last_error FROM webhooks WHERE entry = ? AND url = ?`, entry, url)
+		`SELECT state, attempts, last_error FROM webhooks WHERE id = ?`, id)
 	if err != nil {
 		return "", 0, "", false, dbErr(ctx, "webhook state", err)
 	}

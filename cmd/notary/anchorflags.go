@@ -14,6 +14,7 @@ import (
 	"github.com/btcsuite/btcd/chaincfg/v2"
 
 	"github.com/notary-dev/notary/anchor"
+	"github.com/notary-dev/notary/internal/bitcoinrpc"
 	"github.com/notary-dev/notary/service"
 )
 
@@ -79,30 +80,26 @@ func (f *anchorFlags) node() (anchor.Node, error) {
 
 // rpcConfig returns the node's address and credentials: --node, and the password of
 // --node-password-file or the cookie of --node-cookie.
-func (f *anchorFlags) rpcConfig() (anchor.RPCConfig, error) {
-	u, err := url.Parse(f.nodeURL)
-	if err != nil || u.Host == "" {
-		return anchor.RPCConfig{}, usageError("--node %q is not a URL like http://user:pass@127.0.0.1:8332", redactURL(f.nodeURL))
+func (f *anchorFlags) rpcConfig() (bitcoinrpc.Config, error) {
+	cfg, err := bitcoinrpc.FromURL(f.nodeURL)
+	if err != nil {
+		return bitcoinrpc.Config{}, usageError("--node %q is %v", redactURL(f.nodeURL), err)
 	}
-	cfg := anchor.RPCConfig{Host: u.Host, CookieFile: f.nodeCookie, TLS: u.Scheme == "https"}
-	if u.User != nil {
-		cfg.User = u.User.Username()
-		cfg.Pass, _ = u.User.Password()
-	}
+	cfg.CookieFile = f.nodeCookie
 	if f.nodePasswordFile == "" {
 		return cfg, nil
 	}
-	if _, ok := u.User.Password(); ok {
-		return anchor.RPCConfig{}, usageError("--node-password-file and a password in --node: give the password once")
+	if cfg.Pass != "" {
+		return bitcoinrpc.Config{}, usageError("--node-password-file and a password in --node: give the password once")
 	}
 	if f.nodeCookie != "" {
-		return anchor.RPCConfig{}, usageError("--node-password-file and --node-cookie: give one")
+		return bitcoinrpc.Config{}, usageError("--node-password-file and --node-cookie: give one")
 	}
 	if cfg.User == "" {
-		return anchor.RPCConfig{}, usageError("--node-password-file needs the user in --node, as http://user@127.0.0.1:8332")
+		return bitcoinrpc.Config{}, usageError("--node-password-file needs the user in --node, as http://user@127.0.0.1:8332")
 	}
 	if cfg.Pass, err = readPasswordFile(f.nodePasswordFile); err != nil {
-		return anchor.RPCConfig{}, usageError("--node-password-file: %v", err)
+		return bitcoinrpc.Config{}, usageError("--node-password-file: %v", err)
 	}
 	return cfg, nil
 }

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/notary-dev/notary/anchor"
+	"github.com/notary-dev/notary/internal/bitcoinrpc"
 )
 
 // TestNodeCredentials checks where the node's password can come from besides --node,
@@ -32,24 +32,24 @@ func TestNodeCredentials(t *testing.T) {
 		args   []string
 		env    string // NOTARY_NODE
 		config string
-		want   anchor.RPCConfig
+		want   bitcoinrpc.Config
 		err    string // in the error, if any
 		warn   bool   // a password on the command line
 	}{
 		{name: "in the URL", args: []string{"--node", "http://alice:pw@127.0.0.1:8332"},
-			want: anchor.RPCConfig{Host: "127.0.0.1:8332", User: "alice", Pass: "pw"}, warn: true},
+			want: bitcoinrpc.Config{Host: "127.0.0.1:8332", User: "alice", Pass: "pw"}, warn: true},
 		{name: "NOTARY_NODE", env: "http://alice:fromenv@10.0.0.2:8332",
-			want: anchor.RPCConfig{Host: "10.0.0.2:8332", User: "alice", Pass: "fromenv"}},
+			want: bitcoinrpc.Config{Host: "10.0.0.2:8332", User: "alice", Pass: "fromenv"}},
 		{name: "config file", config: config,
-			want: anchor.RPCConfig{Host: "127.0.0.1:8332", User: "alice", Pass: "fromfile"}},
+			want: bitcoinrpc.Config{Host: "127.0.0.1:8332", User: "alice", Pass: "fromfile"}},
 		{name: "password file", args: []string{"--node", "http://alice@127.0.0.1:8332", "--node-password-file", passFile},
-			want: anchor.RPCConfig{Host: "127.0.0.1:8332", User: "alice", Pass: "s3cret"}},
+			want: bitcoinrpc.Config{Host: "127.0.0.1:8332", User: "alice", Pass: "s3cret"}},
 		{name: "password file, first line, CRLF", args: []string{"--node", "https://alice@node.example:8332", "--node-password-file", crlfFile},
-			want: anchor.RPCConfig{Host: "node.example:8332", User: "alice", Pass: "s3cret", TLS: true}},
+			want: bitcoinrpc.Config{Host: "node.example:8332", User: "alice", Pass: "s3cret", TLS: true}},
 		{name: "password file, user in NOTARY_NODE", env: "http://alice@127.0.0.1:8332", args: []string{"--node-password-file", passFile},
-			want: anchor.RPCConfig{Host: "127.0.0.1:8332", User: "alice", Pass: "s3cret"}},
+			want: bitcoinrpc.Config{Host: "127.0.0.1:8332", User: "alice", Pass: "s3cret"}},
 		{name: "cookie", args: []string{"--node", "http://127.0.0.1:8332", "--node-cookie", "/var/lib/bitcoind/.cookie"},
-			want: anchor.RPCConfig{Host: "127.0.0.1:8332", CookieFile: "/var/lib/bitcoind/.cookie"}},
+			want: bitcoinrpc.Config{Host: "127.0.0.1:8332", CookieFile: "/var/lib/bitcoind/.cookie"}},
 
 		{name: "password twice", args: []string{"--node", "http://alice:pw@127.0.0.1:8332", "--node-password-file", passFile},
 			err: "give the password once", warn: true},

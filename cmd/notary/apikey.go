@@ -13,8 +13,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/notary-dev/notary/api"
 	"github.com/notary-dev/notary/service"
+	"github.com/notary-dev/notary/webhook"
 )
 
 // apiKeyPrefix starts every API key token, so that secret scanners and people can tell one.
@@ -113,13 +113,13 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-func createAPIKey(ctx context.Context, db database, name, webhook string, stdout, stderr io.Writer) error {
+func createAPIKey(ctx context.Context, db database, name, hook string, stdout, stderr io.Writer) error {
 	if !apiKeyName.MatchString(name) {
 		return usageError("the key name %q must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit", name)
 	}
-	if webhook != "" {
+	if hook != "" {
 		// serve decides whether callbacks may reach private addresses; here only the form counts.
-		if err := api.CheckCallbackURL(webhook, true); err != nil {
+		if err := webhook.CheckURL(hook, true); err != nil {
 			return usageError("--webhook: %v", err)
 		}
 	}
@@ -128,7 +128,7 @@ func createAPIKey(ctx context.Context, db database, name, webhook string, stdout
 		return err
 	}
 	token := apiKeyPrefix + base64.RawURLEncoding.EncodeToString(secret)
-	err := db.CreateAPIKey(ctx, name, sha256.Sum256([]byte(token)), webhook, time.Now())
+	err := db.CreateAPIKey(ctx, name, sha256.Sum256([]byte(token)), hook, time.Now())
 	if isKeyExists(err) {
 		return &cliError{code: exitUsage, err: fmt.Errorf("an API key named %q exists (names are never reused)", name), hint: "choose another name"}
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/notary-dev/notary/service"
 	"github.com/notary-dev/notary/store"
 	"github.com/notary-dev/notary/store/postgres"
+	"github.com/notary-dev/notary/webhook"
 )
 
 // database is what the commands need of the store that holds a log: the SQLite file of the
@@ -22,7 +23,7 @@ type database interface {
 	service.Store
 	anchor.Store
 	api.KeyStore
-	api.WebhookStore
+	webhook.Store
 	api.Pinger
 	CreateAPIKey(ctx context.Context, name string, tokenHash [32]byte, webhook string, now time.Time) error
 	RevokeAPIKey(ctx context.Context, name string, now time.Time) error

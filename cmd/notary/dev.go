@@ -61,7 +61,7 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if _, err := node.Generate(ctx, 110); err != nil {
 		return fmt.Errorf("mining the first blocks: %v", err)
 	}
-	rpc, err := anchor.NewRPC(anchor.RPCConfig{Host: node.RPCHost(), User: node.RPCUser(), Pass: node.RPCPass()})
+	rpc, err := anchor.NewRPC(node.RPCConfig())
 	if err != nil {
 		return err
 	}
@@ -77,6 +77,7 @@ notary is running on a local Bitcoin regtest chain.
   submit     curl -X POST %[1]s/v1/timestamps -H 'Content-Type: application/json' -d '{"digest":"'$(sha256sum FILE | cut -c1-64)'"}'
   look up    curl %[1]s/v1/timestamps/DIGEST
   stamp      bin/notary stamp --server %[1]s FILE
+  RFC 3161   openssl ts -query -data FILE -sha256 -cert | curl -s --data-binary @- -H 'Content-Type: application/timestamp-query' %[1]s/tsa > FILE.tsr
   verify     bin/notary verify --node http://%[2]s:%[3]s@%[4]s FILE.proof.json FILE
 
 A block is mined every %[5]s and an anchor sent every %[6]s: a digest has a complete proof

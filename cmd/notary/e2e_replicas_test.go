@@ -6,6 +6,7 @@ package main
 
 import (
 	"bytes"
+	"crypto"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -29,6 +30,7 @@ import (
 	"github.com/notary-dev/notary/merkle"
 	"github.com/notary-dev/notary/notary"
 	"github.com/notary-dev/notary/service"
+	"github.com/notary-dev/notary/tsa"
 )
 
 // replicaCount is how many processes each replica test runs.
@@ -828,6 +830,26 @@ func TestE2EReplicasForward(t *testing.T) {
 	}
 	mustLookup(t, w.URL, d)
 	waitLookup(t, f1, d)
+
+	// So do the TSA's: the token a follower answers is for an entry the writer has.
+	d = randomDigest(t)
+	query, err := (&tsa.Request{Hash: crypto.SHA256, HashedMessage: d[:], CertReq: true}).Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err = replicaClient.Post(f1+"/tsa", "application/timestamp-query", bytes.NewReader(query))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	tr, err := tsa.ParseResponse(raw)
+	if resp.StatusCode != http.StatusOK || err != nil || tr.Token == nil {
+		t.Fatalf("POST %s/tsa: %s: %v", f1, resp.Status, err)
+	}
+	if index, _ := tsa.SerialIndex(tr.Token.Info.SerialNumber); mustLookup(t, w.URL, d).Index != index {
+		t.Errorf("the token names entry %d; the writer has the imprint elsewhere", index)
+	}
 
 	// Forwarding moved no leadership.
 	if now, _ := rs.waitWriter(t, w.Epoch); now.URL != w.URL || now.Epoch != w.Epoch {

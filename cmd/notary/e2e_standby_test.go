@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -26,6 +27,13 @@ func TestE2EStandbyPromoted(t *testing.T) {
 	standby := pgtest.Standby(t, primary, pgtest.Sync)
 	c := startChain(t)
 	first := startStack(t, c, stackOptions{db: primary.DSN("notary")})
+	// Status and metrics name the standby, synchronous.
+	if sb := followStatus(t, first.url).Standbys; len(sb) != 1 || sb[0].Name != standby.Name() || !sb[0].Synchronous || sb[0].LagBytes < 0 {
+		t.Errorf("/v1/status standbys = %+v, want %q, synchronous", sb, standby.Name())
+	}
+	if m, want := getText(t, first.url+"/metrics"), `notary_db_standby_synchronous{standby="`+standby.Name()+`"} 1`; !strings.Contains(m, want) {
+		t.Errorf("/metrics has no %s", want)
+	}
 
 	var (
 		mu    sync.Mutex

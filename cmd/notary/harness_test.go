@@ -27,6 +27,7 @@ import (
 
 	"github.com/notary-dev/notary/anchor"
 	"github.com/notary-dev/notary/api"
+	"github.com/notary-dev/notary/internal/bitcoinrpc"
 	"github.com/notary-dev/notary/internal/btcdnode"
 	"github.com/notary-dev/notary/internal/btcdnode/btcdtest"
 	"github.com/notary-dev/notary/internal/pgtest"
@@ -161,7 +162,7 @@ func startStack(t *testing.T, c *chain, o stackOptions) *running {
 	if o.nodeHost == "" {
 		o.nodeHost = c.node.RPCHost()
 	}
-	node, err := anchor.NewRPC(anchor.RPCConfig{Host: o.nodeHost, User: c.node.RPCUser(), Pass: c.node.RPCPass()})
+	node, err := anchor.NewRPC(bitcoinrpc.Config{Host: o.nodeHost, User: c.node.RPCUser(), Pass: c.node.RPCPass()})
 	if err != nil {
 		t.Fatal(err)
 	}

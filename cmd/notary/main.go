@@ -52,6 +52,8 @@ Examples:
   notary verify --node http://user:pass@127.0.0.1:8332 contract.pdf.proof.json contract.pdf
   notary verify --keys trusted-notaries.txt contract.pdf.proof.json contract.pdf
   notary apikey create --data /var/lib/notary ci-pipeline
+  notary verify --tsa-ca notary-tsa.pem contract.pdf.tsr contract.pdf   (an RFC 3161 token; docs/rfc3161.md)
+  notary upgrade --server http://127.0.0.1:8080 contract.pdf.tsr          (saves contract.pdf.tsr.proof.json)
 
 Exit status of verify (of the others: 0 success, 1 invalid, 2 usage or I/O error, 3 not complete yet):
   0  complete, and its block checked against your node, an explorer or a block you trust

@@ -13,6 +13,7 @@ import (
 	"github.com/notary-dev/notary/service"
 	"github.com/notary-dev/notary/store"
 	"github.com/notary-dev/notary/store/postgres"
+	"github.com/notary-dev/notary/webhook"
 )
 
 // migrateChunk is how many entries one append to the new database carries.
@@ -185,7 +186,8 @@ func (m *migration) rest(ctx context.Context) error {
 		}
 	}
 	now := time.Now()
-	return m.src.PendingWebhooks(ctx, func(entry int64, url string) error {
-		return m.dst.AddWebhooks(ctx, url, []int64{entry}, now)
+	return m.src.PendingCallbacks(ctx, func(c webhook.Callback) error {
+		_, _, err := m.dst.AddWebhook(ctx, c, now, 0)
+		return err
 	})
 }

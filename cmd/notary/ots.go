@@ -16,7 +16,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/notary-dev/notary/api"
+	"github.com/notary-dev/notary/calendar"
 	"github.com/notary-dev/notary/merkle"
 	"github.com/notary-dev/notary/notary"
 	"github.com/notary-dev/notary/ots"
@@ -66,11 +66,11 @@ func otsPathFor(proofPath string) string {
 // document (from an OpenTimestamps client, say) gets p's timestamp merged in; any other file
 // there is left alone, with an error.
 func writeProofOTS(proofPath string, p *notary.Proof, server string) (string, error) {
-	calendar := ""
+	calendarURL := ""
 	if p.Service == "" {
-		calendar = server
+		calendarURL = server
 	}
-	f, err := api.ProofFile(p, calendar)
+	f, err := calendar.ProofFile(p, calendarURL)
 	if err != nil {
 		return "", err
 	}
@@ -100,7 +100,7 @@ func upgradeSiblingOTS(proofPath string, p *notary.Proof, stdout io.Writer) {
 	if err != nil || !ok || f.HashOp != ots.OpSHA256 || !bytes.Equal(f.Digest(), p.Digest[:]) || f.Timestamp.Complete() {
 		return
 	}
-	complete, err := api.ProofFile(p, "")
+	complete, err := calendar.ProofFile(p, "")
 	if err == nil {
 		err = f.Timestamp.Merge(complete.Timestamp)
 	}

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/notary-dev/notary/api"
+	"github.com/notary-dev/notary/calendar"
 	"github.com/notary-dev/notary/merkle"
 	"github.com/notary-dev/notary/notary"
 	"github.com/notary-dev/notary/ots"
@@ -194,7 +194,7 @@ func TestOTSInterop(t *testing.T) {
 		if !bytes.Equal(byURL, byAccept) {
 			t.Fatal("the .ots URL and the Accept header give different files")
 		}
-		want, err := api.ProofFile(done[d].Proof, "")
+		want, err := calendar.ProofFile(done[d].Proof, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -287,7 +287,7 @@ func TestVerifyOTSOffline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := "../../api/testdata/notary-complete.ots"
+	path := "../../calendar/testdata/notary-complete.ots"
 	h := notary.Header(p.Bitcoin.Header)
 	node := fakeNode(t, h, p.Bitcoin.Height)
 	digest := p.Digest.String()

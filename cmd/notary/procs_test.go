@@ -113,7 +113,7 @@ type replicas struct {
 	bin  string
 	c    *chain
 	db   string
-	logs string // the directory of every process's stderr
+	logs string   // the directory of every process's stderr
 	args []string // more flags for every process
 
 	dirs  []string
@@ -147,7 +147,8 @@ func startReplicasWith(t *testing.T, c *chain, db string, n int, args []string) 
 		dir := c.data
 		if i > 0 {
 			dir = t.TempDir()
-			for _, key := range []string{"log.key", "bitcoin.key", "webhook.key"} {
+			// The keys, and the TSA's chain replica 0 made, as an operator copies them.
+			for _, key := range []string{"log.key", "bitcoin.key", "webhook.key", tsaChainFile, tsaKeyFile} {
 				data, err := os.ReadFile(filepath.Join(c.data, key))
 				if err != nil {
 					t.Fatal(err)

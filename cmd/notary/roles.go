@@ -19,7 +19,9 @@ import (
 	"github.com/notary-dev/notary/api"
 	"github.com/notary-dev/notary/service"
 	"github.com/notary-dev/notary/store/postgres"
+	"github.com/notary-dev/notary/tsa"
 	"github.com/notary-dev/notary/web"
+	"github.com/notary-dev/notary/webhook"
 	"github.com/notary-dev/notary/witness"
 )
 
@@ -44,6 +46,7 @@ type node struct {
 	handler          *atomic.Pointer[http.Handler]
 	forwardKey       []byte
 	witnesses        *witness.Pool // nil without witnesses; only the writer talks to them
+	tsa              *tsa.Signer   // signs the RFC 3161 tokens of POST /tsa
 
 	role *role // the role being played; only the goroutine of runStack changes it
 }
@@ -172,12 +175,12 @@ func (n *node) stopRole() {
 }
 
 // serve swaps the HTTP server's handler to the API of r.
-func (n *node) serve(r *role, forward func(context.Context) (string, error), hooks *api.Webhooks) {
+func (n *node) serve(r *role, forward func(context.Context) (string, error), hooks *webhook.Dispatcher) {
 	h := api.New(api.Config{
 		Service: r.svc, Pages: web.Pages(), Logger: n.log.With("part", "api"),
 		Chain: chainView{r.anc}, Database: n.db, Keys: n.db, Webhooks: hooks,
 		Limits: n.limits, TrustedProxies: n.proxies, Shutdown: n.shutdown, ForwardKey: n.forwardKey,
-		Cluster: clusterView{n: n, role: r, writer: forward},
+		Cluster: clusterView{n: n, role: r, writer: forward}, TSA: n.tsa,
 	})
 	if forward != nil {
 		h = api.Forward(h, api.ForwardConfig{Writer: forward, Key: n.forwardKey, TrustedProxies: n.proxies})
@@ -186,14 +189,14 @@ func (n *node) serve(r *role, forward func(context.Context) (string, error), hoo
 }
 
 // parts opens the anchorer and webhook delivery that go with svc, whichever its role.
-func (n *node) parts(ctx context.Context, svc *service.Service) (*anchor.Anchorer, *api.Webhooks, error) {
+func (n *node) parts(ctx context.Context, svc *service.Service) (*anchor.Anchorer, *webhook.Dispatcher, error) {
 	anc, err := n.f.anchor.open(ctx, n.f.data, n.btc, n.db, svc, n.log.With("part", "anchor"))
 	if err != nil {
 		return nil, nil, err
 	}
 	svc.SetAnchors(anc)
-	hooks, err := api.NewWebhooks(api.WebhookConfig{
-		Service: svc, Store: n.db, Key: n.webhookKey, AllowPrivate: n.privateCallbacks,
+	hooks, err := webhook.New(webhook.Config{
+		Service: svc, Store: n.db, Key: n.webhookKey, Encode: api.TimestampJSON, AllowPrivate: n.privateCallbacks,
 		Logger: n.log.With("part", "webhooks"),
 	})
 	if err != nil {
@@ -305,6 +308,26 @@ type cachedWriter struct {
 	url string
 	err error
 	at  time.Time
+}
+
+// Standbys returns the standby servers of a PostgreSQL database; SQLite has none.
+func (c clusterView) Standbys(ctx context.Context) ([]api.StandbyView, error) {
+	pg, ok := c.n.db.(*postgres.DB)
+	if !ok {
+		return nil, nil
+	}
+	standbys, err := pg.Standbys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]api.StandbyView, len(standbys))
+	for k, s := range standbys {
+		out[k] = api.StandbyView{Name: s.Name, Synchronous: s.Sync == "sync" || s.Sync == "quorum", LagBytes: s.LagBytes}
+		if s.LagSeconds >= 0 {
+			out[k].LagSeconds = &s.LagSeconds
+		}
+	}
+	return out, nil
 }
 
 // clusterView tells the API which process writes the log.

@@ -39,6 +39,7 @@ type serveFlags struct {
 	anchor      anchorFlags
 	api         apiFlags
 	witness     witnessFlags
+	tsa         tsaFlags
 }
 
 // apiFlags are the settings of the API that serve takes. The dev stack does not register
@@ -55,6 +56,8 @@ type apiFlags struct {
 	maxConnsPerClient   int
 	maxBatches          int
 	maxBatchesPerClient int
+	webhooksPerKey      int
+	webhooksPerAddress  int
 	trustedProxies      string
 	webhookPrivate      bool
 }
@@ -78,6 +81,8 @@ func (f *apiFlags) register(fs *flag.FlagSet) {
 		"or the new one is answered 429 (0: no limit)")
 	fs.IntVar(&f.maxBatches, "max-batches", 64, "batch submissions in progress at once, from reading the body to writing the answer; past it 503 (0: no limit)")
 	fs.IntVar(&f.maxBatchesPerClient, "max-batches-per-client", 4, "batch submissions in progress at once per API key, or client address without one; past it 429 (0: no limit)")
+	fs.IntVar(&f.webhooksPerKey, "max-webhooks-per-key", 100_000, "pending webhooks (waiting for their proofs or their delivery) per API key; past it a submission with a callback is refused, 429 too_many_webhooks (0: no limit)")
+	fs.IntVar(&f.webhooksPerAddress, "max-webhooks-per-address", 1000, "pending webhooks per client address without an API key; past it 429 too_many_webhooks (0: no limit)")
 	fs.StringVar(&f.trustedProxies, "trusted-proxies", "", "comma-separated `CIDRs` of reverse proxies whose X-Forwarded-For names the client")
 	fs.BoolVar(&f.webhookPrivate, "webhook-private", false, "let callbacks reach loopback and private addresses")
 }
@@ -100,16 +105,18 @@ func (f *apiFlags) config() (api.Limits, []*net.IPNet, bool, error) {
 		proxies = append(proxies, n)
 	}
 	if f.anonRate < 0 || f.keyRate < 0 || f.anonDigestRate < 0 || f.keyDigestsPerDay < 0 ||
-		f.maxConns < 0 || f.maxConnsPerClient < 0 || f.maxBatches < 0 || f.maxBatchesPerClient < 0 || f.anonBurst < 1 || f.keyBurst < 1 || f.anonDigestBurst < 1 {
+		f.maxConns < 0 || f.maxConnsPerClient < 0 || f.maxBatches < 0 || f.maxBatchesPerClient < 0 || f.webhooksPerKey < 0 || f.webhooksPerAddress < 0 || f.anonBurst < 1 || f.keyBurst < 1 || f.anonDigestBurst < 1 {
 		return api.Limits{}, nil, false, usageError("rates and quotas must not be negative and bursts must be at least 1")
 	}
 	limits := api.Limits{
-		Anonymous:        api.Rate{PerSecond: f.anonRate, Burst: f.anonBurst},
-		Key:              api.Rate{PerSecond: f.keyRate, Burst: f.keyBurst},
-		AnonymousDigests: api.Rate{PerSecond: f.anonDigestRate, Burst: f.anonDigestBurst},
-		KeyDigestsPerDay: f.keyDigestsPerDay,
-		Batches:          f.maxBatches,
-		BatchesPerClient: f.maxBatchesPerClient,
+		Anonymous:          api.Rate{PerSecond: f.anonRate, Burst: f.anonBurst},
+		Key:                api.Rate{PerSecond: f.keyRate, Burst: f.keyBurst},
+		AnonymousDigests:   api.Rate{PerSecond: f.anonDigestRate, Burst: f.anonDigestBurst},
+		KeyDigestsPerDay:   f.keyDigestsPerDay,
+		Batches:            f.maxBatches,
+		BatchesPerClient:   f.maxBatchesPerClient,
+		WebhooksPerKey:     f.webhooksPerKey,
+		WebhooksPerAddress: f.webhooksPerAddress,
 	}
 	return limits, proxies, f.webhookPrivate, nil
 }
@@ -122,6 +129,7 @@ func (f *serveFlags) register(fs interface {
 	fs.StringVar(&f.db, "db", "", dbFlagUsage)
 	fs.StringVar(&f.origin, "origin", "", "the log's `NAME` in checkpoints (default: the key's name, or notary.localhost/log for a new key)")
 	fs.StringVar(&f.publicURL, "public-url", "", "the `URL` proofs name for upgrades (default: http://ADDR)")
+	f.tsa.register(fs)
 }
 
 // connLimits returns the limits of the server's connections, within the process's file
@@ -180,6 +188,10 @@ func runStack(ctx context.Context, f serveFlags, btc anchor.Node, log *slog.Logg
 	if err != nil {
 		return err
 	}
+	tsaSigner, err := f.tsa.signer(f.data, signer.Name(), log)
+	if err != nil {
+		return err
+	}
 	db, err := openDatabase(ctx, databasePath(f.db, f.data), false)
 	if err != nil {
 		return err
@@ -235,7 +247,7 @@ func runStack(ctx context.Context, f serveFlags, btc anchor.Node, log *slog.Logg
 		f: f, btc: btc, log: log, signer: signer, vkey: vkey, webhookKey: webhookKey,
 		db: db, head: head, url: url, limits: limits, proxies: proxies,
 		privateCallbacks: privateCallbacks, shutdown: shutdown, handler: &handler,
-		forwardKey: forwardKey(signer), witnesses: witnesses,
+		forwardKey: forwardKey(signer), tsa: tsaSigner, witnesses: witnesses,
 	}
 	var failed error
 	if pg, ok := db.(*postgres.DB); ok && !f.forceWriter {

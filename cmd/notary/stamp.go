@@ -68,8 +68,8 @@ func cmdStamp(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 }
 
 func cmdUpgrade(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("upgrade", "[flags] FILE.proof.json|FILE.ots", stderr)
-	server := fs.String("server", "", "the notary's base `URL` (default: the service named in the proof, else env NOTARY_SERVER; for an .ots file, the calendars it names)")
+	fs := newFlagSet("upgrade", "[flags] FILE.proof.json|FILE.ots|FILE.tsr", stderr)
+	server := fs.String("server", "", "the notary's base `URL` (default: the service named in the proof, else env NOTARY_SERVER; for an .ots file, the calendars it names; for a .tsr token, env NOTARY_SERVER)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -78,6 +78,12 @@ func cmdUpgrade(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return usageError("upgrade takes one proof file")
 	}
 	path := fs.Arg(0)
+	if tok, ok, err := readToken(path); ok || err != nil {
+		if err != nil {
+			return err
+		}
+		return upgradeToken(ctx, tok, path, *server, stdout)
+	}
 	if f, ok, err := readOTS(path); ok || err != nil {
 		if err != nil {
 			return err

@@ -30,10 +30,13 @@ Exit status:
   4  complete, but its block not checked against any chain source (no --node, --explorer, --block)
   5  valid so far but pending, and signed only by the key it names itself: without --key or
      --keys, that key was trusted, and anyone can make one
+An RFC 3161 token (FILE.tsr) exits the same way: 3 and 5 are a valid token without the
+complete proof of its imprint, trusted through --tsa-ca (3) or the certificate it carries
+(5); 1 a token not the trusted TSA's, altered, or for other data (docs/rfc3161.md).
 `
 
 func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("verify", "[flags] FILE.proof.json|FILE.ots [FILE]", stderr)
+	fs := newFlagSet("verify", "[flags] FILE.proof.json|FILE.ots|FILE.tsr [FILE]", stderr)
 	nodeURL := fs.String("node", "", "check the block against your own node's JSON-RPC (`URL`, e.g. http://user:pass@127.0.0.1:8332)")
 	explorer := fs.String("explorer", "", "check the block against an Esplora-style explorer (`URL`; you trust its operator)")
 	trusted := fs.String("block", "", "check against a block `HASH` you already trust (as explorers print it)")
@@ -46,6 +49,8 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	keysFile := fs.String("keys", "", "trust the log keys listed in `FILE`, one a line (# comments)")
 	var wf witnessVerifyFlags
 	wf.register(fs)
+	tsaCA := fs.String("tsa-ca", "", "for an RFC 3161 token: trust the TSA certificates in `FILE` (PEM; GET /tsa/certchain)")
+	proofFile := fs.String("proof", "", "for an RFC 3161 token: the complete notary proof of its imprint (`FILE`; default TOKEN.proof.json if there)")
 	usage := fs.Usage
 	fs.Usage = func() {
 		usage()
@@ -70,6 +75,15 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	witnesses, err := wf.parse()
 	if err != nil {
 		return err
+	}
+	if tok, ok, err := readToken(fs.Arg(0)); ok || err != nil {
+		if err != nil {
+			return err
+		}
+		if *digestHex != "" {
+			return usageError("--digest is for proofs: a token is checked against the document itself")
+		}
+		return verifyToken(ctx, tok, fs.Arg(0), fs.Arg(1), tokenCheck{*tsaCA, *proofFile, keys, blockSources{*nodeURL, *explorer, *trusted}}, stdout)
 	}
 	if f, ok, err := readOTS(fs.Arg(0)); ok || err != nil {
 		if err != nil {
@@ -331,13 +345,19 @@ func explorerBlockHash(ctx context.Context, base string, height int64) (string, 
 }
 
 func cmdInfo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("info", "FILE.proof.json|FILE.ots", stderr)
+	fs := newFlagSet("info", "FILE.proof.json|FILE.ots|FILE.tsr", stderr)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
 		fs.Usage()
 		return usageError("info takes one proof file")
+	}
+	if tok, ok, err := readToken(fs.Arg(0)); ok || err != nil {
+		if err != nil {
+			return err
+		}
+		return infoToken(tok, stdout)
 	}
 	if f, ok, err := readOTS(fs.Arg(0)); ok || err != nil {
 		if err != nil {

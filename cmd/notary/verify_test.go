@@ -107,11 +107,11 @@ func TestVerifyExitStatus(t *testing.T) {
 		{"pending, the log's key", []string{"--key", logKey, golden("valid-pending.json")}, exitPending, "checkpoint signed by a key you trust (" + logKey + ")"},
 		{"pending, keys file", []string{"--keys", keysFile, golden("valid-pending.json")}, exitPending, "the proof is pending: no Bitcoin block commits it yet, so it rests on the signature of the log key you trust"},
 		{"pending, the key twice", []string{"--key", logKey, "--keys", keysFile, golden("valid-pending.json")}, exitPending, "a key you trust"},
-		{"pending .ots", []string{filepath.Join("..", "..", "api", "testdata", "notary-pending.ots")}, exitPending, "rests on its calendar's word"},
+		{"pending .ots", []string{filepath.Join("..", "..", "calendar", "testdata", "notary-pending.ots")}, exitPending, "rests on its calendar's word"},
 		// 4: complete, its block not checked.
 		{"complete, no chain source", []string{golden("valid-complete.json")}, exitUnchecked, "not checked against any chain source"},
 		{"complete, key but no chain source", []string{"--key", logKey, golden("valid-complete.json")}, exitUnchecked, "NOT checked: that block " + block},
-		{"complete .ots, no chain source", []string{filepath.Join("..", "..", "api", "testdata", "notary-complete.ots")}, exitUnchecked, "need a node or an explorer"},
+		{"complete .ots, no chain source", []string{filepath.Join("..", "..", "calendar", "testdata", "notary-complete.ots")}, exitUnchecked, "need a node or an explorer"},
 		// 5: pending, signed only by the key it names.
 		{"pending, no key", []string{golden("valid-pending.json")}, exitPendingOwnKey, "NOT checked: that " + logKey + " is the log's key"},
 		{"pending by a made-up key, no key", []string{golden("pending-signed-by-unknown-key.json")}, exitPendingOwnKey, "which you did not say you trust"},

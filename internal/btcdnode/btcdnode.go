@@ -9,7 +9,6 @@
 package btcdnode
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -19,17 +18,16 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/btcsuite/btcd/chainhash/v2"
+	"github.com/notary-dev/notary/internal/bitcoinrpc"
 )
 
 // Default timings.
@@ -72,7 +70,7 @@ type Node struct {
 	user    string
 	pass    string
 	logPath string
-	client  *http.Client
+	rpc     *bitcoinrpc.Client
 	logger  *slog.Logger
 
 	stopOnce sync.Once
@@ -136,8 +134,10 @@ func start(ctx context.Context, o Options) (*Node, error) {
 		user:    randomHex(8),
 		pass:    randomHex(16),
 		logPath: filepath.Join(o.Dir, "btcd-output.log"),
-		client:  &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}},
 		logger:  o.Logger,
+	}
+	if n.rpc, err = bitcoinrpc.New(n.RPCConfig()); err != nil {
+		return nil, err
 	}
 	args := []string{
 		"--" + o.Network,
@@ -244,6 +244,11 @@ func (n *Node) RPCUser() string { return n.user }
 // RPCPass returns the RPC password.
 func (n *Node) RPCPass() string { return n.pass }
 
+// RPCConfig returns how to reach the node's RPC server: its host and credentials.
+func (n *Node) RPCConfig() bitcoinrpc.Config {
+	return bitcoinrpc.Config{Host: n.rpcHost, User: n.user, Pass: n.pass}
+}
+
 // P2PAddr returns the "127.0.0.1:port" peers connect to, or "" without Options.Listen.
 func (n *Node) P2PAddr() string { return n.p2pAddr }
 
@@ -296,55 +301,14 @@ func (n *Node) DisconnectPeer(ctx context.Context, addr string) error {
 	return err
 }
 
-// RPCError is an error answer from the node.
-type RPCError struct {
-	Method  string
-	Code    int
-	Message string
-}
-
-func (e *RPCError) Error() string {
-	return fmt.Sprintf("btcdnode: %s: %s (code %d)", e.Method, e.Message, e.Code)
-}
-
-// Call performs one JSON-RPC call and returns the raw result. ctx bounds the call.
+// Call performs one JSON-RPC call and returns the raw result. ctx bounds the call; the
+// node's error answers are *bitcoinrpc.Error.
 func (n *Node) Call(ctx context.Context, method string, params ...any) (json.RawMessage, error) {
-	if params == nil {
-		params = []any{}
+	var raw json.RawMessage
+	if err := n.rpc.Call(ctx, &raw, method, params...); err != nil {
+		return nil, fmt.Errorf("btcdnode: %w", err)
 	}
-	body, err := json.Marshal(map[string]any{"jsonrpc": "1.0", "id": 1, "method": method, "params": params})
-	if err != nil {
-		return nil, fmt.Errorf("btcdnode: %s: %w", method, err)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+n.rpcHost, bytes.NewReader(body))
-	if err != nil {
-		return nil, fmt.Errorf("btcdnode: %s: %w", method, err)
-	}
-	req.SetBasicAuth(n.user, n.pass)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := n.client.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("btcdnode: %s: %w", method, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return nil, fmt.Errorf("btcdnode: %s: %w", method, err)
-	}
-	var reply struct {
-		Result json.RawMessage `json:"result"`
-		Error  *struct {
-			Code    int    `json:"code"`
-			Message string `json:"message"`
-		} `json:"error"`
-	}
-	if err := json.Unmarshal(data, &reply); err != nil {
-		return nil, fmt.Errorf("btcdnode: %s: HTTP %s: %q", method, resp.Status, truncate(data, 200))
-	}
-	if reply.Error != nil {
-		return nil, &RPCError{Method: method, Code: reply.Error.Code, Message: reply.Error.Message}
-	}
-	return reply.Result, nil
+	return raw, nil
 }
 
 // Stop interrupts btcd, waits for it to exit and kills it if it has not exited after
@@ -360,8 +324,8 @@ func (n *Node) Stop() error {
 }
 
 func (n *Node) stop() error {
-	if n.client != nil {
-		defer n.client.CloseIdleConnections()
+	if n.rpc != nil {
+		defer n.rpc.Close()
 	}
 	select {
 	case <-n.exited:
@@ -408,14 +372,6 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-func truncate(b []byte, n int) string {
-	s := strings.TrimSpace(string(b))
-	if len(s) > n {
-		s = s[:n] + "..."
-	}
-	return s
 }
 
 // sysProcAttr puts btcd in its own process group, so that an interrupt typed at the

@@ -13,6 +13,7 @@ import (
 	"github.com/btcsuite/btcd/btcec/v2"
 	"github.com/btcsuite/btcd/chaincfg/v2"
 
+	"github.com/notary-dev/notary/internal/bitcoinrpc"
 	"github.com/notary-dev/notary/internal/btcdnode"
 	"github.com/notary-dev/notary/internal/btcdnode/btcdtest"
 )
@@ -141,7 +142,7 @@ func TestRegtest(t *testing.T) {
 		t.Logf("estimatefee after 101 blocks: %v", err)
 	}
 
-	var rpcErr *btcdnode.RPCError
+	var rpcErr *bitcoinrpc.Error
 	if _, err := n.Call(ctx, "getblockhash", 1000); !errors.As(err, &rpcErr) {
 		t.Errorf("getblockhash beyond the tip: %v, want an RPCError", err)
 	}

@@ -8,9 +8,13 @@ package postgres
 //	go test ./store/postgres -run '^$' -bench 'LookupDigests|Reads'
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -87,6 +91,8 @@ func BenchmarkIndexDigests(b *testing.B) {
 		loggedAt int64
 	)
 	before := tableBytes(b, db, "digests")
+	var walBytes, walFPI int64
+	var cpu time.Duration
 	for b.Loop() {
 		b.StopTimer()
 		entries, hashes := fakeBatch(size, chunk)
@@ -94,20 +100,27 @@ func BenchmarkIndexDigests(b *testing.B) {
 			b.Fatal(err)
 		}
 		size += chunk
+		bytes0, fpi0 := walStats(b, db)
+		cpu0 := serverCPU(b, db)
 		b.StartTimer()
 		start := time.Now()
 		if err := db.IndexDigests(ctx, size); err != nil {
 			b.Fatal(err)
 		}
 		d := time.Since(start)
+		b.StopTimer()
+		bytes1, fpi1 := walStats(b, db)
+		cpu += serverCPU(b, db) - cpu0
+		walBytes, walFPI = walBytes+bytes1-bytes0, walFPI+fpi1-fpi0
+		b.StartTimer()
 		indexing += d
 		recent = append(recent, d)
 		if len(recent) > 8 {
 			recent = recent[1:]
 		}
 		if size-loggedAt >= 1<<20 {
-			b.Logf("index of %.2fM digests: %.0f digests/s over the last %.2fM", float64(size)/1e6,
-				float64(size-loggedAt)/(indexing-logged).Seconds(), float64(size-loggedAt)/1e6)
+			b.Logf("index of %.2fM digests: %.0f digests/s over the last %.2fM; %.0f WAL B and %.3f FPI per digest so far; server CPU %.1f µs/digest", float64(size)/1e6,
+				float64(size-loggedAt)/(indexing-logged).Seconds(), float64(size-loggedAt)/1e6, float64(walBytes)/float64(size), float64(walFPI)/float64(size), float64(cpu.Microseconds())/float64(size))
 			logged, loggedAt = indexing, size
 		}
 	}
@@ -119,6 +132,18 @@ func BenchmarkIndexDigests(b *testing.B) {
 	b.ReportMetric(float64(len(recent)*chunk)/last.Seconds(), "last-digests/s")
 	b.ReportMetric(float64(tableBytes(b, db, "digests")-before)/float64(size), "B/digest")
 	b.ReportMetric(float64(size), "digests")
+	b.ReportMetric(float64(walBytes)/float64(size), "WAL-B/digest")
+	b.ReportMetric(float64(walFPI)/float64(size), "FPI/digest")
+	b.ReportMetric(float64(cpu.Microseconds())/float64(size), "server-µs/digest")
+}
+
+// walStats returns the server's WAL bytes and full-page images written so far.
+func walStats(b *testing.B, db *DB) (bytes, fpi int64) {
+	b.Helper()
+	if err := db.pool.QueryRow(context.Background(), `SELECT wal_bytes::bigint, wal_fpi FROM pg_stat_wal`).Scan(&bytes, &fpi); err != nil {
+		b.Fatal(err)
+	}
+	return bytes, fpi
 }
 
 // BenchmarkLookupDigests measures LookupDigests of one digest or of many, half of them
@@ -220,4 +245,46 @@ func BenchmarkReads(b *testing.B) {
 		}
 		b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "entries/s")
 	})
+}
+
+// serverCPU returns the CPU time used so far by the database server's processes: the
+// postmaster and every process it started, those that ended included. It reads /proc, so
+// the server must run on this machine; elsewhere it returns 0. A benchmark reports it per
+// item, which, unlike the rate, hardly moves when the machine is busy.
+func serverCPU(b *testing.B, db *DB) time.Duration {
+	b.Helper()
+	var backend int
+	if err := db.pool.QueryRow(context.Background(), `SELECT pg_backend_pid()`).Scan(&backend); err != nil {
+		b.Fatal(err)
+	}
+	stat := func(pid int) (ppid int, ticks int64, ok bool) {
+		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return 0, 0, false
+		}
+		// Fields after the command, which is in parentheses: state ppid … utime(14) stime(15) cutime(16) cstime(17).
+		f := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+2:]))
+		ppid, _ = strconv.Atoi(f[1])
+		for _, k := range []int{11, 12, 13, 14} {
+			n, _ := strconv.ParseInt(f[k], 10, 64)
+			ticks += n
+		}
+		return ppid, ticks, true
+	}
+	postmaster, _, ok := stat(backend)
+	if !ok {
+		return 0
+	}
+	_, total, _ := stat(postmaster)
+	dirs, _ := os.ReadDir("/proc")
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		if ppid, ticks, ok := stat(pid); ok && ppid == postmaster {
+			total += ticks
+		}
+	}
+	return time.Duration(total) * time.Second / 100 // USER_HZ
 }

@@ -98,9 +98,19 @@ func TestReplicationRisks(t *testing.T) {
 	if risks, err := db.ReplicationRisks(ctx); err != nil || len(risks) != 0 {
 		t.Errorf("no standby: risks %q, %v", risks, err)
 	}
-	pgtest.Standby(t, primary, pgtest.Async)
+	if standbys, err := db.Standbys(ctx); err != nil || len(standbys) != 0 {
+		t.Errorf("no standby: Standbys = %+v, %v", standbys, err)
+	}
+	standby := pgtest.Standby(t, primary, pgtest.Async)
 	risks, err := db.ReplicationRisks(ctx)
 	if err != nil || len(risks) != 1 || !strings.Contains(risks[0], "asynchronously") {
 		t.Errorf("an asynchronous standby: risks %q, %v; want one naming it", risks, err)
+	}
+	standbys, err := db.Standbys(ctx)
+	if err != nil || len(standbys) != 1 {
+		t.Fatalf("one standby: Standbys = %+v, %v", standbys, err)
+	}
+	if s := standbys[0]; s.Name != standby.Name() || s.Sync != "async" || s.LagBytes < 0 {
+		t.Errorf("Standbys = %+v, want %q, async, a lag of 0 bytes or more", s, standby.Name())
 	}
 }

@@ -31,11 +31,8 @@ WHERE first >= coalesce((SELECT max(first) FROM entry_batches WHERE first <= $1)
 	AND first < $2 AND first + count > $1
 ORDER BY first`
 
-// insertDigests adds digests $2, of keys $1, mapped to indexes $3, to the index, unless
-// there already. The statement does not see its own rows: the digests must differ.
-const insertDigests = `INSERT INTO digests (key, digest, idx)
-SELECT u.* FROM unnest($1::bigint[], $2::bytea[], $3::bigint[]) AS u(key, digest, idx)
-WHERE NOT EXISTS (SELECT FROM digests AS d WHERE d.key = u.key AND d.digest = u.digest)`
+// insertDigests adds the keys $1, mapped to the entries $2, to the index.
+const insertDigests = `INSERT INTO digests (key, idx) SELECT * FROM unnest($1::bigint[], $2::bigint[])`
 
 // digestKey returns the key of d in the index: its first 8 bytes as a big-endian
 // integer minus 2^63, so that keys sort as digests do.
@@ -44,10 +41,11 @@ func digestKey(d *notary.Digest) int64 {
 }
 
 // IndexDigests adds the digests of the entries [IndexedSize, through) to the digest index
-// and moves IndexedSize to through, in one transaction. A digest already indexed keeps its
-// entry, and of the entries of one digest the first is indexed: each digest maps to its
-// first entry. The digests go in sorted, so that the B-tree's pages are each written
-// once per call however many of the call's digests they take: call it with many entries.
+// and moves IndexedSize to through, in one transaction. Of the entries of one digest in
+// the range the first is indexed; a digest indexed before is not looked for (the service
+// never logs a digest twice), and were it there twice, lookups take the first entry. The
+// keys go in sorted, so that the B-tree's pages are each written once per call however
+// many of the call's keys they take: call it with many entries.
 // Calls from several goroutines or processes take turns (they lock the index's head).
 func (db *DB) IndexDigests(ctx context.Context, through int64) error {
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
@@ -69,11 +67,11 @@ func (db *DB) IndexDigests(ctx context.Context, through int64) error {
 		if err != nil {
 			return err
 		}
-		keys, digests, indexes := make([]int64, len(ds)), make([][]byte, len(ds)), make([]int64, len(ds))
+		keys, indexes := make([]int64, len(ds)), make([]int64, len(ds))
 		for k := range ds {
-			keys[k], digests[k], indexes[k] = digestKey(&ds[k].digest), ds[k].digest[:], ds[k].index
+			keys[k], indexes[k] = digestKey(&ds[k].digest), ds[k].index
 		}
-		if _, err := tx.Exec(ctx, insertDigests, keys, digests, indexes); err != nil {
+		if _, err := tx.Exec(ctx, insertDigests, keys, indexes); err != nil {
 			return err
 		}
 		_, err = tx.Exec(ctx, `UPDATE digest_index_head SET size = $1`, through)
@@ -131,14 +129,19 @@ func readIndexChunk(ctx context.Context, tx pgx.Tx, from, through int64) ([]inde
 	return slices.CompactFunc(ds, func(a, b indexedDigest) bool { return a.digest == b.digest }), nil
 }
 
-// lookupDigests finds each digest of $2, of keys $1, in the index: its entry or NULL, in
-// order.
-const lookupDigests = `SELECT (SELECT min(d.idx) FROM digests AS d WHERE d.key = q.key AND d.digest = q.digest)
+// lookupDigests finds the digests $2, of keys $1, in the index: for each one found, its
+// position in $2 (from 1) and its first entry. A key's entries are confirmed by reading
+// their digest in the entry: a key of another digest is not a match.
+const lookupDigests = `SELECT q.ord, min(d.idx)
 FROM unnest($1::bigint[], $2::bytea[]) WITH ORDINALITY AS q(key, digest, ord)
-ORDER BY q.ord`
+JOIN digests AS d ON d.key = q.key
+CROSS JOIN LATERAL (SELECT first, data FROM entry_batches WHERE first <= d.idx ORDER BY first DESC LIMIT 1) AS e
+WHERE substring(e.data FROM ((d.idx - e.first) * 56 + 1)::integer FOR 32) = q.digest
+GROUP BY q.ord`
 
 // LookupDigests sets indexes[k] to the index of the first entry of digests[k] in the
-// digest index, or -1, with one query.
+// digest index, or -1, with one query. A digest whose key is not in the index costs one
+// probe of the index's B-tree; one whose key is, a read of each entry under the key.
 func (db *DB) LookupDigests(ctx context.Context, digests []notary.Digest, indexes []int64) error {
 	if len(indexes) != len(digests) {
 		return fmt.Errorf("store/postgres: lookup digests: %d digests, %d indexes", len(digests), len(indexes))
@@ -150,32 +153,26 @@ func (db *DB) LookupDigests(ctx context.Context, digests []notary.Digest, indexe
 	for k := range digests {
 		keys[k], ds[k] = digestKey(&digests[k]), digests[k][:]
 	}
+	for k := range indexes {
+		indexes[k] = -1
+	}
 	rows, err := db.pool.Query(ctx, lookupDigests, keys, ds)
 	if err != nil {
 		return dbErr(ctx, "lookup digests", err)
 	}
 	defer rows.Close()
-	k := 0
 	for rows.Next() {
-		var idx *int64
-		if err := rows.Scan(&idx); err != nil {
+		var ord, idx int64
+		if err := rows.Scan(&ord, &idx); err != nil {
 			return dbErr(ctx, "lookup digests", err)
 		}
-		if k == len(indexes) {
-			k++ // more rows than digests: reported below
-			break
+		if ord < 1 || ord > int64(len(indexes)) {
+			return fmt.Errorf("store/postgres: lookup digests: a row for digest %d of %d", ord, len(indexes))
 		}
-		indexes[k] = -1
-		if idx != nil {
-			indexes[k] = *idx
-		}
-		k++
+		indexes[ord-1] = idx
 	}
 	if err := rows.Err(); err != nil {
 		return dbErr(ctx, "lookup digests", err)
-	}
-	if k != len(indexes) {
-		return fmt.Errorf("store/postgres: lookup digests: got %d rows for %d digests", k, len(indexes))
 	}
 	return nil
 }

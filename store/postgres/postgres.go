@@ -2,7 +2,7 @@
 // entries and stored Merkle hashes, the digest index, the signed checkpoints, the
 // anchorer's records and wallet, API keys and webhooks.
 //
-// A DB implements service.Store, anchor.Store, api.KeyStore and api.WebhookStore, as the
+// A DB implements service.Store, anchor.Store, api.KeyStore and webhook.Store, as the
 // SQLite store (package store) does, so that the service runs on either.
 //
 // Every append is one transaction that moves the log's head with a compare-and-swap
@@ -34,7 +34,7 @@ import (
 	"github.com/notary-dev/notary/service"
 )
 
-var _ service.Store = (*DB)(nil)
+var _ service.RemoteStore = (*DB)(nil)
 
 // minConns is the least number of connections the pool may open.
 const minConns = 2
@@ -94,6 +94,10 @@ func durableCommits(ctx context.Context, conn *pgx.Conn) error {
 	}
 	return nil
 }
+
+// Remote marks the store as one on a server (service.RemoteStore): the service has
+// concurrent requests share their digest lookups.
+func (db *DB) Remote() {}
 
 // Close closes every connection. It must not be called while other methods are running;
 // it always returns nil (it has the signature of io.Closer).

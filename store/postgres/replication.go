@@ -42,3 +42,42 @@ func (db *DB) ReplicationRisks(ctx context.Context) ([]string, error) {
 	}
 	return risks, nil
 }
+
+// Standby is a standby server replicating the database, as the primary sees it.
+type Standby struct {
+	Name string // its application_name
+	// Sync is its sync_state: "sync" or "quorum" when commits wait for it, "async" or
+	// "potential" when they do not.
+	Sync string
+	// LagBytes is how much WAL the primary has written that the standby has not yet
+	// replayed; LagSeconds how long its latest replay took to follow the commit, or -1
+	// when the server has no measure (a standby that has caught up and been idle since).
+	LagBytes   int64
+	LagSeconds float64
+}
+
+// Standbys returns the standbys replicating the database, from the primary's
+// pg_stat_replication. A standby promoted to take the primary's place has what it replayed;
+// a synchronous one has every commit the service acknowledged.
+func (db *DB) Standbys(ctx context.Context) ([]Standby, error) {
+	rows, err := db.pool.Query(ctx, `SELECT coalesce(application_name, ''), coalesce(sync_state, ''),
+	coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn), 0)::bigint,
+	coalesce(extract(epoch FROM replay_lag), -1)::float8
+FROM pg_stat_replication ORDER BY application_name`)
+	if err != nil {
+		return nil, dbErr(ctx, "standbys", err)
+	}
+	defer rows.Close()
+	var out []Standby
+	for rows.Next() {
+		var s Standby
+		if err := rows.Scan(&s.Name, &s.Sync, &s.LagBytes, &s.LagSeconds); err != nil {
+			return nil, dbErr(ctx, "standbys", err)
+		}
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, dbErr(ctx, "standbys", err)
+	}
+	return out, nil
+}

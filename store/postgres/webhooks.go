@@ -2,66 +2,85 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/notary-dev/notary/webhook"
 )
 
 // maxWebhookError caps the stored text of a delivery's last error, in bytes.
 const maxWebhookError = 500
 
-// AddWebhooks registers a callback to url for each entry index given, due at once: it is
-// delivered once the entry's proof is complete. An (entry, url) pair registered before is
-// left as it is. Everything is in one statement, durable before it returns.
-func (db *DB) AddWebhooks(ctx context.Context, url string, entries []int64, now time.Time) error {
-	if len(entries) == 0 {
-		return nil
+// AddWebhook stores c, pending and due at now, and returns its ID, unless maxPending is
+// positive and c's owner has that many pending webhooks already: then it stores nothing
+// and added is false. The owner's count (webhook_owners, kept by a trigger: one row read
+// however many it has) and the insert are one statement; statements running at once (in
+// several processes on one database) may each see the owner below its cap.
+func (db *DB) AddWebhook(ctx context.Context, c webhook.Callback, now time.Time, maxPending int) (id int64, added bool, err error) {
+	if len(c.Entries) == 0 {
+		return 0, false, errors.New("store/postgres: add webhook: no entries")
 	}
-	for _, e := range entries {
+	last := int64(-1)
+	for _, e := range c.Entries {
 		if e < 0 {
-			return fmt.Errorf("store/postgres: add webhooks: negative entry %d", e)
+			return 0, false, fmt.Errorf("store/postgres: add webhook: negative entry %d", e)
 		}
+		last = max(last, e)
 	}
 	ms := now.UnixMilli()
-	_, err := db.pool.Exec(ctx, `INSERT INTO webhooks (entry, url, created_ms, next_ms)
-		SELECT e, $1, $2, $2 FROM unnest($3::bigint[]) WITH ORDINALITY AS u(e, ord) ORDER BY ord
-		ON CONFLICT (entry, url) DO NOTHING`, url, ms, entries)
-	if err != nil {
-		return dbErr(ctx, "add webhooks", err)
+	err = db.pool.QueryRow(ctx, `INSERT INTO webhooks (owner, url, entries, last_entry, batch, created_ms, next_ms)
+		SELECT $1, $2, $3, $4, $5, $6, $6
+		WHERE $7 <= 0 OR coalesce((SELECT pending FROM webhook_owners WHERE owner = $1), 0) < $7
+		RETURNING id`, c.Owner, c.URL, c.Entries, last, c.Batch, ms, maxPending).Scan(&id)
+	if notFound(err) {
+		return 0, false, nil
 	}
-	return nil
+	if err != nil {
+		return 0, false, dbErr(ctx, "add webhook", err)
+	}
+	return id, true, nil
 }
 
-// dueWebhooks selects the pending webhooks $3 at most, whose entry is below $2 and whose
-// next attempt is due by $1, by due time.
+// PendingWebhooks returns the number of pending webhooks of owner.
+func (db *DB) PendingWebhooks(ctx context.Context, owner string) (n int64, err error) {
+	err = db.pool.QueryRow(ctx,
+		`SELECT coalesce((SELECT pending FROM webhook_owners WHERE owner = $1), 0)`, owner).Scan(&n)
+	if err != nil {
+		return 0, dbErr(ctx, "pending webhooks", err)
+	}
+	return n, nil
+}
+
+// dueWebhooks selects the pending webhooks whose entries are all below $2 and whose next
+// attempt is due by $1: at most $3 of each owner and $4 in all, every owner's first
+// before any owner's second, each owner's by due time.
 //
 // One process delivers them now. For several, this becomes a claim, so that each
 // webhook goes to one of them: UPDATE webhooks SET next_ms = $1 + lease WHERE id IN
 // (this query … FOR UPDATE SKIP LOCKED) RETURNING …, where the lease is longer than an
 // attempt; a process that dies with webhooks claimed leaves them due again after it.
-const dueWebhooks = `SELECT id, entry, url, attempts FROM webhooks
-WHERE state = 'pending' AND next_ms <= $1 AND entry < $2
-ORDER BY next_ms, id LIMIT $3`
+const dueWebhooks = `SELECT id, owner, url, entries, batch, attempts FROM (
+	SELECT *, row_number() OVER (PARTITION BY owner ORDER BY next_ms, id) AS turn
+	FROM webhooks WHERE state = 'pending' AND next_ms <= $1 AND last_entry < $2) AS due
+WHERE turn <= $3 ORDER BY turn, next_ms, id LIMIT $4`
 
-// DueWebhooks calls fn, in order of due time, for at most limit pending webhooks whose
-// entry is below confirmed (their proofs are complete) and whose next attempt is due by
-// now, with the webhook's ID, entry index, URL and the number of attempts made so far.
-// fn runs after the query has ended: it may take long, and write.
-func (db *DB) DueWebhooks(ctx context.Context, confirmed int64, now time.Time, limit int,
-	fn func(id, entry int64, url string, attempts int) error) error {
-	type due struct {
-		id, entry int64
-		url       string
-		attempts  int
-	}
-	rows, err := db.pool.Query(ctx, dueWebhooks, now.UnixMilli(), confirmed, limit)
+// DueWebhooks calls fn for pending webhooks whose entries are all below confirmed (their
+// proofs are complete) and whose next attempt is due by now: at most perOwner of each
+// owner and at most limit in all, every owner's first before any owner's second, each
+// owner's in order of due time. fn runs after the query has ended: it may take long, and
+// write.
+func (db *DB) DueWebhooks(ctx context.Context, confirmed int64, now time.Time, perOwner, limit int,
+	fn func(webhook.Due) error) error {
+	rows, err := db.pool.Query(ctx, dueWebhooks, now.UnixMilli(), confirmed, perOwner, limit)
 	if err != nil {
 		return dbErr(ctx, "due webhooks", err)
 	}
-	var list []due
+	var list []webhook.Due
 	for rows.Next() {
-		var d due
-		if err := rows.Scan(&d.id, &d.entry, &d.url, &d.attempts); err != nil {
+		var d webhook.Due
+		if err := rows.Scan(&d.ID, &d.Owner, &d.URL, &d.Entries, &d.Batch, &d.Attempts); err != nil {
 			rows.Close()
 			return dbErr(ctx, "due webhooks", err)
 		}
@@ -71,7 +90,7 @@ func (db *DB) DueWebhooks(ctx context.Context, confirmed int64, now time.Time, l
 		return dbErr(ctx, "due webhooks", err)
 	}
 	for _, d := range list {
-		if err := fn(d.id, d.entry, d.url, d.attempts); err != nil {
+		if err := fn(d); err != nil {
 			return err
 		}
 	}
@@ -130,10 +149,10 @@ func (db *DB) WebhookCounts(ctx context.Context) (pending, failed int64, err err
 }
 
 // WebhookState returns the state ("pending", "delivered" or "failed"), the number of
-// attempts and the last error of the webhook for entry and url; ok is false if there is none.
-func (db *DB) WebhookState(ctx context.Context, entry int64, url string) (state string, attempts int, lastErr string, ok bool, err error) {
+// attempts and the last error of webhook id; ok is false if there is none.
+func (db *DB) WebhookState(ctx context.Context, id int64) (state string, attempts int, lastErr string, ok bool, err error) {
 	err = db.pool.QueryRow(ctx,
-		`SELECT state, attempts, last_error FROM webhooks WHERE entry = $1 AND url = $2`, entry, url).
+		`SELECT state, attempts, last_error FROM webhooks WHERE id = $1`, id).
 		Scan(&state, &attempts, &lastErr)
 	if notFound(err) {
 		return "", 0, "", false, nil

@@ -1,8 +1,17 @@
-package api
+package webhook
 
-import "net/netip"
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+	"syscall"
+)
 
-// Callbacks are dialled only at public addresses (unless WebhookConfig.AllowPrivate), so
+// Callbacks are dialled only at public addresses (unless Config.AllowPrivate), so
 // that a callback cannot reach the service's own network. What is public is decided here,
 // from the IANA IPv4 and IPv6 Special-Purpose Address Registries: every range they list is
 // refused, whether or not the registry calls it globally reachable (none is a place for a
@@ -92,4 +101,58 @@ func publicAddr(ip netip.Addr) bool {
 		}
 	}
 	return true
+}
+
+// CheckURL returns an error, in words for the client, unless u is an acceptable
+// callback: an absolute http or https URL of at most 2048 bytes without credentials or
+// fragment, with a port, if any, from 1 to 65535, and, unless allowPrivate, whose host is
+// neither localhost nor an address of a special-purpose range (loopback, private, link
+// local, NAT64, 6to4, …; see publicAddr). (Whatever a host name resolves to, only public
+// addresses are dialled unless allowPrivate.)
+func CheckURL(u string, allowPrivate bool) error {
+	if len(u) > maxCallbackLen {
+		return fmt.Errorf("the callback URL is longer than %d bytes", maxCallbackLen)
+	}
+	p, err := url.Parse(u)
+	if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" || p.Opaque != "" {
+		return fmt.Errorf("the callback %q is not an absolute http or https URL", u)
+	}
+	if p.User != nil {
+		return errors.New("the callback URL must not carry credentials")
+	}
+	if p.Fragment != "" || strings.HasSuffix(u, "#") {
+		return errors.New("the callback URL must not have a fragment")
+	}
+	if port := p.Port(); port != "" {
+		if n, err := strconv.ParseUint(port, 10, 16); err != nil || n == 0 {
+			return fmt.Errorf("the callback port %s is not from 1 to 65535", port)
+		}
+	}
+	if !allowPrivate {
+		host := p.Hostname()
+		if ip, err := netip.ParseAddr(host); err == nil && !publicAddr(ip) {
+			return fmt.Errorf("the callback host %s is not a public address", host)
+		}
+		if h := strings.ToLower(strings.TrimSuffix(host, ".")); h == "localhost" || strings.HasSuffix(h, ".localhost") {
+			return fmt.Errorf("the callback host %s is not a public address", host)
+		}
+	}
+	return nil
+}
+
+// dialPublicOnly refuses connections to addresses that are not public, after the host
+// name is resolved: a callback cannot reach the service's own network.
+func dialPublicOnly(network, address string, _ syscall.RawConn) error {
+	host, _, err := net.SplitHostPort(address)
+	if err != nil {
+		return err
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return err
+	}
+	if !publicAddr(ip) {
+		return fmt.Errorf("the callback address %s is not public", ip)
+	}
+	return nil
 }

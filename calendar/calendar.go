@@ -1,16 +1,24 @@
-package api
+// Package calendar serves the OpenTimestamps calendar protocol for a notary service
+// (docs/opentimestamps.md), and turns notary proofs into .ots files:
+//
+//	POST /digest                    log a digest, answer a pending timestamp
+//	GET  /timestamp/{hex}           the timestamp of a digest once its proof is complete
+//
+// The endpoints answer as the reference calendar (opentimestamps-server) does, with its
+// statuses, plain-text reasons and cache headers, not with the JSON errors of /v1. The api
+// package registers them, with its authentication and rate limits in front.
+package calendar
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"mime"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync/atomic"
 
@@ -21,16 +29,6 @@ import (
 	"github.com/notary-dev/notary/ots"
 	"github.com/notary-dev/notary/service"
 )
-
-// The OpenTimestamps side of the API (docs/opentimestamps.md):
-//
-//	POST /digest                    log a digest, answer a pending timestamp (calendar protocol)
-//	GET  /timestamp/{hex}           the timestamp of a digest once its proof is complete (calendar protocol)
-//	GET  /v1/timestamps/{digest}.ots  the .ots file of a digest's proof, pending or complete;
-//	                                also /v1/timestamps/{digest} with Accept: application/vnd.opentimestamps.v1
-//
-// The calendar endpoints answer as the reference calendar (opentimestamps-server) does,
-// with its statuses, plain-text reasons and cache headers, not with the JSON errors of /v1.
 
 // MaxDigestLen is the most bytes POST /digest takes, as in the reference calendar.
 const MaxDigestLen = 64
@@ -50,44 +48,52 @@ const (
 
 const (
 	mimeBinary = "application/octet-stream"
-	mimeText   = "text/plain"
+	// MIMEText is the media type of every answer of the calendar but a timestamp.
+	MIMEText = "text/plain"
 )
 
 // The routes of the calendar protocol.
 const (
-	calendarSubmitPath    = "/digest"
-	calendarTimestampPath = "/timestamp/:commitment"
+	SubmitPath    = "/digest"
+	TimestampPath = "/timestamp/:commitment"
 )
 
-// calendarRoute reports whether route is one of the calendar protocol's, whose every
-// answer is plain text.
-func calendarRoute(route string) bool {
-	return route == calendarSubmitPath || route == calendarTimestampPath
+// Route reports whether route is one of the calendar protocol's, whose every answer is
+// plain text.
+func Route(route string) bool {
+	return route == SubmitPath || route == TimestampPath
 }
 
-// exportPath is the route whose .ots form the export middleware serves.
-const exportPath = "/v1/timestamps/:digest"
+// Budget takes n digests from the budget of the request's client. It returns an error to
+// answer (a refusal) when the budget has not that many left; else done, to be called with
+// the outcome of the submission, which gives the digests back if nothing was logged.
+type Budget func(ec echo.Context, n int) (done func(error), err error)
 
-// registerOpenTimestamps adds the calendar endpoints and the .ots export of /v1/timestamps.
-func registerOpenTimestamps(e *echo.Echo, cfg Config, acc *access) {
-	c := &calendar{svc: cfg.Service, log: cfg.Logger, acc: acc}
-	e.POST(calendarSubmitPath, c.submit)
-	get(e, calendarTimestampPath, c.timestamp)
-	e.Use(c.export)
-}
-
-type calendar struct {
-	svc *service.Service
-	log *slog.Logger
-	acc *access // the digest budgets
-	// uri is the calendar URI of the service's public URL, once learned (see calendarURI).
+// Calendar serves the calendar protocol for a service.
+type Calendar struct {
+	svc    *service.Service
+	log    *slog.Logger
+	budget Budget
+	// uri is the calendar URI of the service's public URL, once learned (see URI).
 	uri atomic.Pointer[string]
 }
 
-// submit is POST /digest: the body (at most 64 bytes) is logged as a digest if it has 32
+// New returns the calendar of svc. budget, if not nil, is charged one digest per
+// submission; log, if not nil, receives the unexpected errors.
+func New(svc *service.Service, log *slog.Logger, budget Budget) *Calendar {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if budget == nil {
+		budget = func(echo.Context, int) (func(error), error) { return func(error) {}, nil }
+	}
+	return &Calendar{svc: svc, log: log, budget: budget}
+}
+
+// Submit is POST /digest: the body (at most 64 bytes) is logged as a digest if it has 32
 // bytes, else its SHA-256 is; the answer is the timestamp of the body, through a sha256
 // operation in the second case, ending in a pending attestation naming this calendar.
-func (c *calendar) submit(ec echo.Context) error {
+func (c *Calendar) Submit(ec echo.Context) error {
 	req := ec.Request()
 	switch {
 	case req.ContentLength < 0:
@@ -99,7 +105,7 @@ func (c *calendar) submit(ec echo.Context) error {
 	if _, err := io.ReadFull(req.Body, body); err != nil {
 		return plain(ec, http.StatusBadRequest, calendarBadLen)
 	}
-	uri, err := c.calendarURI(ec)
+	uri, err := c.URI(ec)
 	if err != nil {
 		return c.failure(ec, err)
 	}
@@ -113,12 +119,13 @@ func (c *calendar) submit(ec echo.Context) error {
 		ops = []merkle.Op{{Code: merkle.OpSHA256}}
 		d = sha256.Sum256(body)
 	}
-	refund, err := c.acc.digests(ec, 1)
+	done, err := c.budget(ec, 1)
 	if err != nil {
-		return err // plain text, as every answer of the calendar (see errorHandler)
+		return err // the refusal, which the API answers in plain text on calendar routes
 	}
-	if _, err := c.svc.Submit(req.Context(), d); err != nil {
-		giveBackIf(err, refund)
+	_, err = c.svc.Submit(req.Context(), d)
+	done(err)
+	if err != nil {
 		return c.failure(ec, err)
 	}
 	t, err := ots.NewTimestamp(body, ops, ots.Pending{URI: uri})
@@ -128,9 +135,9 @@ func (c *calendar) submit(ec echo.Context) error {
 	return c.answer(ec, t)
 }
 
-// timestamp is GET /timestamp/{hex}: the timestamp from a logged digest to its Bitcoin
+// Timestamp is GET /timestamp/{hex}: the timestamp from a logged digest to its Bitcoin
 // attestation, once the digest's proof is complete; 404 with the reason before that.
-func (c *calendar) timestamp(ec echo.Context) error {
+func (c *Calendar) Timestamp(ec echo.Context) error {
 	h := ec.Response().Header()
 	commitment, err := hex.DecodeString(ec.Param("commitment"))
 	if err != nil {
@@ -164,52 +171,6 @@ func (c *calendar) timestamp(ec echo.Context) error {
 	return c.answer(ec, f.Timestamp)
 }
 
-// export serves GET /v1/timestamps/{digest}.ots, and /v1/timestamps/{digest} for a client
-// that accepts application/vnd.opentimestamps.v1, as an .ots file; errors are the JSON
-// errors of /v1.
-func (c *calendar) export(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(ec echo.Context) error {
-		req := ec.Request()
-		if ec.Path() != exportPath || (req.Method != http.MethodGet && req.Method != http.MethodHead) {
-			return next(ec)
-		}
-		ec.Response().Header().Add("Vary", "Accept")
-		param, suffixed := strings.CutSuffix(ec.Param("digest"), ".ots")
-		if !suffixed && !acceptsOTS(req.Header.Values("Accept")) {
-			return next(ec)
-		}
-		d, err := notary.ParseDigest(param)
-		if err != nil {
-			return newError(http.StatusBadRequest, "bad_digest", "%v", err)
-		}
-		ts, err := c.svc.Lookup(req.Context(), d)
-		if errors.Is(err, service.ErrNotFound) {
-			return newError(http.StatusNotFound, "not_found", "digest %s was never submitted here", d)
-		}
-		if err != nil {
-			return err
-		}
-		var f *ots.File
-		if ts.Proof != nil && ts.Proof.Complete() {
-			f, err = ProofFile(ts.Proof, "")
-		} else {
-			var uri string
-			if uri, err = c.calendarURI(ec); err == nil {
-				f, err = ots.NewFile(merkle.Hash(d), nil, ots.Pending{URI: uri})
-			}
-		}
-		if err != nil {
-			return err
-		}
-		data, err := f.MarshalBinary()
-		if err != nil {
-			return err
-		}
-		ec.Response().Header().Set("Content-Disposition", `attachment; filename="`+d.String()+`.ots"`)
-		return ec.Blob(http.StatusOK, ots.MediaType, data)
-	}
-}
-
 // ProofFile returns the .ots file of a notary proof; the file hash is the digest, the
 // document's SHA-256. A complete proof gives every operation from the digest to the block
 // header's Merkle root ([notary.Proof.Ops], which verifies the proof first) and a Bitcoin
@@ -223,7 +184,7 @@ func ProofFile(p *notary.Proof, calendarURL string) (*ots.File, error) {
 			return nil, err
 		}
 		if p.Bitcoin.Height < 0 {
-			return nil, fmt.Errorf("api: negative block height %d", p.Bitcoin.Height)
+			return nil, fmt.Errorf("calendar: negative block height %d", p.Bitcoin.Height)
 		}
 		return ots.NewFile(merkle.Hash(p.Digest), ops, ots.Bitcoin{Height: uint64(p.Bitcoin.Height)})
 	}
@@ -231,9 +192,9 @@ func ProofFile(p *notary.Proof, calendarURL string) (*ots.File, error) {
 		calendarURL = p.Service
 	}
 	if calendarURL == "" {
-		return nil, errors.New("api: the pending proof names no service to complete it")
+		return nil, errors.New("calendar: the pending proof names no service to complete it")
 	}
-	uri, err := CalendarURI(calendarURL)
+	uri, err := ServiceURI(calendarURL)
 	if err != nil {
 		return nil, err
 	}
@@ -244,41 +205,44 @@ func ProofFile(p *notary.Proof, calendarURL string) (*ots.File, error) {
 // http(s) URL: base itself, without a trailing slash if it has no path and with one if it
 // has, so that clients resolving "timestamp/…" against it stay under the path. It returns
 // an error for a URL OpenTimestamps cannot name (a query, a user, an IPv6 literal…).
-func CalendarURI(base string) (string, error) {
+func ServiceURI(base string) (string, error) {
 	u, err := url.Parse(base)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return "", fmt.Errorf("api: the service URL %q is not an http(s) URL", base)
+		return "", fmt.Errorf("calendar: the service URL %q is not an http(s) URL", base)
 	}
 	uri := strings.TrimRight(base, "/")
 	if strings.Trim(u.Path, "/") != "" {
 		uri += "/"
 	}
 	if err := ots.CheckURI(uri); err != nil {
-		return "", fmt.Errorf("api: the service URL cannot be a calendar URI: %w", err)
+		return "", fmt.Errorf("calendar: the service URL cannot be a calendar URI: %w", err)
 	}
 	return uri, nil
 }
 
-// calendarURI returns the calendar URI of this service. service.Service does not export
+// URI returns the calendar URI of this service. service.Service does not export
 // its public URL, but every proof carries it as its service; until the first checkpoint
 // there is none, and the URL the request came to stands in.
-func (c *calendar) calendarURI(ec echo.Context) (string, error) {
+func (c *Calendar) URI(ec echo.Context) (string, error) {
 	if uri := c.uri.Load(); uri != nil {
 		return *uri, nil
 	}
 	if ts, err := c.svc.TimestampAt(ec.Request().Context(), 0); err == nil && ts.Proof != nil && ts.Proof.Service != "" {
-		uri, err := CalendarURI(ts.Proof.Service)
+		uri, err := ServiceURI(ts.Proof.Service)
 		if err != nil {
 			return "", err
 		}
 		c.uri.Store(&uri)
 		return uri, nil
 	}
-	return CalendarURI(ec.Scheme() + "://" + ec.Request().Host)
+	return ServiceURI(ec.Scheme() + "://" + ec.Request().Host)
 }
 
 // failure answers an unexpected error in plain text, as the calendar does.
-func (c *calendar) failure(ec echo.Context, err error) error {
+func (c *Calendar) failure(ec echo.Context, err error) error {
+	if errors.Is(err, context.Canceled) && ec.Request().Context().Err() != nil {
+		return err // the client hung up: no one reads an answer, and the API counts it apart
+	}
 	ec.Response().Header().Del("Cache-Control")
 	switch {
 	case errors.Is(err, service.ErrClosed):
@@ -292,34 +256,14 @@ func (c *calendar) failure(ec echo.Context, err error) error {
 }
 
 func plain(ec echo.Context, status int, text string) error {
-	return ec.Blob(status, mimeText, []byte(text))
+	return ec.Blob(status, MIMEText, []byte(text))
 }
 
 // answer sends a timestamp without header, as calendars do.
-func (c *calendar) answer(ec echo.Context, t *ots.Timestamp) error {
+func (c *Calendar) answer(ec echo.Context, t *ots.Timestamp) error {
 	data, err := t.MarshalBinary()
 	if err != nil {
 		return c.failure(ec, err)
 	}
 	return ec.Blob(http.StatusOK, mimeBinary, data)
-}
-
-// acceptsOTS reports whether Accept header values name the OpenTimestamps media type
-// with a quality above zero.
-func acceptsOTS(values []string) bool {
-	for _, v := range values {
-		for part := range strings.SplitSeq(v, ",") {
-			mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
-			if err != nil || mt != ots.MediaType {
-				continue
-			}
-			if q, ok := params["q"]; ok {
-				if f, err := strconv.ParseFloat(q, 64); err != nil || f <= 0 {
-					continue
-				}
-			}
-			return true
-		}
-	}
-	return false
 }

@@ -1,4 +1,4 @@
-package api_test
+package calendar_test
 
 import (
 	"bytes"
@@ -20,6 +20,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/notary-dev/notary/api"
+	"github.com/notary-dev/notary/calendar"
 	"github.com/notary-dev/notary/merkle"
 	"github.com/notary-dev/notary/notary"
 	"github.com/notary-dev/notary/ots"
@@ -27,6 +28,9 @@ import (
 	"github.com/notary-dev/notary/service"
 	"github.com/notary-dev/notary/store"
 )
+
+// patience bounds the waits of the tests: a guard against a hang, not a measure of speed.
+const patience = 2 * time.Minute
 
 var updateOTS = flag.Bool("update", false, "rewrite the golden .ots files in testdata")
 
@@ -204,7 +208,7 @@ func TestCalendarSubmit(t *testing.T) {
 		}
 	})
 	t.Run("other lengths are hashed", func(t *testing.T) {
-		for _, body := range [][]byte{{}, []byte("short"), bytes.Repeat([]byte{1}, api.MaxDigestLen)} {
+		for _, body := range [][]byte{{}, []byte("short"), bytes.Repeat([]byte{1}, calendar.MaxDigestLen)} {
 			a := calDo(t, http.MethodPost, s.url+"/digest", bytes.NewReader(body))
 			a.want(t, http.StatusOK, "application/octet-stream", "")
 			ts, err := ots.ParseTimestamp(a.body, body)
@@ -222,7 +226,7 @@ func TestCalendarSubmit(t *testing.T) {
 		}
 	})
 	t.Run("too long", func(t *testing.T) {
-		calDo(t, http.MethodPost, s.url+"/digest", bytes.NewReader(make([]byte, api.MaxDigestLen+1))).
+		calDo(t, http.MethodPost, s.url+"/digest", bytes.NewReader(make([]byte, calendar.MaxDigestLen+1))).
 			want(t, http.StatusBadRequest, "text/plain", "digest too long")
 	})
 	t.Run("no length", func(t *testing.T) {
@@ -341,7 +345,7 @@ func TestExport(t *testing.T) {
 	})
 }
 
-func TestCalendarURI(t *testing.T) {
+func TestServiceURI(t *testing.T) {
 	for base, want := range map[string]string{
 		"http://127.0.0.1:8080":        "http://127.0.0.1:8080",
 		"http://127.0.0.1:8080/":       "http://127.0.0.1:8080",
@@ -353,9 +357,9 @@ func TestCalendarURI(t *testing.T) {
 		"ftp://notary.example":         "",
 		"notary.example":               "",
 	} {
-		got, err := api.CalendarURI(base)
+		got, err := calendar.ServiceURI(base)
 		if (err != nil) != (want == "") || got != want {
-			t.Errorf("CalendarURI(%q) = %q, %v; want %q", base, got, err, want)
+			t.Errorf("ServiceURI(%q) = %q, %v; want %q", base, got, err, want)
 		}
 	}
 }
@@ -385,7 +389,7 @@ func TestProofFileGolden(t *testing.T) {
 	for jsonPath, otsPath := range goldenProofs {
 		t.Run(filepath.Base(otsPath), func(t *testing.T) {
 			p := readGoldenProof(t, jsonPath)
-			f, err := api.ProofFile(p, "")
+			f, err := calendar.ProofFile(p, "")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -403,7 +407,7 @@ func TestProofFileGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			if !bytes.Equal(data, golden) {
-				t.Fatalf("%s is not the .ots of %s: run go test ./api -run TestProofFileGolden -update", otsPath, jsonPath)
+				t.Fatalf("%s is not the .ots of %s: run go test ./calendar -run TestProofFileGolden -update", otsPath, jsonPath)
 			}
 			atts := f.Timestamp.AllAttestations()
 			if len(atts) != 1 {

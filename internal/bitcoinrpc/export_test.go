@@ -1,0 +1,4 @@
+package bitcoinrpc
+
+// DecodeReply exposes decodeReply to the fuzz test.
+var DecodeReply = decodeReply

@@ -1,0 +1,185 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/notary-dev/notary/internal/logtest"
+	"github.com/notary-dev/notary/notary"
+)
+
+// gatedIndex is a digest index whose queries each wait for a value on gate; it records
+// the digests of each query. Digest(i) is at entry i for i < 1000, the rest are unknown.
+type gatedIndex struct {
+	Store
+	gate    chan error
+	started chan int // the number of digests of each query, as it starts
+	mu      sync.Mutex
+	queries [][]notary.Digest
+}
+
+func newGatedIndex() *gatedIndex {
+	return &gatedIndex{gate: make(chan error), started: make(chan int, 100)}
+}
+
+func (g *gatedIndex) LookupDigests(ctx context.Context, digests []notary.Digest, indexes []int64) error {
+	g.mu.Lock()
+	g.queries = append(g.queries, digests)
+	g.mu.Unlock()
+	g.started <- len(digests)
+	if err := <-g.gate; err != nil {
+		return err
+	}
+	for k, d := range digests {
+		indexes[k] = -1
+		for i := range int64(1000) {
+			if logtest.Digest(i) == d {
+				indexes[k] = i
+				break
+			}
+		}
+	}
+	return nil
+}
+
+type lookupResult struct {
+	indexes []int64
+	err     error
+}
+
+func startLookup(ctx context.Context, l *digestLookups, ds ...notary.Digest) chan lookupResult {
+	out := make(chan lookupResult, 1)
+	go func() {
+		idx := make([]int64, len(ds))
+		err := l.lookup(ctx, ds, idx)
+		out <- lookupResult{idx, err}
+	}()
+	return out
+}
+
+// waitFor waits until n lookups wait behind the query under way.
+func waitFor(t *testing.T, l *digestLookups, n int) {
+	t.Helper()
+	for {
+		l.mu.Lock()
+		k := len(l.waiting)
+		l.mu.Unlock()
+		if k == n {
+			return
+		}
+		if k > n {
+			t.Fatalf("%d lookups waiting, want %d", k, n)
+		}
+		runtime.Gosched() // let the lookups started get to the queue
+	}
+}
+
+func TestDigestLookupsCoalesce(t *testing.T) {
+	g := newGatedIndex()
+	l := &digestLookups{store: g, coalesce: true}
+	ctx := context.Background()
+	first := startLookup(ctx, l, logtest.Digest(1))
+	if n := <-g.started; n != 1 {
+		t.Fatalf("first query has %d digests, want 1", n)
+	}
+	// Ten lookups arrive while the first query is under way: they go in one query.
+	var rest []chan lookupResult
+	for i := range int64(10) {
+		rest = append(rest, startLookup(ctx, l, logtest.Digest(10+i), logtest.Digest(5000+i)))
+	}
+	waitFor(t, l, 10)
+	g.gate <- nil
+	if r := <-first; r.err != nil || r.indexes[0] != 1 {
+		t.Fatalf("first lookup = %v, %v; want [1]", r.indexes, r.err)
+	}
+	if n := <-g.started; n != 20 {
+		t.Fatalf("second query has %d digests, want the 20 of the 10 lookups that waited", n)
+	}
+	g.gate <- nil
+	for i, c := range rest {
+		r := <-c
+		if want := []int64{10 + int64(i), -1}; r.err != nil || !slices.Equal(r.indexes, want) {
+			t.Errorf("lookup %d = %v, %v; want %v", i, r.indexes, r.err, want)
+		}
+	}
+	if len(g.queries) != 2 {
+		t.Errorf("%d queries for 11 lookups, want 2", len(g.queries))
+	}
+	// Nothing under way now: the next lookup queries at once.
+	next := startLookup(ctx, l, logtest.Digest(3))
+	if n := <-g.started; n != 1 {
+		t.Fatalf("query after a quiet spell has %d digests, want 1", n)
+	}
+	g.gate <- nil
+	if r := <-next; r.err != nil || r.indexes[0] != 3 {
+		t.Errorf("lookup after a quiet spell = %v, %v", r.indexes, r.err)
+	}
+}
+
+func TestDigestLookupsErrorReachesEveryone(t *testing.T) {
+	g := newGatedIndex()
+	l := &digestLookups{store: g, coalesce: true}
+	ctx := context.Background()
+	first := startLookup(ctx, l, logtest.Digest(1))
+	<-g.started
+	a, b := startLookup(ctx, l, logtest.Digest(2)), startLookup(ctx, l, logtest.Digest(3))
+	waitFor(t, l, 2)
+	g.gate <- nil
+	<-first
+	<-g.started
+	failed := errors.New("the database is gone")
+	g.gate <- failed
+	for _, c := range []chan lookupResult{a, b} {
+		if r := <-c; !errors.Is(r.err, failed) {
+			t.Errorf("lookup in a failed query: %v, want %v", r.err, failed)
+		}
+	}
+}
+
+func TestDigestLookupsCallerGivesUp(t *testing.T) {
+	g := newGatedIndex()
+	l := &digestLookups{store: g, coalesce: true}
+	first := startLookup(context.Background(), l, logtest.Digest(1))
+	<-g.started
+	// The lookup first in line gives up while it waits: the one behind it is still
+	// answered, by a query without the one that gave up.
+	ctx, cancel := context.WithCancel(context.Background())
+	gone := startLookup(ctx, l, logtest.Digest(2))
+	waitFor(t, l, 1)
+	kept := startLookup(context.Background(), l, logtest.Digest(4))
+	waitFor(t, l, 2)
+	cancel()
+	if r := <-gone; !errors.Is(r.err, context.Canceled) {
+		t.Fatalf("lookup whose context ended: %v, want context.Canceled", r.err)
+	}
+	waitFor(t, l, 1)
+	g.gate <- nil
+	<-first
+	if n := <-g.started; n != 1 {
+		t.Fatalf("query after one gave up has %d digests, want 1", n)
+	}
+	g.gate <- nil
+	if r := <-kept; r.err != nil || r.indexes[0] != 4 {
+		t.Errorf("lookup behind one that gave up = %v, %v; want [4]", r.indexes, r.err)
+	}
+	// The leader's own context ending does not fail the others of its query.
+	lctx, lcancel := context.WithCancel(context.Background())
+	leader := startLookup(lctx, l, logtest.Digest(5))
+	<-g.started
+	other := startLookup(context.Background(), l, logtest.Digest(6))
+	waitFor(t, l, 1)
+	lcancel()
+	g.gate <- nil
+	if r := <-leader; r.err != nil || r.indexes[0] != 5 {
+		t.Errorf("leader whose context ended during its query = %v, %v; want its answer", r.indexes, r.err)
+	}
+	<-g.started
+	g.gate <- nil
+	if r := <-other; r.err != nil || r.indexes[0] != 6 {
+		t.Errorf("lookup behind a leader whose context ended = %v, %v; want [6]", r.indexes, r.err)
+	}
+}
