@@ -31,7 +31,7 @@ test: test-deps bin/btcd
 	$(GO) tool -n filippo.io/torchwood/cmd/witnessctl >/dev/null
 	$(GO) test -race -timeout 30m ./...
 
-# What the tests need beyond Go: gcc, python3-opentimestamps, chromium, openssl, osslsigncode, jarsigner, PostgreSQL.
+# What the tests need beyond Go: gcc, python3-opentimestamps, chromium, npm, openssl, osslsigncode, jarsigner, PostgreSQL.
 test-deps:
 	sh scripts/test-deps.sh
 

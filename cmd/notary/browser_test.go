@@ -12,10 +12,13 @@ package main
 // directory (kept with go test -artifacts -outputdir DIR).
 
 import (
+	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -26,6 +29,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -44,6 +48,7 @@ import (
 	"github.com/notary-dev/notary/api"
 	"github.com/notary-dev/notary/internal/logtest"
 	"github.com/notary-dev/notary/notary"
+	"github.com/notary-dev/notary/ots"
 	"github.com/notary-dev/notary/web"
 )
 
@@ -238,7 +243,8 @@ func (p *page) wait(what, expr string) {
 }
 
 // screenshot saves the whole page as name.png, and as name-narrow-dark.png on a phone's
-// width with a dark color scheme.
+// width with a dark color scheme, and runs axe-core's accessibility checks on both views:
+// any violation fails the test. On the phone's width, nothing may be wider than the screen.
 func (p *page) screenshot(name string) {
 	p.t.Helper()
 	shoot := func(file string) {
@@ -252,7 +258,9 @@ func (p *page) screenshot(name string) {
 		}
 		p.t.Logf("screenshot %s", path)
 	}
+	p.wait("the transitions done", `document.getAnimations().every((a) => !(a instanceof CSSTransition))`)
 	shoot(name + ".png")
+	p.checkAccessible(name)
 	dark := []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}}
 	p.run("narrow dark view",
 		chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile),
@@ -261,7 +269,18 @@ func (p *page) screenshot(name string) {
 			return err
 		}))
 	p.wait("in the narrow dark view", `innerWidth === 390 && matchMedia("(prefers-color-scheme: dark)").matches`)
+	// The colors change with a transition: the checks must see where it ends.
+	p.wait("the colors' transitions done", `document.getAnimations().every((a) => !(a instanceof CSSTransition))`)
 	shoot(name + "-narrow-dark.png")
+	p.checkAccessible(name + " on a phone, dark")
+	if wide := eval[[]string](p, `[...document.querySelectorAll("main *, header *, footer *")]
+		.filter((el) => el.getBoundingClientRect().right > innerWidth + 1 && !el.closest(".visually-hidden, .table-wrap"))
+		.map((el) => el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") + (el.className ? "." + String(el.className).replace(/ /g, ".") : "")).slice(0, 10)`); len(wide) > 0 {
+		p.t.Errorf("%s: on a 390 px screen, these are wider than the screen: %v", name, wide)
+	}
+	if over := eval[bool](p, `document.documentElement.scrollWidth > innerWidth + 1 || [...document.querySelectorAll(".table-wrap")].some((w) => w.scrollWidth > w.clientWidth + 1)`); over {
+		p.t.Errorf("%s: on a 390 px screen, the page or a table scrolls sideways", name)
+	}
 	p.run("back to the desktop view",
 		chromedp.EmulateViewport(desktopWidth, desktopHeight),
 		chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
@@ -269,6 +288,101 @@ func (p *page) screenshot(name string) {
 			return err
 		}))
 	p.wait("back in the desktop view", fmt.Sprintf(`innerWidth === %d && !matchMedia("(prefers-color-scheme: dark)").matches`, desktopWidth))
+}
+
+// axeVersion is the axe-core release the browser tests check the pages with, from npm;
+// axeIntegrity is the npm registry's integrity of its package, checked before it is used.
+const (
+	axeVersion   = "4.10.3"
+	axeIntegrity = "sha512-Xm7bpRXnDSX2YE2YFfBk2FnF0ep6tmG7xPh8iHee8MIcrgq762Nkce856dYtJYLkuIoYZvGfTs/PbZhideTcEg=="
+)
+
+var axeOnce struct {
+	sync.Once
+	src string
+	err error
+}
+
+// axeSource returns axe.min.js of axe-core axeVersion, from the user's cache directory, where
+// it is put the first time from npm's package (npm pack; scripts/test-deps.sh installs npm),
+// its integrity checked.
+func axeSource(t *testing.T) string {
+	t.Helper()
+	axeOnce.Do(func() { axeOnce.src, axeOnce.err = loadAxe() })
+	if axeOnce.err != nil {
+		t.Fatalf("axe-core %s: %v (the browser tests need npm: make test-deps installs it)", axeVersion, axeOnce.err)
+	}
+	return axeOnce.src
+}
+
+func loadAxe() (string, error) {
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		return "", err
+	}
+	dir := filepath.Join(cache, "notary-tests", "axe-core-"+axeVersion)
+	path := filepath.Join(dir, "axe.min.js")
+	if b, err := os.ReadFile(path); err == nil {
+		return string(b), nil
+	}
+	tmp, err := os.MkdirTemp("", "axe-core")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(tmp)
+	cmd := exec.Command("npm", "pack", "--silent", "--pack-destination", tmp, "axe-core@"+axeVersion)
+	cmd.Dir = tmp
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("npm pack: %v\n%s", err, out)
+	}
+	tgz, err := os.ReadFile(filepath.Join(tmp, "axe-core-"+axeVersion+".tgz"))
+	if err != nil {
+		return "", err
+	}
+	sum := sha512.Sum512(tgz)
+	if got := "sha512-" + base64.StdEncoding.EncodeToString(sum[:]); got != axeIntegrity {
+		return "", fmt.Errorf("the package's integrity is %s, want %s", got, axeIntegrity)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(tgz))
+	if err != nil {
+		return "", err
+	}
+	tr := tar.NewReader(zr)
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			return "", fmt.Errorf("no package/axe.min.js in the package: %v", err)
+		}
+		if h.Name != "package/axe.min.js" {
+			continue
+		}
+		src, err := io.ReadAll(io.LimitReader(tr, 8<<20))
+		if err != nil {
+			return "", err
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return "", err
+		}
+		part := path + fmt.Sprintf(".%d", os.Getpid())
+		if err := os.WriteFile(part, src, 0o644); err != nil {
+			return "", err
+		}
+		return string(src), os.Rename(part, path)
+	}
+}
+
+// checkAccessible runs axe-core's WCAG 2.1 A and AA rules and its best practices on the page
+// as it is, and fails the test on each violation, naming the rule, its help and the elements.
+func (p *page) checkAccessible(where string) {
+	p.t.Helper()
+	if !eval[bool](p, `typeof window.axe === "object"`) {
+		eval[bool](p, axeSource(p.t)+";\ntrue")
+	}
+	violations := eval[[]string](p, `axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"] }, resultTypes: ["violations"] })
+		.then((r) => r.violations.map((v) => v.id + " (" + v.impact + "): " + v.help + ": " + v.nodes.map((n) => n.target.join(" ") + (n.failureSummary ? " [" + n.failureSummary.replace(/\s+/g, " ") + "]" : "")).join("; ")))`)
+	for _, v := range violations {
+		p.t.Errorf("%s: accessibility: %s", where, v)
+	}
 }
 
 // upload sets the files of a file input, as a person choosing them does.
@@ -348,6 +462,7 @@ func servePages(t *testing.T) string {
 // recorder is a reverse proxy in front of the notary that keeps every request it passes.
 type recorder struct {
 	url  string
+	down atomic.Bool // the notary is unreachable: the API's requests find their connection closed
 	mu   sync.Mutex
 	reqs []recordedRequest
 }
@@ -366,6 +481,13 @@ func startRecorder(t *testing.T, backend string) *recorder {
 	proxy := httputil.NewSingleHostReverseProxy(u)
 	r := &recorder{}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if r.down.Load() && strings.HasPrefix(req.URL.Path, "/v1/") {
+			conn, _, err := http.NewResponseController(w).Hijack()
+			if err == nil {
+				conn.Close()
+			}
+			return
+		}
 		body, err := io.ReadAll(req.Body)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
@@ -458,8 +580,17 @@ func TestBrowserStampVerify(t *testing.T) {
 
 	// The answer to the submission carries a signed pending proof: it is there to download
 	// at once, and it verifies, without Bitcoin.
-	pendingPath := p.download(`#stamps article.card [data-action="proof"]`, "contract.bin.proof.json")
+	// It downloads under another name than the complete proof will, and the card says
+	// when to come back for that one, and that it keeps checking.
+	pendingPath := p.download(`#stamps article.card [data-action="proof"]`, "contract.bin.pending.proof.json")
 	pending := filepath.Join(dir, "contract.bin.pending.proof.json")
+	if msg := eval[string](p, card+`.querySelector(".message").innerText`); !strings.Contains(msg, "keeps checking") || !strings.Contains(msg, "look it up") {
+		t.Errorf("the pending card does not say that the page keeps checking, and where to come back for the complete proof:\n%s", msg)
+	}
+	if got := eval[string](p, card+`.querySelector(".message a").getAttribute("href")`); got != "lookup.html#"+want {
+		t.Errorf("the pending card's link to come back is %q, want lookup.html#%s", got, want)
+	}
+	p.screenshot("2-stamp-pending")
 	writeFile(t, pending, string(mustRead(t, pendingPath)))
 	if pv, err := notary.Verify(readProofFile(t, pending), s.logKeys(t)); err != nil {
 		t.Fatalf("the pending proof downloaded from the stamp page does not verify: %v", err)
@@ -470,7 +601,7 @@ func TestBrowserStampVerify(t *testing.T) {
 	c.mine(t, matureBlocks)
 	p.wait("in the mempool", card+`.dataset.state === "mempool"`)
 	waitBroadcast(t, c, s.url, d) // the node has the transaction, so a block will take it
-	p.screenshot("2-stamp-mempool")
+	p.screenshot("2-stamp-sent")
 	c.mine(t, 1)
 	p.wait("confirmed", card+`.dataset.state === "confirmed"`)
 	p.screenshot("3-stamp-confirmed")
@@ -496,6 +627,8 @@ func TestBrowserStampVerify(t *testing.T) {
 		t.Errorf("notary verify --node of the downloaded proof:\n%s", stdout)
 	}
 	ots := mustRead(t, p.download(`#stamps article.card [data-action="ots"]`, "contract.bin.ots"))
+	otsPath := filepath.Join(dir, "contract.bin.ots")
+	writeFile(t, otsPath, string(ots))
 	magic := []byte("\x00OpenTimestamps\x00\x00Proof\x00\xbf\x89\xe2\xe8\x84\xe8\x92\x94\x01\x08")
 	if !bytes.HasPrefix(ots, append(magic, sum[:]...)) {
 		t.Errorf("the downloaded .ots does not start with the OpenTimestamps header and the file's SHA-256: % x", ots[:min(len(ots), 64)])
@@ -515,7 +648,7 @@ func TestBrowserStampVerify(t *testing.T) {
 	}
 	verdict := eval[string](p, `document.querySelector("#verdict").innerText`)
 	blockTime := time.Unix(int64(proof.Bitcoin.Header[68])|int64(proof.Bitcoin.Header[69])<<8|int64(proof.Bitcoin.Header[70])<<16|int64(proof.Bitcoin.Header[71])<<24, 0).UTC()
-	for _, w := range []string{fmt.Sprintf("block %d", proof.Bitcoin.Height), blockTime.Format("2006-01-02 15:04:05 UTC"), "regtest"} {
+	for _, w := range []string{fmt.Sprintf("block %d", proof.Bitcoin.Height), blockTime.Format("2006-01-02 15:04:05 UTC"), "your time", "regtest"} {
 		if !strings.Contains(verdict, w) {
 			t.Errorf("the verdict does not say %q:\n%s", w, verdict)
 		}
@@ -549,14 +682,65 @@ func TestBrowserStampVerify(t *testing.T) {
 	}
 	p.screenshot("5-verify-pending")
 
+	// The API's answer, saved as the README's curl line saves it: the proof in it verifies.
+	answer := filepath.Join(dir, "answer.json")
+	resp, err := httpClient.Get(s.url + "/v1/timestamps/" + want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /v1/timestamps/%s: %s %v", want, resp.Status, err)
+	}
+	writeFile(t, answer, string(body))
+	p.upload("#proof", answer)
+	p.wait("the API's answer checked", result+`.dataset.proof === "answer.json"`)
+	if got := eval[string](p, result+`.dataset.verdict`); got != "valid" {
+		t.Fatalf("the verify page's verdict on the API's answer about the file, with the file, is %q, want valid; it says:\n%s", got, eval[string](p, `document.querySelector("#verdict").innerText`))
+	}
+	p.screenshot("5-verify-answer")
+
+	// The page saved for offline use, as its link saves it: the file notary verify-page writes.
+	offline, err := web.OfflineVerifyPage()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if saved := mustRead(t, p.download(`a[download="notary-verify.html"]`, "notary-verify.html")); !bytes.Equal(saved, offline) {
+		t.Errorf("the verify page's link saved %d bytes, not the %d of the offline verify page", len(saved), len(offline))
+	}
+
+	// The .ots of the same file: verified, its path leading to the header of the block of
+	// this notary's proof, which the page says it took from the notary.
+	p.upload("#proof", otsPath)
+	p.wait("the .ots checked", result+`.dataset.proof === "contract.bin.ots"`)
+	if got := eval[string](p, result+`.dataset.verdict`); got != "valid" {
+		t.Fatalf("the verify page's verdict on the file's .ots is %q, want valid; it says:\n%s", got, eval[string](p, `document.querySelector("#verdict").innerText`))
+	}
+	if text := eval[string](p, `document.querySelector("#verdict").innerText`); !strings.Contains(text, fmt.Sprintf("block %d", proof.Bitcoin.Height)) || !strings.Contains(text, "came from this notary") {
+		t.Errorf("on the file's .ots, the verify page says:\n%s\nwant its block, and that the header came from this notary", text)
+	}
+	p.screenshot("5-verify-ots")
+	p.upload("#doc", other)
+	p.wait("the .ots checked against the edited file", result+`.dataset.doc === "`+hex.EncodeToString(otherSum[:])+`"`)
+	if got, step := eval[string](p, result+`.dataset.verdict`), eval[string](p, result+`.dataset.step`); got != "invalid" || step != "digest" {
+		t.Errorf("the verify page's verdict on the .ots with another file is %q at step %q, want invalid at digest", got, step)
+	}
+
 	// Look up, by the address and by the form.
 	p.open("lookup.html#" + want)
 	const found = `document.querySelector("#result article.card")`
 	p.wait("confirmed on the lookup page", found+` && `+found+`.dataset.state === "confirmed"`)
+	p.download(`#result article.card [data-action="proof"]`, "sha256-"+want[:16]+".proof.json")
 	p.screenshot("6-lookup")
+	// The file hashed on the look-up page names the proof.
+	p.upload("#doc", doc)
+	p.wait("the file's stamp on the lookup page", found+` && `+found+`.querySelector(".name").textContent === "contract.bin" && `+found+`.dataset.state === "confirmed"`)
+	p.download(`#result article.card [data-action="proof"]`, "contract.bin.proof.json")
 	unknown := randomDigest(t).String()
 	p.run("looking up an unknown digest", chromedp.SetValue(chromedp.CSS("#digest"), unknown), chromedp.Click(chromedp.CSS(`#lookup-form button[type=submit]`)))
 	p.wait("not found", `document.querySelector("#result [data-state=notfound]")`)
+	p.screenshot("6-lookup-not-found")
 
 	// Several files at once, and digests pasted (one as sha256sum prints it): one batch.
 	p.open("")
@@ -583,6 +767,38 @@ func TestBrowserStampVerify(t *testing.T) {
 		t.Errorf("the pasted digests were not sent in one POST /v1/timestamps/batch")
 	}
 	p.screenshot("8-stamp-many")
+
+	// The notary unreachable: a digest is not stamped, the card says why in words, not the
+	// browser's "Failed to fetch", and offers to try again, which works once it is back.
+	rec.down.Store(true)
+	p.open("")
+	p.run("pasting a digest", chromedp.SetValue(chromedp.CSS("#digests"), randomDigest(t).String()))
+	eval[bool](p, `document.querySelector("#digest-form").requestSubmit(), true`)
+	p.wait("not stamped", card+` && `+card+`.dataset.state === "error" && `+card+`.querySelector("[data-action=retry]")`)
+	if msg := eval[string](p, card+`.querySelector(".message").innerText`); !strings.Contains(msg, "could not be reached") || strings.Contains(msg, "Failed to fetch") {
+		t.Errorf("with the notary unreachable, the stamp page says:\n%s", msg)
+	}
+	p.screenshot("9-stamp-notary-down")
+	rec.down.Store(false)
+	eval[bool](p, card+`.querySelector("[data-action=retry]").click(), true`)
+	p.wait("stamped once the notary is back", card+`.dataset.state === "pending"`)
+
+	// The look-up and status pages with the notary unreachable: said in words, with a retry.
+	rec.down.Store(true)
+	p.open("lookup.html#" + want)
+	p.wait("the look-up failed", found+` && `+found+`.dataset.state === "error" && `+found+`.querySelector("[data-action=retry]")`)
+	if msg := eval[string](p, found+`.querySelector(".message").innerText`); !strings.Contains(msg, "could not be reached") {
+		t.Errorf("with the notary unreachable, the look-up page says:\n%s", msg)
+	}
+	p.screenshot("6-lookup-notary-down")
+	p.open("status.html")
+	p.wait("the status failed", `!document.querySelector("#status-error").hidden`)
+	if msg := eval[string](p, `document.querySelector("#status-error").innerText`); !strings.Contains(msg, "could not be reached") || !strings.Contains(msg, "Trying again") {
+		t.Errorf("with the notary unreachable, the status page says:\n%s", msg)
+	}
+	p.screenshot("7-status-notary-down")
+	rec.down.Store(false)
+	p.wait("the status once the notary is back", `document.body.dataset.loaded === "true" && document.querySelector("#status-error").hidden`)
 
 	// Status.
 	checkStatusPage(t, p, s.url, notary.ReverseHex(v.TxID))
@@ -1045,4 +1261,213 @@ func TestBrowserVerifierMatchesGo(t *testing.T) {
 		t.Error(d)
 	}
 	t.Logf("%d altered proofs, the same verdict in Go and in the page; Go's failed steps: %v", len(mutants), steps)
+}
+
+// TestBrowserOfflinePage writes the verify page to disk with notary verify-page, opens it
+// from there (file://) with the browser's network off, and checks golden proofs with it: a
+// complete one, valid, alone and inside the API's answer; a pending one, valid as far as it
+// goes; an altered one, invalid; an .ots, said to be one. The page asks for nothing but itself.
+func TestBrowserOfflinePage(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "notary-verify.html")
+	wantCLI(t, exitOK, "verify-page", path)
+	p := startPage(t, "file://"+dir+"/")
+	p.run("turning the network off", chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		if _, err := chromedp.Call(ctx, network.EmulateNetworkConditionsByRule, network.EmulateNetworkConditionsByRuleParams{
+			MatchedNetworkConditions: []*network.Conditions{{Offline: true}},
+		}); err != nil {
+			return err
+		}
+		_, err := chromedp.Call(ctx, network.OverrideNetworkState, network.OverrideNetworkStateParams{Offline: true})
+		return err
+	}))
+	p.open("notary-verify.html")
+	if !eval[bool](p, `!navigator.onLine`) {
+		t.Fatal("the browser is not offline")
+	}
+	golden, err := filepath.Abs(filepath.Join("..", "..", "notary", "testdata", "proofs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	complete := mustRead(t, filepath.Join(golden, "valid-complete.json"))
+	answer := filepath.Join(dir, "answer.json")
+	var head struct {
+		Digest string `json:"digest"`
+	}
+	if err := json.Unmarshal(complete, &head); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, answer, `{"digest": "`+head.Digest+`", "status": "confirmed", "index": 13, "proof": `+string(complete)+"}\n")
+	altered := filepath.Join(dir, "altered.json")
+	writeFile(t, altered, strings.Replace(string(complete), `"tx_index": 2`, `"tx_index": 3`, 1))
+	const result = `document.querySelector("#result")`
+	for _, c := range []struct{ file, verdict, shot string }{
+		{filepath.Join(golden, "valid-complete.json"), "valid-nofile", "offline-valid"},
+		{answer, "valid-nofile", ""},
+		{filepath.Join(golden, "valid-pending.json"), "pending", "offline-pending"},
+		{altered, "invalid", "offline-invalid"},
+		{filepath.Join(golden, "..", "..", "..", "ots", "testdata", "hello-world.txt.ots"), "ots", "offline-ots"},
+	} {
+		p.upload("#proof", c.file)
+		p.wait("a verdict on "+c.file, result+`.dataset.proof === "`+filepath.Base(c.file)+`"`)
+		if got := eval[string](p, result+`.dataset.verdict`); got != c.verdict {
+			t.Errorf("offline, the page's verdict on %s is %q, want %q; it says:\n%s", c.file, got, c.verdict, eval[string](p, `document.querySelector("#verdict").innerText`))
+		}
+		if c.shot != "" {
+			p.screenshot(c.shot)
+		}
+	}
+	p.upload("#proof", filepath.Join(golden, "valid-complete.json"))
+	p.wait("the complete proof again", result+`.dataset.proof === "valid-complete.json" && `+result+`.dataset.verdict === "valid-nofile"`)
+	if trusted := eval[string](p, `document.querySelector("#trusted").innerText`); !strings.Contains(trusted, "no notary's published key was at hand") {
+		t.Errorf("offline, the page does not say that it trusted the key the proof names:\n%s", trusted)
+	}
+	// A document hashed from disk, offline: the page has no worker file, and hashes it itself.
+	doc := filepath.Join(dir, "doc.bin")
+	content := randomBytes(t, 3<<20)
+	writeFile(t, doc, string(content))
+	sum := sha256.Sum256(content)
+	p.upload("#doc", doc)
+	p.wait("the document hashed offline", `document.querySelector("#doc-info").dataset.digest === "`+hex.EncodeToString(sum[:])+`"`)
+	if got := eval[string](p, result+`.dataset.step`); got != "digest" {
+		t.Errorf("offline, a proof of another document fails at step %q, want digest", got)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, u := range p.requested {
+		if u != "file://"+path && !strings.HasPrefix(u, "data:") && !strings.HasPrefix(u, "blob:") {
+			t.Errorf("the offline page asked for %s", u)
+		}
+	}
+}
+
+// TestBrowserProofForms runs the ways people hold proofs through the page's verifier: every
+// valid and invalid golden proof inside the API's answer (GET /v1/timestamps/{digest}, as
+// curl saves it) must get the verdict the proof alone gets; an answer about another digest
+// than its proof's, with a key twice, or with no proof yet, is not read as a proof; and every
+// golden .ots file is read as Go's ots.ParseFile reads it: the same files refused, the same
+// digest read from the others.
+func TestBrowserProofForms(t *testing.T) {
+	t.Parallel()
+	p := startPage(t, servePages(t))
+	p.open("verify.html")
+	dir := filepath.Join("..", "..", "notary", "testdata", "proofs")
+	type form struct {
+		Data      string `json:"data"` // base64
+		What      string `json:"what"`
+		Step      string `json:"step"`      // the failed step wanted, "" for valid
+		Same      string `json:"same"`      // base64 of a file the verdict must equal, if any
+		OTSDigest string `json:"otsDigest"` // an .ots: the digest Go reads, "?" for a malformed one
+		Notice    bool   `json:"notice"`    // said as something the page cannot check, not as damage
+	}
+	var forms []form
+	b64 := base64.StdEncoding.EncodeToString
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrap := func(digest, proof string) string {
+		return `{"digest": "` + digest + `", "status": "pending", "index": 4, "received": "2026-11-26T09:00:00Z", "proof": ` + proof + "}\n"
+	}
+	for _, e := range entries {
+		if e.Name() == "manifest.json" || e.Name() == "oversized.json" {
+			continue
+		}
+		b := mustRead(t, filepath.Join(dir, e.Name()))
+		var head struct {
+			Digest string `json:"digest"`
+		}
+		if json.Unmarshal(b, &head) != nil || head.Digest == "" || !json.Valid(b) {
+			continue // the answer of the API is JSON about a digest: only such proofs fit in one
+		}
+		forms = append(forms, form{Data: b64([]byte(wrap(head.Digest, string(b)))), What: e.Name() + " in an answer", Same: b64(b)})
+	}
+	complete := string(mustRead(t, filepath.Join(dir, "valid-complete.json")))
+	other := randomDigest(t).String()
+	forms = append(forms,
+		form{Data: b64([]byte(wrap(other, complete))), What: "an answer about another digest", Step: "format"},
+		form{Data: b64([]byte(`{"digest": "` + other + `", "status": "pending", "status": "pending", "proof": ` + complete + `}`)), What: "an answer with a key twice", Step: "format"},
+		form{Data: b64([]byte(`{"digest": "` + other + `", "status": "pending", "index": 3}`)), What: "an answer without a proof", Step: "format", Notice: true},
+		form{Data: b64([]byte(`{"digest": "` + other + `", "status": "pending", "proof": "x"}`)), What: "an answer whose proof is a string", Step: "format"},
+		form{Data: b64([]byte(`{"digest": "` + other + `", "status": "pending", "index": 3, "proof": null}`)), What: "an answer whose proof is null", Step: "format", Notice: true},
+		form{Data: b64([]byte(`{"error": {"code": "not_found", "message": "no timestamp for this digest"}}`)), What: "an error answer", Step: "format", Notice: true},
+		form{Data: b64([]byte(`{"proof": ` + complete + `}`)), What: "an answer of the proof alone", Same: b64([]byte(complete))},
+	)
+	otsDir := filepath.Join("..", "..", "ots", "testdata")
+	otsFiles, err := filepath.Glob(filepath.Join(otsDir, "*.ots"))
+	if err != nil || len(otsFiles) < 20 {
+		t.Fatalf("%d .ots files in %s: %v", len(otsFiles), otsDir, err)
+	}
+	for _, f := range otsFiles {
+		b := mustRead(t, f)
+		fm := form{Data: b64(b), What: filepath.Base(f)}
+		if !ots.IsFile(b) {
+			fm.Step = "format"
+		} else if parsed, err := ots.ParseFile(b); err == nil {
+			fm.OTSDigest = hex.EncodeToString(parsed.Digest())
+		} else {
+			fm.OTSDigest = "?" // malformed past its magic: an .ots, and a damaged one
+		}
+		forms = append(forms, fm)
+	}
+	// The valid .ots files altered at random, a byte changed or the file cut: the page must
+	// refuse what Go refuses, and read what Go reads.
+	for _, f := range otsFiles {
+		orig := mustRead(t, f)
+		if _, err := ots.ParseFile(orig); err != nil {
+			continue
+		}
+		for i := range 60 {
+			b := bytes.Clone(orig)
+			r := randomBytes(t, 3)
+			pos := len(ots.Magic) + (int(r[0])<<8|int(r[1]))%(len(b)-len(ots.Magic))
+			what := ""
+			if i%4 == 3 {
+				b = b[:pos]
+				what = fmt.Sprintf("%s cut at byte %d", filepath.Base(f), pos)
+			} else {
+				b[pos] ^= 1 << (r[2] % 8)
+				what = fmt.Sprintf("%s with bit %d of byte %d flipped", filepath.Base(f), r[2]%8, pos)
+			}
+			fm := form{Data: b64(b), What: what, OTSDigest: "?"}
+			if parsed, err := ots.ParseFile(b); err == nil {
+				fm.OTSDigest = hex.EncodeToString(parsed.Digest())
+			}
+			forms = append(forms, fm)
+		}
+	}
+	in, err := json.Marshal(forms)
+	if err != nil {
+		t.Fatal(err)
+	}
+	problems := eval[[]string](p, `(async (forms) => {
+		const { checkProof } = await import("./js/proof.js");
+		const bytes = (s) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
+		const out = [];
+		for (const f of forms) {
+			const r = await checkProof(bytes(f.data), undefined, null);
+			const step = r.valid ? "" : r.step;
+			if (f.otsDigest) {
+				if (!r.ots) out.push(f.what + ": not recognised as an .ots (" + step + ": " + r.message + ")");
+				else if (f.otsDigest === "?" && r.ots.file) out.push(f.what + ": Go's ots.ParseFile refuses it, the page reads it");
+				else if (f.otsDigest !== "?" && !r.ots.file) out.push(f.what + ": Go's ots.ParseFile reads it, the page refuses it: " + r.ots.error.message);
+				else if (f.otsDigest !== "?" && r.ots.file.digest !== f.otsDigest) out.push(f.what + ": the page reads the digest " + r.ots.file.digest + ", Go " + f.otsDigest);
+				continue;
+			}
+			if (r.ots) { out.push(f.what + ": taken for an .ots"); continue; }
+			let want = f.step;
+			if (f.same) {
+				const alone = await checkProof(bytes(f.same), undefined, null);
+				want = alone.valid ? "" : alone.step;
+			}
+			if (step !== want) out.push(f.what + ": the page says " + (step || "valid") + " (" + (r.message || "") + "), want " + (want || "valid"));
+			if (f.notice && !r.unsupported) out.push(f.what + ": said as damage, not as something to fetch again: " + r.message);
+		}
+		return out;
+	})(`+string(in)+`)`)
+	for _, pr := range problems {
+		t.Error(pr)
+	}
+	t.Logf("%d proofs in other forms, and .ots files, read as they must be", len(forms))
 }

@@ -12,6 +12,7 @@
 //	notary apikey  create|list|revoke [flags] [NAME]  manage the API keys of integrations
 //	notary audit   [flags]                  check every entry and hash of the stored log
 //	notary migrate --data DIR --to URL      move a SQLite log into PostgreSQL, same root
+//	notary verify-page FILE.html            write the verify page as one file, for use offline
 //
 // Exit codes: 0 success, 1 an invalid, forged or untrusted proof, 2 a usage or I/O error,
 // 3 pending (verify: valid so far, resting on a log key you trust; upgrade: not complete
@@ -43,6 +44,7 @@ Usage:
   notary apikey  create|list|revoke [NAME]       manage the API keys of integrations
   notary audit   [flags]                         check every entry and hash of the stored log
   notary migrate --data DIR --to postgres://…    move a SQLite log into PostgreSQL, proving the root unchanged
+  notary verify-page FILE.html                   write the verify page as one file, to check proofs offline
 
 Examples:
   notary dev
@@ -118,6 +120,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"apikey":  cmdAPIKey,
 		"audit":   cmdAudit,
 		"migrate": cmdMigrate,
+
+		"verify-page": cmdVerifyPage,
 	}
 	cmd, ok := commands[args[0]]
 	if !ok {

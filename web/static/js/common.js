@@ -128,11 +128,37 @@ export function fmtLocal(t) {
   return d.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "long" });
 }
 
-/** timeEl is a <time> element showing t in UTC, with local time as its tooltip. */
+/** timeEl is a <time> element showing t in UTC, followed by the same time in the reader's zone. */
 export const timeEl = (t) => {
   const d = t instanceof Date ? t : new Date(Number(t));
-  return h("time", { datetime: d.toISOString(), title: fmtLocal(d) }, fmtTime(d));
+  if (Number.isNaN(d.getTime())) return h("span", {}, String(t));
+  return h("span", { class: "when" }, h("time", { datetime: d.toISOString() }, fmtTime(d)),
+    " ", h("span", { class: "local" }, `(${fmtLocal(d)}, your time)`));
 };
+
+/** plural says n things: plural(1, "entry", "entries") is "1 entry", and 2 gives "2 entries". */
+export const plural = (n, one, many) => `${fmtInt(n)} ${Number(n) === 1 ? one : many}`;
+
+/**
+ * proofFileName is the name a proof downloads under: NAME.proof.json when complete,
+ * NAME.pending.proof.json while pending, so that the complete one never overwrites (or is
+ * mistaken for) the pending one. NAME is the file's name, or else "sha256-" and the
+ * digest's first 16 hexadecimal digits.
+ */
+export function proofFileName(name, digest, complete) {
+  const base = name || `sha256-${digest.slice(0, 16)}`;
+  return `${base}${complete ? "" : ".pending"}.proof.json`;
+}
+
+/**
+ * networkError tells a failed request that never reached the notary (the browser's
+ * TypeError "Failed to fetch") from an answer of the notary, and says it in words.
+ */
+export function describeError(e) {
+  if (e instanceof APIError) return e.message;
+  if (e && e.name === "TypeError") return "the notary could not be reached (it may be down, or this computer offline)";
+  return e && e.message ? e.message : String(e);
+}
 
 export function fmtDuration(seconds) {
   seconds = Math.max(0, Math.round(seconds));
@@ -205,7 +231,7 @@ const STATES = {
   submitting: "Sending the digest",
   pending: "Pending",
   signed: "Transaction signed",
-  mempool: "In mempool",
+  mempool: "Sent to Bitcoin",
   block: "In a block",
   confirmed: "Confirmed",
   error: "Error",
@@ -223,7 +249,7 @@ export function stateOf(ts) {
 
 const TRACK = [
   ["received", "Received", "signed pending proof"],
-  ["mempool", "Anchored", "transaction in mempool"],
+  ["mempool", "Anchored", "waiting for a block"],
   ["block", "In a block", "being buried"],
   ["confirmed", "Confirmed", "proof complete"],
 ];
@@ -236,8 +262,13 @@ const TRACK_AT = { pending: 0, signed: 0, mempool: 1, block: 2, confirmed: 3 };
 export class Card {
   /** network is the service's Bitcoin network, when known: it decides explorer links. */
   static network = null;
+  /** nextAnchor is when the service's next anchor is due (a Date), when known. */
+  static nextAnchor = null;
 
-  /** @param {{name?: string, size?: number, digest?: string}} what */
+  /**
+   * @param {{name?: string, size?: number, digest?: string, heading?: string}} what heading is
+   * the element of the card's title, "h3" unless given (the look-up page's card is an "h2").
+   */
   constructor(what) {
     this.name = what.name || "";
     this.digest = what.digest || "";
@@ -257,7 +288,7 @@ export class Card {
       ? [h("span", { class: "name" }, this.name), what.size !== undefined ? h("span", { class: "size" }, fmtBytes(what.size)) : null]
       : [h("span", { class: "name" }, "Digest")];
     this.el = h("article", { class: "card", "data-digest": this.digest || null },
-      h("header", {}, h("h3", {}, title), this.badge),
+      h("div", { class: "head" }, h(what.heading || "h3", {}, title), this.badge),
       this.hashing, this.facts, this.track, this.message, this.actions);
     this.setState(this.digest ? "submitting" : "hashing");
   }
@@ -293,11 +324,14 @@ export class Card {
     this.renderFacts();
   }
 
-  fail(message) {
+  /** fail shows message; with retry, a button that calls it (the card's actions are replaced). */
+  fail(message, retry) {
     this.hashing.hidden = true;
     this.setState("error");
     this.message.textContent = message;
     this.message.className = "message error";
+    this.message.setAttribute("role", "alert");
+    this.actions.replaceChildren(...(retry ? [h("button", { type: "button", class: "primary", "data-action": "retry", onclick: retry }, "Try again")] : []));
   }
 
   /**
@@ -344,27 +378,52 @@ export class Card {
   renderMessage() {
     const s = this.state;
     const text = {
-      pending: "Logged and signed. It waits for the next anchoring transaction, which commits every digest logged so far.",
-      signed: "An anchoring transaction is signed and about to be broadcast.",
-      mempool: "An anchoring transaction commits it; it waits in the mempool for a block.",
+      pending: "Logged and signed: the pending proof is ready. It waits for the next anchor, a Bitcoin transaction that commits every digest logged so far.",
+      signed: "An anchoring transaction is signed and about to be sent to Bitcoin.",
+      mempool: "A Bitcoin transaction commits it; it waits to be put in a block.",
       block: "The anchoring transaction is in a block; the proof is complete once enough blocks are on top.",
       confirmed: this.name
         ? `The proof is complete. Keep ${this.name} exactly as it is, next to its proof: the proof is for these bytes only.`
         : "The proof is complete. Keep the exact file whose digest this is: the proof is for its bytes only.",
     }[s];
     this.message.className = "message";
-    this.message.textContent = text || "";
+    this.message.removeAttribute("role");
+    this.message.replaceChildren(text || "", ...this.comeBack());
+  }
+
+  /**
+   * comeBack says, until the proof is complete, when the complete proof should be ready and
+   * that the page keeps checking; it links to the look-up page for a later visit.
+   */
+  comeBack() {
+    if (this.state === "confirmed" || !this.ts) return [];
+    const out = [" "];
+    const next = Card.nextAnchor;
+    if (this.state === "pending" && next && next > Date.now()) {
+      out.push("The next anchor is due at ", timeEl(next), "; ");
+    } else if (this.state === "pending") {
+      out.push("The next anchor is due soon; ");
+    }
+    out.push(Card.network === "mainnet" || !Card.network
+      ? "a Bitcoin block then takes about ten minutes, and the proof is complete after a few more. "
+      : `on ${Card.network} blocks come as the network makes them. `);
+    out.push(h("span", { class: "keep-checking" }, "This page keeps checking while it stays open. "));
+    if (!location.pathname.endsWith("/lookup.html")) {
+      out.push("Or come back for the complete proof later: ", h("a", { href: `lookup.html#${this.digest}` }, "look it up"), " (the link keeps the digest).");
+    }
+    return out;
   }
 
   renderActions() {
     const ts = this.ts;
-    const base = this.name || ts.digest;
+    const base = this.name || `sha256-${ts.digest.slice(0, 16)}`;
     const kids = [];
     if (this.proof) {
       const complete = !!this.proof.bitcoin;
+      const name = proofFileName(this.name, ts.digest, complete);
       kids.push(h("button", {
-        type: "button", class: complete ? "primary" : "", "data-action": "proof",
-        onclick: () => download(`${base}.proof.json`, JSON.stringify(this.proof, null, 2) + "\n", "application/json"),
+        type: "button", class: complete ? "primary" : "", "data-action": "proof", "data-name": name,
+        onclick: () => download(name, JSON.stringify(this.proof, null, 2) + "\n", "application/json"),
       }, complete ? "Download proof (.json)" : "Download pending proof (.json)"));
     }
     // The .ots is fetched, then saved under the file's name (a plain link would take the
@@ -433,7 +492,7 @@ export async function follow(card, signal) {
         card.message.className = "message error";
         card.message.textContent = e instanceof APIError && e.status === 429
           ? "The notary asks to slow down; trying again shortly."
-          : `Could not reach the notary (${e.message}); trying again.`;
+          : `Could not check on this stamp: ${describeError(e)}. Trying again; the stamp itself is safe.`;
       }
       await sleep(Math.max(pause - (Date.now() - started), 0) + Math.min(failures, 10) * 1000, signal);
     }
@@ -442,13 +501,19 @@ export async function follow(card, signal) {
   }
 }
 
-/** networkOf learns the service's Bitcoin network from /v1/status, if the server has it. */
-export async function networkOf() {
+/**
+ * learnService sets Card.network and Card.nextAnchor from /v1/status, if the server has it,
+ * and keeps the next anchor's time current while the page is open.
+ */
+export async function learnService() {
   try {
-    return (await api("v1/status")).network || null;
+    const s = await api("v1/status");
+    Card.network = s.network || null;
+    Card.nextAnchor = s.next_anchor && !Number.isNaN(Date.parse(s.next_anchor)) ? new Date(s.next_anchor) : null;
   } catch {
-    return null;
+    // no status: the cards say less about when to come back
   }
+  setTimeout(learnService, 30_000);
 }
 
 /** preventStrayDrops stops the browser from opening a file dropped outside a drop zone. */

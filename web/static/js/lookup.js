@@ -2,14 +2,15 @@
 // comes from the form, from the page's address (lookup.html#<digest>), or from a file
 // hashed here.
 
-import { $, h, APIError, Card, DIGEST, api, dropZone, fmtBytes, follow, hashFile, networkOf, preventStrayDrops } from "./common.js";
+import { $, h, APIError, Card, DIGEST, api, describeError, dropZone, fmtBytes, follow, hashFile, learnService, preventStrayDrops } from "./common.js";
 
 let current = null; // {card, abort}
+let hashed = null; // {name, digest} of the file last hashed here: its name names the downloads
 
 async function lookUp(digest) {
   if (current) current.abort.abort();
   const abort = new AbortController();
-  const card = new Card({ digest });
+  const card = new Card({ digest, name: hashed && hashed.digest === digest ? hashed.name : "", heading: "h2" });
   current = { card, abort };
   const result = $("#result");
   result.replaceChildren(card.el);
@@ -26,7 +27,7 @@ async function lookUp(digest) {
           "To stamp it now, use the ", h("a", { href: "./" }, "stamp page"), ".")));
       return;
     }
-    card.fail(e.message);
+    card.fail(`Could not look the digest up: ${describeError(e)}.`, () => lookUp(digest));
     return;
   }
   follow(card, abort.signal);
@@ -51,6 +52,7 @@ async function takeDoc(file) {
     const d = await hashFile(file, (done, total) => { bar.value = total ? done / total : 1; });
     info.replaceChildren(h("span", { class: "name" }, file.name), ` ${fmtBytes(file.size)}: SHA-256 computed here.`);
     $("#digest").value = d;
+    hashed = { name: file.name, digest: d };
     submitted(d);
   } catch (e) {
     info.replaceChildren(h("span", { class: "error" }, e.message));
@@ -77,5 +79,5 @@ function fromAddress() {
   }
 }
 window.addEventListener("hashchange", fromAddress);
-networkOf().then((n) => { Card.network = n; });
+learnService();
 fromAddress();

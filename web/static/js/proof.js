@@ -3,9 +3,12 @@
 // needs no network: SHA-256 is ours (sha256.js), Ed25519 is the browser's WebCrypto.
 
 import { sha256, sha256d, toHex } from "./sha256.js";
+import { isOTS, parseOTS } from "./ots.js";
 
 export const FORMAT = "notary-proof/v1";
 export const MAX_PROOF_SIZE = 1 << 20;
+/** MAX_ANSWER_SIZE is the most a file holding the API's answer about a digest can be. */
+export const MAX_ANSWER_SIZE = 2 * MAX_PROOF_SIZE;
 const MAX_PATH = 64;
 const HEADER_SIZE = 80;
 const MAX_TX_SIZE = 100000;
@@ -266,22 +269,76 @@ const hashes = (v, path) => {
 };
 
 /**
+ * isAnswer reports whether a parsed file is an answer of the API rather than a proof, as
+ * docs/proof-format.md ("The API's envelope") tells them apart: an object without "format",
+ * with a "proof" or an "error" member, or the "digest" and "status" of a lookup.
+ */
+const isAnswer = (doc) => doc instanceof Map && !doc.has("format") &&
+  (doc.has("proof") || doc.has("error") || (doc.has("digest") && doc.has("status")));
+
+/**
+ * unwrap returns the proof in the API's answer about a digest (GET /v1/timestamps/{digest},
+ * saved as it came: {"digest", "status", …, "proof": {…}}), as docs/proof-format.md says a
+ * verifier reads it: the whole file is strict JSON, and its "proof" member is read as a proof
+ * file is, every rule applying; the answer's digest must be the proof's (parseProof checks
+ * it). An error answer, or an answer without a proof (the second or so before a checkpoint
+ * covers the entry), holds none: it is refused at the format step, said as something to
+ * fetch again rather than as damage.
+ */
+function unwrap(answer) {
+  if (answer.has("error")) {
+    const e = answer.get("error");
+    const message = e instanceof Map && typeof e.get("message") === "string" ? `: ${e.get("message").slice(0, 200)}` : "";
+    throw new ProofError("format", `this is the notary's error answer, not a proof${message}`, true);
+  }
+  if (!answer.has("proof") || answer.get("proof") === null) {
+    throw new ProofError("format", `this is the notary's answer about the digest ${typeof answer.get("digest") === "string" ? answer.get("digest").slice(0, 64) : "(none)"}, ` +
+      "saved before it held a proof: fetch it again in a few seconds, or save GET /v1/timestamps/{digest}/proof", true);
+  }
+  const p = answer.get("proof");
+  if (!(p instanceof Map)) fail("format", "the notary's answer has a \"proof\" member that is not an object");
+  return p;
+}
+
+/**
+ * OTSFile is thrown by parseProof for an OpenTimestamps file, which is not a notary proof:
+ * file is what parseOTS read ({hash, digest, root}), or null and error the OTSError that
+ * says why the file is malformed.
+ */
+export class OTSFile extends Error {
+  constructor(bytes) {
+    super("an OpenTimestamps (.ots) file");
+    try {
+      this.file = parseOTS(bytes);
+      this.error = null;
+    } catch (e) {
+      this.file = null;
+      this.error = e;
+    }
+  }
+}
+
+/**
  * parseProof decodes a proof file (a Uint8Array) strictly, as notary.ParseProof does: at
  * most MAX_PROOF_SIZE bytes, one JSON object of the version 1 format and nothing more, no
  * unknown or missing fields, canonical (lower-case) hex. It checks the form, not the
  * content; it throws a ProofError at step "format".
  */
 export function parseProof(bytes) {
-  if (bytes.length > MAX_PROOF_SIZE) fail("format", `the file is larger than ${MAX_PROOF_SIZE} bytes, the most a proof can be`);
-  if (bytes[0] === 0x00 && bytes[1] === 0x4f && bytes[2] === 0x70) {
-    fail("format", "this is an OpenTimestamps (.ots) file; this page checks notary's JSON proofs (notary verify checks both)");
-  }
+  const tooLarge = () => fail("format", `the file is larger than ${MAX_PROOF_SIZE} bytes, the most a proof can be`);
+  if (bytes.length > MAX_ANSWER_SIZE) tooLarge();
+  if (isOTS(bytes)) throw new OTSFile(bytes);
   let doc;
   try {
     doc = parseJSON(new TextDecoder("utf-8", { ignoreBOM: true, fatal: true }).decode(bytes));
   } catch (e) {
+    if (bytes.length > MAX_PROOF_SIZE) tooLarge();
     fail("format", `not a notary proof: ${e.message}`);
   }
+  // A file larger than a proof can be is read only as the API's answer around one.
+  const envelope = isAnswer(doc) ? doc : null;
+  if (!envelope && bytes.length > MAX_PROOF_SIZE) tooLarge();
+  if (envelope) doc = unwrap(envelope);
   try {
     const p = fields(doc, "proof", {
       format: [true, str],
@@ -299,9 +356,13 @@ export function parseProof(bytes) {
       service: [false, service],
     });
     if (p.format !== FORMAT) throw new Error(`format "${p.format}" is not "${FORMAT}"`);
+    if (envelope && envelope.has("digest") && envelope.get("digest") !== toHex(p.digest)) {
+      throw new Error(`the answer is about the digest ${envelope.get("digest")}, its proof about ${toHex(p.digest)}`);
+    }
+    if (envelope) p.envelope = true;
     return p;
   } catch (e) {
-    fail("format", /^(format|network|service|a Merkle)/.test(e.message) ? e.message : `not a notary proof: ${e.message}`);
+    fail("format", /^(format|network|service|a Merkle|the answer)/.test(e.message) ? e.message : `not a notary proof: ${e.message}`);
   }
 }
 
@@ -632,6 +693,22 @@ function target(bits) {
 // ---- verification -----------------------------------------------------------------------
 
 /**
+ * headerWork checks that an 80-byte block header carries the proof of work its bits state,
+ * and that this target is within the network's limit; it returns {blockHash (as explorers
+ * print it), bits (hex), time (the header's, a Date)}, or throws a ProofError at step "work".
+ * It does not check that the block is in the network's best chain: only a node can.
+ */
+export function headerWork(h, network) {
+  if (h.length !== HEADER_SIZE) fail("block", `header is ${h.length} bytes, not ${HEADER_SIZE}`);
+  const blockHash = reverseHex(sha256d(h));
+  const bits = u32le(h, 72), t = target(bits), bitsHex = bits.toString(16).padStart(8, "0");
+  if (t === null) fail("work", `header bits ${bitsHex} state no valid target (negative, zero or overflowing)`);
+  if (t > NETWORKS.get(network)) fail("work", `header bits ${bitsHex} state a target easier than ${network} allows (its proof-of-work limit)`);
+  if (BigInt("0x" + blockHash) > t) fail("work", "header hash does not meet its difficulty target");
+  return { blockHash, bits: bitsHex, time: new Date(u32le(h, 68) * 1000) };
+}
+
+/**
  * verifyProof checks every step of a parsed proof that needs no network, in the order of
  * notary.Verify: entry → leaf → signed checkpoint → trusted key → inclusion, and for a
  * complete proof → OP_RETURN → txid → block Merkle root → proof of work, within the
@@ -707,15 +784,9 @@ export async function verifyProof(p, report = () => {}, trusted = null, witnesse
   v.branchLength = b.branch.length;
   report("block", v);
 
-  const bits = u32le(h, 72), t = target(bits), bitsHex = bits.toString(16).padStart(8, "0");
-  if (t === null) fail("work", `header bits ${bitsHex} state no valid target (negative, zero or overflowing)`);
-  if (t > NETWORKS.get(b.network)) fail("work", `header bits ${bitsHex} state a target easier than ${b.network} allows (its proof-of-work limit)`);
-  if (BigInt("0x" + v.blockHash) > t) fail("work", "header hash does not meet its difficulty target");
+  const work = headerWork(h, b.network);
   if (b.height < 0n) fail("block", `negative height ${b.height}`);
-  Object.assign(v, {
-    complete: true, network: b.network, height: b.height, bits: bitsHex,
-    blockTime: new Date(u32le(h, 68) * 1000),
-  });
+  Object.assign(v, { complete: true, network: b.network, height: b.height, bits: work.bits, blockTime: work.time });
   report("work", v);
   return v;
 }
@@ -734,7 +805,7 @@ export async function checkProof(bytes, fileDigest, trusted = null, witnesses = 
   let p = null, wrongFile = null;
   try {
     p = parseProof(bytes);
-    report("format", { digest: toHex(p.digest), complete: !!p.bitcoin, network: p.bitcoin && p.bitcoin.network, service: p.service });
+    report("format", { digest: toHex(p.digest), complete: !!p.bitcoin, envelope: !!p.envelope, network: p.bitcoin && p.bitcoin.network, service: p.service });
     if (fileDigest !== undefined && fileDigest !== toHex(p.digest)) {
       wrongFile = new ProofError("digest", `the file's SHA-256 is ${fileDigest}, the proof is for ${toHex(p.digest)}`);
       checks.push({ step: "digest", ok: false, message: wrongFile.message });
@@ -745,6 +816,7 @@ export async function checkProof(bytes, fileDigest, trusted = null, witnesses = 
     if (wrongFile) return { valid: false, proof: p, verified, stage: "verify", step: "digest", message: wrongFile.message, checks };
     return { valid: true, proof: p, verified, checks };
   } catch (e) {
+    if (e instanceof OTSFile) return { valid: false, ots: e, stage: "parse", step: "format", message: e.message, checks };
     if (!(e instanceof ProofError)) throw e;
     checks.push({ step: e.step, ok: false, message: e.message, unsupported: e.unsupported });
     const first = wrongFile || e;

@@ -2,7 +2,7 @@
 // follow each one from its signed pending proof to a complete proof.
 
 import {
-  $, h, APIError, Card, DIGEST, announce, dropZone, follow, hashFile, networkOf, postJSON,
+  $, h, APIError, Card, DIGEST, announce, describeError, dropZone, follow, hashFile, learnService, postJSON,
   preventStrayDrops, sleep, timeEl,
 } from "./common.js";
 
@@ -64,8 +64,30 @@ async function submit(card, batchItem) {
     remember(card);
     follow(card);
   } catch (e) {
-    card.fail(`The notary did not take the digest: ${e.message}`);
+    failed(card, e, () => submit(card));
   }
+}
+
+/**
+ * failed shows why a digest was not stamped, with a button to try again: the file was
+ * hashed already, so a retry sends only its digest.
+ */
+function failed(card, e, retry) {
+  const again = () => {
+    card.setState("submitting");
+    card.message.textContent = "";
+    card.message.className = "message";
+    card.message.removeAttribute("role");
+    card.actions.replaceChildren();
+    retry();
+  };
+  if (e instanceof APIError) {
+    card.fail(`The notary did not take the digest: ${e.message}.`, again);
+  } else {
+    card.fail("Not stamped: the notary could not be reached. It may be down, or this computer offline. " +
+      (card.name ? "The file was hashed here and its digest kept" : "The digest is kept") + ": try again in a moment.", again);
+  }
+  announce(`${card.name || "Digest"}: not stamped`);
 }
 
 /** stampDigests stamps pasted digests: several in one batch request when the server can. */
@@ -78,7 +100,7 @@ async function stampDigests(items) {
     } catch (e) {
       // A server without the batch endpoint: one request per digest instead.
       if (!(e instanceof APIError) || ![404, 405, 429].includes(e.status)) {
-        for (const c of cards) c.fail(`The notary did not take the digests: ${e.message}`);
+        for (const c of cards) failed(c, e, () => submit(c));
         return;
       }
     }
@@ -171,4 +193,4 @@ $("#digest-form").addEventListener("submit", (e) => {
 });
 
 showEarlier();
-networkOf().then((n) => { Card.network = n; });
+learnService();

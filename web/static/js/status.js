@@ -1,7 +1,7 @@
 // The status page: the operator's view of the service (GET /v1/status), refreshed every few
 // seconds while the page is visible.
 
-import { $, h, APIError, api, copyButton, fmtDuration, fmtInt, fmtTime, timeEl, txLink } from "./common.js";
+import { $, h, APIError, api, copyButton, describeError, fmtDuration, fmtInt, timeEl, txLink } from "./common.js";
 
 const REFRESH = 5000;
 
@@ -34,10 +34,10 @@ function renderSummary(s, anchors) {
   const w = s.wallet;
   const tiles = [
     tile("network", "Network", h("span", { class: "big" }, s.network || "none")),
-    tile("log", "Log size", h("span", { class: "big" }, fmtInt(s.log_size ?? cp.size ?? 0)), " entries",
+    tile("log", "Log size", h("span", { class: "big" }, fmtInt(s.log_size ?? cp.size ?? 0)), Number(s.log_size ?? cp.size ?? 0) === 1 ? " entry" : " entries",
       s.origin ? [h("br"), s.origin] : null),
     tile("checkpoint", "Latest checkpoint",
-      h("span", { class: "big" }, fmtInt(cp.size ?? 0)), " entries",
+      h("span", { class: "big" }, fmtInt(cp.size ?? 0)), Number(cp.size ?? 0) === 1 ? " entry" : " entries",
       typeof cp.age_seconds === "number" ? [h("br"), `signed ${fmtDuration(cp.age_seconds)} ago`] : null,
       cp.root ? [h("br"), "root ", hash(cp.root)] : null),
     tile("node", "Node height", s.node_height === null || s.node_height === undefined
@@ -63,7 +63,7 @@ function renderSummary(s, anchors) {
   $("#summary").replaceChildren(...tiles);
 }
 
-const ANCHOR_STATES = { signed: "signed", mempool: "in mempool", confirmed: "in a block", final: "final" };
+const ANCHOR_STATES = { signed: "signed", mempool: "sent, no block yet", confirmed: "in a block", final: "final" };
 
 function renderAnchors(anchors, network) {
   const body = $("#anchors tbody");
@@ -72,13 +72,13 @@ function renderAnchors(anchors, network) {
     return;
   }
   body.replaceChildren(...anchors.map((a) => h("tr", { "data-status": a.status },
-    h("td", {}, h("span", { class: "badge", "data-state": a.status === "confirmed" ? "block" : a.status === "final" ? "confirmed" : a.status }, ANCHOR_STATES[a.status] || a.status)),
-    h("td", { class: "tx", "data-txid": a.txid || null }, a.txid ? txLink(network, a.txid, `${a.txid.slice(0, 12)}…${a.txid.slice(-12)}`) : "—"),
-    h("td", { class: "num" }, a.log_size !== undefined ? fmtInt(a.log_size) : "—"),
-    h("td", { class: "num" }, a.height ? fmtInt(a.height) : "—"),
-    h("td", { class: "num" }, a.confirmations !== undefined ? fmtInt(a.confirmations) : "—"),
-    h("td", { class: "num" }, a.fee_sat !== undefined ? `${fmtInt(a.fee_sat)} sat` : "—"),
-    h("td", { class: "num" }, a.replacements ? fmtInt(a.replacements) : "0"))));
+    h("td", { "data-label": "Status" }, h("span", { class: "badge", "data-state": a.status === "confirmed" ? "block" : a.status === "final" ? "confirmed" : a.status }, ANCHOR_STATES[a.status] || a.status)),
+    h("td", { class: "tx", "data-txid": a.txid || null, "data-label": "Transaction" }, a.txid ? txLink(network, a.txid, `${a.txid.slice(0, 12)}…${a.txid.slice(-12)}`) : "—"),
+    h("td", { class: "num", "data-label": "Log size" }, a.log_size !== undefined ? fmtInt(a.log_size) : "—"),
+    h("td", { class: "num", "data-label": "Block" }, a.height ? fmtInt(a.height) : "—"),
+    h("td", { class: "num", "data-label": "Confirmations" }, a.confirmations !== undefined ? fmtInt(a.confirmations) : "—"),
+    h("td", { class: "num", "data-label": "Fee" }, a.fee_sat !== undefined ? `${fmtInt(a.fee_sat)} sat` : "—"),
+    h("td", { class: "num", "data-label": "Replaced" }, a.replacements ? fmtInt(a.replacements) : "0"))));
 }
 
 async function refresh() {
@@ -91,12 +91,12 @@ async function refresh() {
     renderAnchors(anchors, s.network);
     err.hidden = true;
     document.body.dataset.loaded = "true";
-    $("#updated").textContent = `Updated ${fmtTime(new Date())}; refreshed every ${REFRESH / 1000} s.`;
+    $("#updated").replaceChildren("Updated ", timeEl(new Date()), `; refreshed every ${REFRESH / 1000} s.`);
   } catch (e) {
     err.hidden = false;
     err.textContent = e instanceof APIError && e.status === 404
       ? "This notary does not publish its status (GET /v1/status)."
-      : `Could not get the status: ${e.message}`;
+      : `Could not get the status: ${describeError(e)}. Trying again every ${REFRESH / 1000} s.`;
   }
 }
 

@@ -1,8 +1,10 @@
 // The verify page: checks a proof against a file in the browser, with proof.js, and says
 // plainly what it checked, what it trusted and what it could not check.
 
-import { $, h, DIGEST, api, dropZone, explorerURL, fmtBytes, fmtInt, hashFile, preventStrayDrops, timeEl } from "./common.js";
-import { MAX_PROOF_SIZE, STEPS, checkProof } from "./proof.js";
+import { $, h, APIError, DIGEST, api, dropZone, explorerURL, fmtBytes, fmtInt, hashFile, plural, preventStrayDrops, timeEl } from "./common.js";
+import { MAX_ANSWER_SIZE, NETWORKS, STEPS, checkProof, fromHex, headerWork } from "./proof.js";
+import { attestations } from "./ots.js";
+import { toHex } from "./sha256.js";
 
 const state = {
   docDigest: undefined, // hex SHA-256 of the file, or the pasted digest
@@ -26,19 +28,20 @@ const STEP_TITLES = {
 };
 
 const hash = (s) => h("code", { class: "hash" }, s);
+// lead is the verb of plural(n, …) things that lead somewhere.
+const lead = (n) => (Number(n) === 1 ? "leads" : "lead");
 
 // passedText says what a step that passed established, from the facts verification gathered.
 function passedText(step, f) {
   switch (step) {
     case "format":
-      return [`The file is a notary proof (notary-proof/v1), ${f.complete ? "complete: it reaches a Bitcoin block" : "pending: it does not reach Bitcoin yet"}.`];
+      return [`The file is a notary proof${f.envelope ? ", inside the notary's answer about its digest" : ""}, ${f.complete ? "complete: it reaches a Bitcoin block" : "pending: it does not reach Bitcoin yet"}.`];
     case "digest":
       return ["Your file's SHA-256 is ", hash(f.digest), ": the digest this proof is about."];
     case "entry":
       return [`Log entry #${fmtInt(f.index)}: the digest, the receive time and a random nonce hash to the leaf `, hash(f.leaf), "."];
     case "checkpoint":
-      return ["A checkpoint of the log ", h("b", {}, f.origin), ` (${fmtInt(f.logSize)} entries, root `, hash(f.logRoot),
-        ") carries a valid Ed25519 signature by the log key the proof names."];
+      return ["A checkpoint of the log ", h("b", {}, f.origin), ` (${plural(f.logSize, "entry", "entries")}) carries a valid signature by the log key the proof names.`];
     case "key":
       if (f.keyTrust === "trusted") return ["The checkpoint is signed by the log key this server publishes, ", hash(f.key), "."];
       if (f.keyTrust === "own") {
@@ -48,16 +51,16 @@ function passedText(step, f) {
       return ["The checkpoint is signed by ", hash(f.key), ", not by the log key this server publishes: the proof comes from another notary, or the key changed. ",
         "Who logged the entry is not established; the proof's time rests on Bitcoin, not on that key."];
     case "inclusion":
-      return [`The entry is in that checkpoint's Merkle tree: a path of ${f.pathLength} hash${f.pathLength === 1 ? "" : "es"} leads from its leaf to the signed root.`];
+      return [`The entry is in the log that checkpoint signs: ${plural(f.pathLength, "hash", "hashes")} ${lead(f.pathLength)} from the entry to the signed root.`];
     case "witness":
       return [`The checkpoint is cosigned by ${f.witnesses.length} of the witnesses this server names (${f.witnesses.join(", ")}), ${f.witnessQuorum} required: `,
         "they saw this checkpoint, and would not cosign another history of the log."];
     case "transaction":
-      return ["Bitcoin transaction ", hash(f.txid), " commits the checkpoint's root in an OP_RETURN output."];
+      return ["Bitcoin transaction ", hash(f.txid), " carries the checkpoint's root."];
     case "block":
-      return ["The transaction is in the block ", hash(f.blockHash), `: a branch of ${f.branchLength} hash${f.branchLength === 1 ? "" : "es"} leads from its txid to the Merkle root in the block's header.`];
+      return ["The transaction is in the block ", hash(f.blockHash), `: ${plural(f.branchLength, "hash", "hashes")} ${lead(f.branchLength)} from the transaction to the block's header.`];
     case "work":
-      return [`The block header's hash meets the proof-of-work target its difficulty bits (${f.bits}) state, and that target is within ${f.network}'s limit.`];
+      return [`The block's header carries the proof of work its difficulty states, within ${f.network}'s limit.`];
   }
   return [];
 }
@@ -69,7 +72,10 @@ function render(result, docDigest) {
   const last = result.checks.filter((c) => c.ok).map((c) => c.facts).pop() || {};
   const v = result.verified;
   let kind;
-  if (result.valid && v.complete) {
+  if (result.ots) {
+    renderOTS(result.ots, result.otsCheck, docDigest);
+    return;
+  } else if (result.valid && v.complete) {
     kind = docDigest ? "valid" : "valid-nofile";
     title.textContent = docDigest ? "Verified" : "The proof is valid";
     text.replaceChildren(
@@ -83,8 +89,9 @@ function render(result, docDigest) {
     text.replaceChildren("The notary logged this digest at ", timeEl(v.receivedMs),
       ", and a checkpoint signed by its key includes the entry, but no Bitcoin block commits it yet: ",
       "until one does, the proof rests on the notary's signed word alone. ",
-      "Get the complete proof once it is anchored: ", h("a", { href: `lookup.html#${v.digest}` }, "look it up"),
-      ", or run ", h("code", {}, "notary upgrade"), " on this file.");
+      "Get the complete proof once it is anchored: ",
+      location.protocol.startsWith("http") ? [h("a", { href: `lookup.html#${v.digest}` }, "look it up"), ", or run "] : "run ",
+      h("code", {}, "notary upgrade"), " on this file.");
   } else if (result.step === "key") {
     kind = "invalid";
     title.textContent = "Not trusted";
@@ -155,6 +162,118 @@ function render(result, docDigest) {
   renderDetails(result);
 }
 
+// checkOTS checks what it can of a well-formed .ots file: the file holds no block header,
+// so a Bitcoin attestation is checked against the header of this notary's proof of the same
+// digest, when the page is served by a notary that has one. It returns {atts, why} (why:
+// what kept it from checking: "none", "offline", "hash", "unknown", "unreachable", "notyet",
+// "nomatch", "work"), and when it verified {work, attestation, network, height}.
+async function checkOTS(file) {
+  const atts = attestations(file.root);
+  const out = { atts, why: "" };
+  const blocks = atts.filter((a) => a.kind === "bitcoin");
+  if (!blocks.length) return { ...out, why: "none" };
+  if (!location.protocol.startsWith("http")) return { ...out, why: "offline" };
+  if (file.hash !== "sha256") return { ...out, why: "hash" };
+  let ts;
+  try {
+    ts = await api(`v1/timestamps/${file.digest}`);
+  } catch (e) {
+    return { ...out, why: e instanceof APIError && e.status === 404 ? "unknown" : "unreachable" };
+  }
+  const b = ts.proof && ts.proof.bitcoin;
+  if (!b || typeof b.header !== "string" || !/^[0-9a-f]{160}$/.test(b.header) || !NETWORKS.has(b.network)) return { ...out, why: "notyet" };
+  const header = fromHex(b.header);
+  const root = toHex(header.subarray(36, 68));
+  const match = blocks.find((a) => a.msg && a.height === BigInt(b.height) && toHex(a.msg) === root);
+  if (!match) return { ...out, why: "nomatch", height: b.height };
+  try {
+    out.work = headerWork(header, b.network);
+  } catch (e) {
+    return { ...out, why: "work", message: e.message };
+  }
+  return { ...out, attestation: match, network: b.network, height: b.height };
+}
+
+// renderOTS shows the verdict on an OpenTimestamps file: damaged (it does not parse, as Go's
+// ots.ParseFile would refuse it), not for this file, verified against this notary's header
+// of its block, or well formed and to be checked elsewhere, saying how.
+function renderOTS(ots, c, docDigest) {
+  const section = $("#result"), verdict = $("#verdict"), title = $("#verdict-title"), text = $("#verdict-text");
+  const cmd = (s) => h("code", {}, s);
+  const f = ots.file;
+  let kind, step = "", stage = "";
+  const checks = [];
+  const check = (stepName, mark, title, ...body) => checks.push(h("li", { "data-mark": mark, "data-step": stepName },
+    h("span", { class: "mark", "aria-hidden": "true" }, { ok: "✓", fail: "✗", unknown: "?", skip: "–" }[mark]),
+    h("div", {}, h("b", {}, title), h("span", { class: "visually-hidden" },
+      { ok: ": passed. ", fail: ": FAILED. ", unknown: ": could not be checked. ", skip: ": not checked. " }[mark]), h("p", {}, ...body))));
+  const trusted = [];
+  const li = (...kids) => trusted.push(h("li", {}, ...kids));
+  const howElse = ["Check it with ", cmd("notary verify --node URL FILE.ots FILE"), " (URL: a Bitcoin node you trust), or with the OpenTimestamps client: ",
+    cmd("ots verify FILE.ots"), "."];
+  if (!f) {
+    kind = "invalid"; step = "format"; stage = "parse";
+    title.textContent = "Does not verify";
+    text.textContent = `This OpenTimestamps (.ots) file is damaged: ${ots.error.message}. Get it again from where it came from.`;
+    check("format", "fail", "Proof file", `Not a well-formed OpenTimestamps file: ${ots.error.message}.`);
+  } else {
+    check("format", "ok", "Proof file", `An OpenTimestamps file (version 1) of the ${f.hash} digest `, hash(f.digest), ".");
+    const forFile = f.hash === "sha256" && docDigest !== undefined;
+    if (forFile && docDigest !== f.digest) {
+      kind = "invalid"; step = "digest"; stage = "verify";
+      title.textContent = "This proof is not for this file";
+      text.textContent = "The file's SHA-256 is not the digest this .ots file is about. A proof is for the exact bytes that were stamped: check that this is the original file, unchanged, and that the proof is its own.";
+      check("digest", "fail", "The file", "Your file's SHA-256 is ", hash(docDigest), ", not the digest of the proof.");
+    } else if (forFile) {
+      check("digest", "ok", "The file", "Your file's SHA-256 is ", hash(docDigest), ": the digest this proof is about.");
+    } else {
+      check("digest", "skip", "The file", "No file given", f.hash === "sha256" ? "." : `: this proof is about a ${f.hash} digest, which this page does not compute.`);
+    }
+    if (step) {
+      // said above
+    } else if (c.work) {
+      kind = docDigest !== undefined ? "valid" : "valid-nofile";
+      title.textContent = docDigest !== undefined ? "Verified" : "The proof is valid";
+      text.replaceChildren(docDigest !== undefined ? "This file existed no later than " : "The document with this digest existed no later than ",
+        h("b", {}, timeEl(c.work.time)), `, the time of Bitcoin block ${fmtInt(c.height)}`, c.network === "mainnet" ? ". " : ` on ${c.network}. `,
+        "An .ots file holds no block header: this one came from this notary, from its own proof of the same digest.");
+      check("ots-path", "ok", "Path to Bitcoin", `${plural(c.attestation.path.length, "operation", "operations")} ${lead(c.attestation.path.length)} from the digest to the block's header.`);
+      check("ots-header", "ok", "Bitcoin block", "The header of block ", hash(c.work.blockHash), `, height ${fmtInt(c.height)}, from this notary.`);
+      check("work", "ok", "Proof of work", `The block's header carries the proof of work its difficulty states, within ${c.network}'s limit.`);
+      li(h("b", {}, "Trusted: "), "this notary, for the header of block ", fmtInt(c.height), ". The .ots file leads to that header, and the header carries its proof of work, ",
+        "but whether that block is in the best chain is not checked here. ", ...howElse);
+    } else {
+      kind = "ots";
+      title.textContent = "An OpenTimestamps proof: check it with notary or ots";
+      const where = c.atts.map((a) => a.kind === "bitcoin" ? `Bitcoin block ${a.height}` : a.kind === "pending" ? `pending at ${a.uri}` : a.kind === "unknown" ? "an attestation of an unknown kind" : `${a.kind} block ${a.height}`);
+      const why = {
+        none: "It is not in Bitcoin yet: only calendars have it. Once it is, the OpenTimestamps client's ots upgrade completes it.",
+        offline: "An .ots file holds no block header, and this page, opened without a notary, has none to check it against.",
+        hash: `It is about a ${f.hash} digest; this page checks .ots files of SHA-256 digests only.`,
+        unknown: "An .ots file holds no block header, and this notary has no proof of this digest to take it from: it did not stamp it.",
+        unreachable: "An .ots file holds no block header, and this notary could not be asked for one.",
+        notyet: "An .ots file holds no block header, and this notary's proof of this digest does not reach Bitcoin yet.",
+        nomatch: "An .ots file holds no block header, and the block of this notary's proof of the digest is not one this file attests.",
+        work: `The header of this notary's proof does not carry its proof of work: ${c.message}.`,
+      }[c.why];
+      text.replaceChildren("This is a well-formed OpenTimestamps (.ots) file of the ", f.hash, " digest ", hash(f.digest), `, attesting: ${where.join("; ")}. `,
+        why, " ", ...howElse);
+      check("ots-path", "unknown", "Path to Bitcoin", why);
+    }
+  }
+  verdict.dataset.verdict = kind;
+  verdict.dataset.step = step;
+  section.dataset.verdict = kind;
+  section.dataset.step = step;
+  section.dataset.stage = stage;
+  $("#checks").replaceChildren(...checks);
+  const asked = f && c && !["none", "offline", "hash"].includes(c.why);
+  li(h("b", {}, "Done in this page: "), "the .ots file was read and its path computed in this browser. ",
+    asked ? "To find the block's header, the digest (never the file, nor the .ots) was sent to this notary." : "Nothing was sent anywhere.");
+  $("#trusted").replaceChildren(...trusted);
+  $("#details-box").hidden = true;
+}
+
 function renderTrusted(result, docDigest) {
   const v = result.verified, out = [];
   const li = (...kids) => out.push(h("li", {}, ...kids));
@@ -214,17 +333,21 @@ function renderDetails(result) {
   const p = result.proof, v = result.verified, rows = [];
   const row = (k, ...d) => rows.push(h("dt", {}, k), h("dd", {}, ...d));
   $("#details-box").hidden = !p;
+  $("#details-box").querySelector("summary").textContent = "Details: everything in the proof";
   if (!p) return;
   const toHex = (b) => [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
   row("Digest (SHA-256)", hash(toHex(p.digest)));
   row("Log entry", `#${p.entry.index}, received `, timeEl(p.entry.received_ms));
-  row("Log key", hash(p.log.key));
-  if (v) row("Checkpoint", `${v.origin}, ${fmtInt(v.logSize)} entries, root `, hash(v.logRoot));
-  row("Inclusion path", `${p.log.inclusion.length} hashes`);
+  if (v && v.leaf) row("Leaf hash", hash(v.leaf), " (SHA-256 of the digest, the receive time and a random nonce)");
+  row("Log key", hash(p.log.key), " (Ed25519)");
+  if (v && v.logRoot) row("Checkpoint", `${v.origin}, ${plural(v.logSize, "entry", "entries")}, Merkle root `, hash(v.logRoot));
+  row("Inclusion path", `${plural(p.log.inclusion.length, "hash", "hashes")} of the log's Merkle tree (RFC 9162)`);
   if (p.bitcoin) {
     row("Network", p.bitcoin.network);
-    if (v && v.txid) row("Transaction", hash(v.txid), ` (${p.bitcoin.tx.length} bytes, position ${p.bitcoin.tx_index} in its block)`);
+    if (v && v.txid) row("Transaction", hash(v.txid), ` (${plural(p.bitcoin.tx.length, "byte", "bytes")}, position ${p.bitcoin.tx_index} in its block); an OP_RETURN output carries the log's root`);
+    row("Block branch", `${plural(p.bitcoin.branch.length, "hash", "hashes")} of the block's Merkle tree, from the transaction to the header's Merkle root`);
     if (v && v.blockHash) row("Block", `height ${fmtInt(p.bitcoin.height)}, `, hash(v.blockHash));
+    if (v && v.bits) row("Difficulty bits", h("code", {}, v.bits), " (the header's proof-of-work target)");
     if (v && v.blockTime) row("Block time", timeEl(v.blockTime));
   }
   if (p.service) row("Issued by", p.service);
@@ -238,6 +361,7 @@ async function run() {
   state.keys ||= publishedKeys();
   const { trusted, witnesses } = await state.keys;
   const result = await checkProof(state.proof.bytes, state.docDigest, trusted, witnesses);
+  if (result.ots && result.ots.file) result.otsCheck = await checkOTS(result.ots.file);
   if (id !== state.run) return;
   render(result, state.docDigest);
   $("#result").dataset.proof = state.proof.name;
@@ -271,7 +395,7 @@ async function takeProof(file) {
   const info = $("#proof-info");
   try {
     // Never more than a proof can be: a large file is refused by size, without reading it all.
-    const bytes = new Uint8Array(await file.slice(0, MAX_PROOF_SIZE + 1).arrayBuffer());
+    const bytes = new Uint8Array(await file.slice(0, MAX_ANSWER_SIZE + 1).arrayBuffer());
     state.proof = { name: file.name, bytes };
     info.replaceChildren(h("span", { class: "name" }, file.name), ` ${fmtBytes(file.size)}`);
   } catch (e) {
