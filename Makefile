@@ -9,16 +9,24 @@ all: build
 
 build: bin/notary
 
+# The first build compiles SQLite's C code and btcd: it takes minutes, and -v prints each
+# package as it is compiled. Later builds take seconds.
 bin/notary: FORCE
-	$(GO) build -o $@ ./cmd/notary
+	@test -x $@ || echo "Building bin/notary: the first build compiles SQLite (C) and takes a few minutes..."
+	$(GO) build -v -o $@ ./cmd/notary
 
 bin/btcd: go.mod go.sum
-	$(GO) build -o $@ github.com/btcsuite/btcd
+	@echo "Building bin/btcd, the Bitcoin node of the local stack and the tests (once; a minute or two)..."
+	$(GO) build -v -o $@ github.com/btcsuite/btcd
 
 # The whole local stack: btcd on regtest, blocks mined every few seconds, the notary on
-# http://127.0.0.1:8080. Ctrl-C stops everything.
+# http://$(ADDR). Ctrl-C stops everything. Choose the address with ADDR, pin btcd's RPC
+# address with BTCD_RPC, pass any other flag of "notary dev" in ARGS:
+#   make run ADDR=127.0.0.1:9090 BTCD_RPC=127.0.0.1:18556 ARGS="--block-interval 10s"
+ADDR ?= 127.0.0.1:8080
+BTCD_RPC ?=
 run: bin/notary bin/btcd
-	./bin/notary dev $(ARGS)
+	./bin/notary dev --addr $(ADDR) $(if $(BTCD_RPC),--btcd-rpc $(BTCD_RPC)) $(ARGS)
 
 # Every test, including the ones against a real btcd node, real SQLite files, real
 # PostgreSQL servers, a real HTTP server, Debian's chromium and the OpenTimestamps

@@ -145,7 +145,8 @@ func limited(c echo.Context) bool {
 	case calendar.SubmitPath, calendar.TimestampPath:
 		return true
 	}
-	return strings.HasPrefix(c.Request().URL.Path, "/v1/")
+	path := c.Request().URL.Path
+	return strings.HasPrefix(path, "/v1/") || strings.HasPrefix(path, "/log/")
 }
 
 // middleware authenticates the request's API key, if any, and applies the rate limit of

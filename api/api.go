@@ -69,6 +69,10 @@ type Config struct {
 	// ForwardKey, shared by the processes of one log, authenticates the client address of
 	// a submission another process forwards to this one (see Forward).
 	ForwardKey []byte
+	// TileEntries serves the log's entry bundles (/log/tile/entries/…) besides its hash
+	// tiles. A bundle holds every entry's digest, so a log publishes them only if its
+	// operator chooses to.
+	TileEntries bool
 	// TSA, if set, signs the RFC 3161 time-stamp tokens of POST /tsa.
 	TSA *tsa.Signer
 	// Shutdown, once closed, ends every long poll at once, with the current answer, so
@@ -166,6 +170,7 @@ func New(cfg Config) http.Handler {
 	v1.POST("/timestamps", h.submit)
 	v1.POST("/timestamps/batch", h.submitBatch)
 	get(v1, "/timestamps/:digest", h.lookup)
+	get(v1, "/timestamps/:digest/proof", h.proof)
 	get(v1, "/entries/:index", h.entry)
 	get(v1, "/checkpoint", h.checkpoint)
 	get(v1, "/proofs/inclusion", h.inclusion)
@@ -174,6 +179,8 @@ func New(cfg Config) http.Handler {
 	get(v1, "/keys", h.keys)
 	get(v1, "/status", h.status)
 	get(v1, "/openapi.json", h.openapi)
+	get(e, logCheckpointPath, h.logCheckpoint)
+	get(e, logTilePath, h.logTile)
 	registerOpenTimestamps(e, cfg, acc)
 	registerTSA(e, cfg, acc, m)
 	if cfg.Pages != nil {
@@ -208,12 +215,16 @@ func get(r router, path string, h echo.HandlerFunc) {
 	r.HEAD(path, h)
 }
 
-// wholeSegments answers 404 for a path whose parameters take more than one segment: Echo
-// gives a route's last parameter the rest of the path, so /v1/timestamps/X/extra would
-// otherwise be a lookup of the digest "X/extra".
+// wholeSegments answers 404 for a path whose named parameters take more than one segment:
+// Echo gives a route's last parameter the rest of the path, so /v1/timestamps/X/extra would
+// otherwise be a lookup of the digest "X/extra". A wildcard (*) takes the rest on purpose.
 func wholeSegments(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		for _, v := range c.ParamValues() {
+		names := c.ParamNames()
+		for i, v := range c.ParamValues() {
+			if i < len(names) && names[i] == "*" {
+				continue
+			}
 			if strings.Contains(v, "/") {
 				return apiError(codeNotFound, "no such endpoint")
 			}
@@ -386,6 +397,38 @@ func (h *handlers) lookup(c echo.Context) error {
 	return h.timestamp(c, index, wait, since)
 }
 
+// proof is GET /v1/timestamps/{digest}/proof: the proof document alone, as notary stamp
+// saves it (FILE.proof.json) and every verifier reads it: pending at first, complete once
+// the digest's status is confirmed.
+func (h *handlers) proof(c echo.Context) error {
+	d, err := notary.ParseDigest(c.Param("digest"))
+	if err != nil {
+		return apiError(codeBadDigest, "%v", err)
+	}
+	ctx := c.Request().Context()
+	index, ok, err := h.svc.IndexOf(ctx, d)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return apiError(codeNotFound, "digest %s was never submitted here", d)
+	}
+	ts, err := h.svc.TimestampAt(ctx, index)
+	if err != nil {
+		return err
+	}
+	if ts.Proof == nil {
+		c.Response().Header().Set("Retry-After", "1")
+		return apiError(codeBusy, "no signed checkpoint includes digest %s yet; ask again in a second", d)
+	}
+	data, err := notary.MarshalProof(ts.Proof)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("Content-Disposition", `attachment; filename="`+d.String()+`.proof.json"`)
+	return c.JSONBlob(http.StatusOK, data)
+}
+
 func (h *handlers) entry(c echo.Context) error {
 	index, err := parseCount(c.Param("index"))
 	if err != nil {
@@ -452,7 +495,7 @@ func waitParams(c echo.Context) (time.Duration, service.Status, error) {
 }
 
 func (h *handlers) checkpoint(c echo.Context) error {
-	return c.Blob(http.StatusOK, "text/plain; charset=utf-8", h.svc.PublishedCheckpoint().Note)
+	return c.Blob(http.StatusOK, "text/plain; charset=utf-8", h.publishedCheckpoint().Note)
 }
 
 // parseCount parses a non-negative decimal integer written canonically: digits only, no

@@ -232,3 +232,40 @@ func lookupProof(tb testing.TB, url string) timestampReply {
 	}
 	return ts
 }
+
+// BenchmarkTile measures GET /log/tile/0/<N> of random full level-0 tiles (8 KiB, 256
+// stored hashes read from SQLite in one query) of a log of lookupLogSize entries.
+func BenchmarkTile(b *testing.B) {
+	s := newStack(b, stackConfig{CheckpointInterval: 10 * time.Millisecond})
+	ctx := context.Background()
+	for n := 0; n < lookupLogSize; n += 1000 {
+		batch := make([]notary.Digest, 1000)
+		for k := range batch {
+			batch[k] = randomDigest()
+		}
+		if _, err := s.svc.SubmitEntries(ctx, batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for deadline := time.Now().Add(30 * time.Second); s.svc.LatestCheckpoint().Size < lookupLogSize; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			b.Fatalf("no checkpoint of the whole log after 30 s")
+		}
+	}
+	const tiles = lookupLogSize / 256
+	urls := make([]string, tiles)
+	for i := range urls {
+		urls[i] = fmt.Sprintf("%s/log/tile/0/%03d", s.url, i)
+	}
+	if r := do(b, http.DefaultClient, http.MethodGet, urls[tiles-1], "", nil); r.status != http.StatusOK || len(r.body) != 8192 {
+		b.Fatalf("GET %s: status %d, %d bytes", urls[tiles-1], r.status, len(r.body))
+	}
+	client := newBenchClient(b)
+	runLoad(b, func(_, i int) error {
+		req, err := http.NewRequest(http.MethodGet, urls[rand.IntN(tiles)], nil)
+		if err != nil {
+			return err
+		}
+		return roundTrip(client, req)
+	})
+}

@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/notary-dev/notary/merkle"
 	"github.com/notary-dev/notary/notary"
 	"github.com/notary-dev/notary/service"
 )
@@ -19,6 +21,7 @@ type AnchorView struct {
 	Status        service.AnchorStatus `json:"status"`
 	TxID          string               `json:"txid"`
 	LogSize       int64                `json:"log_size"`
+	Root          merkle.Hash          `json:"root"`
 	Fee           int64                `json:"fee_sat"`
 	Replacements  int                  `json:"replacements"`
 	Height        int64                `json:"height,omitempty"`
@@ -30,7 +33,7 @@ func anchorJSON(a *service.Anchor) *AnchorView {
 		return nil
 	}
 	return &AnchorView{
-		Status: a.Status, TxID: a.TxID, LogSize: a.Size, Fee: a.Fee,
+		Status: a.Status, TxID: a.TxID, LogSize: a.Size, Root: a.Root, Fee: a.Fee,
 		Replacements: a.Replacements, Height: a.Height, Confirmations: a.Confirmations,
 	}
 }
@@ -144,7 +147,9 @@ func (v *TimestampView) appendJSON(b []byte) []byte {
 		b = notary.AppendJSONString(b, a.TxID)
 		b = append(b, `,"log_size":`...)
 		b = strconv.AppendInt(b, a.LogSize, 10)
-		b = append(b, `,"fee_sat":`...)
+		b = append(b, `,"root":"`...)
+		b = hex.AppendEncode(b, a.Root[:])
+		b = append(b, `","fee_sat":`...)
 		b = strconv.AppendInt(b, a.Fee, 10)
 		b = append(b, `,"replacements":`...)
 		b = strconv.AppendInt(b, int64(a.Replacements), 10)

@@ -3,6 +3,9 @@ package service
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
+	"sync"
 
 	"github.com/notary-dev/notary/merkle"
 	"github.com/notary-dev/notary/notary"
@@ -65,7 +68,7 @@ func (s *Service) TimestampAt(ctx context.Context, index int64) (*Timestamp, err
 		ts.Status = StatusAnchored
 		if a.Status == AnchorFinal && a.Bitcoin != nil {
 			ts.Status = StatusConfirmed
-			if cp, err = s.store.Checkpoint(ctx, a.Size); err != nil {
+			if cp, err = s.anchored.get(ctx, s.store, a.Size); err != nil {
 				return nil, fmt.Errorf("notary: reading the anchored checkpoint of size %d: %w", a.Size, err)
 			}
 			if cp.Root != a.Root {
@@ -89,4 +92,39 @@ func (s *Service) TimestampAt(ctx context.Context, index int64) (*Timestamp, err
 		}
 	}
 	return ts, nil
+}
+
+// anchoredCheckpoints keeps the checkpoints that anchors commit, read from the store for
+// complete proofs: a few, each shared by every entry of its anchor, and never changed, so
+// that a lookup of a confirmed digest needs no read of its checkpoint. It holds at most
+// maxAnchoredCheckpoints and forgets the smallest first.
+type anchoredCheckpoints struct {
+	mu  sync.Mutex
+	cps map[int64]notary.Checkpoint
+}
+
+const maxAnchoredCheckpoints = 64
+
+// get returns the checkpoint of the log at size, from memory or the store.
+func (c *anchoredCheckpoints) get(ctx context.Context, st Store, size int64) (notary.Checkpoint, error) {
+	c.mu.Lock()
+	cp, ok := c.cps[size]
+	c.mu.Unlock()
+	if ok {
+		return cp, nil
+	}
+	cp, err := st.Checkpoint(ctx, size)
+	if err != nil {
+		return cp, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cps == nil {
+		c.cps = make(map[int64]notary.Checkpoint)
+	}
+	if len(c.cps) >= maxAnchoredCheckpoints {
+		delete(c.cps, slices.Min(slices.Collect(maps.Keys(c.cps))))
+	}
+	c.cps[size] = cp
+	return cp, nil
 }

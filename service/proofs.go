@@ -1,10 +1,12 @@
 package service
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
 	"github.com/notary-dev/notary/merkle"
+	"github.com/notary-dev/notary/notary"
 )
 
 // ErrBadRange is returned (wrapped) for a proof asked about sizes or indexes that the
@@ -116,4 +118,35 @@ func (s *Service) ProveConsistency(oldSize, newSize int64) (ConsistencyProof, er
 		return ConsistencyProof{}, fmt.Errorf("notary: consistency proof %d→%d: %w", oldSize, newSize, err)
 	}
 	return p, nil
+}
+
+// ReadHashes returns the stored Merkle hashes at the given storage indexes (see
+// merkle.StoredHashIndex), as the Store holds them; it implements merkle.HashReader. The
+// store may hold hashes beyond the latest checkpoint: callers that publish what they read
+// keep to the hashes of trees LatestCheckpoint covers.
+func (s *Service) ReadHashes(indexes []int64) ([]merkle.Hash, error) {
+	return s.store.ReadHashes(indexes)
+}
+
+// Entries returns the count entries from index from on, in index order, or an error
+// wrapping ErrNotFound if the store holds fewer.
+func (s *Service) Entries(ctx context.Context, from int64, count int) ([]notary.Entry, error) {
+	out := make([]notary.Entry, 0, count)
+	if count <= 0 {
+		return out, nil
+	}
+	err := s.store.ScanEntries(ctx, from, func(e notary.Entry) error {
+		out = append(out, e)
+		if len(out) == count {
+			return errStopScan
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errStopScan) {
+		return nil, fmt.Errorf("notary: reading entries %d to %d: %w", from, from+int64(count)-1, err)
+	}
+	if len(out) != count {
+		return nil, fmt.Errorf("notary: reading entries %d to %d: %w: the store holds %d of them", from, from+int64(count)-1, ErrNotFound, len(out))
+	}
+	return out, nil
 }

@@ -81,7 +81,8 @@ type Service struct {
 	recentLog  []notary.Digest // the digests of the entries [recentBase, next), in order
 	recentBase int64
 
-	lookups *digestLookups // the store's digest index, looked up for many requests at once
+	lookups  *digestLookups      // the store's digest index, looked up for many requests at once
+	anchored anchoredCheckpoints // the checkpoints of final anchors, for complete proofs
 
 	indexed atomic.Int64 // the store's IndexedSize, as the indexer last moved it
 	grown   signal       // notified when the log grows, to wake the indexer

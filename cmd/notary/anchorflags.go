@@ -34,12 +34,23 @@ type anchorFlags struct {
 }
 
 func (f *anchorFlags) register(fs *flag.FlagSet) {
+	f.registerNode(fs)
+	f.registerAnchoring(fs)
+}
+
+// registerNode registers the flags that say which node, on which network: all that a
+// command reading the wallet needs.
+func (f *anchorFlags) registerNode(fs *flag.FlagSet) {
 	fs.StringVar(&f.network, "network", "mainnet", "Bitcoin `NETWORK`: mainnet, testnet3, testnet4, signet, regtest or simnet")
 	fs.StringVar(&f.nodeURL, "node", "http://127.0.0.1:8332", "the node's JSON-RPC `URL` with credentials, e.g. http://user:pass@127.0.0.1:8332 (bitcoind or btcd --notls).\n"+
 		"A password on the command line shows in the process list: prefer NOTARY_NODE=URL in the environment,\n"+
 		"node = URL in --config, or --node http://user@HOST:PORT with --node-password-file or --node-cookie")
 	fs.StringVar(&f.nodeCookie, "node-cookie", "", "bitcoind's .cookie `FILE`, instead of credentials in --node")
 	fs.StringVar(&f.nodePasswordFile, "node-password-file", "", "read the password of the user named in --node from `FILE` (its first line)")
+}
+
+// registerAnchoring registers the flags of how the service anchors.
+func (f *anchorFlags) registerAnchoring(fs *flag.FlagSet) {
 	fs.DurationVar(&f.interval, "anchor-interval", time.Hour, "least time between two anchoring transactions")
 	fs.DurationVar(&f.bumpAfter, "bump-after", time.Hour, "replace a transaction with a higher fee when it waits this long for a block")
 	fs.IntVar(&f.depth, "depth", 6, "confirmations that make an anchor final")

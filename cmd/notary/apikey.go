@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"regexp"
@@ -43,23 +42,24 @@ Examples:
 `
 
 func cmdAPIKey(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 {
 		fmt.Fprint(stderr, apikeyUsage)
-		if len(args) == 0 {
-			return &cliError{code: exitUsage, err: errors.New("apikey needs a subcommand: create, list or revoke")}
-		}
-		return flag.ErrHelp
+		return &cliError{code: exitUsage, err: errors.New("apikey needs a subcommand: create, list or revoke")}
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		return helpText(apikeyUsage)
 	}
 	sub, args := args[0], args[1:]
 	fs := newFlagSet("apikey "+sub, "[flags]", stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, apikeyUsage) }
+	fs.Usage = func() { fmt.Fprint(fs.Output(), apikeyUsage) }
 	data := fs.String("data", "notary-data", "the service's data `DIR`")
 	dbFlag := fs.String("db", "", dbFlagUsage)
 	webhook := fs.String("webhook", "", "callback `URL` for the key's submissions")
-	names, err := parseInterspersed(fs, args)
-	if err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	names := fs.Args()
 	if err := applyConfig(fs, ""); err != nil {
 		return err
 	}
@@ -67,7 +67,11 @@ func cmdAPIKey(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	want, ok := wantNames[sub]
 	switch {
 	case !ok:
-		return &cliError{code: exitUsage, err: fmt.Errorf("unknown apikey subcommand %q", sub), hint: "use create, list or revoke"}
+		hint := "use create, list or revoke"
+		if near := nearest(sub, []string{"create", "list", "revoke"}); near != "" {
+			hint = fmt.Sprintf("did you mean %q? (%s)", near, hint)
+		}
+		return &cliError{code: exitUsage, err: fmt.Errorf("unknown apikey subcommand %q", sub), hint: hint}
 	case len(names) != want:
 		return &cliError{code: exitUsage, err: fmt.Errorf("apikey %s takes %d name(s), got %d", sub, want, len(names)), hint: `run "notary apikey help"`}
 	case *webhook != "" && sub != "create":
@@ -94,22 +98,6 @@ func cmdAPIKey(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return nil
 	default:
 		return listAPIKeys(ctx, db, stdout)
-	}
-}
-
-// parseInterspersed parses flags that may come before or after the positional arguments,
-// and returns those.
-func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var positional []string
-	for {
-		if err := parseFlags(fs, args); err != nil {
-			return nil, err
-		}
-		if fs.NArg() == 0 {
-			return positional, nil
-		}
-		positional = append(positional, fs.Arg(0))
-		args = fs.Args()[1:]
 	}
 }
 

@@ -100,8 +100,8 @@ func TestAPIKeyCommand(t *testing.T) {
 			}
 		})
 	}
-	if _, stderr := wantCLI(t, exitOK, "apikey", "help"); !strings.Contains(stderr, "notary apikey create") {
-		t.Errorf("help: %q", stderr)
+	if stdout, _ := wantCLI(t, exitOK, "apikey", "help"); !strings.Contains(stdout, "notary apikey create") {
+		t.Errorf("help: %q", stdout)
 	}
 	if _, stderr := wantCLI(t, exitUsage); !strings.Contains(stderr, "apikey") {
 		t.Error("the usage does not list apikey")

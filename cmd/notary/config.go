@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"flag"
+	"fmt"
 	"os"
 	"strings"
 )
@@ -11,12 +12,18 @@ import (
 // (NOTARY_ and the flag's name in upper case, dashes as underscores) or, failing that, from
 // the config file: lines "name = value", "#" comments. Command line beats environment beats file.
 func applyConfig(fs *flag.FlagSet, file string) error {
+	return applyConfigAlso(fs, file, nil)
+}
+
+// applyConfigAlso is applyConfig for a config file that may also hold the settings of
+// others, a command's whose file it shares: those are ignored.
+func applyConfigAlso(fs *flag.FlagSet, file string, others *flag.FlagSet) error {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	fromFile := map[string]string{}
 	if file != "" {
 		var err error
-		if fromFile, err = readConfigFile(file, fs); err != nil {
+		if fromFile, err = readConfigFile(file, fs, others); err != nil {
 			return err
 		}
 	}
@@ -41,7 +48,7 @@ func applyConfig(fs *flag.FlagSet, file string) error {
 	return err
 }
 
-func readConfigFile(path string, fs *flag.FlagSet) (map[string]string, error) {
+func readConfigFile(path string, fs, others *flag.FlagSet) (map[string]string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, usageError("config: %v", err)
@@ -59,8 +66,17 @@ func readConfigFile(path string, fs *flag.FlagSet) (map[string]string, error) {
 		if !ok || name == "" {
 			return nil, usageError("%s:%d: want \"name = value\"", path, n)
 		}
+		if fs.Lookup(name) == nil && others != nil && others.Lookup(name) != nil {
+			continue
+		}
 		if fs.Lookup(name) == nil || name == "config" {
-			return nil, usageError("%s:%d: unknown setting %q", path, n, name)
+			e := &cliError{code: exitUsage, err: fmt.Errorf("%s:%d: unknown setting %q", path, n, name)}
+			var names []string
+			fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+			if near := nearest(name, names); near != "" {
+				e.hint = fmt.Sprintf("did you mean %q?", near)
+			}
+			return nil, e
 		}
 		values[name] = value
 	}

@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/btcsuite/btcd/chaincfg/v2"
@@ -21,7 +23,12 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	f.register(fs, filepath.Join(".state", "dev"))
 	blockEvery := fs.Duration("block-interval", 3*time.Second, "mine a block this often")
 	btcd := fs.String("btcd", "", "the btcd `BINARY` (default: $NOTARY_BTCD, else bin/btcd, built from go.mod if missing)")
+	btcdRPC := fs.String("btcd-rpc", "", "the btcd node's JSON-RPC address, `HOST:PORT` (default: a free loopback port)")
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	// A taken port is found before btcd starts and mines, not a minute later.
+	if err := checkListen(f.addr); err != nil {
 		return err
 	}
 	f.anchor = anchorFlags{
@@ -50,10 +57,14 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	node, err := btcdnode.Start(ctx, btcdnode.Options{
 		Binary: *btcd, Dir: filepath.Join(f.data, "btcd"), Network: "regtest",
-		MiningAddr: addr.EncodeAddress(), Logger: log.With("part", "btcd"),
+		MiningAddr: addr.EncodeAddress(), Logger: log.With("part", "btcd"), RPCAddr: *btcdRPC,
 	})
 	if err != nil {
-		return &cliError{code: exitUsage, err: fmt.Errorf("starting btcd: %v", err), hint: "run \"make bin/btcd\" to build the pinned btcd"}
+		hint := "run \"make bin/btcd\" to build the pinned btcd"
+		if *btcdRPC != "" && errors.Is(err, syscall.EADDRINUSE) {
+			hint = "another process listens on " + *btcdRPC + ": choose another --btcd-rpc, or leave it out for a free port"
+		}
+		return &cliError{code: exitUsage, err: fmt.Errorf("starting btcd: %v", err), hint: hint}
 	}
 	defer node.Stop()
 

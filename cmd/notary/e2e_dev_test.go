@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -20,11 +21,18 @@ func TestE2EDev(t *testing.T) {
 		t.Skip("starts a btcd node")
 	}
 	data := filepath.Join(t.TempDir(), "dev")
+	// btcd's RPC address pinned, as make run BTCD_RPC=… does: a port free a moment ago.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	btcdRPC := ln.Addr().String()
+	ln.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	var stdout, stderr syncBuffer
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"dev", "--addr", "127.0.0.1:0", "--data", data, "--block-interval", "300ms"}, &stdout, &stderr)
+		done <- run(ctx, []string{"dev", "--addr", "127.0.0.1:0", "--data", data, "--block-interval", "300ms", "--btcd-rpc", btcdRPC}, &stdout, &stderr)
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -59,6 +67,9 @@ func TestE2EDev(t *testing.T) {
 		server, nodeURL = m1[1], m2[1]
 		return true, nil
 	})
+	if !strings.HasSuffix(nodeURL, "@"+btcdRPC) {
+		t.Errorf("dev's node is at %s, not at the pinned --btcd-rpc %s", nodeURL, btcdRPC)
+	}
 
 	doc := filepath.Join(t.TempDir(), "notes.txt")
 	writeFile(t, doc, "dev notes\n")

@@ -197,7 +197,7 @@ func TestE2ECLI(t *testing.T) {
 		if !strings.Contains(errLine(stderr), "key check failed") || !strings.Contains(errLine(stderr), forged.Log.Key+", not by a key you trust") {
 			t.Errorf("verify --key of a forged pending proof:\n%s", stderr)
 		}
-		stdout, _ = wantCLI(t, exitOK, "info", proofPath)
+		stdout, _ = wantCLI(t, exitPending, "info", proofPath)
 		if !strings.Contains(stdout, "pending") {
 			t.Errorf("info of a pending proof does not say pending:\n%s", stdout)
 		}

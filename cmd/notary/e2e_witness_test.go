@@ -185,9 +185,11 @@ func TestE2EWitnessLitewitness(t *testing.T) {
 		t.Fatalf("Verify of the cosigned pending proof: %v", err)
 	}
 	// The published checkpoint is cosigned too, and the status says by whom.
-	published := getText(t, r.url+"/v1/checkpoint")
-	if _, err := notary.CheckCosignatures([]byte(published), []*notary.CosignatureVerifier{mustCosigVerifier(t, w.vkey)}, 1); err != nil {
-		t.Errorf("GET /v1/checkpoint is not cosigned: %v\n%s", err, published)
+	for _, path := range []string{"/v1/checkpoint", "/log/checkpoint"} {
+		published := getText(t, r.url+path)
+		if _, err := notary.CheckCosignatures([]byte(published), []*notary.CosignatureVerifier{mustCosigVerifier(t, w.vkey)}, 1); err != nil {
+			t.Errorf("GET %s is not cosigned: %v\n%s", path, err, published)
+		}
 	}
 	st := getStatus(t, r.url)
 	if st.Witnesses == nil || st.Witnesses.Quorum != 1 || len(st.Witnesses.Witnesses) != 1 ||
@@ -312,6 +314,20 @@ func TestE2EWitnessPostgres(t *testing.T) {
 			t.Errorf("process %d (writer: %v) reports witnesses %+v: only the writer talks to them", i, writer, st.Witnesses)
 		}
 	}
+	// A static mirror exported from the database carries the cosigned checkpoint too, once the
+	// log stops growing and the writer recorded it cosigned.
+	dir := t.TempDir()
+	waitFor(t, waitLimit, "tiles export to write a cosigned checkpoint", func() (bool, error) {
+		if code, _, stderr := cli(t, "tiles", "export", "--db", db, "--data", c.data, "-q", dir); code != exitOK {
+			return false, fmt.Errorf("tiles export: exit %d: %s", code, stderr)
+		}
+		cp, err := os.ReadFile(filepath.Join(dir, "checkpoint"))
+		if err != nil {
+			return false, err
+		}
+		_, err = notary.CheckCosignatures(cp, verifier, 1)
+		return err == nil, nil
+	})
 }
 
 func mustCosigVerifier(t *testing.T, vkey string) *notary.CosignatureVerifier {

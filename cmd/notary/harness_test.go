@@ -138,7 +138,9 @@ type stackOptions struct {
 	db       string // the --db value; default the SQLite file of the chain's data directory
 	// forceWriter writes the log without waiting to be elected (PostgreSQL).
 	forceWriter bool
-	witness     witnessFlags // --witness, --witness-quorum
+	// tilesEntries publishes the entry bundles (serve --tiles-entries).
+	tilesEntries bool
+	witness      witnessFlags // --witness, --witness-quorum
 }
 
 // stores are the databases the end-to-end tests that run on each give a stack: the
@@ -176,6 +178,7 @@ func startStack(t *testing.T, c *chain, o stackOptions) *running {
 		},
 	}
 	f.forceWriter = o.forceWriter
+	f.tilesEntries = o.tilesEntries
 	f.witness = o.witness
 	if f.witness.timeout == 0 {
 		f.witness.timeout = 10 * time.Second

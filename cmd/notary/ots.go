@@ -61,10 +61,9 @@ func otsPathFor(proofPath string) string {
 	return strings.TrimSuffix(proofPath, ".proof.json") + ".ots"
 }
 
-// writeProofOTS writes the .ots form of p beside the JSON proof at proofPath. server names
-// the calendar of a pending proof that names none. An .ots file already there for the same
-// document (from an OpenTimestamps client, say) gets p's timestamp merged in; any other file
-// there is left alone, with an error.
+// writeProofOTS writes the .ots form of p beside the JSON proof at proofPath, merged into
+// an .ots file of the same document already there (see writeMergedOTS). server names the
+// calendar of a pending proof that names none.
 func writeProofOTS(proofPath string, p *notary.Proof, server string) (string, error) {
 	calendarURL := ""
 	if p.Service == "" {
@@ -74,18 +73,24 @@ func writeProofOTS(proofPath string, p *notary.Proof, server string) (string, er
 	if err != nil {
 		return "", err
 	}
-	out := otsPathFor(proofPath)
-	if _, err := os.Stat(out); err == nil {
-		existing, ok, err := readOTS(out)
+	return writeMergedOTS(otsPathFor(proofPath), f)
+}
+
+// writeMergedOTS writes f at path. An .ots file already there for the same document (from
+// an OpenTimestamps client, say) gets f's timestamp merged in; any other file there is left
+// alone, with an error.
+func writeMergedOTS(path string, f *ots.File) (string, error) {
+	if _, err := os.Stat(path); err == nil {
+		existing, ok, err := readOTS(path)
 		if err != nil || !ok || existing.HashOp != f.HashOp || !bytes.Equal(existing.Digest(), f.Digest()) {
-			return "", fmt.Errorf("%s exists and is not a timestamp of this document; it is left as it is", out)
+			return "", fmt.Errorf("%s exists and is not a timestamp of this document; it is left as it is", path)
 		}
 		if err := existing.Timestamp.Merge(f.Timestamp); err != nil {
 			return "", err
 		}
 		f = existing
 	}
-	return out, writeOTS(out, f)
+	return path, writeOTS(path, f)
 }
 
 // upgradeSiblingOTS completes the .ots file beside a JSON proof just made complete, if there
@@ -230,18 +235,21 @@ func infoOTS(f *ots.File, stdout io.Writer) error {
 			w("  attestation       %v", a)
 		}
 	}
+	var status error
 	switch {
 	case f.Timestamp.Complete():
 		w("  status            complete (check it with notary verify --node)")
 	case slices.ContainsFunc(atts, func(a ots.Attested) bool { _, ok := a.Attestation.(ots.Pending); return ok }):
 		w("  status            pending: not yet in a Bitcoin block (run notary upgrade)")
+		status = &cliError{code: exitPending, note: true, err: errors.New("the timestamp is pending")}
 	default:
 		w("  status            no attestation notary can check")
+		status = &cliError{code: exitInvalid, err: errors.New("the timestamp has no attestation notary can check")}
 	}
 	w("")
 	w("Operations:")
 	fmt.Fprint(stdout, f.Timestamp.String())
-	return nil
+	return status
 }
 
 // upgradeOTS asks the calendar of every pending attestation (or server, if set) for the
@@ -290,7 +298,7 @@ func upgradeOTS(ctx context.Context, f *ots.File, path, server string, stdout io
 		}
 	}
 	if !f.Timestamp.Complete() {
-		return &cliError{code: exitPending, err: errors.New("the timestamp is not complete yet"), hint: "try again after the next blocks"}
+		return &cliError{code: exitPending, note: true, err: errors.New("the timestamp is not complete yet"), hint: "try again after the next blocks"}
 	}
 	var heights []uint64
 	for _, at := range f.Timestamp.AllAttestations() {
@@ -337,6 +345,40 @@ func calendarTimestamp(ctx context.Context, base string, commitment []byte) (*ot
 		return nil, printable(body, 160), nil
 	}
 	return nil, "", fmt.Errorf("%s: %s", resp.Status, printable(body, 160))
+}
+
+// calendarSubmit submits digest to the OpenTimestamps calendar at base (POST /digest, as
+// OpenTimestamps clients do) and returns the timestamp it answers, from digest on.
+func calendarSubmit(ctx context.Context, base string, digest []byte) (*ots.Timestamp, error) {
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+		return nil, fmt.Errorf("%q is not an http(s) URL", base)
+	}
+	u = u.ResolveReference(&url.URL{Path: "digest"})
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), bytes.NewReader(digest))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", ots.MediaType)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, ots.MaxSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%s: %s", resp.Status, printable(body, 160))
+	}
+	t, err := ots.ParseTimestamp(body, digest)
+	if err != nil {
+		return nil, fmt.Errorf("its answer is not a timestamp: %v", err)
+	}
+	return t, nil
 }
 
 // printable returns at most n bytes of b as one line of printable ASCII: a calendar's reason

@@ -83,7 +83,7 @@ func TestOTSInterop(t *testing.T) {
 	if !hasLine(stdout, "ok   the document's sha256 is "+hex.EncodeToString(d[:])) || !strings.Contains(noteLine(stderr), "pending") {
 		t.Errorf("verify of a pending .ots:\n%s%s", stdout, stderr)
 	}
-	if stdout, _ := wantCLI(t, exitOK, "info", otsPath); !strings.Contains(stdout, "pending at calendar "+s.url) {
+	if stdout, _ := wantCLI(t, exitPending, "info", otsPath); !strings.Contains(stdout, "pending at calendar "+s.url) {
 		t.Errorf("info of a pending .ots:\n%s", stdout)
 	}
 	stdout, _ = wantCLI(t, exitPending, "upgrade", otsPath)

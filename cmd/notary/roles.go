@@ -180,7 +180,7 @@ func (n *node) serve(r *role, forward func(context.Context) (string, error), hoo
 		Service: r.svc, Pages: web.Pages(), Logger: n.log.With("part", "api"),
 		Chain: chainView{r.anc}, Database: n.db, Keys: n.db, Webhooks: hooks,
 		Limits: n.limits, TrustedProxies: n.proxies, Shutdown: n.shutdown, ForwardKey: n.forwardKey,
-		Cluster: clusterView{n: n, role: r, writer: forward}, TSA: n.tsa,
+		Cluster: clusterView{n: n, role: r, writer: forward}, TSA: n.tsa, TileEntries: n.f.tilesEntries,
 	})
 	if forward != nil {
 		h = api.Forward(h, api.ForwardConfig{Writer: forward, Key: n.forwardKey, TrustedProxies: n.proxies})

@@ -36,10 +36,12 @@ type serveFlags struct {
 	// forceWriter makes a process on PostgreSQL write the log without waiting to be
 	// elected, deposing any other writer: tests use it to force two writers at once.
 	forceWriter bool
-	anchor      anchorFlags
-	api         apiFlags
-	witness     witnessFlags
-	tsa         tsaFlags
+	// tilesEntries publishes the entry bundles of the log's tiles.
+	tilesEntries bool
+	anchor       anchorFlags
+	api          apiFlags
+	witness      witnessFlags
+	tsa          tsaFlags
 }
 
 // apiFlags are the settings of the API that serve takes. The dev stack does not register
@@ -123,12 +125,14 @@ func (f *apiFlags) config() (api.Limits, []*net.IPNet, bool, error) {
 
 func (f *serveFlags) register(fs interface {
 	StringVar(*string, string, string, string)
+	BoolVar(*bool, string, bool, string)
 }, defaultData string) {
 	fs.StringVar(&f.addr, "addr", "127.0.0.1:8080", "listen on `HOST:PORT`")
 	fs.StringVar(&f.data, "data", defaultData, "state `DIR`: keys (0600), the SQLite database unless --db")
 	fs.StringVar(&f.db, "db", "", dbFlagUsage)
 	fs.StringVar(&f.origin, "origin", "", "the log's `NAME` in checkpoints (default: the key's name, or notary.localhost/log for a new key)")
 	fs.StringVar(&f.publicURL, "public-url", "", "the `URL` proofs name for upgrades (default: http://ADDR)")
+	fs.BoolVar(&f.tilesEntries, "tiles-entries", false, "publish the log's entry bundles at /log/tile/entries/N (every entry's digest, time and nonce) besides its hash tiles")
 	f.tsa.register(fs)
 }
 
@@ -212,9 +216,9 @@ func runStack(ctx context.Context, f serveFlags, btc anchor.Node, log *slog.Logg
 	}
 	defer head.Close()
 
-	ln, err := net.Listen("tcp", f.addr)
+	ln, err := listen(f.addr)
 	if err != nil {
-		return usageError("listen on %s: %v", f.addr, err)
+		return err
 	}
 	url := f.publicURL
 	if url == "" {
@@ -321,6 +325,28 @@ func loadOrCreateWebhookKey(path string) (ed25519.PrivateKey, error) {
 		return nil, usageError("%s is not a notary webhook key file", path)
 	}
 	return ed25519.NewKeyFromSeed(seed), nil
+}
+
+// listen listens on addr (--addr); a taken address is an error naming the flag.
+func listen(addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		e := &cliError{code: exitUsage, err: fmt.Errorf("listen on %s: %v", addr, err)}
+		if errors.Is(err, syscall.EADDRINUSE) {
+			e.hint = "another process listens on " + addr + ": stop it, or choose another address with --addr HOST:PORT (make run ADDR=127.0.0.1:9090)"
+		}
+		return nil, e
+	}
+	return ln, nil
+}
+
+// checkListen reports, as listen does, whether addr can be listened on now.
+func checkListen(addr string) error {
+	ln, err := listen(addr)
+	if err != nil {
+		return err
+	}
+	return ln.Close()
 }
 
 // chainView shows the anchorer to the API.

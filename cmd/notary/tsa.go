@@ -266,7 +266,7 @@ func verifyToken(ctx context.Context, tok *tsa.Token, path, doc string, c tokenC
 		}
 		found = true
 	}
-	p, err := readProof(proofPath)
+	p, _, err := readProof(proofPath)
 	if err != nil {
 		return err
 	}
@@ -364,7 +364,7 @@ func upgradeToken(ctx context.Context, tok *tsa.Token, path, server string, stdo
 			msg += fmt.Sprintf(", transaction %s with %d confirmation(s)", ts.Anchor.TxID, ts.Anchor.Confirmations)
 		}
 		fmt.Fprintln(stdout, msg)
-		return &cliError{code: exitPending, err: errors.New("the token's imprint has no complete proof yet"), hint: "try again after the next blocks"}
+		return &cliError{code: exitPending, note: true, err: errors.New("the token's imprint has no complete proof yet"), hint: "try again after the next blocks"}
 	}
 	v, err := notary.Verify(ts.Proof, ts.Proof.OwnKey())
 	if err != nil {

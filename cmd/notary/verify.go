@@ -54,7 +54,7 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	usage := fs.Usage
 	fs.Usage = func() {
 		usage()
-		fmt.Fprint(stderr, verifyExits)
+		fmt.Fprint(fs.Output(), verifyExits)
 	}
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -76,31 +76,45 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	if tok, ok, err := readToken(fs.Arg(0)); ok || err != nil {
+	proofPath, docPath := fs.Arg(0), fs.Arg(1)
+	if fs.NArg() == 2 && fileExists(proofPath) && !isProofFile(proofPath) && isProofFile(docPath) {
+		return &cliError{code: exitUsage,
+			err:  fmt.Errorf("the arguments are swapped: %s is a proof and %s is not", docPath, proofPath),
+			hint: fmt.Sprintf("the proof comes first, then the document: notary verify %s %s", docPath, proofPath)}
+	}
+	say := func(format string, args ...any) { fmt.Fprintf(stdout, format+"\n", args...) }
+	if fs.NArg() == 1 && *digestHex == "" {
+		if beside := documentBeside(proofPath); beside != "" {
+			docPath = beside
+			say("--   document %s: found beside the proof (name another as the second argument)", docPath)
+		}
+	}
+	if tok, ok, err := readToken(proofPath); ok || err != nil {
 		if err != nil {
 			return err
 		}
 		if *digestHex != "" {
 			return usageError("--digest is for proofs: a token is checked against the document itself")
 		}
-		return verifyToken(ctx, tok, fs.Arg(0), fs.Arg(1), tokenCheck{*tsaCA, *proofFile, keys, blockSources{*nodeURL, *explorer, *trusted}}, stdout)
+		return verifyToken(ctx, tok, proofPath, docPath, tokenCheck{*tsaCA, *proofFile, keys, blockSources{*nodeURL, *explorer, *trusted}}, stdout)
 	}
-	if f, ok, err := readOTS(fs.Arg(0)); ok || err != nil {
+	if f, ok, err := readOTS(proofPath); ok || err != nil {
 		if err != nil {
 			return err
 		}
-		return verifyOTS(ctx, f, fs.Arg(0), fs.Arg(1), *digestHex, blockSources{*nodeURL, *explorer, *trusted}, stdout)
+		return verifyOTS(ctx, f, proofPath, docPath, *digestHex, blockSources{*nodeURL, *explorer, *trusted}, stdout)
 	}
-	p, err := readProof(fs.Arg(0))
+	p, envelope, err := readProof(proofPath)
 	if err != nil {
 		return err
 	}
-
-	say := func(format string, args ...any) { fmt.Fprintf(stdout, format+"\n", args...) }
+	if envelope {
+		say("--   %s is the API's lookup answer: checking the proof it holds", proofPath)
+	}
 	var want *notary.Digest
 	switch {
-	case fs.NArg() == 2:
-		d, err := hashFile(fs.Arg(1))
+	case docPath != "":
+		d, err := hashFile(docPath)
 		if err != nil {
 			return err
 		}
@@ -161,7 +175,7 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := witnesses.check(p, v, say); err != nil {
 		return err
 	}
-	upgrade := "run \"notary upgrade " + fs.Arg(0) + "\" once the anchoring transaction is final"
+	upgrade := "run \"notary upgrade " + proofPath + "\" once the anchoring transaction is final"
 	switch {
 	case !v.Complete && ownKey:
 		return &cliError{code: exitPendingOwnKey, note: true,
@@ -194,6 +208,44 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			hint: "pass --node (your own node), --explorer or --block to check it"}
 	}
 	return nil
+}
+
+// isProofFile reports whether path holds a proof notary reads: a time-stamp token, an .ots
+// file, a proof document or the API's lookup answer around one. A file that cannot be read
+// is not one.
+func isProofFile(path string) bool {
+	if !fileExists(path) {
+		return false
+	}
+	if _, ok, err := readToken(path); ok || err != nil {
+		return ok && err == nil
+	}
+	if _, ok, err := readOTS(path); ok || err != nil {
+		return ok && err == nil
+	}
+	_, _, err := readProof(path)
+	return err == nil
+}
+
+// fileExists reports whether path names a regular file.
+func fileExists(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.Mode().IsRegular()
+}
+
+// documentBeside returns the document a proof is named after, FILE for FILE.proof.json or
+// FILE.ots or FILE.tsr, if it is a regular file; else "".
+func documentBeside(proofPath string) string {
+	for _, suffix := range []string{".proof.json", ".ots", ".tsr"} {
+		doc, ok := strings.CutSuffix(proofPath, suffix)
+		if !ok || doc == "" || strings.HasSuffix(doc, string(os.PathSeparator)) {
+			continue
+		}
+		if fileExists(doc) {
+			return doc
+		}
+	}
+	return ""
 }
 
 // trustedKeys returns the log keys of --key and --keys as the verifiers to pass to
@@ -344,8 +396,22 @@ func explorerBlockHash(ctx context.Context, base string, height int64) (string, 
 	return strings.ToLower(hash), nil
 }
 
+// infoExits is what info's exit statuses mean. info describes a proof; it checks it only
+// as far as the proof can check itself (verify checks keys and blocks).
+const infoExits = `
+Exit status:
+  0  a complete proof
+  1  an invalid proof, or an .ots file with no attestation notary can check
+  2  usage or I/O error
+  3  a pending proof: no Bitcoin block commits it yet
+`
+
 func cmdInfo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("info", "FILE.proof.json|FILE.ots|FILE.tsr", stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: notary info FILE.proof.json|FILE.ots|FILE.tsr\n\nDescribe a proof.\n")
+		fmt.Fprint(fs.Output(), infoExits)
+	}
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -365,12 +431,15 @@ func cmdInfo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		return infoOTS(f, stdout)
 	}
-	p, err := readProof(fs.Arg(0))
+	p, envelope, err := readProof(fs.Arg(0))
 	if err != nil {
 		return err
 	}
 	w := func(format string, args ...any) { fmt.Fprintf(stdout, format+"\n", args...) }
 	w("Proof of existence (%s)", p.Format)
+	if envelope {
+		w("  file              the API's lookup answer, holding the proof")
+	}
 	w("  digest (SHA-256)  %s", p.Digest)
 	w("  log entry         %d, received %s", p.Entry.Index, time.UnixMilli(p.Entry.ReceivedMS).UTC().Format(time.RFC3339Nano))
 	if p.Service != "" {
@@ -395,26 +464,37 @@ func cmdInfo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		w("  INVALID           %v", verr)
 		return &cliError{code: exitInvalid, err: verr}
 	}
+	if p.Bitcoin == nil {
+		return &cliError{code: exitPending, note: true, err: errors.New("the proof is pending"), hint: "run \"notary upgrade " + fs.Arg(0) + "\" once the anchoring transaction is final"}
+	}
 	return nil
 }
 
-// readProof reads and parses a proof file.
-func readProof(path string) (*notary.Proof, error) {
+// readProof reads and parses a proof file: a proof document, or the API's lookup answer
+// around one (envelope is true then).
+func readProof(path string) (p *notary.Proof, envelope bool, err error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, &cliError{code: exitUsage, err: err}
+		return nil, false, &cliError{code: exitUsage, err: err}
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, notary.MaxProofSize+1))
+	data, err := io.ReadAll(io.LimitReader(f, 2*notary.MaxProofSize+1))
 	if err != nil {
-		return nil, &cliError{code: exitUsage, err: fmt.Errorf("reading %s: %v", path, err)}
+		return nil, false, &cliError{code: exitUsage, err: fmt.Errorf("reading %s: %v", path, err)}
 	}
-	p, err := notary.ParseProof(data)
-	if err != nil {
-		return nil, &cliError{code: exitInvalid, err: fmt.Errorf("%s: %v", path, err),
-			hint: "is this a notary proof file (FILE.proof.json)? it may be truncated or altered"}
+	p, err = notary.ParseProof(data)
+	if err == nil {
+		return p, false, nil
 	}
-	return p, nil
+	if ep, ok, eerr := parseEnvelope(data); ok {
+		if eerr != nil {
+			return nil, true, &cliError{code: exitInvalid, err: fmt.Errorf("%s: %v", path, eerr),
+				hint: "fetch the proof again: GET /v1/timestamps/DIGEST/proof answers the proof document alone"}
+		}
+		return ep, true, nil
+	}
+	return nil, false, &cliError{code: exitInvalid, err: fmt.Errorf("%s: %v", path, err),
+		hint: "is this a notary proof file (FILE.proof.json)? it may be truncated or altered"}
 }
 
 // hashFile returns the SHA-256 of a file's contents.

@@ -144,8 +144,8 @@ func TestVerifyExitStatus(t *testing.T) {
 // the same exit statuses.
 func TestVerifyExitStatusDocumented(t *testing.T) {
 	t.Parallel()
-	_, _, help := cli(t, "verify", "-h")
-	_, _, usage := cli(t, "help")
+	help, _ := wantCLI(t, exitOK, "verify", "-h")
+	usage, _ := wantCLI(t, exitOK, "help")
 	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
 	if err != nil {
 		t.Fatal(err)

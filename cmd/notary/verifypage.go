@@ -13,7 +13,7 @@ import (
 // (web.OfflineVerifyPage): opened from disk, with no network, it checks proofs as the served
 // page does. "-" writes it to stdout.
 func cmdVerifyPage(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	flags := newFlagSet("verify-page", "FILE.html\n\nWrites the verify page as one file, to open from disk and check proofs offline,\neven when no notary is running. \"-\" writes it to stdout.", stderr)
+	flags := newFlagSet("verify-page", "FILE.html (or - for stdout)", stderr)
 	if err := parseFlags(flags, args); err != nil {
 		return err
 	}

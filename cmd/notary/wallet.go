@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,14 +12,28 @@ import (
 
 func cmdWallet(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("wallet", "[flags]", stderr)
-	config := fs.String("config", "", "read settings from `FILE`, as serve does")
+	config := fs.String("config", "", "read settings from `FILE`, serve's config file (the settings of serve alone are ignored)")
 	var f serveFlags
-	f.register(fs, "notary-data")
-	f.anchor.register(fs)
+	fs.StringVar(&f.data, "data", "notary-data", "the service's state `DIR`")
+	fs.StringVar(&f.db, "db", "", dbFlagUsage)
+	f.anchor.registerNode(fs)
+	// How the service anchors is not wallet's business, but the anchorer opens with it:
+	// serve's defaults, or what --config and NOTARY_* say, as serve would take them.
+	anchoring := flag.NewFlagSet("wallet", flag.ContinueOnError)
+	f.anchor.registerAnchoring(anchoring)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if err := applyConfig(fs, *config); err != nil {
+	// serve's config file also holds settings wallet has no use for.
+	serveSet := flag.NewFlagSet("serve", flag.ContinueOnError)
+	var sf serveFlags
+	sf.register(serveSet, "")
+	sf.anchor.register(serveSet)
+	sf.api.register(serveSet)
+	if err := applyConfigAlso(fs, *config, serveSet); err != nil {
+		return err
+	}
+	if err := applyConfigAlso(anchoring, *config, serveSet); err != nil {
 		return err
 	}
 	db, err := openDatabase(ctx, databasePath(f.db, f.data), true)

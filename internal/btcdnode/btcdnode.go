@@ -51,6 +51,9 @@ type Options struct {
 	Network string
 	// MiningAddr receives the coinbase of generated blocks. Generate fails without it.
 	MiningAddr string
+	// RPCAddr is the "host:port" the node's JSON-RPC listens on; empty means a free
+	// loopback port. Start fails at once, saying so, if the address is taken.
+	RPCAddr string
 	// Listen makes the node accept peers on a free loopback port (see P2PAddr).
 	Listen bool
 	// Connect lists peers ("host:port") to connect to at startup.
@@ -106,6 +109,13 @@ func Start(ctx context.Context, o Options) (*Node, error) {
 	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("btcdnode: %w", err)
 	}
+	if o.RPCAddr != "" {
+		ln, err := net.Listen("tcp", o.RPCAddr)
+		if err != nil {
+			return nil, fmt.Errorf("btcdnode: the RPC address %s cannot be used: %w", o.RPCAddr, err)
+		}
+		ln.Close()
+	}
 	var lastErr error
 	for range startAttempts {
 		n, err := start(ctx, o)
@@ -123,19 +133,24 @@ func Start(ctx context.Context, o Options) (*Node, error) {
 var errExitedEarly = errors.New("btcdnode: btcd exited during start-up")
 
 func start(ctx context.Context, o Options) (*Node, error) {
-	rpcPort, err := freePort()
-	if err != nil {
-		return nil, err
+	rpcHost := o.RPCAddr
+	if rpcHost == "" {
+		rpcPort, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		rpcHost = net.JoinHostPort("127.0.0.1", strconv.Itoa(rpcPort))
 	}
 	n := &Node{
 		opts:    o,
 		exited:  make(chan struct{}),
-		rpcHost: net.JoinHostPort("127.0.0.1", strconv.Itoa(rpcPort)),
+		rpcHost: rpcHost,
 		user:    randomHex(8),
 		pass:    randomHex(16),
 		logPath: filepath.Join(o.Dir, "btcd-output.log"),
 		logger:  o.Logger,
 	}
+	var err error
 	if n.rpc, err = bitcoinrpc.New(n.RPCConfig()); err != nil {
 		return nil, err
 	}

@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -271,5 +273,29 @@ func waitPeers(t *testing.T, ctx context.Context, n *btcdnode.Node, want int) {
 			t.Fatalf("node has %d peers, want %d (%v)", c, want, err)
 		case <-time.After(20 * time.Millisecond):
 		}
+	}
+}
+
+// TestRPCAddr checks that a pinned RPC address is the one the node answers on, and that a
+// taken one fails Start at once, naming it.
+func TestRPCAddr(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	_, err = btcdnode.Start(context.Background(), btcdnode.Options{Dir: t.TempDir(), RPCAddr: addr})
+	if err == nil || !strings.Contains(err.Error(), "the RPC address "+addr+" cannot be used") {
+		t.Errorf("Start on a taken RPC address: %v", err)
+	}
+	ln.Close() // now free, though no longer reserved: another process could take it first
+
+	n := btcdtest.Start(t, btcdnode.Options{RPCAddr: addr})
+	if n.RPCHost() != addr {
+		t.Errorf("RPCHost() = %s, want the pinned %s", n.RPCHost(), addr)
+	}
+	if h, err := n.BlockCount(btcdtest.Context(t, time.Minute)); err != nil || h != 0 {
+		t.Errorf("BlockCount() on the pinned address = %d, %v", h, err)
 	}
 }
