@@ -4,7 +4,7 @@ GO ?= go
 # The btcd node the tests and the local stack run: built from the version pinned in go.mod.
 export NOTARY_BTCD := $(CURDIR)/bin/btcd
 
-.PHONY: all build run test test-deps bench clean FORCE
+.PHONY: all build run test test-deps bench release clean FORCE
 all: build
 
 build: bin/notary
@@ -47,5 +47,30 @@ test-deps:
 bench: bin/btcd
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./merkle ./notary ./service ./store
 
+# Release binaries in $(DIST): the verifier and client build (CGO_ENABLED=0, static, no
+# database) for every platform a verifier may use, the server build for linux/amd64, and
+# SHA256SUMS. -trimpath, no VCS stamping and an empty build ID make the bytes a function of
+# the source, VERSION, COMMIT and the Go toolchain alone: two builds give the same files.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
+DIST ?= dist
+VERIFIER_TARGETS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
+SERVER_TARGETS ?= linux/amd64
+RELEASE_FLAGS = -trimpath -buildvcs=false -ldflags '-s -w -buildid= -X main.version=$(VERSION) -X main.commit=$(COMMIT)'
+
+release:
+	rm -rf $(DIST) && mkdir -p $(DIST)
+	@set -e; for t in $(VERIFIER_TARGETS); do \
+		os=$${t%/*}; arch=$${t#*/}; ext=; [ $$os = windows ] && ext=.exe; \
+		echo "CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch go build -o $(DIST)/notary-$$os-$$arch$$ext"; \
+		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build $(RELEASE_FLAGS) -o $(DIST)/notary-$$os-$$arch$$ext ./cmd/notary; \
+	done
+	@set -e; for t in $(SERVER_TARGETS); do \
+		os=$${t%/*}; arch=$${t#*/}; \
+		echo "CGO_ENABLED=1 GOOS=$$os GOARCH=$$arch go build -o $(DIST)/notary-server-$$os-$$arch"; \
+		CGO_ENABLED=1 GOOS=$$os GOARCH=$$arch $(GO) build $(RELEASE_FLAGS) -o $(DIST)/notary-server-$$os-$$arch ./cmd/notary; \
+	done
+	cd $(DIST) && sha256sum notary-* > SHA256SUMS
+
 clean:
-	rm -rf bin
+	rm -rf bin dist

@@ -298,6 +298,16 @@ func TestMetrics(t *testing.T) {
 	if age, ok := m["notary_checkpoint_age_seconds"]; !ok || age < 0 || age > time.Since(before).Seconds() {
 		t.Errorf("checkpoint age %v s, %v after the entries were submitted", age, time.Since(before))
 	}
+	// The final anchor covers every entry; then one more is logged, which it does not.
+	if age, ok := m["notary_unanchored_oldest_seconds"]; !ok || age != 0 {
+		t.Errorf("oldest unanchored entry %v s (present %v) with every entry anchored, want 0", age, ok)
+	}
+	beforeNext := time.Now().Round(0)
+	submit(t, f.stack, randomDigest().String())
+	next := parseMetrics(t, do(t, http.DefaultClient, http.MethodGet, f.url+"/metrics", "", nil).body)
+	if age, ok := next["notary_unanchored_oldest_seconds"]; !ok || age <= 0 || age > time.Since(beforeNext).Seconds()+0.001 {
+		t.Errorf("oldest unanchored entry %v s (present %v), %v after it was submitted", age, ok, time.Since(beforeNext))
+	}
 	if b := m[`notary_http_request_duration_seconds_bucket{code="200",method="POST",route="/v1/timestamps",le="+Inf"}`]; b != 1 {
 		t.Errorf("+Inf bucket %v, want 1", b)
 	}

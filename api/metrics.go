@@ -209,6 +209,9 @@ func (s *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge("notary_anchor_latest_size", "Log size committed by the newest anchor.", float64(latest.Size))
 		gauge("notary_anchor_latest_confirmations", "Confirmations of the newest anchor.", float64(latest.Confirmations))
 		gauge("notary_anchor_latest_replacements", "Fee bumps of the newest anchor.", float64(latest.Replacements))
+		if age, ok := m.oldestUnanchored(ctx, chain.Anchors()); ok {
+			gauge("notary_unanchored_oldest_seconds", "Seconds since the oldest entry that no final anchor covers was logged (0: none).", age)
+		}
 		if w, err := chain.Wallet(ctx); err == nil {
 			gauge("notary_wallet_balance_sat", "Anchoring wallet balance in the best chain, satoshis.", float64(w.Balance))
 			gauge("notary_wallet_spendable_sat", "Spendable part of the anchoring wallet balance, satoshis.", float64(w.Spendable))
@@ -233,4 +236,25 @@ func (s *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(attempts, prometheus.CounterValue, float64(delivered), "delivered")
 		ch <- prometheus.MustNewConstMetric(attempts, prometheus.CounterValue, float64(failed), "failed")
 	}
+}
+
+// oldestUnanchored returns the age in seconds of the oldest entry that no final anchor of
+// anchors covers (a final anchor of size n covers the entries below n), 0 when there is none;
+// ok is false when the entry could not be read.
+func (m *metrics) oldestUnanchored(ctx context.Context, anchors []service.Anchor) (float64, bool) {
+	svc := m.cfg.Service
+	var covered int64
+	for _, a := range anchors {
+		if a.Status == service.AnchorFinal && a.Size > covered {
+			covered = a.Size
+		}
+	}
+	if covered >= svc.Size() {
+		return 0, true
+	}
+	ts, err := svc.TimestampAt(ctx, covered)
+	if err != nil {
+		return 0, false
+	}
+	return max(time.Since(ts.Entry.Time).Seconds(), 0), true
 }

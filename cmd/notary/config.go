@@ -93,3 +93,19 @@ func ensureDataDir(dir string) error {
 	}
 	return nil
 }
+
+// parseInterspersed parses flags that may come before or after the positional arguments,
+// and returns those.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := parseFlags(fs, args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return positional, nil
+		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}

@@ -52,6 +52,9 @@ func commandList() []command {
 		{"tiles", "export [flags] DIR", "write the log's tlog-tiles to DIR, for a static mirror or CDN", cmdTiles},
 		{"monitor", "--key VKEY [flags] URL", "follow a log's checkpoints and anchors; stop on a split view", cmdMonitor},
 		{"verify-page", "FILE.html", "write the verify page as one file that checks proofs offline", cmdVerifyPage},
+		{"backup", "[--data DIR] DEST", "copy a live SQLite log consistently into the new file DEST", cmdBackup},
+		{"reorigin", "--data DIR --origin NEW", "continue a log restored from a backup under a new origin and key", cmdReorigin},
+		{"version", "", "print the version, the commit and the kind of build", cmdVersion},
 	}
 }
 

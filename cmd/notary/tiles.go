@@ -1,3 +1,5 @@
+//go:build cgo
+
 package main
 
 import (
@@ -278,34 +280,4 @@ func lockExportDir(dir string) (release func(), err error) {
 			hint: "let it finish; exports of one directory run one at a time"}
 	}
 	return func() { f.Close() }, nil
-}
-
-// writeAtomic writes data to path through a temporary file in the same directory, synced
-// and renamed, so that a reader sees the whole file or none.
-func writeAtomic(path string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if err == nil {
-		err = f.Chmod(0o644)
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return nil
 }
