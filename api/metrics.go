@@ -139,6 +139,7 @@ func (s *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	cp := svc.LatestCheckpoint()
 	gauge("notary_log_size", "Entries durably in the log.", float64(svc.Size()))
 	gauge("notary_sequencer_queue_depth", "Submissions waiting for the sequencer.", float64(svc.QueueDepth()))
+	gauge("notary_long_polls", "Lookups (?wait=) waiting for a change of status.", float64(svc.LongPolls()))
 	gauge("notary_batches_in_progress", "Batch submissions from reading their body to writing their answer.", float64(m.batches.inProgress()))
 	writing := 0.0
 	if !svc.Follower() {

@@ -98,8 +98,10 @@ type Service struct {
 	cosigned  atomic.Pointer[notary.Checkpoint]
 	published atomic.Pointer[notary.Checkpoint]
 
-	// anchorsChanged wakes whoever waits for a change of the anchors (see wait.go).
+	// anchorsChanged wakes whoever waits for a change of the anchors (see wait.go);
+	// longPolls counts them.
 	anchorsChanged signal
+	longPolls      atomic.Int64
 
 	// edge is the right edge of the log's tree, from which the sequencer computes the
 	// hashes of new entries, and next the index of the next new entry: both count the

@@ -83,11 +83,16 @@ func (s *Service) StatusAt(ctx context.Context, index int64) (Status, error) {
 	return statusOf(a), nil
 }
 
+// LongPolls returns how many callers WaitStatus holds now.
+func (s *Service) LongPolls() int64 { return s.longPolls.Load() }
+
 // WaitStatus waits until the status of the entry at index differs from since, or ctx is
 // done, and returns the status then: ctx ending is not an error, it ends the wait. It is
 // woken by AnchorsChanged, not by polling. It returns an error wrapping ErrNotFound for an
 // index beyond the log.
 func (s *Service) WaitStatus(ctx context.Context, index int64, since Status) (Status, error) {
+	s.longPolls.Add(1)
+	defer s.longPolls.Add(-1)
 	for {
 		changed := s.anchorsChanged.wait()
 		st, err := s.StatusAt(context.WithoutCancel(ctx), index)

@@ -60,15 +60,11 @@ func TestE2EShutdownEndsLongPolls(t *testing.T) {
 	case <-time.After(waitLimit):
 		t.Fatal("the long poll was not sent")
 	}
-	// The server accepts connections in the order they come: once a request on a connection
-	// opened after the poll's is answered, the server has the poll's connection, and its
-	// shutdown waits for that request.
-	probe := &http.Client{Timeout: waitLimit, Transport: &http.Transport{DisableKeepAlives: true}}
-	resp, err := probe.Get(s.url + "/healthz")
-	if err != nil {
-		t.Fatal(err)
+	// The poll is in the service's hands once it waits there: the shutdown must end it.
+	waitFor(t, waitLimit, "the long poll to wait", func() (bool, error) { return s.svc.LongPolls() == 1, nil })
+	if m := getText(t, s.url+"/metrics"); !strings.Contains(m, "\nnotary_long_polls 1\n") {
+		t.Error("/metrics does not count the long poll waiting (notary_long_polls 1)")
 	}
-	resp.Body.Close()
 
 	s.stop(t)
 	if strings.Contains(s.logs.String(), `msg="http shutdown"`) {
