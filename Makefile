@@ -30,9 +30,13 @@ run: bin/notary bin/btcd
 
 # Every test, including the ones against a real btcd node, real SQLite files, real
 # PostgreSQL servers, a real HTTP server, Debian's chromium and the OpenTimestamps
-# reference. It installs what is missing first (test-deps).
+# reference. It installs what is missing first (test-deps), and builds the witness the tests
+# run against (litewitness and witnessctl, pinned by go.mod's tool lines) before the tests
+# that start it.
 test: test-deps bin/btcd
 	$(GO) vet ./...
+	$(GO) tool -n filippo.io/torchwood/cmd/litewitness >/dev/null
+	$(GO) tool -n filippo.io/torchwood/cmd/witnessctl >/dev/null
 	$(GO) test -race -timeout 30m ./...
 
 # What the tests need beyond Go: gcc, python3-opentimestamps, chromium, npm, openssl, osslsigncode, jarsigner, PostgreSQL.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/notary-dev/notary/merkle"
 	"github.com/notary-dev/notary/service"
+	"github.com/notary-dev/notary/witness"
 )
 
 // InclusionView is the answer to GET /v1/proofs/inclusion.
@@ -50,6 +51,10 @@ type KeysView struct {
 	// WebhookKey is the base64 Ed25519 public key of webhook signatures; null when the
 	// server sends no webhooks.
 	WebhookKey *string `json:"webhook_key"`
+	// WitnessKeys are the cosignature/v1 verifier keys of the witnesses the log sends its
+	// checkpoints to, and WitnessQuorum how many must cosign one; absent without witnesses.
+	WitnessKeys   []string `json:"witness_keys,omitempty"`
+	WitnessQuorum int      `json:"witness_quorum,omitempty"`
 }
 
 // StatusView is the answer to GET /v1/status: the service at a glance.
@@ -70,6 +75,18 @@ type StatusView struct {
 	// Standbys are the database's standby servers and how far each trails (left out when
 	// there are none, or when the database does not answer).
 	Standbys []StandbyView `json:"standbys,omitempty"`
+	// Witnesses is the writer's view of its witnesses; absent without witnesses, and on a
+	// follower.
+	Witnesses *WitnessesView `json:"witnesses,omitempty"`
+}
+
+// WitnessesView is what the writer knows of its witnesses: the quorum it requires, the size
+// of the latest checkpoint a quorum cosigned (-1: none since it started), and each
+// witness's latest cosigned size and latest failure.
+type WitnessesView struct {
+	Quorum       int              `json:"quorum"`
+	CosignedSize int64            `json:"cosigned_size"`
+	Witnesses    []witness.Status `json:"witnesses"`
 }
 
 // FollowerLagView is how far a follower's view of the log trails the database: entries
@@ -218,6 +235,7 @@ func (h *handlers) anchorViews(limit int) []AnchorView {
 
 func (h *handlers) keys(c echo.Context) error {
 	v := KeysView{Origin: h.svc.Origin(), LogKey: h.svc.VerifierKey()}
+	v.WitnessKeys, v.WitnessQuorum = h.svc.WitnessKeys()
 	if verifier, err := note.NewVerifier(v.LogKey); err == nil {
 		v.KeyID = fmt.Sprintf("%08x", verifier.KeyHash())
 	}
@@ -263,6 +281,12 @@ func (h *handlers) status(c echo.Context) error {
 	if h.cfg.Cluster != nil {
 		if standbys, err := h.cfg.Cluster.Standbys(ctx); err == nil {
 			v.Standbys = standbys
+		}
+	}
+	if ws, quorum := h.svc.Witnesses(); ws != nil {
+		v.Witnesses = &WitnessesView{Quorum: quorum, CosignedSize: -1, Witnesses: ws}
+		if c, ok := h.svc.CosignedCheckpoint(); ok {
+			v.Witnesses.CosignedSize = c.Size
 		}
 	}
 	if w := h.cfg.Webhooks; w != nil {

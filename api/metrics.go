@@ -174,6 +174,25 @@ func (s *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge("notary_checkpoint_size", "Size of the latest signed checkpoint.", float64(cp.Size))
 	gauge("notary_checkpoint_age_seconds", "Seconds since the latest checkpoint was signed (or loaded at start).",
 		max(time.Since(svc.CheckpointTime()).Seconds(), 0))
+	if ws, quorum := svc.Witnesses(); ws != nil {
+		cosigned := int64(-1)
+		if c, ok := svc.CosignedCheckpoint(); ok {
+			cosigned = c.Size
+		}
+		gauge("notary_witness_quorum", "How many witnesses must cosign a checkpoint for it to be published cosigned.", float64(quorum))
+		gauge("notary_cosigned_checkpoint_size", "Size of the latest checkpoint a quorum of witnesses cosigned (-1: none yet).", float64(cosigned))
+		size := prometheus.NewDesc("notary_witness_cosigned_size", "Size of the latest checkpoint each witness cosigned (-1: none since the start).", []string{"witness"}, nil)
+		failing := prometheus.NewDesc("notary_witness_failing", "1 if the latest request to the witness failed.", []string{"witness"}, nil)
+		for _, w := range ws {
+			// Witness names are the operator's (--witness), not a client's.
+			ch <- prometheus.MustNewConstMetric(size, prometheus.GaugeValue, float64(w.CosignedSize), w.Name)
+			f := 0.0
+			if w.Error != "" {
+				f = 1
+			}
+			ch <- prometheus.MustNewConstMetric(failing, prometheus.GaugeValue, f, w.Name)
+		}
+	}
 
 	if chain := m.cfg.Chain; chain != nil {
 		counts := map[service.AnchorStatus]int{}

@@ -29,9 +29,11 @@ const (
 )
 
 // publishedCheckpoint is the checkpoint the log publishes, the one place that says which:
-// /v1/checkpoint and /log/checkpoint serve it, and it bounds the tiles served.
+// /v1/checkpoint and /log/checkpoint serve it, and it bounds the tiles served. With
+// witnesses it carries their cosignatures once a quorum cosigned it (see
+// service.PublishedCheckpoint).
 func (h *handlers) publishedCheckpoint() notary.Checkpoint {
-	return h.svc.LatestCheckpoint()
+	return h.svc.PublishedCheckpoint()
 }
 
 func (h *handlers) logCheckpoint(c echo.Context) error {

@@ -15,6 +15,7 @@ import (
 var steps = map[string]bool{
 	notary.StepFormat: true, notary.StepEntry: true, notary.StepCheckpoint: true, notary.StepKey: true,
 	notary.StepInclusion: true, notary.StepTransaction: true, notary.StepBlock: true, notary.StepWork: true,
+	notary.StepWitness: true,
 }
 
 // verifyStep returns the step of a Verify error, failing for an error of another kind.

@@ -38,6 +38,11 @@ type goldenEntry struct {
 	Stage string `json:"stage,omitempty"`
 	// Step is the verification step that must fail (notary.VerifyError.Step).
 	Step string `json:"step,omitempty"`
+	// Witnesses are the cosignature/v1 keys of the witnesses the verifier requires, and
+	// WitnessQuorum how many of them must have cosigned a pending proof's checkpoint
+	// (notary.VerifyWitnesses, after notary.Verify).
+	Witnesses     []string `json:"witnesses,omitempty"`
+	WitnessQuorum int      `json:"witness_quorum,omitempty"`
 }
 
 // goldenCase is a golden file and how gen makes it.
@@ -86,6 +91,19 @@ func goldenCases() []goldenCase {
 	newAnchor := func(t *testing.T, p *notary.Proof, tx []byte) {
 		b := newBlock(t, tx, fixtureNTx, fixtureTxIndex, true)
 		p.Bitcoin = b.bitcoin(tx, fixtureHeight)
+	}
+
+	// witnessCase is a pending proof cosigned by ws, checked requiring the witnesses keys.
+	witnessCase := func(file, step, models string, keys []string, quorum int, ws ...goldenWitness) goldenCase {
+		e := goldenEntry{File: file, Models: models, Trusted: trusted, Witnesses: keys, WitnessQuorum: quorum, Valid: step == ""}
+		if step != "" {
+			e.Stage, e.Step = "verify", step
+		}
+		return goldenCase{e, func(t *testing.T) []byte {
+			p := newFixture(t, nil).pending(t)
+			p.Log.Checkpoint = string(goldenCosign(t, []byte(p.Log.Checkpoint), ws...))
+			return marshal(t, p)
+		}}
 	}
 
 	return []goldenCase{
@@ -280,6 +298,31 @@ func goldenCases() []goldenCase {
 				return marshal(t, p)
 			}},
 
+		witnessCase("valid-pending-cosigned.json", "", "a pending proof whose checkpoint two witnesses cosigned, both required",
+			[]string{goldenW1.vkey, goldenW2.vkey}, 2, goldenW1, goldenW2),
+		witnessCase("valid-pending-cosigned-quorum-one-of-two.json", "", "a pending proof cosigned by one witness of the two given, one required",
+			[]string{goldenW1.vkey, goldenW3.vkey}, 1, goldenW1),
+		witnessCase("pending-cosigned-wrong-witness-key.json", notary.StepWitness, "a pending proof cosigned by a witness, checked with the key of another",
+			[]string{goldenW3.vkey}, 1, goldenW1, goldenW2),
+		witnessCase("pending-cosigned-quorum-not-met.json", notary.StepWitness, "a pending proof cosigned by one witness where two are required",
+			[]string{goldenW1.vkey, goldenW2.vkey}, 2, goldenW1),
+		witnessCase("pending-not-cosigned.json", notary.StepWitness, "a pending proof without cosignatures, a witness required",
+			[]string{goldenW1.vkey}, 1),
+		{goldenEntry{File: "pending-cosignature-altered.json", Trusted: trusted, Stage: "verify", Step: notary.StepWitness,
+			Witnesses: []string{goldenW1.vkey}, WitnessQuorum: 1,
+			Models: "a pending proof whose witness cosignature has one base64 character changed past its key hash"},
+			func(t *testing.T) []byte {
+				p := newFixture(t, nil).pending(t)
+				p.Log.Checkpoint = string(goldenCosign(t, []byte(p.Log.Checkpoint), goldenW1))
+				at := strings.Index(p.Log.Checkpoint, "— w1.example ") + len("— w1.example ") + 20
+				c := byte('A')
+				if p.Log.Checkpoint[at] == 'A' {
+					c = 'B'
+				}
+				p.Log.Checkpoint = p.Log.Checkpoint[:at] + string(c) + p.Log.Checkpoint[at+1:]
+				return marshal(t, p)
+			}},
+
 		parseFails("truncated.json", "a file cut in the middle", func(t *testing.T) []byte {
 			b := validComplete(t)
 			return b[:len(b)/2]
@@ -438,6 +481,9 @@ func TestGolden(t *testing.T) {
 				keys = append(keys, mustVerifier(t, k))
 			}
 			v, err := notary.Verify(p, note.VerifierList(keys...))
+			if err == nil && len(c.Witnesses) > 0 && !p.Complete() {
+				_, err = notary.VerifyWitnesses(p, cosigVerifiers(t, c.Witnesses...), c.WitnessQuorum)
+			}
 			if got := stepOf(t, err); got != c.Step {
 				t.Fatalf("Verify error %v: step %q, want %q", err, got, c.Step)
 			}

@@ -20,6 +20,9 @@ const (
 	StepTransaction = "transaction" // the transaction commits the checkpoint's root in an OP_RETURN
 	StepBlock       = "block"       // the transaction is in the block whose header is given
 	StepWork        = "work"        // the header meets its stated target, within its network's limit
+	// StepWitness is checked after the others, by VerifyWitnesses, when the caller requires
+	// witnesses: the checkpoint carries enough cosignatures by witnesses the caller trusts.
+	StepWitness = "witness"
 )
 
 // VerifyError says which step of verification failed and why.

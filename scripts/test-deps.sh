@@ -3,8 +3,10 @@
 # gcc (SQLite through cgo), the OpenTimestamps reference implementation (interop tests,
 # run with /usr/bin/python3), chromium and npm (the browser tests, which take axe-core from
 # npm into the user's cache directory), openssl, osslsigncode and jarsigner (the RFC 3161
-# clients of the TSA's tests), systemd-analyze (the unit file's test) and the PostgreSQL
-# server (internal/pgtest). Does nothing when everything is there; `make test` runs it.
+# clients of the TSA's tests), systemd-analyze (the unit file's test), openssh-client
+# (ssh-agent, ssh-add and ssh-keygen hold the key of the litewitness the witness tests run)
+# and the PostgreSQL server (internal/pgtest). Does nothing when everything is there;
+# `make test` runs it.
 set -eu
 
 missing=""
@@ -16,6 +18,7 @@ command -v osslsigncode >/dev/null || missing="$missing osslsigncode"
 command -v jarsigner >/dev/null || missing="$missing default-jdk-headless"
 command -v npm >/dev/null || missing="$missing npm"
 command -v systemd-analyze >/dev/null || missing="$missing systemd"
+command -v ssh-agent >/dev/null && command -v ssh-add >/dev/null && command -v ssh-keygen >/dev/null || missing="$missing openssh-client"
 
 if [ -n "$missing" ]; then
 	if [ "$(id -u)" != 0 ]; then

@@ -63,7 +63,7 @@ func (s *Service) TimestampAt(ctx context.Context, index int64) (*Timestamp, err
 			return nil, fmt.Errorf("notary: finding the anchor of entry %d: %w", index, err)
 		}
 	}
-	cp := s.LatestCheckpoint()
+	cp := s.proofCheckpoint(index)
 	if a := ts.Anchor; a != nil && a.Status != AnchorSigned {
 		ts.Status = StatusAnchored
 		if a.Status == AnchorFinal && a.Bitcoin != nil {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/notary-dev/notary/merkle"
 	"github.com/notary-dev/notary/notary"
+	"github.com/notary-dev/notary/witness"
 )
 
 // ErrClosed is returned for submissions made while the service shuts down.
@@ -44,9 +45,13 @@ type Config struct {
 	// sequencer holds in memory meanwhile: past it, submissions are pushed back with
 	// ErrPushback until the index catches up (default 1<<20).
 	MaxUnindexed int64
-	Logger       *slog.Logger
-	Now          func() time.Time // default time.Now
-	Rand         io.Reader        // nonces; default crypto/rand
+	// Witnesses, if set, are sent every new checkpoint the writer signs; the ones a quorum
+	// of them cosign are published with their cosignatures (see PublishedCheckpoint) and
+	// given in pending proofs. A follower does not talk to them.
+	Witnesses *witness.Pool
+	Logger    *slog.Logger
+	Now       func() time.Time // default time.Now
+	Rand      io.Reader        // nonces; default crypto/rand
 }
 
 // Service sequences submissions into the log, signs checkpoints and assembles proofs. All
@@ -86,6 +91,12 @@ type Service struct {
 	checkpoint atomic.Pointer[notary.Checkpoint]
 	// checkpointAt is when this process signed or loaded the latest checkpoint (Unix ns).
 	checkpointAt atomic.Int64
+	signed       signal // notified when the writer signs a new latest checkpoint
+
+	// With witnesses: the latest checkpoint cosigned by a quorum, and the one published
+	// (see witness.go).
+	cosigned  atomic.Pointer[notary.Checkpoint]
+	published atomic.Pointer[notary.Checkpoint]
 
 	// anchorsChanged wakes whoever waits for a change of the anchors (see wait.go);
 	// longPolls counts them.
@@ -329,6 +340,15 @@ func (s *Service) Run(ctx context.Context) error {
 		s.runIndexer(indexerCtx)
 	}()
 	defer func() { stopIndexer(); <-indexerDone }()
+	if s.cfg.Witnesses != nil {
+		witnessCtx, stopWitnesses := context.WithCancel(ctx)
+		witnessesDone := make(chan struct{})
+		go func() {
+			defer close(witnessesDone)
+			s.runWitnesses(witnessCtx)
+		}()
+		defer func() { stopWitnesses(); <-witnessesDone }()
+	}
 	ticker := time.NewTicker(s.cfg.CheckpointInterval)
 	defer ticker.Stop()
 	for {
@@ -402,6 +422,7 @@ func (s *Service) publishCheckpoint(ctx context.Context, prev *notary.Checkpoint
 	}
 	s.checkpoint.Store(&cp)
 	s.checkpointAt.Store(s.cfg.Now().UnixNano())
+	s.signed.notify()
 	return nil
 }
 
@@ -1047,7 +1068,7 @@ func (s *Service) refresh(ctx context.Context) error {
 		s.checkpointAt.Store(s.cfg.Now().UnixNano())
 	}
 	s.lagAt.Store(s.cfg.Now().UnixNano())
-	return nil
+	return s.refreshWitnessed(ctx)
 }
 
 // Follower reports whether this service follows a log another process writes.

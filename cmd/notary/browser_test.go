@@ -45,6 +45,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"golang.org/x/mod/sumdb/note"
 
+	"github.com/notary-dev/notary/api"
 	"github.com/notary-dev/notary/internal/logtest"
 	"github.com/notary-dev/notary/notary"
 	"github.com/notary-dev/notary/ots"
@@ -431,11 +432,19 @@ func (p *page) requestsOutside() []string {
 // publishes; nothing else of the API.
 func servePagesWithKey(t *testing.T, logKey func() string) string {
 	t.Helper()
+	return servePagesWithKeys(t, func() api.KeysView { return api.KeysView{LogKey: logKey()} })
+}
+
+// servePagesWithKeys serves the web pages and, at /v1/keys, the log and witness keys of
+// keys() (its log_key and witness_keys, witness_quorum only).
+func servePagesWithKeys(t *testing.T, keys func() api.KeysView) string {
+	t.Helper()
 	mux := http.NewServeMux()
 	mux.Handle("/", http.FileServerFS(web.Pages()))
 	mux.HandleFunc("GET /v1/keys", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(map[string]string{"log_key": logKey()})
+		k := keys()
+		json.NewEncoder(w).Encode(map[string]any{"log_key": k.LogKey, "witness_keys": k.WitnessKeys, "witness_quorum": k.WitnessQuorum})
 	})
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
@@ -665,7 +674,7 @@ func TestBrowserStampVerify(t *testing.T) {
 		t.Fatalf("the verify page's verdict on the file and its pending proof is %q, want pending", got)
 	}
 	marks := eval[string](p, `[...document.querySelectorAll("#checks li")].map((li) => li.dataset.step + ":" + li.dataset.mark).join(",")`)
-	if want := "format:ok,digest:ok,entry:ok,checkpoint:ok,key:ok,inclusion:ok,transaction:skip,block:skip,work:skip"; marks != want {
+	if want := "format:ok,digest:ok,entry:ok,checkpoint:ok,key:ok,inclusion:ok,witness:skip,transaction:skip,block:skip,work:skip"; marks != want {
 		t.Errorf("the verify page's checks of the pending proof are %s; want %s", marks, want)
 	}
 	if trusted := eval[string](p, `document.querySelector("#trusted").innerText`); !strings.Contains(trusted, "signed word") {
@@ -912,6 +921,9 @@ func TestBrowserGoldenProofs(t *testing.T) {
 		Valid   bool     `json:"valid"`
 		Stage   string   `json:"stage"`
 		Step    string   `json:"step"`
+		// Witnesses and WitnessQuorum are served as the witnesses the notary names.
+		Witnesses     []string `json:"witnesses"`
+		WitnessQuorum int      `json:"witness_quorum"`
 	}
 	if err := json.Unmarshal(mustRead(t, filepath.Join(dir, "manifest.json")), &manifest); err != nil {
 		t.Fatal(err)
@@ -922,14 +934,16 @@ func TestBrowserGoldenProofs(t *testing.T) {
 	// The page trusts the one key its server publishes, learnt as it loads: it is loaded
 	// again when a file trusts another.
 	var served atomic.Value
-	p := startPage(t, servePagesWithKey(t, func() string { return served.Load().(string) }))
+	p := startPage(t, servePagesWithKeys(t, func() api.KeysView { return served.Load().(api.KeysView) }))
 	const result = `document.querySelector("#result")`
 	for i, m := range manifest {
 		if len(m.Trusted) != 1 {
 			t.Fatalf("%s trusts %v: the page trusts the one key its server publishes", m.File, m.Trusted)
 		}
-		if i == 0 || !slices.Equal(m.Trusted, manifest[i-1].Trusted) {
-			served.Store(m.Trusted[0])
+		keys := api.KeysView{LogKey: m.Trusted[0], WitnessKeys: m.Witnesses, WitnessQuorum: m.WitnessQuorum}
+		if prev, _ := served.Load().(api.KeysView); i == 0 || prev.LogKey != keys.LogKey ||
+			!slices.Equal(prev.WitnessKeys, keys.WitnessKeys) || prev.WitnessQuorum != keys.WitnessQuorum {
+			served.Store(keys)
 			p.open("verify.html")
 		}
 		p.upload("#proof", filepath.Join(dir, m.File))
@@ -944,7 +958,8 @@ func TestBrowserGoldenProofs(t *testing.T) {
 			t.Errorf("%s (%s): the page says %q at %s step %q; want invalid at %s step %q", m.File, m.Models, verdict, stage, step, m.Stage, m.Step)
 		}
 		switch m.File {
-		case "valid-complete.json", "valid-pending.json", "tx-byte-flipped.json", "pending-signed-by-unknown-key.json", "complete-signed-by-unknown-key.json":
+		case "valid-complete.json", "valid-pending.json", "tx-byte-flipped.json", "pending-signed-by-unknown-key.json", "complete-signed-by-unknown-key.json",
+			"valid-pending-cosigned.json", "pending-cosigned-quorum-not-met.json":
 			p.screenshot("golden-" + strings.TrimSuffix(m.File, ".json"))
 		}
 	}

@@ -140,6 +140,7 @@ type stackOptions struct {
 	forceWriter bool
 	// tilesEntries publishes the entry bundles (serve --tiles-entries).
 	tilesEntries bool
+	witness      witnessFlags // --witness, --witness-quorum
 }
 
 // stores are the databases the end-to-end tests that run on each give a stack: the
@@ -178,6 +179,10 @@ func startStack(t *testing.T, c *chain, o stackOptions) *running {
 	}
 	f.forceWriter = o.forceWriter
 	f.tilesEntries = o.tilesEntries
+	f.witness = o.witness
+	if f.witness.timeout == 0 {
+		f.witness.timeout = 10 * time.Second
+	}
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, cancel := context.WithCancel(context.Background())

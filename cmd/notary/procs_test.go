@@ -113,7 +113,8 @@ type replicas struct {
 	bin  string
 	c    *chain
 	db   string
-	logs string // the directory of every process's stderr
+	logs string   // the directory of every process's stderr
+	args []string // more flags for every process
 
 	dirs  []string
 	addrs []string
@@ -131,8 +132,14 @@ type replicas struct {
 // process is killed when the test ends, before the node and the database stop.
 func startReplicas(t *testing.T, c *chain, db string, n int) *replicas {
 	t.Helper()
+	return startReplicasWith(t, c, db, n, nil)
+}
+
+// startReplicasWith is startReplicas with more flags for every process.
+func startReplicasWith(t *testing.T, c *chain, db string, n int, args []string) *replicas {
+	t.Helper()
 	rs := &replicas{
-		t: t, bin: notaryBinary(t), c: c, db: db, logs: t.TempDir(),
+		t: t, bin: notaryBinary(t), c: c, db: db, logs: t.TempDir(), args: args,
 		procs: make([]*replica, n),
 	}
 	t.Cleanup(rs.cleanup)
@@ -216,6 +223,7 @@ func (rs *replicas) start(i int) *replica {
 		"--key-rate", "0",
 		"--max-conns-per-client", "0", // the test's clients and processes are all 127.0.0.1
 	)
+	cmd.Args = append(cmd.Args, rs.args...)
 	cmd.Env = childEnv()
 	cmd.Stdout, cmd.Stderr = f, f
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}

@@ -24,6 +24,7 @@ import (
 	"github.com/notary-dev/notary/tsa"
 	"github.com/notary-dev/notary/web"
 	"github.com/notary-dev/notary/webhook"
+	"github.com/notary-dev/notary/witness"
 )
 
 // node is one notary process, with what its roles share: keys, database, HTTP server.
@@ -46,7 +47,8 @@ type node struct {
 	shutdown         chan struct{}
 	handler          *atomic.Pointer[http.Handler]
 	forwardKey       []byte
-	tsa              *tsa.Signer // signs the RFC 3161 tokens of POST /tsa
+	witnesses        *witness.Pool // nil without witnesses; only the writer talks to them
+	tsa              *tsa.Signer   // signs the RFC 3161 tokens of POST /tsa
 
 	role *role // the role being played; only the goroutine of runStack changes it
 }
@@ -209,7 +211,7 @@ func (n *node) parts(ctx context.Context, svc *service.Service) (*anchor.Anchore
 func (n *node) startWriter(ctx context.Context) (*role, error) {
 	svc, err := service.New(ctx, service.Config{
 		Signer: n.signer, Verifier: n.vkey, Store: n.db, SignedHead: n.head, ServiceURL: n.url,
-		Logger: n.log.With("part", "log"),
+		Witnesses: n.witnesses, Logger: n.log.With("part", "log"),
 	})
 	if err != nil {
 		return nil, err
@@ -255,7 +257,8 @@ const writerURLCache = 500 * time.Millisecond
 // anchors as the writer saves them, submissions forwarded to the writer.
 func (n *node) startFollower(ctx context.Context, pg *postgres.DB) (*role, error) {
 	svc, err := service.NewFollower(ctx, service.Config{
-		Signer: n.signer, Verifier: n.vkey, Store: n.db, ServiceURL: n.url, Logger: n.log.With("part", "log"),
+		Signer: n.signer, Verifier: n.vkey, Store: n.db, ServiceURL: n.url, Witnesses: n.witnesses,
+		Logger: n.log.With("part", "log"),
 	})
 	if err != nil {
 		return nil, err

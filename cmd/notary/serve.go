@@ -42,6 +42,7 @@ type serveFlags struct {
 	tilesEntries bool
 	anchor       anchorFlags
 	api          apiFlags
+	witness      witnessFlags
 	tsa          tsaFlags
 }
 
@@ -185,6 +186,10 @@ func runStack(ctx context.Context, f serveFlags, btc anchor.Node, log *slog.Logg
 	if err != nil {
 		return err
 	}
+	witnesses, err := f.witness.pool(log.With("part", "witness"))
+	if err != nil {
+		return err
+	}
 	webhookKey, err := loadOrCreateWebhookKey(filepath.Join(f.data, "webhook.key"))
 	if err != nil {
 		return err
@@ -248,7 +253,7 @@ func runStack(ctx context.Context, f serveFlags, btc anchor.Node, log *slog.Logg
 		f: f, btc: btc, log: log, signer: signer, vkey: vkey, webhookKey: webhookKey,
 		db: db, head: head, url: url, limits: limits, proxies: proxies,
 		privateCallbacks: privateCallbacks, shutdown: shutdown, handler: &handler,
-		forwardKey: forwardKey(signer), tsa: tsaSigner,
+		forwardKey: forwardKey(signer), tsa: tsaSigner, witnesses: witnesses,
 	}
 	var failed error
 	if pg, ok := db.(*postgres.DB); ok && !f.forceWriter {
@@ -364,6 +369,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	f.register(fs, "notary-data")
 	f.anchor.register(fs)
 	f.api.register(fs)
+	f.witness.register(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

@@ -107,9 +107,24 @@ type exportReport struct {
 }
 
 // publishedCheckpoint is the checkpoint the log publishes, as the database holds it: the
-// one its tiles are exported for.
+// one its tiles are exported for. That is the latest signed checkpoint, or, when the writer
+// recorded it cosigned by its witnesses (PostgreSQL), the same checkpoint with their
+// cosignatures.
 func publishedCheckpoint(ctx context.Context, st service.Store) (notary.Checkpoint, error) {
-	return st.LatestCheckpoint(ctx)
+	latest, err := st.LatestCheckpoint(ctx)
+	if err != nil {
+		return latest, err
+	}
+	if ws, ok := st.(service.WitnessedStore); ok {
+		pub, _, err := ws.Witnessed(ctx)
+		if err != nil {
+			return latest, err
+		}
+		if pub != nil && pub.Size == latest.Size && pub.Root == latest.Root {
+			return *pub, nil
+		}
+	}
+	return latest, nil
 }
 
 // exportTiles writes to dir the tiles (and with entries the bundles) that the log in st

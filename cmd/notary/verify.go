@@ -22,7 +22,8 @@ import (
 const verifyExits = `
 Exit status:
   0  complete, and its block checked against your node, an explorer or a block you trust
-  1  invalid or forged; or pending and signed by a key you did not give (--key, --keys)
+  1  invalid or forged; or pending and signed by a key you did not give (--key, --keys);
+     or pending without the cosignatures --witness-key and --witness-quorum require
   2  usage or I/O error (a missing file, a node that does not answer)
   3  valid so far but pending: it rests on the signature of a log key you trust
      (an .ots file: on its calendar's word)
@@ -46,6 +47,8 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return nil
 	})
 	keysFile := fs.String("keys", "", "trust the log keys listed in `FILE`, one a line (# comments)")
+	var wf witnessVerifyFlags
+	wf.register(fs)
 	tsaCA := fs.String("tsa-ca", "", "for an RFC 3161 token: trust the TSA certificates in `FILE` (PEM; GET /tsa/certchain)")
 	proofFile := fs.String("proof", "", "for an RFC 3161 token: the complete notary proof of its imprint (`FILE`; default TOKEN.proof.json if there)")
 	usage := fs.Usage
@@ -66,6 +69,10 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 	}
 	keys, err := trustedKeys(keyArgs, *keysFile)
+	if err != nil {
+		return err
+	}
+	witnesses, err := wf.parse()
 	if err != nil {
 		return err
 	}
@@ -164,6 +171,9 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	default:
 		say("ok   %s, checkpoint signed by the key the proof names", entry)
 		say("--   NOT trusted: that key, %s, is not one you gave: who logged the entry is not established; the proof's time rests on Bitcoin, not on that key", v.Key)
+	}
+	if err := witnesses.check(p, v, say); err != nil {
+		return err
 	}
 	upgrade := "run \"notary upgrade " + proofPath + "\" once the anchoring transaction is final"
 	switch {

@@ -32,7 +32,7 @@ export const NETWORKS = new Map([
  * failed. "digest" (the file's SHA-256 is the proof's) is the page's own check; the others
  * are notary.Verify's.
  */
-export const STEPS = ["format", "digest", "entry", "checkpoint", "key", "inclusion", "transaction", "block", "work"];
+export const STEPS = ["format", "digest", "entry", "checkpoint", "key", "inclusion", "witness", "transaction", "block", "work"];
 
 /** ProofError says which step of verification failed and why. */
 export class ProofError extends Error {
@@ -491,6 +491,71 @@ async function openCheckpoint(note, vkey) {
 }
 
 /**
+ * parseCosignatureKey reads a witness's cosignature/v1 verifier key "<name>+<hash>+<base64
+ * 0x04 ‖ key>", in its one text form, as notary.NewCosignatureVerifier.
+ */
+export function parseCosignatureKey(vkey) {
+  const [name, rest = ""] = cut(vkey, "+");
+  const [hash16, key64 = ""] = cut(rest, "+");
+  const key = base64(key64, true);
+  if (!/^[0-9a-f]{8}$/.test(hash16) || key === null || !validName(name) || key64.includes("\n")) {
+    throw new Error(`witness key "${vkey}" is not name+hash+key in canonical form`);
+  }
+  if (key.length !== 33 || key[0] !== 4) throw new Error(`witness key "${vkey}" is not a cosignature/v1 (type 0x04) Ed25519 key`);
+  const id = sha256(utf8(name + "\n"), key);
+  const hash = ((id[0] << 24) | (id[1] << 16) | (id[2] << 8) | id[3]) >>> 0;
+  if (parseInt(hash16, 16) !== hash) throw new Error(`witness key "${vkey}": its hash is not the hash of its name and key`);
+  return { name, hash, key: key.subarray(1), vkey };
+}
+
+/**
+ * checkWitnesses requires of a signed checkpoint at least quorum valid cosignature/v1 lines
+ * by the witness keys given (a key given twice counts once), as notary.VerifyWitnesses:
+ * a line bearing a given key's name and hash that does not verify fails, lines of other
+ * keys are ignored. It returns the names of the witnesses that cosigned.
+ */
+async function checkWitnesses(note, keys, quorum) {
+  const step = "witness";
+  let ws;
+  try {
+    ws = [...new Set(keys)].sort().map(parseCosignatureKey);
+  } catch (e) {
+    fail(step, e.message);
+  }
+  if (quorum > ws.length) fail(step, `a quorum of ${quorum} witnesses out of ${ws.length} keys cannot be met`);
+  const split = note.lastIndexOf("\n\n");
+  const text = note.slice(0, split + 1), lines = note.slice(split + 2).slice(0, -1).split("\n");
+  const got = [], missing = [];
+  for (const w of ws) {
+    let found = false;
+    for (const line of lines) {
+      const [name, b64 = ""] = cut(line.slice(2), " ");
+      const sig = base64(b64, true);
+      if (sig === null || sig.length < 4) continue;
+      const hash = ((sig[0] << 24) | (sig[1] << 16) | (sig[2] << 8) | sig[3]) >>> 0;
+      if (name !== w.name || hash !== w.hash) continue;
+      const ok = sig.length === 4 + 8 + 64 &&
+        (await ed25519Verify(step, w.key, sig.subarray(12), utf8(`cosignature/v1\ntime ${readU64be(sig, 4)}\n${text}`)));
+      if (!ok) fail(step, `notary: witness cosignature: invalid signature for key ${w.name}+${hash.toString(16).padStart(8, "0")}`);
+      found = true;
+      break;
+    }
+    (found ? got : missing).push(found ? w.name : w.vkey);
+  }
+  if (got.length < quorum) {
+    fail(step, `the checkpoint has ${got.length} valid cosignature(s) by the witnesses you trust, ${quorum} required; missing: ${missing.join(", ")}`);
+  }
+  return got;
+}
+
+// readU64be reads the big-endian unsigned 64-bit integer at b[at:at+8], as a BigInt.
+function readU64be(b, at) {
+  let n = 0n;
+  for (let i = 0; i < 8; i++) n = (n << 8n) | BigInt(b[at + i]);
+  return n;
+}
+
+/**
  * signedByTrusted reports whether a checkpoint, signed by the key of name and hash, is
  * signed by the trusted key (a list of verifier keys) of that name and hash, as note.Open
  * looks keys up: exactly one trusted key of that name and hash, and its signature valid.
@@ -652,9 +717,12 @@ export function headerWork(h, network) {
  * the caller trusts (verifier key strings), as notary.Verify takes them: a pending proof
  * must be signed by one of them (step "key"), a complete one verifies and says whether it
  * was (keyTrusted). null trusts the key the proof names, as Go's p.OwnKey() (keyTrust
- * "own"). It returns what was established, or throws a ProofError.
+ * "own"). witnesses, if given as {keys, quorum}, are the cosignature/v1 keys of the
+ * witnesses a pending proof's checkpoint must carry quorum cosignatures of (step "witness",
+ * after inclusion, as notary.VerifyWitnesses after notary.Verify); a complete proof rests on
+ * Bitcoin and is not held to them. It returns what was established, or throws a ProofError.
  */
-export async function verifyProof(p, report = () => {}, trusted = null) {
+export async function verifyProof(p, report = () => {}, trusted = null, witnesses = null) {
   if (p.entry.nonce.length !== 16) fail("entry", `nonce must be 16 bytes, got ${p.entry.nonce.length}`);
   if (p.entry.index < 0n) fail("entry", `negative index ${p.entry.index}`);
   if (p.entry.received_ms < 0n) fail("entry", `negative receive time ${p.entry.received_ms}`);
@@ -688,6 +756,11 @@ export async function verifyProof(p, report = () => {}, trusted = null) {
   report("inclusion", v);
 
   const b = p.bitcoin;
+  if (!b && witnesses && witnesses.keys.length > 0) {
+    v.witnesses = await checkWitnesses(p.log.checkpoint, witnesses.keys, witnesses.quorum);
+    v.witnessQuorum = witnesses.quorum;
+    report("witness", v);
+  }
   if (!b) return v;
   findCommitment(b.tx, cp.root);
   const txid = sha256d(b.tx);
@@ -720,13 +793,13 @@ export async function verifyProof(p, report = () => {}, trusted = null) {
 
 /**
  * checkProof parses and verifies a proof file (a Uint8Array), trusting the log keys trusted
- * (see verifyProof); if fileDigest (hex) is given, the proof must be for it. A proof for another digest fails at step "digest", and is still
+ * and requiring the witnesses (see verifyProof); if fileDigest (hex) is given, the proof must be for it. A proof for another digest fails at step "digest", and is still
  * verified, to tell a proof of another file from a damaged one. It never throws for a bad
  * proof: it returns {valid, proof?, verified?, stage?, step?, message?, unsupported?, checks},
  * where step is the first step that failed and checks lists {step, ok, facts|message} for
  * every step that ran, in order.
  */
-export async function checkProof(bytes, fileDigest, trusted = null) {
+export async function checkProof(bytes, fileDigest, trusted = null, witnesses = null) {
   const checks = [];
   const report = (step, facts) => checks.push({ step, ok: true, facts: { ...facts } });
   let p = null, wrongFile = null;
@@ -739,7 +812,7 @@ export async function checkProof(bytes, fileDigest, trusted = null) {
     } else if (fileDigest !== undefined) {
       report("digest", { digest: fileDigest });
     }
-    const verified = await verifyProof(p, report, trusted);
+    const verified = await verifyProof(p, report, trusted, witnesses);
     if (wrongFile) return { valid: false, proof: p, verified, stage: "verify", step: "digest", message: wrongFile.message, checks };
     return { valid: true, proof: p, verified, checks };
   } catch (e) {

@@ -49,6 +49,13 @@ function renderSummary(s, anchors) {
         `${fmtInt(w.spendable_sat)} spendable`, h("br"), "address ", hash(w.address), " ", copyButton(w.address, "Copy the address")]
       : "no Bitcoin wallet on this server"),
   ];
+  if (s.witnesses) {
+    const ws = s.witnesses, failing = ws.witnesses.filter((w) => w.error);
+    tiles.push(tile("witnesses", "Witnesses",
+      ws.cosigned_size >= 0 ? [h("span", { class: "big" }, fmtInt(ws.cosigned_size)), " entries cosigned"] : h("span", { class: "big bad" }, "none cosigned yet"),
+      h("br"), `${fmtInt(ws.witnesses.length)} witness${ws.witnesses.length === 1 ? "" : "es"}, ${fmtInt(ws.quorum)} required`,
+      ...failing.map((w) => [h("br"), h("span", { class: "bad", "data-witness": w.name, title: w.error }, `${w.name} failing`)])));
+  }
   if (s.webhooks) {
     tiles.push(tile("webhooks", "Webhooks", h("span", { class: "big" }, fmtInt(s.webhooks.pending)), " pending",
       h("br"), `${fmtInt(s.webhooks.failed)} failed`));

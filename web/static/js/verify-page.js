@@ -11,7 +11,7 @@ const state = {
   hashing: null, // the file being hashed
   proof: null, // {name, bytes}
   run: 0,
-  keys: null, // the promise of the log keys this server publishes, null if none
+  keys: null, // the promise of {trusted, witnesses}: the keys this server publishes (see publishedKeys)
 };
 
 const STEP_TITLES = {
@@ -21,6 +21,7 @@ const STEP_TITLES = {
   checkpoint: "Signed checkpoint",
   key: "Log key",
   inclusion: "Inclusion in the log",
+  witness: "Witness cosignatures",
   transaction: "Bitcoin transaction",
   block: "Bitcoin block",
   work: "Proof of work",
@@ -51,6 +52,9 @@ function passedText(step, f) {
         "Who logged the entry is not established; the proof's time rests on Bitcoin, not on that key."];
     case "inclusion":
       return [`The entry is in the log that checkpoint signs: ${plural(f.pathLength, "hash", "hashes")} ${lead(f.pathLength)} from the entry to the signed root.`];
+    case "witness":
+      return [`The checkpoint is cosigned by ${f.witnesses.length} of the witnesses this server names (${f.witnesses.join(", ")}), ${f.witnessQuorum} required: `,
+        "they saw this checkpoint, and would not cosign another history of the log."];
     case "transaction":
       return ["Bitcoin transaction ", hash(f.txid), " carries the checkpoint's root."];
     case "block":
@@ -94,6 +98,13 @@ function render(result, docDigest) {
     text.replaceChildren("This pending proof is signed by a key this server does not publish. Until a Bitcoin block commits it, ",
       "a pending proof rests on its notary's signature alone, and anyone can make a key: it proves nothing here. ",
       "Check it against the key of the notary that issued it: ", h("code", {}, "notary verify --key KEY proof.json"), ".");
+  } else if (result.step === "witness") {
+    kind = "invalid";
+    title.textContent = "Not cosigned by this server's witnesses";
+    text.replaceChildren("This pending proof's checkpoint lacks the cosignatures of the witnesses this server names: ",
+      "nothing shows that its log is the one the witnesses saw. A fresh receipt has none yet; ",
+      h("a", { href: `lookup.html#${result.proof ? [...result.proof.digest].map((x) => x.toString(16).padStart(2, "0")).join("") : ""}` }, "look it up"),
+      " again in a few seconds for a proof in a cosigned checkpoint.");
   } else if (result.unsupported) {
     kind = "unsupported";
     title.textContent = "Cannot check here";
@@ -131,6 +142,9 @@ function render(result, docDigest) {
     } else if (step === "digest" && docDigest === undefined) {
       mark = "skip";
       body = last.digest ? ["No file given: the proof is about the digest ", hash(last.digest), ". Add the file to check it is yours."] : ["No file given."];
+    } else if (step === "witness" && i < failedAt) {
+      mark = "skip";
+      body = [complete ? "Not required of a complete proof: it rests on Bitcoin." : "Not required: this server names no witnesses."];
     } else if (["transaction", "block", "work"].includes(step) && !complete && i < failedAt) {
       mark = "skip"; body = ["Not in this proof yet: no Bitcoin block commits it."];
     } else {
@@ -300,16 +314,18 @@ function renderTrusted(result, docDigest) {
   $("#trusted").replaceChildren(...out);
 }
 
-// publishedKeys returns the log key this server publishes (GET /v1/keys), as the list of
-// keys the page trusts, or null when the page is not served by a notary: it then trusts the
-// key the proof names, and says so.
+// publishedKeys returns what this server publishes (GET /v1/keys): trusted, its log key as
+// the list of keys the page trusts, or null when the page is not served by a notary (it
+// then trusts the key the proof names, and says so); and witnesses, {keys, quorum} of the
+// witnesses it names, or null if none.
 async function publishedKeys() {
-  if (!location.protocol.startsWith("http")) return null;
+  if (!location.protocol.startsWith("http")) return { trusted: null, witnesses: null };
   try {
     const keys = await api("v1/keys");
-    return keys.log_key ? [keys.log_key] : null;
+    const witnesses = keys.witness_keys && keys.witness_keys.length > 0 ? { keys: keys.witness_keys, quorum: keys.witness_quorum } : null;
+    return { trusted: keys.log_key ? [keys.log_key] : null, witnesses };
   } catch {
-    return null; // a server without /v1/keys: nothing to compare with
+    return { trusted: null, witnesses: null }; // a server without /v1/keys: nothing to compare with
   }
 }
 
@@ -343,7 +359,8 @@ async function run() {
   if (!state.proof) return;
   if (state.hashing) return; // run again once the file is hashed
   state.keys ||= publishedKeys();
-  const result = await checkProof(state.proof.bytes, state.docDigest, await state.keys);
+  const { trusted, witnesses } = await state.keys;
+  const result = await checkProof(state.proof.bytes, state.docDigest, trusted, witnesses);
   if (result.ots && result.ots.file) result.otsCheck = await checkOTS(result.ots.file);
   if (id !== state.run) return;
   render(result, state.docDigest);
