@@ -44,7 +44,7 @@ func (s *Service) ProveInclusion(index, size int64) (InclusionProof, error) {
 	}
 	// One read gives the leaf hash and the path; the path and the leaf give the root.
 	p := InclusionProof{Index: index, Size: size}
-	r := &leafReader{store: s.store, leaf: merkle.StoredHashIndex(0, index)}
+	r := &leafReader{store: s.hashes, leaf: merkle.StoredHashIndex(0, index)}
 	var err error
 	if p.Proof, err = merkle.InclusionProof(index, size, r); err != nil {
 		return InclusionProof{}, fmt.Errorf("notary: inclusion proof of %d in %d: %w", index, size, err)
@@ -73,7 +73,7 @@ func (s *Service) ProveInclusion(index, size int64) (InclusionProof, error) {
 // leafReader reads stored hashes from store, and with the first read the hash at index
 // leaf, so that a leaf hash and its inclusion path take one query.
 type leafReader struct {
-	store Store
+	store merkle.HashReader
 	leaf  int64
 	read  bool
 	hash  merkle.Hash
@@ -108,13 +108,13 @@ func (s *Service) ProveConsistency(oldSize, newSize int64) (ConsistencyProof, er
 	}
 	p := ConsistencyProof{Old: oldSize, New: newSize}
 	var err error
-	if p.OldRoot, err = merkle.TreeHash(oldSize, s.store); err != nil {
+	if p.OldRoot, err = merkle.TreeHash(oldSize, s.hashes); err != nil {
 		return ConsistencyProof{}, fmt.Errorf("notary: root at size %d: %w", oldSize, err)
 	}
-	if p.NewRoot, err = merkle.TreeHash(newSize, s.store); err != nil {
+	if p.NewRoot, err = merkle.TreeHash(newSize, s.hashes); err != nil {
 		return ConsistencyProof{}, fmt.Errorf("notary: root at size %d: %w", newSize, err)
 	}
-	if p.Proof, err = merkle.ConsistencyProof(oldSize, newSize, s.store); err != nil {
+	if p.Proof, err = merkle.ConsistencyProof(oldSize, newSize, s.hashes); err != nil {
 		return ConsistencyProof{}, fmt.Errorf("notary: consistency proof %d→%d: %w", oldSize, newSize, err)
 	}
 	return p, nil

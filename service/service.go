@@ -83,6 +83,7 @@ type Service struct {
 
 	lookups  *digestLookups      // the store's digest index, looked up for many requests at once
 	anchored anchoredCheckpoints // the checkpoints of final anchors, for complete proofs
+	hashes   *hashCache          // the store's hashes, the most used kept in memory
 
 	indexed atomic.Int64 // the store's IndexedSize, as the indexer last moved it
 	grown   signal       // notified when the log grows, to wake the indexer
@@ -167,6 +168,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		cfg:      cfg,
 		store:    cfg.Store,
 		lookups:  newDigestLookups(cfg.Store),
+		hashes:   newHashCache(cfg.Store),
 		queue:    make(chan *request, 4096),
 		closing:  make(chan struct{}),
 		closed:   make(chan struct{}),
@@ -392,12 +394,12 @@ func (s *Service) publishCheckpoint(ctx context.Context, prev *notary.Checkpoint
 	if prev != nil && size == prev.Size {
 		return nil
 	}
-	root, err := merkle.TreeHash(size, s.store)
+	root, err := merkle.TreeHash(size, s.hashes)
 	if err != nil {
 		return fmt.Errorf("notary: computing root at size %d: %w", size, err)
 	}
 	if prev != nil && prev.Size > 0 {
-		proof, err := merkle.ConsistencyProof(prev.Size, size, s.store)
+		proof, err := merkle.ConsistencyProof(prev.Size, size, s.hashes)
 		if err != nil {
 			return fmt.Errorf("notary: consistency proof %d→%d: %w", prev.Size, size, err)
 		}
@@ -457,7 +459,7 @@ func (s *Service) receipted(ctx context.Context, index int64) (*Timestamp, error
 		return ts, err
 	}
 	size := s.size.Load()
-	root, err := merkle.TreeHash(size, s.store)
+	root, err := merkle.TreeHash(size, s.hashes)
 	if err != nil {
 		return nil, fmt.Errorf("notary: computing root at size %d: %w", size, err)
 	}
@@ -465,7 +467,7 @@ func (s *Service) receipted(ctx context.Context, index int64) (*Timestamp, error
 	if err != nil {
 		return nil, err
 	}
-	path, err := merkle.InclusionProof(index, size, s.store)
+	path, err := merkle.InclusionProof(index, size, s.hashes)
 	if err != nil {
 		return nil, fmt.Errorf("notary: inclusion proof of %d in %d: %w", index, size, err)
 	}
@@ -1014,7 +1016,7 @@ func NewFollower(ctx context.Context, cfg Config) (*Service, error) {
 		return nil, err
 	}
 	s := &Service{
-		cfg: cfg, store: cfg.Store, follower: true, lookups: newDigestLookups(cfg.Store),
+		cfg: cfg, store: cfg.Store, follower: true, lookups: newDigestLookups(cfg.Store), hashes: newHashCache(cfg.Store),
 		queue: make(chan *request), closing: make(chan struct{}), closed: make(chan struct{}),
 		stepDown: make(chan struct{}), recent: make(map[notary.Digest]int64),
 	}

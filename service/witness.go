@@ -82,7 +82,7 @@ func (s *Service) proofCheckpoint(index int64) notary.Checkpoint {
 // not cosigned is sent again after witnessRetry if the log has not grown.
 func (s *Service) runWitnesses(ctx context.Context) {
 	prove := func(_ context.Context, old, new int64) ([]merkle.Hash, error) {
-		return merkle.ConsistencyProof(old, new, s.store)
+		return merkle.ConsistencyProof(old, new, s.hashes)
 	}
 	// A writer that takes over serves what the one before it published until its own
 	// first round ends.
