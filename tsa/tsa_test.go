@@ -17,7 +17,7 @@ import (
 // testSigner returns a signer on a new chain, and the chain.
 func testSigner(t testing.TB, accuracy time.Duration) (*tsa.Signer, *tsa.Chain) {
 	t.Helper()
-	ch, err := tsa.GenerateChain("test", time.Now())
+	ch, err := tsa.GenerateChain("test", chainTime)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,6 +27,11 @@ func testSigner(t testing.TB, accuracy time.Duration) (*tsa.Signer, *tsa.Chain) 
 	}
 	return s, ch
 }
+
+// chainTime is when the tests' chains are made: a fixed time before the fixed genTimes of
+// their tokens (a chain made now would not yet be valid at them), so that each token
+// verifies, or fails, for the reason its test is about.
+var chainTime = time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC)
 
 func roots(certs ...*x509.Certificate) *x509.CertPool {
 	p := x509.NewCertPool()
@@ -138,7 +143,7 @@ func TestVerifyRefuses(t *testing.T) {
 	}
 
 	// The same TSA name and serial number on another key (a forger's copy of the chain).
-	forger, err := tsa.GenerateChain("test", time.Now())
+	forger, err := tsa.GenerateChain("test", chainTime)
 	if err != nil {
 		t.Fatal(err)
 	}
