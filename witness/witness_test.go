@@ -36,7 +36,7 @@ type fakeWitness struct {
 
 	mu       sync.Mutex
 	known    int64
-	requests []string // the old size of each request
+	requests []string                                    // the old size of each request
 	answer   func(w http.ResponseWriter, old int64) bool // if set and true, it answered
 }
 
@@ -267,7 +267,10 @@ func TestCosignForgedCosignature(t *testing.T) {
 func TestCosignQuorum(t *testing.T) {
 	ctx := context.Background()
 	a, b, c := newFakeWitness(t, "a.example"), newFakeWitness(t, "b.example"), newFakeWitness(t, "c.example")
-	c.answer = func(w http.ResponseWriter, old int64) bool { http.Error(w, "down", http.StatusServiceUnavailable); return true }
+	c.answer = func(w http.ResponseWriter, old int64) bool {
+		http.Error(w, "down", http.StatusServiceUnavailable)
+		return true
+	}
 	var l testLog
 	cp := l.grow(t, 4)
 	out, err := newPool(t, 2, time.Minute, a.spec("a"), b.spec("b"), c.spec("c")).Cosign(ctx, cp, l.prove)
