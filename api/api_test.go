@@ -316,15 +316,10 @@ func TestLookupPendingProof(t *testing.T) {
 		t.Run(fmt.Sprintf("entry %d", i), func(t *testing.T) {
 			// Poll until a checkpoint covers the entry.
 			var ts timestampReply
-			for deadline := time.Now().Add(patience); ; time.Sleep(5 * time.Millisecond) {
+			waitUntil(t, fmt.Sprintf("proof for entry %d", receipts[i].Index), func() bool {
 				ts = lookup(t, s, strings.ToUpper(d.String()))
-				if ts.Proof != nil {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("no proof for entry %d %v after it was logged", receipts[i].Index, patience)
-				}
-			}
+				return ts.Proof != nil
+			})
 			if ts.Status != service.StatusPending || ts.Anchor != nil {
 				t.Errorf("status %q, anchor %v: want pending without an anchor", ts.Status, ts.Anchor)
 			}
@@ -390,15 +385,13 @@ func TestCheckpoint(t *testing.T) {
 		for range 3 {
 			submit(t, s, randomDigest().String())
 		}
-		for deadline := time.Now().Add(patience); ; time.Sleep(5 * time.Millisecond) {
+		waitUntil(t, "checkpoint of size 3", func() bool {
 			cp := get(t)
-			if cp.Size == 3 {
-				break
-			}
-			if cp.Size > 3 || time.Now().After(deadline) {
+			if cp.Size > 3 {
 				t.Fatalf("checkpoint size %d, want 3", cp.Size)
 			}
-		}
+			return cp.Size == 3
+		})
 	})
 	t.Run("wrong key", func(t *testing.T) {
 		other := newStack(t, stackConfig{})

@@ -99,13 +99,3 @@ func TestClientHangsUp(t *testing.T) {
 		t.Errorf("no DEBUG record of the canceled request in:\n%s", logs.b.String())
 	}
 }
-
-// waitUntil polls cond until it holds, failing the test after patience.
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(patience); !cond(); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("no %s after %v", what, patience)
-		}
-	}
-}

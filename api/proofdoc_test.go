@@ -20,14 +20,10 @@ func TestProofDocument(t *testing.T) {
 	d := randomDigest()
 	submit(t, s, d.String())
 	var ts timestampReply
-	for deadline := time.Now().Add(patience); ; time.Sleep(5 * time.Millisecond) {
-		if ts = lookup(t, s, d.String()); ts.Proof != nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no proof %v after the entry was logged", patience)
-		}
-	}
+	waitUntil(t, "proof of the entry logged", func() bool {
+		ts = lookup(t, s, d.String())
+		return ts.Proof != nil
+	})
 	for _, path := range []string{d.String(), strings.ToUpper(d.String())} {
 		r := do(t, http.DefaultClient, http.MethodGet, s.url+"/v1/timestamps/"+path+"/proof", "", nil)
 		if r.status != http.StatusOK {

@@ -199,3 +199,13 @@ func randomDigest() notary.Digest {
 	rand.Read(d[:])
 	return d
 }
+
+// waitUntil polls cond until it holds, failing the test after patience.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(patience); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s after %v", what, patience)
+		}
+	}
+}

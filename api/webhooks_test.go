@@ -263,14 +263,10 @@ func TestWebhookSurvivesRestart(t *testing.T) {
 	if dl.status != http.StatusServiceUnavailable {
 		t.Fatalf("first attempt answered %d", dl.status)
 	}
-	for deadline := time.Now().Add(patience); ; time.Sleep(5 * time.Millisecond) {
-		if _, attempts, _, _, _ := s.db.WebhookState(t.Context(), dl.webhookID(t)); attempts == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the failed attempt was not recorded")
-		}
-	}
+	waitUntil(t, "record of the failed attempt", func() bool {
+		_, attempts, _, _, _ := s.db.WebhookState(t.Context(), dl.webhookID(t))
+		return attempts == 1
+	})
 	stop() // the process stops after a failed attempt
 
 	// It starts again once the retry, an hour after the failure, is due: it is in the database.
@@ -350,21 +346,19 @@ func TestWebhookPrivateAddresses(t *testing.T) {
 		t.Fatal(err)
 	}
 	chain.set(anchorOf(waitCheckpoint(t, s.svc, 1), service.AnchorFinal, 1))
-	for deadline := time.Now().Add(patience); ; time.Sleep(10 * time.Millisecond) {
-		_, attempts, lastErr, _, err := s.db.WebhookState(ctx, id)
+	var lastErr string
+	waitUntil(t, "attempt", func() bool {
+		_, attempts, last, _, err := s.db.WebhookState(ctx, id)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if attempts > 0 {
-			if !strings.Contains(lastErr, "not public") {
-				t.Errorf("last error %q, want the address refused", lastErr)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no attempt within %v", patience)
-		}
+		lastErr = last
+		return attempts > 0
+	})
+	if !strings.Contains(lastErr, "not public") {
+		t.Errorf("last error %q, want the address refused", lastErr)
 	}
+
 	rcv.quiet(t, 0)
 }
 
