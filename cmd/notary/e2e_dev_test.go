@@ -18,7 +18,7 @@ import (
 func TestE2EDev(t *testing.T) {
 	t.Parallel()
 	if testing.Short() {
-		t.Skip("starts a btcd node")
+		t.Skip("starts a btcd node: skipped in -short mode")
 	}
 	data := filepath.Join(t.TempDir(), "dev")
 	// btcd's RPC address pinned, as make run BTCD_RPC=… does: a port free a moment ago.

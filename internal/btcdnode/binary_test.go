@@ -11,7 +11,7 @@ import (
 // go.mod and go.sum) from several goroutines at once.
 func TestEnsureBinaryBuildsOnce(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds btcd")
+		t.Skip("builds btcd: skipped in -short mode")
 	}
 	src, err := moduleRoot()
 	if err != nil {
