@@ -3,10 +3,12 @@
 package storetest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/notary-dev/notary/internal/logtest"
 	"github.com/notary-dev/notary/merkle"
@@ -28,6 +30,7 @@ func Run(t *testing.T, open func(t *testing.T) service.Store, reopen func(t *tes
 		{"ScanEntries", testScanEntries},
 		{"DigestIndex", testDigestIndex},
 		{"DigestIndexSharedPrefix", testDigestIndexSharedPrefix},
+		{"EntryTimePrecision", testEntryTimePrecision},
 		{"Checkpoints", testCheckpoints},
 	}
 	for _, tt := range tests {
@@ -141,8 +144,10 @@ func testAppendAndRead(t *testing.T, st service.Store) {
 			t.Errorf("Entry(%d) = %+v, want %+v", i, e, want)
 		}
 	}
-	if _, err := st.Entry(ctx, 300); !errors.Is(err, service.ErrNotFound) {
-		t.Errorf("Entry(300): %v, want ErrNotFound", err)
+	for _, i := range []int64{300, -1, 1 << 50} {
+		if _, err := st.Entry(ctx, i); !errors.Is(err, service.ErrNotFound) {
+			t.Errorf("Entry(%d): %v, want ErrNotFound", i, err)
+		}
 	}
 	all := make([]int64, len(log.Hashes))
 	for k := range all {
@@ -317,6 +322,26 @@ func testDigestIndexSharedPrefix(t *testing.T, st service.Store) {
 	}
 	if want := []int64{3, 1, -1, 3}; !equal(got, want) {
 		t.Errorf("LookupDigests of digests that differ only in their last byte = %v, want %v", got, want)
+	}
+}
+
+// testEntryTimePrecision: sub-millisecond time is not part of an entry: it is dropped, not
+// rounded, and an entry reads back in UTC with the same canonical bytes.
+func testEntryTimePrecision(t *testing.T, st service.Store) {
+	e := logtest.Entry(0)
+	e.Time = time.Date(2024, 2, 29, 23, 59, 59, 999_999_999, time.FixedZone("x", 3600))
+	log := logtest.NewMemLog(t, 0)
+	log.Append(t, e)
+	mustAppend(t, st, log, 0, 1)
+	got, err := st.Entry(context.Background(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Time.UnixMilli() != e.Time.UnixMilli() || got.Time.Location() != time.UTC {
+		t.Fatalf("time %v, want %v in UTC", got.Time, e.Time.Truncate(time.Millisecond))
+	}
+	if !bytes.Equal(got.Bytes(), e.Bytes()) {
+		t.Fatal("canonical bytes differ")
 	}
 }
 

@@ -426,26 +426,6 @@ func TestEntry(t *testing.T) {
 			}
 		})
 	}
-
-	t.Run("time precision", func(t *testing.T) {
-		// Sub-millisecond time is not part of an entry: it is dropped, not rounded.
-		db, _ := openTest(t)
-		es, hs := fakeBatch(0, 1)
-		es[0].Time = time.Date(2024, 2, 29, 23, 59, 59, 999_999_999, time.FixedZone("x", 3600))
-		if err := db.AppendEntries(ctx, es, hs); err != nil {
-			t.Fatal(err)
-		}
-		e, err := db.Entry(ctx, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if e.Time.UnixMilli() != es[0].Time.UnixMilli() || e.Time.Location() != time.UTC {
-			t.Fatalf("time %v, want %v in UTC", e.Time, es[0].Time.Truncate(time.Millisecond))
-		}
-		if !bytes.Equal(e.Bytes(), es[0].Bytes()) {
-			t.Fatal("canonical bytes differ")
-		}
-	})
 }
 
 func TestScanEntries(t *testing.T) {
