@@ -12,7 +12,7 @@ import (
 // read, forgetting the least recently used. A stored hash never changes once the log
 // holds it, so what is kept is never stale. Proofs of random entries share the hashes of
 // the tree's upper levels, which stay; only the few near each leaf are read: at 10^7
-// entries an inclusion path is 24 hashes, of which the store reads about 8.
+// entries an inclusion path is 24 hashes, of which the store read about 10.5 (measured).
 type hashCache struct {
 	store Store
 
