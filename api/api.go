@@ -387,14 +387,14 @@ func (h *handlers) lookup(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	index, ok, err := h.svc.IndexOf(c.Request().Context(), d)
+	e, ok, err := h.svc.EntryOf(c.Request().Context(), d)
 	if err != nil {
 		return err
 	}
 	if !ok {
 		return apiError(codeNotFound, "digest %s was never submitted here", d)
 	}
-	return h.timestamp(c, index, wait, since)
+	return h.timestamp(c, e.Index, &e, wait, since)
 }
 
 // proof is GET /v1/timestamps/{digest}/proof: the proof document alone, as notary stamp
@@ -406,14 +406,14 @@ func (h *handlers) proof(c echo.Context) error {
 		return apiError(codeBadDigest, "%v", err)
 	}
 	ctx := c.Request().Context()
-	index, ok, err := h.svc.IndexOf(ctx, d)
+	e, ok, err := h.svc.EntryOf(ctx, d)
 	if err != nil {
 		return err
 	}
 	if !ok {
 		return apiError(codeNotFound, "digest %s was never submitted here", d)
 	}
-	ts, err := h.svc.TimestampAt(ctx, index)
+	ts, err := h.svc.TimestampOf(ctx, e)
 	if err != nil {
 		return err
 	}
@@ -441,12 +441,13 @@ func (h *handlers) entry(c echo.Context) error {
 	if size := h.svc.Size(); index >= size {
 		return apiError(codeNotFound, "entry %d is beyond the log, which has %d entries", index, size)
 	}
-	return h.timestamp(c, index, wait, since)
+	return h.timestamp(c, index, nil, wait, since)
 }
 
 // timestamp answers the timestamp of the entry at index, after waiting up to wait for its
-// status to differ from since ("" for its status now).
-func (h *handlers) timestamp(c echo.Context, index int64, wait time.Duration, since service.Status) error {
+// status to differ from since ("" for its status now). e is the entry if the caller has
+// read it, else nil.
+func (h *handlers) timestamp(c echo.Context, index int64, e *notary.Entry, wait time.Duration, since service.Status) error {
 	ctx := c.Request().Context()
 	if wait > 0 {
 		if since == "" {
@@ -468,7 +469,13 @@ func (h *handlers) timestamp(c echo.Context, index int64, wait time.Duration, si
 			return err // the client is gone
 		}
 	}
-	ts, err := h.svc.TimestampAt(ctx, index)
+	var ts *service.Timestamp
+	var err error
+	if e != nil {
+		ts, err = h.svc.TimestampOf(ctx, *e)
+	} else {
+		ts, err = h.svc.TimestampAt(ctx, index)
+	}
 	if err != nil {
 		return err
 	}

@@ -10,7 +10,8 @@ import (
 
 func newDigestLookups(st Store) *digestLookups {
 	_, remote := st.(RemoteStore)
-	return &digestLookups{store: st, coalesce: remote}
+	es, _ := st.(EntryLookupStore)
+	return &digestLookups{store: st, entryStore: es, coalesce: remote}
 }
 
 // digestLookups looks digests up in the store's digest index. On a RemoteStore it
@@ -18,10 +19,11 @@ func newDigestLookups(st Store) *digestLookups {
 // queries the store at once; lookups that arrive while a query is under way wait, and the
 // next query takes them all. So the store sees about one query per round trip, however
 // many submissions arrive, instead of one per submission. Other stores are called by each
-// lookup, in parallel.
+// lookup, in parallel. On an EntryLookupStore the entries found come with the lookup.
 type digestLookups struct {
-	store    Store
-	coalesce bool
+	store      Store
+	entryStore EntryLookupStore // the store, if it reads entries as it looks up; else nil
+	coalesce   bool
 
 	mu      sync.Mutex
 	busy    bool           // a query is under way, or about to be: its caller leads
@@ -36,15 +38,29 @@ type lookupQuery struct {
 	lead    bool // set, with done closed, when this query's caller is to lead the next query
 
 	indexes []int64
+	entries []notary.Entry // if the store reads them
 	err     error
 }
 
+// readsEntries reports whether lookup sets the entries found.
+func (l *digestLookups) readsEntries() bool { return l.entryStore != nil }
+
 // lookup sets indexes[k] to the index of the first entry of digests[k] in the store's
-// digest index, or -1, as Store.LookupDigests does. It returns ctx's error if ctx ends
-// while the lookup waits for another's query.
-func (l *digestLookups) lookup(ctx context.Context, digests []notary.Digest, indexes []int64) error {
+// digest index, or -1, as Store.LookupDigests does; if entries is not nil and
+// readsEntries, it sets entries[k] to that entry as well (its Index is -1 if none). It
+// returns ctx's error if ctx ends while the lookup waits for another's query.
+func (l *digestLookups) lookup(ctx context.Context, digests []notary.Digest, indexes []int64, entries []notary.Entry) error {
 	if !l.coalesce {
-		return l.store.LookupDigests(ctx, digests, indexes)
+		if l.entryStore == nil || entries == nil {
+			return l.store.LookupDigests(ctx, digests, indexes)
+		}
+		if err := l.entryStore.LookupEntries(ctx, digests, entries); err != nil {
+			return err
+		}
+		for k := range entries {
+			indexes[k] = entries[k].Index
+		}
+		return nil
 	}
 	q := &lookupQuery{digests: digests, done: make(chan struct{})}
 	l.mu.Lock()
@@ -68,15 +84,22 @@ func (l *digestLookups) lookup(ctx context.Context, digests []notary.Digest, ind
 			return ctx.Err()
 		}
 		if !q.lead {
-			copy(indexes, q.indexes)
-			return q.err
+			return q.answer(indexes, entries)
 		}
 		l.mu.Lock()
 	}
 	l.busy = true
 	l.mu.Unlock()
 	l.lead(ctx)
+	return q.answer(indexes, entries)
+}
+
+// answer copies the answer of q's query to indexes and, if both are there, entries.
+func (q *lookupQuery) answer(indexes []int64, entries []notary.Entry) error {
 	copy(indexes, q.indexes)
+	if entries != nil && q.entries != nil {
+		copy(entries, q.entries)
+	}
 	return q.err
 }
 
@@ -93,12 +116,26 @@ func (l *digestLookups) lead(ctx context.Context) {
 		all = append(all, q.digests...)
 	}
 	found := make([]int64, len(all))
+	var entries []notary.Entry
 	// The query answers every lookup of the batch, so it must not end with the leader's
 	// own request: each of the others gives up on its own context instead.
-	err := l.store.LookupDigests(context.WithoutCancel(ctx), all, found)
+	var err error
+	if l.entryStore != nil {
+		entries = make([]notary.Entry, len(all))
+		err = l.entryStore.LookupEntries(context.WithoutCancel(ctx), all, entries)
+		for k := range entries {
+			found[k] = entries[k].Index
+		}
+	} else {
+		err = l.store.LookupDigests(context.WithoutCancel(ctx), all, found)
+	}
 	for _, q := range batch {
-		q.indexes, q.err = found[:len(q.digests):len(q.digests)], err
-		found = found[len(q.digests):]
+		n := len(q.digests)
+		q.indexes, q.err = found[:n:n], err
+		found = found[n:]
+		if entries != nil {
+			q.entries, entries = entries[:n:n], entries[n:]
+		}
 		if !q.lead { // handed the lead, its done is closed already
 			close(q.done)
 		}

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/notary-dev/notary/internal/logtest"
 	"github.com/notary-dev/notary/notary"
@@ -55,7 +56,7 @@ func startLookup(ctx context.Context, l *digestLookups, ds ...notary.Digest) cha
 	out := make(chan lookupResult, 1)
 	go func() {
 		idx := make([]int64, len(ds))
-		err := l.lookup(ctx, ds, idx)
+		err := l.lookup(ctx, ds, idx, nil)
 		out <- lookupResult{idx, err}
 	}()
 	return out
@@ -181,5 +182,78 @@ func TestDigestLookupsCallerGivesUp(t *testing.T) {
 	g.gate <- nil
 	if r := <-other; r.err != nil || r.indexes[0] != 6 {
 		t.Errorf("lookup behind a leader whose context ended = %v, %v; want [6]", r.indexes, r.err)
+	}
+}
+
+// gatedEntryIndex is a gatedIndex that reads the entries it finds, as an EntryLookupStore:
+// the entry of Digest(i) has Time i seconds past the epoch.
+type gatedEntryIndex struct{ *gatedIndex }
+
+func (g gatedEntryIndex) LookupEntries(ctx context.Context, digests []notary.Digest, entries []notary.Entry) error {
+	indexes := make([]int64, len(digests))
+	if err := g.LookupDigests(ctx, digests, indexes); err != nil {
+		return err
+	}
+	for k, i := range indexes {
+		entries[k] = notary.Entry{Index: i}
+		if i >= 0 {
+			entries[k] = notary.Entry{Index: i, Digest: digests[k], Time: time.Unix(i, 0).UTC()}
+		}
+	}
+	return nil
+}
+
+// TestDigestLookupsEntries: on an EntryLookupStore the lookups that share a query each get
+// their own entries from it, and a lookup that asks for none gets its indexes alone.
+func TestDigestLookupsEntries(t *testing.T) {
+	g := gatedEntryIndex{newGatedIndex()}
+	l := newDigestLookups(g)
+	l.coalesce = true
+	if !l.readsEntries() {
+		t.Fatal("an EntryLookupStore's lookups do not read entries")
+	}
+	ctx := context.Background()
+	type result struct {
+		indexes []int64
+		entries []notary.Entry
+		err     error
+	}
+	start := func(want bool, ds ...notary.Digest) chan result {
+		out := make(chan result, 1)
+		go func() {
+			r := result{indexes: make([]int64, len(ds))}
+			if want {
+				r.entries = make([]notary.Entry, len(ds))
+			}
+			r.err = l.lookup(ctx, ds, r.indexes, r.entries)
+			out <- r
+		}()
+		return out
+	}
+	first := start(true, logtest.Digest(1))
+	<-g.started
+	a := start(true, logtest.Digest(7), logtest.Digest(5000), logtest.Digest(8))
+	b := start(false, logtest.Digest(9))
+	waitFor(t, l, 2)
+	g.gate <- nil
+	if r := <-first; r.err != nil || r.entries[0].Index != 1 || r.entries[0].Time.Unix() != 1 {
+		t.Fatalf("first lookup = %v, %v, %v; want entry 1", r.indexes, r.entries, r.err)
+	}
+	if n := <-g.started; n != 4 {
+		t.Fatalf("second query has %d digests, want 4", n)
+	}
+	g.gate <- nil
+	r := <-a
+	if r.err != nil || !slices.Equal(r.indexes, []int64{7, -1, 8}) {
+		t.Fatalf("lookup = %v, %v; want [7 -1 8]", r.indexes, r.err)
+	}
+	for k, want := range []int64{7, -1, 8} {
+		e := r.entries[k]
+		if e.Index != want || (want >= 0 && (e.Digest != logtest.Digest(want) || e.Time.Unix() != want)) {
+			t.Errorf("entry %d of the lookup = %+v, want the entry at %d", k, e, want)
+		}
+	}
+	if r := <-b; r.err != nil || r.indexes[0] != 9 || r.entries != nil {
+		t.Errorf("lookup without entries = %v, %v, %v; want [9] alone", r.indexes, r.entries, r.err)
 	}
 }

@@ -38,14 +38,14 @@ type Timestamp struct {
 
 // Lookup returns the timestamp of digest d, or an error wrapping ErrNotFound.
 func (s *Service) Lookup(ctx context.Context, d notary.Digest) (*Timestamp, error) {
-	index, ok, err := s.IndexOf(ctx, d)
+	e, ok, err := s.EntryOf(ctx, d)
 	if err != nil {
 		return nil, err
 	}
 	if !ok {
 		return nil, fmt.Errorf("notary: digest %s: %w", d, ErrNotFound)
 	}
-	return s.TimestampAt(ctx, index)
+	return s.TimestampOf(ctx, e)
 }
 
 // TimestampAt returns the timestamp of the entry at index, or an error wrapping ErrNotFound.
@@ -57,6 +57,18 @@ func (s *Service) TimestampAt(ctx context.Context, index int64) (*Timestamp, err
 	if err != nil {
 		return nil, fmt.Errorf("notary: reading entry %d: %w", index, err)
 	}
+	return s.TimestampOf(ctx, e)
+}
+
+// TimestampOf returns the timestamp of e, an entry of the log as EntryOf or the store
+// returned it, or an error wrapping ErrNotFound if the log does not reach e.Index. It
+// reads the entry's proof, not the entry.
+func (s *Service) TimestampOf(ctx context.Context, e notary.Entry) (*Timestamp, error) {
+	index := e.Index
+	if index < 0 || index >= s.size.Load() {
+		return nil, fmt.Errorf("notary: entry %d: %w", index, ErrNotFound)
+	}
+	var err error
 	ts := &Timestamp{Entry: e, Status: StatusPending}
 	if src := s.anchorSource(); src != nil {
 		if ts.Anchor, err = src.Covering(ctx, index); err != nil {

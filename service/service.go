@@ -492,7 +492,7 @@ func (s *Service) logProof(e notary.Entry, cp notary.Checkpoint, path []merkle.H
 // only Index and Digest set), the leaf hash of each new one, and the commit that logged them.
 func (s *Service) sequenced(ctx context.Context, digests []notary.Digest) (*request, error) {
 	req := &request{digests: digests}
-	if err := s.lookup(ctx, req); err != nil {
+	if err := s.lookup(ctx, req, nil); err != nil {
 		return nil, err
 	}
 	if !slices.Contains(req.found, -1) {
@@ -545,9 +545,14 @@ func (s *Service) sequenced(ctx context.Context, digests []notary.Digest) (*requ
 
 // lookup sets r.found to the index of each digest's durable entry, or -1, and r.checked.
 // It looks in the recent digests first, then in the store's digest index: an entry
-// dropped from the recent digests is in the index by then.
-func (s *Service) lookup(ctx context.Context, r *request) error {
+// dropped from the recent digests is in the index by then. If entries is not nil, it
+// sets entries[k] to the entry of r.digests[k] where the store's lookup read it, and
+// entries[k].Index to -1 elsewhere (the entry may be there all the same).
+func (s *Service) lookup(ctx context.Context, r *request, entries []notary.Entry) error {
 	r.found = make([]int64, len(r.digests))
+	for k := range entries {
+		entries[k].Index = -1
+	}
 	var missing []int // positions in r.digests of the digests to look up in the store
 	s.mu.RLock()
 	size := s.size.Load()
@@ -573,11 +578,18 @@ func (s *Service) lookup(ctx context.Context, r *request) error {
 		ds[k] = r.digests[i]
 	}
 	idx := make([]int64, len(missing))
-	if err := s.lookups.lookup(ctx, ds, idx); err != nil {
+	var read []notary.Entry
+	if entries != nil && s.lookups.readsEntries() {
+		read = make([]notary.Entry, len(missing))
+	}
+	if err := s.lookups.lookup(ctx, ds, idx, read); err != nil {
 		return fmt.Errorf("notary: looking up digests: %w", err)
 	}
 	for k, i := range missing {
 		r.found[i] = idx[k]
+		if read != nil {
+			entries[i] = read[k]
+		}
 	}
 	return nil
 }

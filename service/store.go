@@ -116,6 +116,17 @@ func CheckAppend(entries []notary.Entry, hashes []merkle.Hash) error {
 	return nil
 }
 
+// EntryLookupStore is implemented by a store whose digest lookup reads each found
+// digest's entry anyway (PostgreSQL confirms a match of the index's key by reading the
+// digest in the entry). The service then looks a digest up and reads its entry with one
+// call instead of two.
+type EntryLookupStore interface {
+	Store
+	// LookupEntries sets entries[k] to the first entry of digests[k] if the digest index
+	// holds it, and entries[k].Index to -1 if not, answering as LookupDigests does.
+	LookupEntries(ctx context.Context, digests []notary.Digest, entries []notary.Entry) error
+}
+
 // RemoteStore is implemented by a store on a database server (PostgreSQL), each of whose
 // calls is a round trip. The service then has the digest lookups of concurrent requests
 // share one call; an in-process store (SQLite) is called by each request, in parallel.

@@ -60,10 +60,33 @@ func statusOf(a *Anchor) Status {
 // logged by this process is found as soon as its entry is durable.
 func (s *Service) IndexOf(ctx context.Context, d notary.Digest) (int64, bool, error) {
 	r := &request{digests: []notary.Digest{d}}
-	if err := s.lookup(ctx, r); err != nil {
+	if err := s.lookup(ctx, r, nil); err != nil {
 		return 0, false, err
 	}
 	return r.found[0], r.found[0] >= 0, nil
+}
+
+// EntryOf returns the first entry of digest d, if d is durably logged, as IndexOf finds
+// it. A store that reads the entry as it looks the digest up (an EntryLookupStore) is
+// asked once; another is asked for the entry too.
+func (s *Service) EntryOf(ctx context.Context, d notary.Digest) (notary.Entry, bool, error) {
+	r := &request{digests: []notary.Digest{d}}
+	e := make([]notary.Entry, 1)
+	if err := s.lookup(ctx, r, e); err != nil {
+		return notary.Entry{}, false, err
+	}
+	index := r.found[0]
+	switch {
+	case index < 0:
+		return notary.Entry{}, false, nil
+	case e[0].Index == index:
+		return e[0], true, nil
+	}
+	entry, err := s.store.Entry(ctx, index)
+	if err != nil {
+		return notary.Entry{}, false, fmt.Errorf("notary: reading entry %d: %w", index, err)
+	}
+	return entry, true, nil
 }
 
 // StatusAt returns the status of the entry at index, or an error wrapping ErrNotFound. It

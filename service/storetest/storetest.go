@@ -252,14 +252,7 @@ func testDigestIndex(t *testing.T, st service.Store) {
 	ctx := context.Background()
 	log := logtest.NewMemLog(t, 100)
 	mustAppend(t, st, log, 0, 100)
-	lookup := func(ds ...notary.Digest) []int64 {
-		t.Helper()
-		out := make([]int64, len(ds))
-		if err := st.LookupDigests(ctx, ds, out); err != nil {
-			t.Fatal(err)
-		}
-		return out
-	}
+	lookup := func(ds ...notary.Digest) []int64 { t.Helper(); return lookupDigests(t, st, ds) }
 	if got := lookup(log.Entries[0].Digest); got[0] != -1 {
 		t.Errorf("a digest not indexed yet was found at %d", got[0])
 	}
@@ -316,13 +309,51 @@ func testDigestIndexSharedPrefix(t *testing.T, st service.Store) {
 	if err := st.IndexDigests(ctx, int64(len(log.Entries))); err != nil {
 		t.Fatal(err)
 	}
-	got := make([]int64, 4)
-	if err := st.LookupDigests(ctx, []notary.Digest{a, b, c, twin(base, 1)}, got); err != nil {
-		t.Fatal(err)
-	}
+	got := lookupDigests(t, st, []notary.Digest{a, b, c, twin(base, 1)})
 	if want := []int64{3, 1, -1, 3}; !equal(got, want) {
 		t.Errorf("LookupDigests of digests that differ only in their last byte = %v, want %v", got, want)
 	}
+}
+
+// lookupDigests returns the indexes LookupDigests gives ds. If st is a
+// service.EntryLookupStore, LookupEntries must agree, with the entries Entry reads.
+func lookupDigests(t *testing.T, st service.Store, ds []notary.Digest) []int64 {
+	t.Helper()
+	ctx := context.Background()
+	out := make([]int64, len(ds))
+	if err := st.LookupDigests(ctx, ds, out); err != nil {
+		t.Fatal(err)
+	}
+	es, ok := st.(service.EntryLookupStore)
+	if !ok {
+		return out
+	}
+	entries := make([]notary.Entry, len(ds))
+	for k := range entries {
+		entries[k] = notary.Entry{Index: 12345, Digest: ds[k]} // to be overwritten
+	}
+	if err := es.LookupEntries(ctx, ds, entries); err != nil {
+		t.Fatal(err)
+	}
+	for k, e := range entries {
+		if out[k] < 0 {
+			if e.Index != -1 {
+				t.Fatalf("LookupEntries of digest %d gives entry %d; LookupDigests finds none", k, e.Index)
+			}
+			continue
+		}
+		want, err := st.Entry(ctx, out[k])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Index != want.Index || e.Digest != ds[k] || !bytes.Equal(e.Bytes(), want.Bytes()) || e.Time.Location() != time.UTC {
+			t.Fatalf("LookupEntries of digest %d = %+v, want %+v", k, e, want)
+		}
+	}
+	if err := es.LookupEntries(ctx, ds, entries[:len(ds)/2]); len(ds) > 0 && err == nil {
+		t.Error("LookupEntries with fewer entries than digests: no error")
+	}
+	return out
 }
 
 // testEntryTimePrecision: sub-millisecond time is not part of an entry: it is dropped, not

@@ -130,20 +130,24 @@ func readIndexChunk(ctx context.Context, tx pgx.Tx, from, through int64) ([]inde
 }
 
 // lookupDigests finds the digests $2, of keys $1, in the index: for each one found, its
-// position in $2 (from 1) and its first entry. A key's entries are confirmed by reading
-// their digest in the entry: a key of another digest is not a match. Each digest is looked
-// up on its own (LATERAL), so that the plan is an index probe per digest whatever the
-// planner believes of the table: a join of the digests with the table may be planned as a
-// scan of all of it, as it was once, at about 2 ms a query on a small log.
-const lookupDigests = `SELECT q.ord, f.idx
+// position in $2 (from 1), its first entry's index and that entry's record. A key's
+// entries are confirmed by reading their record and comparing its digest: a key of
+// another digest is not a match. Each digest is looked up on its own (LATERAL), so that
+// the plan is an index probe per digest whatever the planner believes of the table: a
+// join of the digests with the table may be planned as a scan of all of it, as it was
+// once, at about 2 ms a query on a small log.
+const lookupDigests = `SELECT q.ord, f.idx, f.rec
 FROM unnest($1::bigint[], $2::bytea[]) WITH ORDINALITY AS q(key, digest, ord)
 CROSS JOIN LATERAL (
-	SELECT min(d.idx) AS idx
+	SELECT d.idx, e.rec
 	FROM digests AS d
-	CROSS JOIN LATERAL (SELECT first, data FROM entry_batches WHERE first <= d.idx ORDER BY first DESC LIMIT 1) AS e
-	WHERE d.key = q.key AND substring(e.data FROM ((d.idx - e.first) * 56 + 1)::integer FOR 32) = q.digest
-) AS f
-WHERE f.idx IS NOT NULL`
+	CROSS JOIN LATERAL (
+		SELECT substring(data FROM ((d.idx - first) * 56 + 1)::integer FOR 56) AS rec
+		FROM entry_batches WHERE first <= d.idx ORDER BY first DESC LIMIT 1
+	) AS e
+	WHERE d.key = q.key AND substring(e.rec FOR 32) = q.digest
+	ORDER BY d.idx LIMIT 1
+) AS f`
 
 // LookupDigests sets indexes[k] to the index of the first entry of digests[k] in the
 // digest index, or -1, with one query. A digest whose key is not in the index costs one
@@ -152,15 +156,34 @@ func (db *DB) LookupDigests(ctx context.Context, digests []notary.Digest, indexe
 	if len(indexes) != len(digests) {
 		return fmt.Errorf("store/postgres: lookup digests: %d digests, %d indexes", len(digests), len(indexes))
 	}
+	for k := range indexes {
+		indexes[k] = -1
+	}
+	return db.lookup(ctx, digests, func(k int, e notary.Entry) { indexes[k] = e.Index })
+}
+
+// LookupEntries implements service.EntryLookupStore: it sets entries[k] to the first
+// entry of digests[k] in the digest index, or its Index to -1, with the one query of
+// LookupDigests, which reads the entry to confirm the match.
+func (db *DB) LookupEntries(ctx context.Context, digests []notary.Digest, entries []notary.Entry) error {
+	if len(entries) != len(digests) {
+		return fmt.Errorf("store/postgres: lookup entries: %d digests, %d entries", len(digests), len(entries))
+	}
+	for k := range entries {
+		entries[k] = notary.Entry{Index: -1}
+	}
+	return db.lookup(ctx, digests, func(k int, e notary.Entry) { entries[k] = e })
+}
+
+// lookup looks digests up with one query and calls found with the position in digests
+// and the first entry of each one the index holds.
+func (db *DB) lookup(ctx context.Context, digests []notary.Digest, found func(k int, e notary.Entry)) error {
 	if len(digests) == 0 {
 		return nil
 	}
 	keys, ds := make([]int64, len(digests)), make([][]byte, len(digests))
 	for k := range digests {
 		keys[k], ds[k] = digestKey(&digests[k]), digests[k][:]
-	}
-	for k := range indexes {
-		indexes[k] = -1
 	}
 	rows, err := db.pool.Query(ctx, lookupDigests, keys, ds)
 	if err != nil {
@@ -169,13 +192,17 @@ func (db *DB) LookupDigests(ctx context.Context, digests []notary.Digest, indexe
 	defer rows.Close()
 	for rows.Next() {
 		var ord, idx int64
-		if err := rows.Scan(&ord, &idx); err != nil {
+		if err := rows.Scan(&ord, &idx, nil); err != nil {
 			return dbErr(ctx, "lookup digests", err)
 		}
-		if ord < 1 || ord > int64(len(indexes)) {
-			return fmt.Errorf("store/postgres: lookup digests: a row for digest %d of %d", ord, len(indexes))
+		if ord < 1 || ord > int64(len(digests)) {
+			return fmt.Errorf("store/postgres: lookup digests: a row for digest %d of %d", ord, len(digests))
 		}
-		indexes[ord-1] = idx
+		rec := rows.RawValues()[2]
+		if len(rec) != recordSize {
+			return fmt.Errorf("store/postgres: lookup digests: entry %d: corrupt row, %d bytes", idx, len(rec))
+		}
+		found(int(ord-1), parseRecord(idx, rec))
 	}
 	if err := rows.Err(); err != nil {
 		return dbErr(ctx, "lookup digests", err)

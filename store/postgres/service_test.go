@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"bytes"
 	"context"
 	"sync"
 	"testing"
@@ -92,13 +93,26 @@ func TestService(t *testing.T) {
 	if s.Size() != size {
 		t.Fatalf("log size %d after a restart, want %d", s.Size(), size)
 	}
+	// The entries come with the digests' lookups (an EntryLookupStore): they are the
+	// entries the submissions logged, with proofs that verify.
 	for _, k := range []int64{0, singles - 1, singles + 100, singles + batch - 11} {
 		ts, err := s.Lookup(ctx, logtest.Digest(k))
 		if err != nil {
 			t.Fatalf("Lookup of digest %d: %v", k, err)
 		}
-		if ts.Entry.Digest != logtest.Digest(k) {
-			t.Errorf("Lookup of digest %d found entry %+v", k, ts.Entry)
+		var want notary.Entry
+		if k < singles {
+			want = entries[k]
+		} else {
+			want = batched[k-singles+10]
+		}
+		if ts.Entry.Index != want.Index || !bytes.Equal(ts.Entry.Bytes(), want.Bytes()) {
+			t.Errorf("Lookup of digest %d found entry %+v, want %+v", k, ts.Entry, want)
+		}
+		if ts.Proof == nil {
+			t.Errorf("Lookup of digest %d: no proof", k)
+		} else if _, err := notary.Verify(ts.Proof, ts.Proof.OwnKey()); err != nil {
+			t.Errorf("Lookup of digest %d: the proof does not verify: %v", k, err)
 		}
 	}
 	if _, err := s.Submit(ctx, logtest.Digest(1<<40)); err != nil {
