@@ -1,9 +1,11 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -174,45 +176,108 @@ func parseRecord(index int64, rec []byte) notary.Entry {
 	return e
 }
 
-// readHashes reads the hash at each storage index of $1, in order, with the row holding
-// it (the last that starts at or before it): a NULL or empty hash is one that is missing.
-// Only 32 bytes of each row are read, as they are stored uncompressed.
-const readHashes = `SELECT substring(h.data FROM ((k.i - h.first) * 32 + 1)::integer FOR 32)
-FROM unnest($1::bigint[]) WITH ORDINALITY AS k(i, ord)
+// readHashRuns reads runs of consecutive stored hashes: for each run, from storage index
+// $1[k] through $2[k], the row holding its first hash (the last that starts at or before
+// it) and as many of the run's hashes as that row holds, from the run's first on. An
+// empty or NULL slice means the first is missing. A slice of an uncompressed value reads
+// only the chunks of it that it spans.
+const readHashRuns = `SELECT substring(h.data FROM ((k.lo - h.first) * 32 + 1)::integer FOR ((k.hi - k.lo + 1) * 32)::integer)
+FROM unnest($1::bigint[], $2::bigint[]) WITH ORDINALITY AS k(lo, hi, ord)
 LEFT JOIN LATERAL (
-	SELECT first, data FROM hash_batches WHERE first <= k.i ORDER BY first DESC LIMIT 1
-) AS h ON k.i - h.first < length(h.data) / 32
+	SELECT first, data FROM hash_batches WHERE first <= k.lo ORDER BY first DESC LIMIT 1
+) AS h ON k.lo - h.first < length(h.data) / 32
 ORDER BY k.ord`
 
+// maxHashGap is how far apart, in stored hashes, two hashes asked for may be and still be
+// read as one run with the hashes between them: 2 KiB, about one chunk of an out-of-line
+// value. An inclusion path's lowest hashes lie close together (the sibling at level j is
+// about 2^(j+1) stored hashes from the leaf), so that one run reads several of them, and
+// one probe of the table and its out-of-line chunks replaces one per hash.
+const maxHashGap = 64
+
 // ReadHashes returns the stored Merkle hashes at the given storage indexes, in the order
-// asked, with one query. If one is missing the error names it and wraps
-// service.ErrNotFound.
+// asked, with one query (and one more for each row boundary that a run of them crosses).
+// If one is missing the error names it and wraps service.ErrNotFound.
 func (db *DB) ReadHashes(indexes []int64) ([]merkle.Hash, error) {
-	out := make([]merkle.Hash, 0, len(indexes))
+	out := make([]merkle.Hash, len(indexes))
 	if len(indexes) == 0 {
 		return out, nil
 	}
 	ctx := context.Background()
-	rows, err := db.pool.Query(ctx, readHashes, indexes)
+	order := make([]int, len(indexes)) // positions in indexes, by index
+	for k := range order {
+		order[k] = k
+	}
+	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(indexes[a], indexes[b]) })
+	read := make([]bool, len(indexes))
+	todo := order
+	for len(todo) > 0 && indexes[todo[0]] < 0 {
+		todo = todo[1:] // a negative index is missing
+	}
+	for len(todo) > 0 {
+		rest, err := db.readRuns(ctx, indexes, todo, out, read)
+		if err != nil {
+			return nil, err
+		}
+		todo = rest
+	}
+	for k, ok := range read {
+		if !ok {
+			return nil, fmt.Errorf("store/postgres: hash %d: %w", indexes[k], service.ErrNotFound)
+		}
+	}
+	return out, nil
+}
+
+// readRuns reads the hashes at indexes[k] for the positions k of todo, which are in
+// ascending order of index, all non-negative, into out[k], and sets read[k]; it leaves out
+// those that are missing, with one query of runs of them. It returns the positions of
+// those that a run holds but its row does not, to be read again from the next row.
+func (db *DB) readRuns(ctx context.Context, indexes []int64, todo []int, out []merkle.Hash, read []bool) ([]int, error) {
+	var los, his []int64
+	var starts []int // the position in todo of each run's first index
+	for k, pos := range todo {
+		if i := indexes[pos]; k == 0 || i-his[len(his)-1] > maxHashGap {
+			los, his, starts = append(los, i), append(his, i), append(starts, k)
+		} else {
+			his[len(his)-1] = i
+		}
+	}
+	starts = append(starts, len(todo))
+	rows, err := db.pool.Query(ctx, readHashRuns, los, his)
 	if err != nil {
 		return nil, fmt.Errorf("store/postgres: read hashes: %v", err)
 	}
 	defer rows.Close()
+	var rest []int
+	run := 0
 	for rows.Next() {
-		h := rows.RawValues()[0]
-		if len(h) != merkle.HashSize {
-			rows.Close()
-			return nil, fmt.Errorf("store/postgres: hash %d: %w", indexes[len(out)], service.ErrNotFound)
+		if run == len(los) {
+			return nil, fmt.Errorf("store/postgres: read hashes: more rows than the %d runs asked", len(los))
 		}
-		out = append(out, merkle.Hash(h))
+		data := rows.RawValues()[0]
+		if len(data)%merkle.HashSize != 0 {
+			return nil, fmt.Errorf("store/postgres: read hashes from %d: %d bytes, not whole hashes", los[run], len(data))
+		}
+		for _, pos := range todo[starts[run]:starts[run+1]] {
+			off := (indexes[pos] - los[run]) * merkle.HashSize
+			if off >= int64(len(data)) {
+				if len(data) > 0 {
+					rest = append(rest, pos) // in the next row, if there is one
+				}
+				continue
+			}
+			out[pos], read[pos] = merkle.Hash(data[off:off+merkle.HashSize]), true
+		}
+		run++
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store/postgres: read hashes: %v", err)
 	}
-	if len(out) != len(indexes) {
-		return nil, fmt.Errorf("store/postgres: read hashes: got %d rows for %d indexes", len(out), len(indexes))
+	if run != len(los) {
+		return nil, fmt.Errorf("store/postgres: read hashes: got %d rows for %d runs", run, len(los))
 	}
-	return out, nil
+	return rest, nil
 }
 
 // readEntry reads the record of entry $1 from the row holding it: the last row that

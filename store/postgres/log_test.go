@@ -320,14 +320,25 @@ func checkLog(t *testing.T, db *DB, l *testLog) {
 func TestReadHashes(t *testing.T) {
 	db, _ := openTest(t)
 	var l testLog
-	appendLog(t, db, &l, 1000, 37)
+	appendLog(t, db, &l, 1000, 37, 5)
 	n := int64(len(l.hashes))
+	// The rows of hashes end at b1 and b2: ReadHashes reads runs of indexes at most
+	// maxHashGap apart with one slice each, and again from the next row if a run goes on
+	// past its row's end.
+	b1, b2 := merkle.StoredHashCount(1000), merkle.StoredHashCount(1037)
+	var sparse []int64
+	for i := int64(0); i < n; i += 3 {
+		sparse = append(sparse, i)
+	}
 
 	for _, c := range []struct {
 		name    string
 		indexes []int64
 	}{
 		{"none", []int64{}},
+		{"across rows", []int64{b1 - 1, b1, b2 + 1, b2 - 1, b1 - 40, b2}},
+		{"runs", []int64{0, maxHashGap, 2*maxHashGap + 1, 3 * maxHashGap, b1 - maxHashGap, b1 + 2, n - 1}},
+		{"sparse", sparse},
 		{"first", []int64{0}},
 		{"last", []int64{n - 1}},
 		{"ascending", []int64{1, 2, 3, 500, 1000}},
@@ -357,6 +368,8 @@ func TestReadHashes(t *testing.T) {
 		{"negative", []int64{3, -1}, -1},
 		{"far", []int64{1 << 40}, 1 << 40},
 		{"first of several", []int64{2, n + 5, -7}, n + 5},
+		{"a run past the end", []int64{n - 2, n + 1, n - 1, n}, n + 1},
+		{"negative first", []int64{-3, 2, n}, -3},
 	} {
 		t.Run("missing/"+c.name, func(t *testing.T) {
 			_, err := db.ReadHashes(c.indexes)
