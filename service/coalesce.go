@@ -2,44 +2,131 @@ package service
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"slices"
 	"sync"
 
+	"github.com/notary-dev/notary/merkle"
 	"github.com/notary-dev/notary/notary"
 )
+
+// coalescer has the calls of concurrent requests to a store share calls: a request that
+// finds no call under way calls at once; requests that arrive while one is under way
+// wait, and the next call takes them all. So the store sees about one call per round
+// trip, however many requests arrive, instead of one per request. It is for a
+// RemoteStore, each of whose calls is a round trip.
+type coalescer[T, R any] struct {
+	// call answers items, one R for each, in order.
+	call func(ctx context.Context, items []T) ([]R, error)
+
+	mu      sync.Mutex
+	busy    bool               // a call is under way, or about to be: its caller leads
+	waiting []*coalesced[T, R] // to go in the next call
+}
+
+// coalesced is the part of one request in a call. Its fields past done are written by
+// whoever leads its call before done is closed; the request reads them after.
+type coalesced[T, R any] struct {
+	items []T
+	done  chan struct{}
+	lead  bool // set, with done closed, when this request is to lead the next call
+
+	out []R
+	err error
+}
+
+// do returns call's answer to items, from a call it may share with other requests. It
+// returns ctx's error if ctx ends while the request waits for another's call.
+func (c *coalescer[T, R]) do(ctx context.Context, items []T) ([]R, error) {
+	q := &coalesced[T, R]{items: items, done: make(chan struct{})}
+	c.mu.Lock()
+	c.waiting = append(c.waiting, q)
+	if c.busy {
+		c.mu.Unlock()
+		select {
+		case <-q.done:
+		case <-ctx.Done():
+			c.mu.Lock()
+			if !q.lead {
+				// Gone before its call ran, or while it runs: the call's leader writes
+				// only to q, and never hands the lead to it now.
+				c.waiting = slices.DeleteFunc(c.waiting, func(w *coalesced[T, R]) bool { return w == q })
+				c.mu.Unlock()
+				return nil, ctx.Err()
+			}
+			c.mu.Unlock()
+			// Made leader meanwhile: lead, for the others waiting, then report ctx's end.
+			c.lead(ctx)
+			return nil, ctx.Err()
+		}
+		if !q.lead {
+			return q.out, q.err
+		}
+		c.mu.Lock()
+	}
+	c.busy = true
+	c.mu.Unlock()
+	c.lead(ctx)
+	return q.out, q.err
+}
+
+// lead makes one call for every request waiting (its caller's among them), answers them,
+// and hands the lead to a request that arrived meanwhile, if any. c.busy is set.
+func (c *coalescer[T, R]) lead(ctx context.Context) {
+	c.mu.Lock()
+	batch := c.waiting
+	c.waiting = nil
+	c.mu.Unlock()
+
+	var all []T
+	for _, q := range batch {
+		all = append(all, q.items...)
+	}
+	// The call answers every request of the batch, so it must not end with the leader's
+	// own request: each of the others gives up on its own context instead.
+	out, err := c.call(context.WithoutCancel(ctx), all)
+	if err == nil && len(out) != len(all) {
+		err = fmt.Errorf("notary: the store answered %d of %d items", len(out), len(all))
+	}
+	for _, q := range batch {
+		n := len(q.items)
+		q.err = err
+		if err == nil {
+			q.out, out = out[:n:n], out[n:]
+		}
+		if !q.lead { // handed the lead, its done is closed already
+			close(q.done)
+		}
+	}
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.waiting) == 0 {
+		c.busy = false
+		return
+	}
+	next := c.waiting[0]
+	next.lead = true
+	close(next.done)
+}
 
 func newDigestLookups(st Store) *digestLookups {
 	_, remote := st.(RemoteStore)
 	es, _ := st.(EntryLookupStore)
-	return &digestLookups{store: st, entryStore: es, coalesce: remote}
+	l := &digestLookups{store: st, entryStore: es, coalesce: remote}
+	l.batch.call = l.lookupEntries
+	return l
 }
 
 // digestLookups looks digests up in the store's digest index. On a RemoteStore it
-// coalesces the lookups of concurrent requests: a lookup that finds none under way
-// queries the store at once; lookups that arrive while a query is under way wait, and the
-// next query takes them all. So the store sees about one query per round trip, however
-// many submissions arrive, instead of one per submission. Other stores are called by each
-// lookup, in parallel. On an EntryLookupStore the entries found come with the lookup.
+// coalesces the lookups of concurrent requests; other stores are called by each lookup,
+// in parallel. On an EntryLookupStore the entries found come with the lookup.
 type digestLookups struct {
 	store      Store
 	entryStore EntryLookupStore // the store, if it reads entries as it looks up; else nil
 	coalesce   bool
-
-	mu      sync.Mutex
-	busy    bool           // a query is under way, or about to be: its caller leads
-	waiting []*lookupQuery // to go in the next query
-}
-
-// lookupQuery is the lookup of one request. Its fields past done are written by whoever
-// leads its query before done is closed; the request reads them after.
-type lookupQuery struct {
-	digests []notary.Digest
-	done    chan struct{}
-	lead    bool // set, with done closed, when this query's caller is to lead the next query
-
-	indexes []int64
-	entries []notary.Entry // if the store reads them
-	err     error
+	batch      coalescer[notary.Digest, notary.Entry]
 }
 
 // readsEntries reports whether lookup sets the entries found.
@@ -50,104 +137,71 @@ func (l *digestLookups) readsEntries() bool { return l.entryStore != nil }
 // readsEntries, it sets entries[k] to that entry as well (its Index is -1 if none). It
 // returns ctx's error if ctx ends while the lookup waits for another's query.
 func (l *digestLookups) lookup(ctx context.Context, digests []notary.Digest, indexes []int64, entries []notary.Entry) error {
-	if !l.coalesce {
-		if l.entryStore == nil || entries == nil {
-			return l.store.LookupDigests(ctx, digests, indexes)
-		}
-		if err := l.entryStore.LookupEntries(ctx, digests, entries); err != nil {
-			return err
-		}
-		for k := range entries {
-			indexes[k] = entries[k].Index
-		}
-		return nil
+	if !l.coalesce && (l.entryStore == nil || entries == nil) {
+		return l.store.LookupDigests(ctx, digests, indexes)
 	}
-	q := &lookupQuery{digests: digests, done: make(chan struct{})}
-	l.mu.Lock()
-	l.waiting = append(l.waiting, q)
-	if l.busy {
-		l.mu.Unlock()
-		select {
-		case <-q.done:
-		case <-ctx.Done():
-			l.mu.Lock()
-			if !q.lead {
-				// Gone before its query ran, or while it runs: the query's leader writes
-				// only to q, and never hands the lead to it now.
-				l.waiting = slices.DeleteFunc(l.waiting, func(w *lookupQuery) bool { return w == q })
-				l.mu.Unlock()
-				return ctx.Err()
-			}
-			l.mu.Unlock()
-			// Made leader meanwhile: lead, for the others waiting, then report ctx's end.
-			l.lead(ctx)
-			return ctx.Err()
-		}
-		if !q.lead {
-			return q.answer(indexes, entries)
-		}
-		l.mu.Lock()
-	}
-	l.busy = true
-	l.mu.Unlock()
-	l.lead(ctx)
-	return q.answer(indexes, entries)
-}
-
-// answer copies the answer of q's query to indexes and, if both are there, entries.
-func (q *lookupQuery) answer(indexes []int64, entries []notary.Entry) error {
-	copy(indexes, q.indexes)
-	if entries != nil && q.entries != nil {
-		copy(entries, q.entries)
-	}
-	return q.err
-}
-
-// lead runs one query for every lookup waiting (its caller's among them), answers them,
-// and hands the lead to a lookup that arrived meanwhile, if any. l.busy is set.
-func (l *digestLookups) lead(ctx context.Context) {
-	l.mu.Lock()
-	batch := l.waiting
-	l.waiting = nil
-	l.mu.Unlock()
-
-	var all []notary.Digest
-	for _, q := range batch {
-		all = append(all, q.digests...)
-	}
-	found := make([]int64, len(all))
-	var entries []notary.Entry
-	// The query answers every lookup of the batch, so it must not end with the leader's
-	// own request: each of the others gives up on its own context instead.
+	var found []notary.Entry
 	var err error
-	if l.entryStore != nil {
-		entries = make([]notary.Entry, len(all))
-		err = l.entryStore.LookupEntries(context.WithoutCancel(ctx), all, entries)
-		for k := range entries {
-			found[k] = entries[k].Index
-		}
+	if l.coalesce {
+		found, err = l.batch.do(ctx, digests)
 	} else {
-		err = l.store.LookupDigests(context.WithoutCancel(ctx), all, found)
+		found, err = l.lookupEntries(ctx, digests)
 	}
-	for _, q := range batch {
-		n := len(q.digests)
-		q.indexes, q.err = found[:n:n], err
-		found = found[n:]
-		if entries != nil {
-			q.entries, entries = entries[:n:n], entries[n:]
-		}
-		if !q.lead { // handed the lead, its done is closed already
-			close(q.done)
-		}
+	if err != nil {
+		return err
 	}
+	for k := range found {
+		indexes[k] = found[k].Index
+	}
+	if entries != nil && l.readsEntries() {
+		copy(entries, found)
+	}
+	return nil
+}
 
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.waiting) == 0 {
-		l.busy = false
-		return
+// lookupEntries looks digests up with one call of the store: the first entry of each,
+// or one with Index -1. Unless the store is an EntryLookupStore, only the entries'
+// Index is set.
+func (l *digestLookups) lookupEntries(ctx context.Context, digests []notary.Digest) ([]notary.Entry, error) {
+	entries := make([]notary.Entry, len(digests))
+	if l.entryStore != nil {
+		return entries, l.entryStore.LookupEntries(ctx, digests, entries)
 	}
-	next := l.waiting[0]
-	next.lead = true
-	close(next.done)
+	indexes := make([]int64, len(digests))
+	if err := l.store.LookupDigests(ctx, digests, indexes); err != nil {
+		return nil, err
+	}
+	for k, i := range indexes {
+		entries[k].Index = i
+	}
+	return entries, nil
+}
+
+// hashReads reads stored hashes from the store. On a RemoteStore it coalesces the reads
+// of concurrent requests, as digestLookups does their lookups.
+type hashReads struct {
+	store    Store
+	coalesce bool
+	batch    coalescer[int64, merkle.Hash]
+}
+
+func newHashReads(st Store) *hashReads {
+	_, remote := st.(RemoteStore)
+	r := &hashReads{store: st, coalesce: remote}
+	r.batch.call = func(_ context.Context, indexes []int64) ([]merkle.Hash, error) { return st.ReadHashes(indexes) }
+	return r
+}
+
+// read returns the stored hashes at indexes, as Store.ReadHashes does. A shared read that
+// fails for want of a hash is made again alone, so that a request fails only for the
+// hashes it asked for.
+func (r *hashReads) read(indexes []int64) ([]merkle.Hash, error) {
+	if !r.coalesce {
+		return r.store.ReadHashes(indexes)
+	}
+	hs, err := r.batch.do(context.Background(), indexes)
+	if errors.Is(err, ErrNotFound) {
+		return r.store.ReadHashes(indexes)
+	}
+	return hs, err
 }

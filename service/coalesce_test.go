@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/notary-dev/notary/internal/logtest"
+	"github.com/notary-dev/notary/merkle"
 	"github.com/notary-dev/notary/notary"
 )
 
@@ -62,13 +63,20 @@ func startLookup(ctx context.Context, l *digestLookups, ds ...notary.Digest) cha
 	return out
 }
 
+// coalescing returns the digest lookups of st, coalesced as on a RemoteStore.
+func coalescing(st Store) *digestLookups {
+	l := newDigestLookups(st)
+	l.coalesce = true
+	return l
+}
+
 // waitFor waits until n lookups wait behind the query under way.
 func waitFor(t *testing.T, l *digestLookups, n int) {
 	t.Helper()
 	for {
-		l.mu.Lock()
-		k := len(l.waiting)
-		l.mu.Unlock()
+		l.batch.mu.Lock()
+		k := len(l.batch.waiting)
+		l.batch.mu.Unlock()
 		if k == n {
 			return
 		}
@@ -81,7 +89,7 @@ func waitFor(t *testing.T, l *digestLookups, n int) {
 
 func TestDigestLookupsCoalesce(t *testing.T) {
 	g := newGatedIndex()
-	l := &digestLookups{store: g, coalesce: true}
+	l := coalescing(g)
 	ctx := context.Background()
 	first := startLookup(ctx, l, logtest.Digest(1))
 	if n := <-g.started; n != 1 {
@@ -123,7 +131,7 @@ func TestDigestLookupsCoalesce(t *testing.T) {
 
 func TestDigestLookupsErrorReachesEveryone(t *testing.T) {
 	g := newGatedIndex()
-	l := &digestLookups{store: g, coalesce: true}
+	l := coalescing(g)
 	ctx := context.Background()
 	first := startLookup(ctx, l, logtest.Digest(1))
 	<-g.started
@@ -143,7 +151,7 @@ func TestDigestLookupsErrorReachesEveryone(t *testing.T) {
 
 func TestDigestLookupsCallerGivesUp(t *testing.T) {
 	g := newGatedIndex()
-	l := &digestLookups{store: g, coalesce: true}
+	l := coalescing(g)
 	first := startLookup(context.Background(), l, logtest.Digest(1))
 	<-g.started
 	// The lookup first in line gives up while it waits: the one behind it is still
@@ -207,8 +215,7 @@ func (g gatedEntryIndex) LookupEntries(ctx context.Context, digests []notary.Dig
 // their own entries from it, and a lookup that asks for none gets its indexes alone.
 func TestDigestLookupsEntries(t *testing.T) {
 	g := gatedEntryIndex{newGatedIndex()}
-	l := newDigestLookups(g)
-	l.coalesce = true
+	l := coalescing(g)
 	if !l.readsEntries() {
 		t.Fatal("an EntryLookupStore's lookups do not read entries")
 	}
@@ -256,4 +263,96 @@ func TestDigestLookupsEntries(t *testing.T) {
 	if r := <-b; r.err != nil || r.indexes[0] != 9 || r.entries != nil {
 		t.Errorf("lookup without entries = %v, %v, %v; want [9] alone", r.indexes, r.entries, r.err)
 	}
+}
+
+// gatedHashes is a countedHashes whose reads each wait for a value on gate.
+type gatedHashes struct {
+	countedHashes
+	mu      sync.Mutex
+	gate    chan struct{}
+	started chan int // the number of indexes of each read, as it starts
+}
+
+func (g *gatedHashes) ReadHashes(indexes []int64) ([]merkle.Hash, error) {
+	g.started <- len(indexes)
+	<-g.gate
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.countedHashes.ReadHashes(indexes)
+}
+
+// TestHashReadsCoalesce: the hash reads of concurrent requests share one read of the
+// store, and a request that asks for a missing hash fails alone: the others of its read
+// are answered, each read again alone.
+func TestHashReadsCoalesce(t *testing.T) {
+	g := &gatedHashes{gate: make(chan struct{}), started: make(chan int, 100)}
+	r := newHashReads(g)
+	r.coalesce = true
+	type result struct {
+		hs  []merkle.Hash
+		err error
+	}
+	start := func(indexes ...int64) chan result {
+		out := make(chan result, 1)
+		go func() {
+			hs, err := r.read(indexes)
+			out <- result{hs, err}
+		}()
+		return out
+	}
+	check := func(res result, indexes ...int64) {
+		t.Helper()
+		if res.err != nil || len(res.hs) != len(indexes) {
+			t.Fatalf("read of %v = %d hashes, %v", indexes, len(res.hs), res.err)
+		}
+		for k, i := range indexes {
+			if res.hs[k][0] != byte(i) || res.hs[k][1] != byte(i>>8) {
+				t.Fatalf("hash %d read as %x", i, res.hs[k][:2])
+			}
+		}
+	}
+	waiting := func(n int) {
+		for {
+			r.batch.mu.Lock()
+			k := len(r.batch.waiting)
+			r.batch.mu.Unlock()
+			if k == n {
+				return
+			}
+			runtime.Gosched()
+		}
+	}
+	first := start(1, 2)
+	<-g.started
+	a, b := start(300, 301, 7), start(999, 5)
+	waiting(2)
+	g.gate <- struct{}{}
+	check(<-first, 1, 2)
+	if n := <-g.started; n != 5 {
+		t.Fatalf("the second read has %d indexes, want the 5 of the two requests that waited", n)
+	}
+	g.gate <- struct{}{}
+	check(<-a, 300, 301, 7)
+	check(<-b, 999, 5)
+	if len(g.reads) != 2 {
+		t.Fatalf("%d reads of the store for three requests, want 2", len(g.reads))
+	}
+
+	// One request asks for a hash the store lacks.
+	first = start(3)
+	<-g.started
+	bad, good := start(4, 1000), start(6, 8)
+	waiting(2)
+	g.gate <- struct{}{}
+	check(<-first, 3)
+	<-g.started
+	g.gate <- struct{}{} // the shared read fails; each request reads again alone
+	for range 2 {
+		<-g.started
+		g.gate <- struct{}{}
+	}
+	if res := <-bad; !errors.Is(res.err, ErrNotFound) {
+		t.Errorf("read of a missing hash: %v, want ErrNotFound", res.err)
+	}
+	check(<-good, 6, 8)
 }
