@@ -5,10 +5,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"database/sql"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"maps"
+	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -19,7 +19,6 @@ import (
 	"time"
 
 	_ "github.com/mattn/go-sqlite3" // the "sqlite3" driver, to tamper with a store behind its back
-	"github.com/syndtr/goleveldb/leveldb"
 
 	"golang.org/x/mod/sumdb/note"
 
@@ -800,16 +799,19 @@ func TestAuditFindsDamage(t *testing.T) {
 		{"entry after the checkpoint changed", func(t *testing.T, db *store.DB, path string) {
 			rawExec(t, path, "UPDATE entries SET digest = ? WHERE id = 12", other[:])
 		}, 12, "leaf hash"},
-		{"digest index points elsewhere", func(t *testing.T, db *store.DB, path string) {
-			db.Close() // the index admits one process at a time
-			idx, err := leveldb.OpenFile(path+"-digests", nil)
-			if err != nil {
+		{"digest index lacks an entry", func(t *testing.T, db *store.DB, path string) {
+			// Index the log again while entry 7 holds another digest, then put its own back.
+			db.Close()
+			if err := os.RemoveAll(path + "-digests"); err != nil {
 				t.Fatal(err)
 			}
-			defer idx.Close()
-			if err := idx.Put(log.Entries[7].Digest[:], binary.AppendVarint(nil, 9), nil); err != nil {
+			rawExec(t, path, "UPDATE entries SET digest = ? WHERE id = 7", other[:])
+			reindexed := openStore(t, path)
+			if err := reindexed.IndexDigests(context.Background(), size); err != nil {
 				t.Fatal(err)
 			}
+			reindexed.Close()
+			rawExec(t, path, "UPDATE entries SET digest = ? WHERE id = 7", log.Entries[7].Digest[:])
 		}, 7, "digest index"},
 	}
 	for _, tt := range tests {

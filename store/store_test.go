@@ -869,3 +869,33 @@ func TestReadsDoNotWaitForWriter(t *testing.T) {
 		t.Fatalf("LoadAnchorState during a write: %v, %v; want no records (uncommitted)", records, err)
 	}
 }
+
+// TestLevelDBIndexReplaced: a digest index in the LevelDB format of earlier versions is
+// removed at open, and the index is rebuilt from the entries.
+func TestLevelDBIndexReplaced(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "notary.db")
+	dir := path + "-digests"
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"CURRENT", "MANIFEST-000002", "000001.log", "LOCK"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("leveldb"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if n, err := db.IndexedSize(ctx); err != nil || n != 0 {
+		t.Fatalf("IndexedSize = %d, %v; want 0 for an index to rebuild", n, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "CURRENT")); !os.IsNotExist(err) {
+		t.Fatalf("the LevelDB files are still there: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "MANIFEST")); err != nil {
+		t.Fatalf("no new index: %v", err)
+	}
+}
