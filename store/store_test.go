@@ -346,7 +346,7 @@ func TestAppendEntries(t *testing.T) {
 	if n := logSize(t, db); n != int64(len(l.entries)) {
 		t.Fatalf("log size %d, want %d", n, len(l.entries))
 	}
-	got, err := db.ReadHashes(seq(0, int64(len(l.hashes))))
+	got, err := db.ReadHashes(ctx, seq(0, int64(len(l.hashes))))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -422,7 +422,7 @@ func TestReadHashes(t *testing.T) {
 		{"all", seq(0, n)},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			got, err := db.ReadHashes(c.indexes)
+			got, err := db.ReadHashes(t.Context(), c.indexes)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -443,7 +443,7 @@ func TestReadHashes(t *testing.T) {
 		{"far", []int64{1 << 40}, 1 << 40},
 	} {
 		t.Run("missing/"+c.name, func(t *testing.T) {
-			_, err := db.ReadHashes(c.indexes)
+			_, err := db.ReadHashes(t.Context(), c.indexes)
 			if !errors.Is(err, service.ErrNotFound) {
 				t.Fatalf("ReadHashes(%v): %v, want ErrNotFound", c.indexes, err)
 			}
@@ -456,7 +456,7 @@ func TestReadHashes(t *testing.T) {
 	t.Run("tree hashes", func(t *testing.T) {
 		// merkle reads the store to compute roots and proofs: they must match the in-memory log's.
 		for _, size := range []int64{1, 2, 3, 511, 512, 1000, 1037} {
-			got, err := merkle.TreeHash(size, db)
+			got, err := merkle.TreeHash(size, service.HashReader(t.Context(), db))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -467,7 +467,7 @@ func TestReadHashes(t *testing.T) {
 			if got != want {
 				t.Errorf("TreeHash(%d) from the store = %v, want %v", size, got, want)
 			}
-			proof, err := merkle.InclusionProof(size/2, size, db)
+			proof, err := merkle.InclusionProof(size/2, size, service.HashReader(t.Context(), db))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -732,7 +732,7 @@ func TestReopenKeepsData(t *testing.T) {
 		t.Fatal("entries differ after reopening")
 	}
 	size := int64(len(l.entries))
-	if root, err := merkle.TreeHash(size, db); err != nil || root != checkpointOf(t, &l, size).Root {
+	if root, err := merkle.TreeHash(size, service.HashReader(ctx, db)); err != nil || root != checkpointOf(t, &l, size).Root {
 		t.Fatalf("tree hash after reopening: %v, %v", root, err)
 	}
 	c, err := db.LatestCheckpoint(ctx)
@@ -808,7 +808,7 @@ func TestConcurrentReadersDuringWrites(t *testing.T) {
 					if want, ok := roots[c.Size]; !ok || c.Root != want {
 						return fmt.Errorf("checkpoint %d root differs", c.Size)
 					}
-					root, err := merkle.TreeHash(c.Size, db)
+					root, err := merkle.TreeHash(c.Size, service.HashReader(ctx, db))
 					if err != nil {
 						return err
 					}
@@ -862,7 +862,7 @@ func TestReadsDoNotWaitForWriter(t *testing.T) {
 	if _, err := db.Entry(ctx, 3); err != nil {
 		t.Fatalf("Entry during a write: %v", err)
 	}
-	if _, err := db.ReadHashes([]int64{0, 5}); err != nil {
+	if _, err := db.ReadHashes(ctx, []int64{0, 5}); err != nil {
 		t.Fatalf("ReadHashes during a write: %v", err)
 	}
 	if records, _, err := db.LoadAnchorState(ctx); err != nil || len(records) != 0 {

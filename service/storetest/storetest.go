@@ -27,6 +27,7 @@ func Run(t *testing.T, open func(t *testing.T) service.Store, reopen func(t *tes
 		{"Empty", testEmpty},
 		{"AppendAndRead", testAppendAndRead},
 		{"AppendOutOfSequence", testAppendOutOfSequence},
+		{"ReadHashesContext", testReadHashesContext},
 		{"ScanEntries", testScanEntries},
 		{"DigestIndex", testDigestIndex},
 		{"DigestIndexSharedPrefix", testDigestIndexSharedPrefix},
@@ -76,7 +77,7 @@ func testFencing(t *testing.T, a, b service.Store) {
 	if err := b.SaveCheckpoint(ctx, cp); err != nil {
 		t.Errorf("checkpoint by the writer: %v", err)
 	}
-	if root, err := merkle.TreeHash(30, b); err != nil || root != log.Root(t, 30) {
+	if root, err := merkle.TreeHash(30, service.HashReader(ctx, b)); err != nil || root != log.Root(t, 30) {
 		t.Errorf("root after the writer's appends = %v, %v", root, err)
 	}
 }
@@ -118,10 +119,10 @@ func testEmpty(t *testing.T, st service.Store) {
 	if _, err := st.Entry(ctx, 0); !errors.Is(err, service.ErrNotFound) {
 		t.Errorf("Entry(0): %v, want ErrNotFound", err)
 	}
-	if _, err := st.ReadHashes([]int64{0}); !errors.Is(err, service.ErrNotFound) {
+	if _, err := st.ReadHashes(ctx, []int64{0}); !errors.Is(err, service.ErrNotFound) {
 		t.Errorf("ReadHashes([0]): %v, want ErrNotFound", err)
 	}
-	if hs, err := st.ReadHashes(nil); err != nil || len(hs) != 0 {
+	if hs, err := st.ReadHashes(ctx, nil); err != nil || len(hs) != 0 {
 		t.Errorf("ReadHashes(nil) = %v, %v", hs, err)
 	}
 }
@@ -153,7 +154,7 @@ func testAppendAndRead(t *testing.T, st service.Store) {
 	for k := range all {
 		all[k] = int64(len(all) - 1 - k) // in reverse: the order asked is the order given
 	}
-	hs, err := st.ReadHashes(all)
+	hs, err := st.ReadHashes(ctx, all)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,11 +163,47 @@ func testAppendAndRead(t *testing.T, st service.Store) {
 			t.Fatalf("stored hash %d = %v, want %v", x, hs[k], log.Hashes[x])
 		}
 	}
-	if _, err := st.ReadHashes([]int64{5, int64(len(log.Hashes))}); !errors.Is(err, service.ErrNotFound) {
+	if _, err := st.ReadHashes(ctx, []int64{5, int64(len(log.Hashes))}); !errors.Is(err, service.ErrNotFound) {
 		t.Errorf("ReadHashes past the end: %v, want ErrNotFound", err)
 	}
-	if root, err := merkle.TreeHash(300, st); err != nil || root != log.Root(t, 300) {
+	if root, err := merkle.TreeHash(300, service.HashReader(ctx, st)); err != nil || root != log.Root(t, 300) {
 		t.Errorf("TreeHash over the store = %v, %v; want %v", root, err, log.Root(t, 300))
+	}
+}
+
+// testReadHashesContext: a hash read whose context is cancelled, or past its deadline,
+// returns the context's error and no hashes; the store reads on for other contexts.
+func testReadHashesContext(t *testing.T, st service.Store) {
+	log := logtest.NewMemLog(t, 20)
+	mustAppend(t, st, log, 0, 20)
+	indexes := []int64{0, 5, merkle.StoredHashCount(20) - 1}
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	expired, cancel := context.WithDeadline(context.Background(), time.Unix(0, 0))
+	defer cancel()
+	for _, c := range []struct {
+		name string
+		ctx  context.Context
+		want error
+	}{
+		{"cancelled", cancelled, context.Canceled},
+		{"past its deadline", expired, context.DeadlineExceeded},
+	} {
+		if hs, err := st.ReadHashes(c.ctx, indexes); !errors.Is(err, c.want) || hs != nil {
+			t.Errorf("ReadHashes with a context %s = %d hashes, %v; want the error %v", c.name, len(hs), err, c.want)
+		}
+		if _, err := merkle.InclusionProof(3, 20, service.HashReader(c.ctx, st)); !errors.Is(err, c.want) {
+			t.Errorf("an inclusion proof read with a context %s: %v, want the error %v", c.name, err, c.want)
+		}
+	}
+	hs, err := st.ReadHashes(context.Background(), indexes)
+	if err != nil {
+		t.Fatalf("ReadHashes after the cancelled reads: %v", err)
+	}
+	for k, x := range indexes {
+		if hs[k] != log.Hashes[x] {
+			t.Errorf("stored hash %d = %v, want %v", x, hs[k], log.Hashes[x])
+		}
 	}
 }
 
@@ -212,7 +249,7 @@ func testAppendOutOfSequence(t *testing.T, st service.Store) {
 			if n := logSize(t, st); n != size {
 				t.Fatalf("LogSize = %d after a refused append, want %d", n, size)
 			}
-			if _, err := st.ReadHashes([]int64{merkle.StoredHashCount(size)}); !errors.Is(err, service.ErrNotFound) {
+			if _, err := st.ReadHashes(ctx, []int64{merkle.StoredHashCount(size)}); !errors.Is(err, service.ErrNotFound) {
 				t.Fatalf("a hash was written by a refused append: %v", err)
 			}
 		})

@@ -54,7 +54,7 @@ func TestAppendEntries(t *testing.T) {
 	if n := logSize(t, db); n != int64(len(l.entries)) {
 		t.Fatalf("log size %d, want %d", n, len(l.entries))
 	}
-	got, err := db.ReadHashes(seq(0, int64(len(l.hashes))))
+	got, err := db.ReadHashes(ctx, seq(0, int64(len(l.hashes))))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +134,7 @@ func TestAppendManyRows(t *testing.T) {
 		x := merkle.StoredHashCount(i)
 		hashIndexes = append(hashIndexes, max(0, x-1), x, min(x+1, int64(len(wantHashes))-1))
 	}
-	got, err := db.ReadHashes(hashIndexes)
+	got, err := db.ReadHashes(ctx, hashIndexes)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -303,15 +303,15 @@ func checkLog(t *testing.T, db *DB, l *testLog) {
 	if err != nil || k != len(l.entries) {
 		t.Fatalf("ScanEntries: %v after %d entries, want %d", err, k, len(l.entries))
 	}
-	hs, err := db.ReadHashes(seq(0, int64(len(l.hashes))))
+	hs, err := db.ReadHashes(ctx, seq(0, int64(len(l.hashes))))
 	if err != nil || !slices.Equal(hs, l.hashes) {
 		t.Fatalf("stored hashes differ from the log's (%v)", err)
 	}
-	if _, err := db.ReadHashes([]int64{int64(len(l.hashes))}); !errors.Is(err, service.ErrNotFound) {
+	if _, err := db.ReadHashes(ctx, []int64{int64(len(l.hashes))}); !errors.Is(err, service.ErrNotFound) {
 		t.Fatalf("a hash beyond the log: %v, want ErrNotFound", err)
 	}
 	size := int64(len(l.entries))
-	root, err := merkle.TreeHash(size, db)
+	root, err := merkle.TreeHash(size, service.HashReader(ctx, db))
 	if want, _ := merkle.TreeHash(size, l); err != nil || root != want {
 		t.Fatalf("tree hash from the store = %v, %v; want %v", root, err, want)
 	}
@@ -337,7 +337,7 @@ func TestReadHashes(t *testing.T) {
 		{"all", seq(0, n)},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			got, err := db.ReadHashes(c.indexes)
+			got, err := db.ReadHashes(t.Context(), c.indexes)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -359,7 +359,7 @@ func TestReadHashes(t *testing.T) {
 		{"first of several", []int64{2, n + 5, -7}, n + 5},
 	} {
 		t.Run("missing/"+c.name, func(t *testing.T) {
-			_, err := db.ReadHashes(c.indexes)
+			_, err := db.ReadHashes(t.Context(), c.indexes)
 			if !errors.Is(err, service.ErrNotFound) {
 				t.Fatalf("ReadHashes(%v): %v, want ErrNotFound", c.indexes, err)
 			}
@@ -372,7 +372,7 @@ func TestReadHashes(t *testing.T) {
 	t.Run("tree hashes", func(t *testing.T) {
 		// merkle reads the store to compute roots and proofs: they must match the in-memory log's.
 		for _, size := range []int64{1, 2, 3, 511, 512, 1000, 1037} {
-			got, err := merkle.TreeHash(size, db)
+			got, err := merkle.TreeHash(size, service.HashReader(t.Context(), db))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -383,7 +383,7 @@ func TestReadHashes(t *testing.T) {
 			if got != want {
 				t.Errorf("TreeHash(%d) from the store = %v, want %v", size, got, want)
 			}
-			proof, err := merkle.InclusionProof(size/2, size, db)
+			proof, err := merkle.InclusionProof(size/2, size, service.HashReader(t.Context(), db))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -676,7 +676,7 @@ func TestNothingWaitsForWriters(t *testing.T) {
 		}{
 			{"LogSize", func() error { _, err := db.LogSize(ctx); return err }},
 			{"Entry", func() error { _, err := db.Entry(ctx, 3); return err }},
-			{"ReadHashes", func() error { _, err := db.ReadHashes([]int64{0, 5}); return err }},
+			{"ReadHashes", func() error { _, err := db.ReadHashes(ctx, []int64{0, 5}); return err }},
 			{"ScanEntries", func() error { return db.ScanEntries(ctx, 0, func(notary.Entry) error { return nil }) }},
 			{"IndexedSize", func() error { _, err := db.IndexedSize(ctx); return err }},
 			{"LookupDigests", func() error { return db.LookupDigests(ctx, []notary.Digest{l.entries[0].Digest}, make([]int64, 1)) }},
