@@ -57,7 +57,9 @@ type Store interface {
 	Entry(ctx context.Context, index int64) (notary.Entry, error)
 
 	// ScanEntries calls fn for every entry from index from on, in index order, as of one
-	// snapshot of the log; it stops at the first error from fn and returns it.
+	// snapshot of the log; it stops at the first error from fn and returns it. fn may
+	// call the store's other methods. Once ctx is done it calls fn no more and returns an
+	// error wrapping ctx.Err().
 	ScanEntries(ctx context.Context, from int64, fn func(notary.Entry) error) error
 
 	// IndexedSize returns how many leading entries of the log the digest index covers.

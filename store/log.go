@@ -139,7 +139,8 @@ func (db *DB) Entry(ctx context.Context, index int64) (notary.Entry, error) {
 
 // ScanEntries calls fn for every entry from index from on, in index order, reading them
 // as it goes from one snapshot of the log: entries appended meanwhile are not seen. It
-// stops at the first error from fn and returns it.
+// stops at the first error from fn and returns it, and once ctx is done, with an error
+// wrapping ctx.Err(). It holds one reader while it runs; fn may use the DB.
 func (db *DB) ScanEntries(ctx context.Context, from int64, fn func(notary.Entry) error) error {
 	rows, err := db.scan.QueryContext(ctx, from)
 	if err != nil {
@@ -154,6 +155,9 @@ func (db *DB) ScanEntries(ctx context.Context, from int64, fn func(notary.Entry)
 		e, err := r.entry()
 		if err != nil {
 			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("store: scan entries: %w", err)
 		}
 		if err := fn(e); err != nil {
 			return err
