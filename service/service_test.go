@@ -200,8 +200,9 @@ func checkSubmitted(t *testing.T, s *service.Service, ts *service.Timestamp, d n
 // checkAgainstStore checks the proof of a timestamp, in checkpoint cp, against the log stored
 // in r: cp's root is the stored tree's at its size, and the inclusion path is the one the
 // stored hashes give.
-func checkAgainstStore(t *testing.T, r merkle.HashReader, ts *service.Timestamp, cp notary.Checkpoint) {
+func checkAgainstStore(t *testing.T, st service.HashSource, ts *service.Timestamp, cp notary.Checkpoint) {
 	t.Helper()
+	r := service.HashReader(t.Context(), st)
 	root, err := merkle.TreeHash(cp.Size, r)
 	if err != nil {
 		t.Fatalf("the stored tree of size %d: %v", cp.Size, err)
@@ -218,11 +219,11 @@ func checkAgainstStore(t *testing.T, r merkle.HashReader, ts *service.Timestamp,
 	}
 }
 
-// checkConsistent checks, with a consistency proof from the log stored in r, that the tree
+// checkConsistent checks, with a consistency proof from the log stored in st, that the tree
 // of checkpoint old is a prefix of that of checkpoint new.
-func checkConsistent(t *testing.T, r merkle.HashReader, old, new notary.Checkpoint) {
+func checkConsistent(t *testing.T, st service.HashSource, old, new notary.Checkpoint) {
 	t.Helper()
-	proof, err := merkle.ConsistencyProof(old.Size, new.Size, r)
+	proof, err := merkle.ConsistencyProof(old.Size, new.Size, service.HashReader(t.Context(), st))
 	if err != nil {
 		t.Fatalf("consistency proof %d→%d: %v", old.Size, new.Size, err)
 	}
@@ -364,7 +365,7 @@ func submitConcurrently(t *testing.T, s *running, ds []notary.Digest) (stamps []
 // checkReceiptCheckpoints waits for a published checkpoint of every entry of s and checks,
 // with consistency proofs from the log stored in r, that each checkpoint of the proofs that
 // Submit returned is consistent with it.
-func checkReceiptCheckpoints(t *testing.T, s *running, r merkle.HashReader, checkpoints map[int64]notary.Checkpoint) {
+func checkReceiptCheckpoints(t *testing.T, s *running, r service.HashSource, checkpoints map[int64]notary.Checkpoint) {
 	t.Helper()
 	size := s.Size()
 	eventually(t, "a published checkpoint of every entry", func() bool { return s.LatestCheckpoint().Size == size })
