@@ -2,9 +2,11 @@
 // values, written in batches and never updated: the shape of an index of SHA-256 digests.
 //
 // Each batch becomes a run, a file of records sorted by key, and runs are merged in the
-// background of writes so that there are few of them: a run is merged into the one before it
-// once that one is less than mergeRatio times its size, which keeps about log₄ of the index's
-// size in batches of runs, each record rewritten a few times over its life. Since keys are
+// background so that there are few of them: a run is merged into the one before it while
+// that one is less than mergeRatio times its size, which keeps about log₄ of the index's size
+// in batches of runs, each record rewritten a few times over its life. Two merges may run at
+// once, so that the small runs new batches make are merged while a merge of large ones takes
+// its time; past maxRuns runs, Add waits for merges. Since keys are
 // uniformly random, a key's place in a run is estimated from its value and found in a few
 // probes (interpolation search), with no index or filter held in memory: memory does not grow
 // with the index. Runs are mapped into memory read-only, so the operating system caches the
@@ -33,6 +35,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -56,17 +59,32 @@ const (
 // Index is an open run index. Its methods are safe for concurrent use, except that Add
 // must not be called concurrently with itself.
 type Index struct {
-	dir  string
-	lock *os.File
+	dir    string
+	lock   *os.File
+	secret [SecretSize]byte
 
-	mu   sync.RWMutex // guards runs and meta against lookups while they are replaced
+	mu   sync.RWMutex // guards runs and meta; changed under change too
 	runs []*run       // oldest (largest) first
 	meta uint64
 
-	secret [SecretSize]byte
+	change   sync.Mutex // serializes changes of runs and meta, and guards what follows
+	changed  *sync.Cond // on change: broadcast when runs change or a merge ends
+	merging  int        // merges under way
+	mergeErr error      // the last merge's failure, until Add reports it
+	closing  bool
 
-	next int // sequence number of the next run file
+	next    atomic.Int64  // sequence number of the next run file
+	wake    chan struct{} // wakes a merger: runs were added or a merge ended
+	stop    chan struct{} // closed by Close
+	mergers sync.WaitGroup
 }
+
+const (
+	// mergers is how many merges may run at once.
+	mergers = 2
+	// maxRuns is how many runs Add lets there be before it waits for merges.
+	maxRuns = 64
+)
 
 // SecretSize is the size of an index's secret.
 const SecretSize = 16
@@ -77,9 +95,10 @@ func (x *Index) Secret() [SecretSize]byte { return x.secret }
 
 // run is one sorted run, mapped read-only.
 type run struct {
-	name string
-	data []byte // the whole file: header, then n records
-	n    int
+	name    string
+	data    []byte // the whole file: header, then n records
+	n       int
+	merging bool // a merge is reading it; guarded by Index.change
 }
 
 // Open opens the index in dir, creating it if needed. It fails while another process has it
@@ -96,11 +115,16 @@ func Open(dir string) (*Index, error) {
 		lock.Close()
 		return nil, fmt.Errorf("runindex: %s is in use by another process: %w", dir, err)
 	}
-	x := &Index{dir: dir, lock: lock}
+	x := &Index{dir: dir, lock: lock, wake: make(chan struct{}, mergers), stop: make(chan struct{})}
+	x.changed = sync.NewCond(&x.change)
 	if err := x.load(); err != nil {
 		x.Close()
 		return nil, err
 	}
+	for range mergers {
+		x.mergers.Go(x.merger)
+	}
+	x.poke()
 	return x, nil
 }
 
@@ -139,7 +163,7 @@ func (x *Index) load() error {
 		if !ok {
 			continue
 		}
-		x.next = max(x.next, seq+1)
+		x.next.Store(max(x.next.Load(), int64(seq)+1))
 		if !live[e.Name()] {
 			// Written by a write or merge that a crash cut short.
 			if err := os.Remove(filepath.Join(x.dir, e.Name())); err != nil {
@@ -150,8 +174,19 @@ func (x *Index) load() error {
 	return nil
 }
 
-// Close unmaps the runs and releases the index to other processes.
+// Close stops merges, unmaps the runs and releases the index to other processes. A merge
+// under way is abandoned; the next Open removes what it wrote.
 func (x *Index) Close() error {
+	x.change.Lock()
+	if x.closing {
+		x.change.Unlock()
+		return nil
+	}
+	x.closing = true
+	x.changed.Broadcast()
+	x.change.Unlock()
+	close(x.stop)
+	x.mergers.Wait()
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	var errs []error
@@ -192,8 +227,8 @@ func (x *Index) Runs() int {
 }
 
 // Add adds recs to the index and sets its Meta to meta, durably and at once: after a crash
-// the index holds either all of recs and meta or neither. It sorts recs in place. It may then
-// merge runs before it returns.
+// the index holds either all of recs and meta or neither. It sorts recs in place. If a merge
+// failed since the last Add, Add reports that too, after adding recs.
 func (x *Index) Add(recs []Record, meta uint64) error {
 	slices.SortFunc(recs, func(a, b Record) int {
 		switch {
@@ -220,9 +255,13 @@ func (x *Index) Add(recs []Record, meta uint64) error {
 			return err
 		}
 	}
-	x.mu.RLock()
+	x.change.Lock()
+	defer x.change.Unlock()
+	for len(x.runs) >= maxRuns && x.mergeErr == nil && !x.closing {
+		x.poke()
+		x.changed.Wait() // the mergers are behind: wait for them
+	}
 	runs := slices.Clone(x.runs)
-	x.mu.RUnlock()
 	if added != nil {
 		runs = append(runs, added)
 	}
@@ -233,37 +272,106 @@ func (x *Index) Add(recs []Record, meta uint64) error {
 		}
 		return err
 	}
-	return x.compact()
+	x.poke()
+	if err := x.mergeErr; err != nil {
+		x.mergeErr = nil
+		return err
+	}
+	return nil
 }
 
-// compact merges the newest run into the one before it while that one holds fewer than
-// mergeRatio times its records.
-func (x *Index) compact() error {
-	for {
-		x.mu.RLock()
-		runs, meta := slices.Clone(x.runs), x.meta
-		x.mu.RUnlock()
-		k := len(runs)
-		if k < 2 || runs[k-2].n >= mergeRatio*runs[k-1].n {
-			return nil
-		}
-		older, newer := runs[k-2], runs[k-1]
-		merged, err := x.writeRun(older.n+newer.n, func(w *bufio.Writer) error {
-			return mergeRecords(w, older.records(), newer.records())
-		})
-		if err != nil {
-			return err
-		}
-		if err := x.commit(append(runs[:k-2], merged), meta); err != nil {
-			merged.unmap()
-			os.Remove(filepath.Join(x.dir, merged.name))
-			return err
+// poke wakes the mergers.
+func (x *Index) poke() {
+	for range mergers {
+		select {
+		case x.wake <- struct{}{}:
+		default:
 		}
 	}
 }
 
+// merger merges runs as long as some are due to be merged, until Close.
+func (x *Index) merger() {
+	for {
+		select {
+		case <-x.stop:
+			return
+		case <-x.wake:
+		}
+		for {
+			merged, err := x.mergeNext()
+			if err != nil {
+				x.change.Lock()
+				if !x.closing {
+					x.mergeErr = err
+				}
+				x.changed.Broadcast()
+				x.change.Unlock()
+				break
+			}
+			if !merged {
+				break
+			}
+		}
+	}
+}
+
+// duePair returns the position of the newest run that is due to be merged into the run
+// before it, neither of them being merged already, or -1.
+func (x *Index) duePair() int {
+	for j := len(x.runs) - 1; j > 0; j-- {
+		older, newer := x.runs[j-1], x.runs[j]
+		if !older.merging && !newer.merging && older.n < mergeRatio*newer.n {
+			return j
+		}
+	}
+	return -1
+}
+
+// mergeNext merges the newest pair of runs due to be merged, if any, and says whether it
+// did.
+func (x *Index) mergeNext() (bool, error) {
+	x.change.Lock()
+	j := x.duePair()
+	if j < 0 || x.closing {
+		x.change.Unlock()
+		return false, nil
+	}
+	older, newer := x.runs[j-1], x.runs[j]
+	older.merging, newer.merging = true, true
+	x.merging++
+	x.change.Unlock()
+
+	var merged *run
+	err := beforeMerge(x.stop)
+	if err == nil {
+		merged, err = x.writeRun(older.n+newer.n, func(w *bufio.Writer) error {
+			return mergeRecords(w, older.records(), newer.records(), x.stop)
+		})
+	}
+
+	x.change.Lock()
+	defer x.change.Unlock()
+	defer x.changed.Broadcast()
+	x.merging--
+	older.merging, newer.merging = false, false
+	if err != nil {
+		return false, err
+	}
+	// Other merges and Adds changed the list since, but not these two, nor their order.
+	i := slices.Index(x.runs, older)
+	runs := slices.Concat(x.runs[:i], []*run{merged}, x.runs[i+2:])
+	if err := x.commit(runs, x.meta); err != nil {
+		merged.unmap()
+		os.Remove(filepath.Join(x.dir, merged.name))
+		return false, err
+	}
+	x.poke() // the merged run may now be due, and another merger may be idle
+	return true, nil
+}
+
 // commit makes runs and meta the index's, durably, then unmaps and removes the runs that
-// are no longer in it.
+// are no longer in it. The caller holds x.change.
 func (x *Index) commit(runs []*run, meta uint64) error {
 	m := &manifest{secret: x.secret, meta: meta}
 	for _, r := range runs {
@@ -276,6 +384,7 @@ func (x *Index) commit(runs []*run, meta uint64) error {
 	old := x.runs
 	x.runs, x.meta = runs, meta
 	x.mu.Unlock()
+	x.changed.Broadcast()
 	var errs []error
 	for _, r := range old {
 		if !slices.Contains(runs, r) {
@@ -286,6 +395,17 @@ func (x *Index) commit(runs []*run, meta uint64) error {
 		return fmt.Errorf("runindex: removing a merged run: %w", err)
 	}
 	return nil
+}
+
+// settle waits until no merge is under way or due.
+func (x *Index) settle() error {
+	x.change.Lock()
+	defer x.change.Unlock()
+	for (x.merging > 0 || x.duePair() >= 0) && x.mergeErr == nil && !x.closing {
+		x.poke()
+		x.changed.Wait()
+	}
+	return x.mergeErr
 }
 
 // Lookup calls found for each record whose key is keys[i], for every i, newest run first.
@@ -305,8 +425,7 @@ func (x *Index) Lookup(keys []uint64, found func(i int, value uint64)) {
 
 // writeRun writes a run of n records, given by write, to a new file, syncs it and maps it.
 func (x *Index) writeRun(n int, write func(*bufio.Writer) error) (*run, error) {
-	name := fmt.Sprintf("%08d.run", x.next)
-	x.next++
+	name := fmt.Sprintf("%08d.run", x.next.Add(1)-1)
 	path := filepath.Join(x.dir, name)
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
@@ -341,9 +460,16 @@ func (x *Index) writeRun(n int, write func(*bufio.Writer) error) (*run, error) {
 }
 
 // mergeRecords writes the records of two sorted runs in key order, those of a first among
-// equal keys.
-func mergeRecords(w *bufio.Writer, a, b []byte) error {
-	for len(a) > 0 && len(b) > 0 {
+// equal keys. It gives up with errStopped once stop is closed.
+func mergeRecords(w *bufio.Writer, a, b []byte, stop <-chan struct{}) error {
+	for n := 0; len(a) > 0 && len(b) > 0; n++ {
+		if n%(1<<16) == 0 {
+			select {
+			case <-stop:
+				return errStopped
+			default:
+			}
+		}
 		if binary.BigEndian.Uint64(b) < binary.BigEndian.Uint64(a) {
 			w.Write(b[:recordSize])
 			b = b[recordSize:]
@@ -356,6 +482,11 @@ func mergeRecords(w *bufio.Writer, a, b []byte) error {
 	_, err := w.Write(b)
 	return err
 }
+
+var errStopped = errors.New("runindex: closed")
+
+// beforeMerge is called as each merge begins; a test may make merges wait or fail.
+var beforeMerge = func(stop <-chan struct{}) error { return nil }
 
 // mapRun maps the run file at path, checking its header against its length.
 func mapRun(path string) (*run, error) {
@@ -476,7 +607,10 @@ func readManifest(path string) (*manifest, error) {
 	}
 	var m manifest
 	secretHex, ok := strings.CutPrefix(lines[1], "secret ")
-	if n, err := hex.Decode(m.secret[:], []byte(secretHex)); !ok || err != nil || n != SecretSize || len(secretHex) != 2*SecretSize {
+	if !ok || len(secretHex) != 2*SecretSize {
+		return nil, damaged("no secret")
+	}
+	if _, err := hex.Decode(m.secret[:], []byte(secretHex)); err != nil {
 		return nil, damaged("no secret")
 	}
 	metaText, ok := strings.CutPrefix(lines[2], "meta ")

@@ -1,9 +1,11 @@
 package runindex
 
 import (
+	"errors"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -129,9 +131,17 @@ func TestRunsStayFew(t *testing.T) {
 		if err := x.Add(recs, uint64((b+1)*batch)); err != nil {
 			t.Fatal(err)
 		}
-		// log₄(2000) < 6, and a merge may leave one more run until the next Add.
-		if x.Runs() > 7 {
-			t.Fatalf("after %d batches: %d runs", b+1, x.Runs())
+		if x.Runs() > maxRuns {
+			t.Fatalf("after %d batches: %d runs, more than %d", b+1, x.Runs(), maxRuns)
+		}
+		if b%100 == 99 {
+			// Once merges are done: about log₄ of the batches, below 6 for 2000.
+			if err := x.settle(); err != nil {
+				t.Fatal(err)
+			}
+			if x.Runs() > 6 {
+				t.Fatalf("after %d batches and their merges: %d runs", b+1, x.Runs())
+			}
 		}
 	}
 	if x.Len() != 2000*batch {
@@ -445,4 +455,113 @@ func BenchmarkLookupAbsent(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(keys)), "ns/key")
 	b.ReportMetric(float64(x.Runs()), "runs")
+}
+
+// TestAddWaitsForMerges: with merges held, the runs stop at maxRuns, the Adds past it wait,
+// and everything is there once merges go on.
+func TestAddWaitsForMerges(t *testing.T) {
+	release := make(chan struct{})
+	beforeMerge = func(stop <-chan struct{}) error {
+		select {
+		case <-release:
+		case <-stop:
+		}
+		return nil
+	}
+	defer func() { beforeMerge = func(<-chan struct{}) error { return nil } }()
+	x, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	m := make(model)
+	const batches = maxRuns + 10
+	done := make(chan error, 1)
+	var added atomic.Int64
+	go func() {
+		for b := range batches {
+			// Equal batches: every pair is due, so that only held merges keep runs apart.
+			recs := make([]Record, 10)
+			for i := range recs {
+				recs[i] = Record{Key: uint64(b*10+i) * 0x9e3779b97f4a7c15, Value: uint64(b*10 + i)}
+			}
+			if err := x.Add(recs, uint64(b+1)); err != nil {
+				done <- err
+				return
+			}
+			added.Add(1)
+		}
+		done <- nil
+	}()
+	for b := range batches {
+		for i := range 10 {
+			k := uint64(b*10+i) * 0x9e3779b97f4a7c15
+			m[k] = append(m[k], uint64(b*10+i))
+		}
+	}
+	// Two merges hold four runs; the Adds go on until there are maxRuns.
+	for x.Runs() < maxRuns {
+		select {
+		case err := <-done:
+			t.Fatalf("all Adds returned (%v) with merges held and %d runs", err, x.Runs())
+		default:
+		}
+		runtime.Gosched()
+	}
+	if n := added.Load(); n != maxRuns-1 && n != maxRuns {
+		t.Fatalf("%d Adds returned with merges held; want %d", n, maxRuns)
+	}
+	if x.Runs() != maxRuns {
+		t.Fatalf("%d runs with merges held; want at most %d", x.Runs(), maxRuns)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if err := x.settle(); err != nil {
+		t.Fatal(err)
+	}
+	if x.Meta() != batches {
+		t.Fatalf("Meta = %d, want %d", x.Meta(), batches)
+	}
+	check(t, x, m, []uint64{1, 2, 3})
+}
+
+// TestMergeFailureReported: a failed merge is reported by the next Add, which still adds its
+// records, and merges go on after it.
+func TestMergeFailureReported(t *testing.T) {
+	var fail atomic.Bool
+	fail.Store(true)
+	beforeMerge = func(<-chan struct{}) error {
+		if fail.Swap(false) {
+			return errors.New("disk full")
+		}
+		return nil
+	}
+	defer func() { beforeMerge = func(<-chan struct{}) error { return nil } }()
+	x, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	if err := x.Add([]Record{{1, 1}}, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := x.Add([]Record{{2, 2}}, 2); err != nil { // two equal runs: a merge is due
+		t.Fatal(err)
+	}
+	if err := x.settle(); err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Fatalf("settle after a failed merge: %v", err)
+	}
+	err = x.Add([]Record{{3, 3}}, 3)
+	if err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Fatalf("Add after a failed merge: %v, want the merge's error", err)
+	}
+	if err := x.settle(); err != nil {
+		t.Fatalf("merges after the failure: %v", err)
+	}
+	check(t, x, model{1: {1}, 2: {2}, 3: {3}}, []uint64{4})
+	if x.Runs() > 2 {
+		t.Fatalf("%d runs of 3 records after merges", x.Runs())
+	}
 }
