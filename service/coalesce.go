@@ -37,8 +37,13 @@ type coalesced[T, R any] struct {
 }
 
 // do returns call's answer to items, from a call it may share with other requests. It
-// returns ctx's error if ctx ends while the request waits for another's call.
+// returns ctx's error if ctx has ended, or ends while the request waits for another's
+// call. A call for one request alone is made within its ctx; a shared call is not cut
+// short when one of its requests ends.
 func (c *coalescer[T, R]) do(ctx context.Context, items []T) ([]R, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	q := &coalesced[T, R]{items: items, done: make(chan struct{})}
 	c.mu.Lock()
 	c.waiting = append(c.waiting, q)
@@ -83,9 +88,13 @@ func (c *coalescer[T, R]) lead(ctx context.Context) {
 	for _, q := range batch {
 		all = append(all, q.items...)
 	}
-	// The call answers every request of the batch, so it must not end with the leader's
-	// own request: each of the others gives up on its own context instead.
-	out, err := c.call(context.WithoutCancel(ctx), all)
+	// A call that answers other requests too must not end with the leader's own: each of
+	// the others gives up on its own context instead.
+	callCtx := ctx
+	if len(batch) > 1 {
+		callCtx = context.WithoutCancel(ctx)
+	}
+	out, err := c.call(callCtx, all)
 	if err == nil && len(out) != len(all) {
 		err = fmt.Errorf("notary: the store answered %d of %d items", len(out), len(all))
 	}
@@ -188,20 +197,21 @@ type hashReads struct {
 func newHashReads(st Store) *hashReads {
 	_, remote := st.(RemoteStore)
 	r := &hashReads{store: st, coalesce: remote}
-	r.batch.call = func(_ context.Context, indexes []int64) ([]merkle.Hash, error) { return st.ReadHashes(indexes) }
+	r.batch.call = st.ReadHashes
 	return r
 }
 
 // read returns the stored hashes at indexes, as Store.ReadHashes does. A shared read that
 // fails for want of a hash is made again alone, so that a request fails only for the
-// hashes it asked for.
-func (r *hashReads) read(indexes []int64) ([]merkle.Hash, error) {
+// hashes it asked for. If ctx ends while the request waits for another's read, read
+// returns ctx's error.
+func (r *hashReads) read(ctx context.Context, indexes []int64) ([]merkle.Hash, error) {
 	if !r.coalesce {
-		return r.store.ReadHashes(indexes)
+		return r.store.ReadHashes(ctx, indexes)
 	}
-	hs, err := r.batch.do(context.Background(), indexes)
+	hs, err := r.batch.do(ctx, indexes)
 	if errors.Is(err, ErrNotFound) {
-		return r.store.ReadHashes(indexes)
+		return r.store.ReadHashes(ctx, indexes)
 	}
 	return hs, err
 }

@@ -273,12 +273,12 @@ type gatedHashes struct {
 	started chan int // the number of indexes of each read, as it starts
 }
 
-func (g *gatedHashes) ReadHashes(indexes []int64) ([]merkle.Hash, error) {
+func (g *gatedHashes) ReadHashes(ctx context.Context, indexes []int64) ([]merkle.Hash, error) {
 	g.started <- len(indexes)
 	<-g.gate
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return g.countedHashes.ReadHashes(indexes)
+	return g.countedHashes.ReadHashes(ctx, indexes)
 }
 
 // TestHashReadsCoalesce: the hash reads of concurrent requests share one read of the
@@ -295,7 +295,7 @@ func TestHashReadsCoalesce(t *testing.T) {
 	start := func(indexes ...int64) chan result {
 		out := make(chan result, 1)
 		go func() {
-			hs, err := r.read(indexes)
+			hs, err := r.read(context.Background(), indexes)
 			out <- result{hs, err}
 		}()
 		return out
@@ -355,4 +355,12 @@ func TestHashReadsCoalesce(t *testing.T) {
 		t.Errorf("read of a missing hash: %v, want ErrNotFound", res.err)
 	}
 	check(<-good, 6, 8)
+
+	// A request whose context has ended reads nothing.
+	reads := len(g.reads)
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := r.read(cancelled, []int64{1}); !errors.Is(err, context.Canceled) || len(g.reads) != reads {
+		t.Errorf("read of a cancelled request: %v after %d reads of the store, want context.Canceled after none", err, len(g.reads)-reads)
+	}
 }

@@ -91,7 +91,7 @@ func (s *Service) TimestampOf(ctx context.Context, e notary.Entry) (*Timestamp, 
 	if index >= cp.Size {
 		return ts, nil // not in a checkpoint yet
 	}
-	path, err := merkle.InclusionProof(index, cp.Size, s.hashes)
+	path, err := merkle.InclusionProof(index, cp.Size, HashReader(ctx, s.hashes))
 	if err != nil {
 		return nil, fmt.Errorf("notary: inclusion proof of %d in %d: %w", index, cp.Size, err)
 	}

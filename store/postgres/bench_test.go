@@ -235,7 +235,7 @@ func BenchmarkReads(b *testing.B) {
 			}
 			i := 0
 			for b.Loop() {
-				if _, err := db.ReadHashes(c.indexes[i%sets]); err != nil {
+				if _, err := db.ReadHashes(ctx, c.indexes[i%sets]); err != nil {
 					b.Fatal(err)
 				}
 				i++

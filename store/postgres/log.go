@@ -197,13 +197,13 @@ const maxHashGap = 64
 
 // ReadHashes returns the stored Merkle hashes at the given storage indexes, in the order
 // asked, with one query (and one more for each row boundary that a run of them crosses).
-// If one is missing the error names it and wraps service.ErrNotFound.
-func (db *DB) ReadHashes(indexes []int64) ([]merkle.Hash, error) {
+// If one is missing the error names it and wraps service.ErrNotFound; if ctx is done
+// first, the error wraps ctx.Err().
+func (db *DB) ReadHashes(ctx context.Context, indexes []int64) ([]merkle.Hash, error) {
 	out := make([]merkle.Hash, len(indexes))
 	if len(indexes) == 0 {
 		return out, nil
 	}
-	ctx := context.Background()
 	order := make([]int, len(indexes)) // positions in indexes, by index
 	for k := range order {
 		order[k] = k
@@ -246,7 +246,7 @@ func (db *DB) readRuns(ctx context.Context, indexes []int64, todo []int, out []m
 	starts = append(starts, len(todo))
 	rows, err := db.pool.Query(ctx, readHashRuns, los, his)
 	if err != nil {
-		return nil, fmt.Errorf("store/postgres: read hashes: %v", err)
+		return nil, dbErr(ctx, "read hashes", err)
 	}
 	defer rows.Close()
 	var rest []int
@@ -272,7 +272,7 @@ func (db *DB) readRuns(ctx context.Context, indexes []int64, todo []int, out []m
 		run++
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store/postgres: read hashes: %v", err)
+		return nil, dbErr(ctx, "read hashes", err)
 	}
 	if run != len(los) {
 		return nil, fmt.Errorf("store/postgres: read hashes: got %d rows for %d runs", run, len(los))
