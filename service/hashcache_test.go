@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 
 	"github.com/notary-dev/notary/merkle"
@@ -48,25 +49,80 @@ func TestHashCache(t *testing.T) {
 			}
 		}
 	}
-	read(1, 2, 3)
-	read(3, 2, 4) // 2 and 3 kept: only 4 is read
-	if last := st.reads[len(st.reads)-1]; !slices.Equal(last, []int64{4}) {
-		t.Errorf("second read asked the store for %v, want [4]", last)
+	readFromStore := func(want []int64, indexes ...int64) {
+		t.Helper()
+		n := len(st.reads)
+		read(indexes...)
+		var got []int64
+		for _, r := range st.reads[n:] {
+			got = append(got, r...)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("reading %v asked the store for %v, want %v", indexes, got, want)
+		}
 	}
-	read(5) // five read, four kept: 1, the least recently used, goes
-	read(1)
-	if last := st.reads[len(st.reads)-1]; !slices.Equal(last, []int64{1}) {
-		t.Errorf("after five hashes, reading the first asked the store for %v, want [1]", last)
-	}
-	n := len(st.reads)
-	read(1, 5, 4)
-	if len(st.reads) != n {
-		t.Errorf("hashes kept were read from the store again: %v", st.reads[n:])
-	}
+	readFromStore([]int64{1, 2, 3, 4}, 1, 2, 3, 4)
+	readFromStore(nil, 2, 3) // kept, and now read again
+	// Full: 5 takes the place of 1, the first kept that was not read again.
+	readFromStore([]int64{5}, 5)
+	readFromStore(nil, 2, 3, 4, 5)
+	readFromStore([]int64{1}, 1)
+	// 1 took the place of 2: 2, 3, 4 and 5 had been read again, and the hand spared
+	// each once, coming round to 2 again.
+	readFromStore(nil, 1, 3, 4, 5)
+	readFromStore([]int64{2}, 2)
 	if _, err := c.ReadHashes(t.Context(), []int64{2, 5000}); err == nil {
 		t.Error("a hash the store has not: no error")
 	}
-	if len(c.at) > maxCachedHashes || c.lru.Len() != len(c.at) {
-		t.Errorf("%d hashes kept (%d in order), want at most %d", len(c.at), c.lru.Len(), maxCachedHashes)
+	if len(c.at) > maxCachedHashes || len(c.slots) != len(c.at) {
+		t.Errorf("%d hashes kept (%d slots), want at most %d", len(c.at), len(c.slots), maxCachedHashes)
 	}
+	for i, s := range c.at {
+		if c.slots[s].index != i {
+			t.Errorf("hash %d is kept in the slot of %d", i, c.slots[s].index)
+		}
+	}
+}
+
+// TestHashCacheConcurrent: readers at once, through a cache smaller than what they read,
+// each get the hashes they asked for, and the cache stays within its bound.
+func TestHashCacheConcurrent(t *testing.T) {
+	defer func(n int) { maxCachedHashes = n }(maxCachedHashes)
+	maxCachedHashes = 16
+	c := newHashCache(&lockedHashes{})
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for k := range 200 {
+				indexes := []int64{int64(k % 7), int64((g*31 + k*13) % 1000), int64(k % 3)}
+				hs, err := c.ReadHashes(t.Context(), indexes)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				for j, i := range indexes {
+					if hs[j][0] != byte(i) || hs[j][1] != byte(i>>8) {
+						t.Errorf("hash %d read as %x", i, hs[j][:2])
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if len(c.at) > maxCachedHashes || len(c.slots) != len(c.at) {
+		t.Errorf("%d hashes kept (%d slots), want at most %d", len(c.at), len(c.slots), maxCachedHashes)
+	}
+}
+
+// lockedHashes is a countedHashes that may be read from several goroutines.
+type lockedHashes struct {
+	mu sync.Mutex
+	countedHashes
+}
+
+func (l *lockedHashes) ReadHashes(ctx context.Context, indexes []int64) ([]merkle.Hash, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.countedHashes.ReadHashes(ctx, indexes)
 }
