@@ -11,6 +11,11 @@
 // service.ErrOutOfSequence and nothing of its batch is written. Entries and hashes are
 // stored a row per append (split every 65,536 entries), not a row per entry.
 //
+// Every commit that moves the log's head (its size, the latest checkpoint, the digest
+// index, the witnessed checkpoints) notifies channel notary_head, from a trigger in the
+// same transaction: WatchHead listens for it, so that a process that follows the log
+// another writes reads the head when it moves instead of polling it.
+//
 // Writes are acknowledged only once durable: the sessions keep synchronous_commit on
 // (or stronger, as the server sets it), so a method that returned nil has its data on
 // disk, and on the synchronous standbys the server names.
@@ -43,6 +48,8 @@ const minConns = 2
 type DB struct {
 	pool  *pgxpool.Pool
 	epoch atomic.Int64 // the epoch this handle led at (Lead), 0 if it never led
+
+	watching atomic.Bool // a WatchHead runs
 }
 
 // Open connects to the database at dsn (a postgres:// URL or key=value string, as libpq
