@@ -40,7 +40,7 @@ var ErrWatching = errors.New("store/postgres: the log's head is already watched 
 // from the pool) for the notifications of the commits that move the log's head, and calls
 // ev.Moved for each, until ctx is done. When the connection fails (the server restarted,
 // the session was terminated, the network is down: TCP keepalives give up on a silent
-// peer within about 15 s) it calls ev.Lost, connects again after a backoff, and calls
+// peer within about 10 s) it calls ev.Lost, connects again after a backoff, and calls
 // ev.Watching once it listens again. At most one WatchHead runs on a DB at a time;
 // another fails with ErrWatching.
 func (db *DB) WatchHead(ctx context.Context, ev service.HeadEvents) error {

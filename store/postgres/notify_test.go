@@ -199,13 +199,26 @@ func killListener(t testing.TB, db *DB) {
 // startFollower starts a follower of the log in db, which reads the log's head when the
 // database says it moved and else only once an hour: a follower that sees a commit within
 // the test saw it by being told. It is stopped when the test ends.
-func startFollower(t *testing.T, db *DB) *service.Service {
+func startFollower(t testing.TB, db *DB) *service.Service {
+	t.Helper()
+	f := runFollower(t, db, time.Hour)
+	// Told it watches, it reads the head once; after that read only moves make it read.
+	waitFor(t, "the follower to watch the head", func() bool {
+		st := f.FollowStats()
+		return st.Watching && st.Reads >= 2
+	})
+	return f
+}
+
+// runFollower runs a follower of the log in store that reads the head every interval
+// (0: the default) until the test ends.
+func runFollower(t testing.TB, store service.Store, interval time.Duration) *service.Service {
 	t.Helper()
 	f, err := service.NewFollower(t.Context(), service.Config{
 		Signer:         logtest.Signer(t, logtest.LogSkey),
 		Verifier:       logtest.LogVkey,
-		Store:          db,
-		FollowInterval: time.Hour,
+		Store:          store,
+		FollowInterval: interval,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -218,11 +231,6 @@ func startFollower(t *testing.T, db *DB) *service.Service {
 		if err := <-done; err != nil {
 			t.Errorf("follower's Run: %v", err)
 		}
-	})
-	// Told it watches, it reads the head once; after that read only moves make it read.
-	waitFor(t, "the follower to watch the head", func() bool {
-		st := f.FollowStats()
-		return st.Watching && st.Reads >= 2
 	})
 	return f
 }
