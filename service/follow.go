@@ -125,7 +125,8 @@ func (s *Service) runFollower(ctx context.Context) error {
 	}
 	t := time.NewTicker(every)
 	defer t.Stop()
-	var last time.Time
+	var last, logged time.Time
+	failed := 0 // failed reads not logged, at most one logged every interval
 	for {
 		select {
 		case <-ctx.Done():
@@ -142,7 +143,10 @@ func (s *Service) runFollower(ctx context.Context) error {
 		}
 		last = time.Now()
 		if err := s.refresh(ctx); err != nil && ctx.Err() == nil {
-			s.cfg.Logger.Warn("following the log", "err", err)
+			if failed++; time.Since(logged) >= every {
+				s.cfg.Logger.Warn("following the log", "failed_reads", failed, "err", err)
+				logged, failed = time.Now(), 0
+			}
 		}
 	}
 }
