@@ -48,7 +48,7 @@ const (
 
 // followGap is the least time between two reads of the head that moves of the head
 // cause: while the writer commits continually, a follower reads the head at most once a
-// gap, and sees each commit at most a gap and a read after it.
+// gap (each read is three queries), and sees each commit at most a gap and a read after it.
 const followGap = 10 * time.Millisecond
 
 // followStats counts how a follower learns of the head's moves.

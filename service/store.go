@@ -136,10 +136,10 @@ type HeadWatcher interface {
 	//   - Watching when it has begun to watch, or begun again after losing the
 	//     connection: the head may have moved while it did not watch.
 	//   - Moved after a commit that moved the log's size, its latest checkpoint, the
-	//     digest index's size or the witnessed checkpoints. Moved is a hint: it may be
-	//     late, repeated or spurious, and says only that the head may have moved, never
-	//     before the commit is visible to the store's reads. The watcher may also stop
-	//     reporting moves while it still watches (a store overwhelmed by them).
+	//     digest index's size or the witnessed checkpoints, never before the commit is
+	//     visible to the store's reads. Moved is a hint that the head may have moved: one
+	//     may stand for several commits, and it may be late, repeated or spurious. The
+	//     watcher may also miss moves while it still watches (a store overwhelmed by them).
 	//   - Lost when it stops watching before ctx is done, with the reason; it then
 	//     tries again, waiting longer after each failure.
 	WatchHead(ctx context.Context, ev HeadEvents) error

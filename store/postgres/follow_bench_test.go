@@ -91,11 +91,9 @@ func benchFollowerLag(b *testing.B, load int, mode string) {
 	start := time.Now()
 	var k int64
 	for b.Loop() {
-		if load == 0 {
-			// Submissions on a quiet writer come at any moment, not in step with the
-			// follower's reads: a random part of a poll interval after the last one seen.
-			time.Sleep(time.Duration(rand.Int64N(int64(200 * time.Millisecond))))
-		}
+		// Submissions come at any moment, not in step with the follower's reads: a
+		// random part of a poll interval after the last one seen.
+		time.Sleep(time.Duration(rand.Int64N(int64(200 * time.Millisecond))))
 		ts, err := w.Submit(ctx, logtest.Digest(1<<62|k))
 		if err != nil {
 			b.Fatal(err)

@@ -9,17 +9,83 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/notary-dev/notary/service"
 )
 
 var _ service.HeadWatcher = (*DB)(nil)
 
-// headChannel is the channel the schema's triggers notify (migration 0007) in every
-// transaction that moves the log's size, the digest index's size, the latest checkpoint
-// or the witnessed checkpoints. PostgreSQL delivers a notification only once its
-// transaction has committed and is visible to other sessions.
+// headChannel is the channel a DB notifies after commits that move the log's size, the
+// digest index's size, the latest checkpoint or the witnessed checkpoints. The
+// notification is sent once the commit has returned, in a transaction of its own, so a
+// listener is never told of a head before it can read it. Its payload is empty.
 const headChannel = "notary_head"
+
+// notifyEvery is the least time between two notifications by one DB: a busy writer's
+// commits are told of together, at most 200 times a second, so that neither the writer
+// nor the server nor the listeners pay for every commit.
+const notifyEvery = 5 * time.Millisecond
+
+// notifyHead notifies headChannel in a transaction that does not wait for the disk: it
+// writes nothing that must survive a crash, and a notification lost is made up for by
+// the listeners' own reads.
+const notifyHead = `BEGIN; SET LOCAL synchronous_commit = off; SELECT pg_notify('` + headChannel + `', ''); COMMIT`
+
+// notifier tells the processes listening on headChannel that this DB's commits moved the
+// head, coalescing the moves of every notifyEvery into one notification.
+type notifier struct {
+	pending chan struct{} // a move not told yet
+	cancel  context.CancelFunc
+	done    chan struct{}
+}
+
+// start starts telling the moves that moved reports, on connections of pool.
+func (n *notifier) start(pool *pgxpool.Pool) {
+	ctx, cancel := context.WithCancel(context.Background())
+	n.pending, n.cancel, n.done = make(chan struct{}, 1), cancel, make(chan struct{})
+	go func() {
+		defer close(n.done)
+		var last time.Time
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-n.pending:
+			}
+			if wait := notifyEvery - time.Since(last); wait > 0 {
+				t := time.NewTimer(wait)
+				select {
+				case <-ctx.Done():
+					t.Stop()
+					return
+				case <-t.C:
+				}
+			}
+			last = time.Now()
+			// A failure (the server unreachable, its notification queue full) loses one
+			// notification; the listeners read the head every few seconds anyway.
+			nctx, ncancel := context.WithTimeout(ctx, watchConnect)
+			_, _ = pool.Exec(nctx, notifyHead)
+			ncancel()
+		}
+	}()
+}
+
+// moved reports a commit that moved the head: it is told within notifyEvery and a round
+// trip. It never blocks.
+func (n *notifier) moved() {
+	select {
+	case n.pending <- struct{}{}:
+	default:
+	}
+}
+
+// stop stops telling moves, dropping one not told yet.
+func (n *notifier) stop() {
+	n.cancel()
+	<-n.done
+}
 
 // Reconnection: after the listening connection fails, WatchHead waits watchRetryMin,
 // then twice as long after each failure in a row, up to watchRetryMax, each wait shortened
@@ -37,8 +103,8 @@ const watchConnect = 30 * time.Second
 var ErrWatching = errors.New("store/postgres: the log's head is already watched through this handle; watch it once per process")
 
 // WatchHead implements service.HeadWatcher: it listens on a connection of its own (apart
-// from the pool) for the notifications of the commits that move the log's head, and calls
-// ev.Moved for each, until ctx is done. When the connection fails (the server restarted,
+// from the pool) for the notifications that other DBs (in this process or others) send
+// after commits that move the log's head, and calls ev.Moved for each, until ctx is done. When the connection fails (the server restarted,
 // the session was terminated, the network is down: TCP keepalives give up on a silent
 // peer within about 10 s) it calls ev.Lost, connects again after a backoff, and calls
 // ev.Watching once it listens again. At most one WatchHead runs on a DB at a time;
