@@ -36,7 +36,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // Record is one key and its value.
@@ -111,7 +112,7 @@ func Open(dir string) (*Index, error) {
 	if err != nil {
 		return nil, fmt.Errorf("runindex: %w", err)
 	}
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		lock.Close()
 		return nil, fmt.Errorf("runindex: %s is in use by another process: %w", dir, err)
 	}
@@ -503,18 +504,18 @@ func mapRun(path string) (*run, error) {
 	if size < headerSize {
 		return nil, fmt.Errorf("runindex: run %s is damaged: %d bytes, shorter than its header (remove the index's directory to rebuild it)", path, size)
 	}
-	data, err := syscall.Mmap(int(f.Fd()), 0, int(size), syscall.PROT_READ, syscall.MAP_SHARED)
+	data, err := unix.Mmap(int(f.Fd()), 0, int(size), unix.PROT_READ, unix.MAP_SHARED)
 	if err != nil {
 		return nil, fmt.Errorf("runindex: mapping %s: %w", path, err)
 	}
 	n := binary.BigEndian.Uint64(data[8:headerSize])
 	if string(data[:8]) != runMagic || uint64(size-headerSize) != n*recordSize {
-		syscall.Munmap(data)
+		unix.Munmap(data)
 		return nil, fmt.Errorf("runindex: run %s is damaged: its header does not match its %d bytes (remove the index's directory to rebuild it)", path, size)
 	}
 	// Lookups touch a few records of each run, anywhere: read ahead nothing.
-	if err := syscall.Madvise(data, syscall.MADV_RANDOM); err != nil {
-		syscall.Munmap(data)
+	if err := unix.Madvise(data, unix.MADV_RANDOM); err != nil {
+		unix.Munmap(data)
 		return nil, fmt.Errorf("runindex: %w", err)
 	}
 	return &run{data: data, n: int(n)}, nil
@@ -524,7 +525,7 @@ func (r *run) unmap() error {
 	if r.data == nil {
 		return nil
 	}
-	err := syscall.Munmap(r.data)
+	err := unix.Munmap(r.data)
 	r.data = nil
 	return err
 }
