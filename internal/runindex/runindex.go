@@ -1,16 +1,18 @@
 // Package runindex is a persistent multimap from uniformly random 64-bit keys to 64-bit
 // values, written in batches and never updated: the shape of an index of SHA-256 digests.
 //
-// Each batch becomes a run, a file of records sorted by key, and runs are merged in the
+// Each batch becomes a run, a file of records sorted by key. Runs are merged in the
 // background so that there are few of them: a run is merged into the one before it while
-// that one is less than mergeRatio times its size, which keeps about log₄ of the index's size
-// in batches of runs, each record rewritten a few times over its life. Two merges may run at
-// once, so that the small runs new batches make are merged while a merge of large ones takes
-// its time; past maxRuns runs, Add waits for merges. Since keys are
-// uniformly random, a key's place in a run is estimated from its value and found in a few
-// probes (interpolation search), with no index or filter held in memory: memory does not grow
-// with the index. Runs are mapped into memory read-only, so the operating system caches the
-// pages that lookups touch and drops them when it needs the memory.
+// that one holds fewer than mergeRatio times its records, which keeps about log₄ of the
+// index's size in batches of runs, each record rewritten a few times over its life. Two
+// merges may run at once, so that the small runs of new batches are merged while a merge of
+// large ones takes its time; past maxRuns runs, Add waits for merges.
+//
+// Since keys are uniformly random, a key's place in a run is estimated from its value and
+// found in a few probes (interpolation search), with no index or filter held in memory:
+// memory does not grow with the index. Runs are mapped into memory read-only, so the
+// operating system caches the pages that lookups touch and drops them when it needs the
+// memory.
 //
 // A write is durable before it returns: its run is synced before the manifest, the file that
 // names the index's runs, is replaced. Files a crash left behind are removed at the next Open.
