@@ -45,7 +45,7 @@ test-deps:
 
 # Benchmarks (numbers in the issues' closing notes come from here).
 bench: bin/btcd
-	$(GO) test -run '^$$' -bench . -benchtime 2s ./merkle ./notary ./service ./store
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./merkle ./notary ./service ./store ./internal/runindex
 
 # Release binaries in $(DIST): the verifier and client build (CGO_ENABLED=0, static, no
 # database) for every platform a verifier may use, the server build for linux/amd64, and

@@ -148,7 +148,7 @@ func (h *handlers) inclusion(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	p, err := h.svc.ProveInclusion(index, size)
+	p, err := h.svc.ProveInclusion(c.Request().Context(), index, size)
 	if errors.Is(err, service.ErrBadRange) {
 		return apiError(codeBadRequest, "%s", clientText(err))
 	}
@@ -167,7 +167,7 @@ func (h *handlers) consistency(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	p, err := h.svc.ProveConsistency(old, size)
+	p, err := h.svc.ProveConsistency(c.Request().Context(), old, size)
 	if errors.Is(err, service.ErrBadRange) {
 		return apiError(codeBadRequest, "%s", clientText(err))
 	}

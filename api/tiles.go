@@ -7,6 +7,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/notary-dev/notary/notary"
+	"github.com/notary-dev/notary/service"
 	"github.com/notary-dev/notary/tiles"
 )
 
@@ -74,7 +75,7 @@ func (h *handlers) logTile(c echo.Context) error {
 		for _, e := range entries {
 			data = tiles.AppendBundleEntry(data, e)
 		}
-	} else if data, err = tiles.ReadHashTile(t, h.svc); err != nil {
+	} else if data, err = tiles.ReadHashTile(t, service.HashReader(c.Request().Context(), h.svc)); err != nil {
 		return err
 	}
 	if t.Full() {

@@ -119,7 +119,7 @@ func TestAnchorOfAnotherHistory(t *testing.T) {
 		t.Fatal(err)
 	}
 	good := service.Anchor{Status: service.AnchorConfirmed, TxID: strings.Repeat("ab", 32), Size: cp.Size, Root: cp.Root}
-	early, err := merkle.TreeHash(300, svc)
+	early, err := merkle.TreeHash(300, service.HashReader(t.Context(), svc))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +159,7 @@ func TestRateLimited(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	prev, err := merkle.TreeHash(1000, svc)
+	prev, err := merkle.TreeHash(1000, service.HashReader(t.Context(), svc))
 	if err != nil {
 		t.Fatal(err)
 	}

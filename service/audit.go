@@ -135,7 +135,7 @@ func (a *auditor) check(ctx context.Context) error {
 	for k := range indexes {
 		indexes[k] = start + int64(k)
 	}
-	stored, err := a.st.ReadHashes(indexes)
+	stored, err := a.st.ReadHashes(ctx, indexes)
 	if err != nil {
 		return fmt.Errorf("notary: audit: reading the stored hashes of entries %d to %d: %w", first, a.edge.n-1, err)
 	}

@@ -2,6 +2,7 @@ package service
 
 import (
 	"container/list"
+	"context"
 	"fmt"
 	"sync"
 
@@ -34,9 +35,9 @@ func newHashCache(st Store) *hashCache {
 	return &hashCache{store: st, lru: list.New(), at: make(map[int64]*list.Element)}
 }
 
-// ReadHashes implements merkle.HashReader: the hashes kept, and the others in one read of
-// the store.
-func (c *hashCache) ReadHashes(indexes []int64) ([]merkle.Hash, error) {
+// ReadHashes implements HashSource: the hashes kept, and the others in one read of the
+// store within ctx.
+func (c *hashCache) ReadHashes(ctx context.Context, indexes []int64) ([]merkle.Hash, error) {
 	out := make([]merkle.Hash, len(indexes))
 	var missing []int64 // read from the store, for the positions at
 	var at []int
@@ -53,7 +54,7 @@ func (c *hashCache) ReadHashes(indexes []int64) ([]merkle.Hash, error) {
 	if len(missing) == 0 {
 		return out, nil
 	}
-	hs, err := c.store.ReadHashes(missing)
+	hs, err := c.store.ReadHashes(ctx, missing)
 	if err != nil {
 		return nil, err
 	}

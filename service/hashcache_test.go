@@ -1,6 +1,7 @@
 package service
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"testing"
@@ -15,7 +16,10 @@ type countedHashes struct {
 	reads [][]int64
 }
 
-func (c *countedHashes) ReadHashes(indexes []int64) ([]merkle.Hash, error) {
+func (c *countedHashes) ReadHashes(ctx context.Context, indexes []int64) ([]merkle.Hash, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	c.reads = append(c.reads, slices.Clone(indexes))
 	out := make([]merkle.Hash, len(indexes))
 	for k, i := range indexes {
@@ -34,7 +38,7 @@ func TestHashCache(t *testing.T) {
 	c := newHashCache(st)
 	read := func(indexes ...int64) {
 		t.Helper()
-		hs, err := c.ReadHashes(indexes)
+		hs, err := c.ReadHashes(t.Context(), indexes)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -59,7 +63,7 @@ func TestHashCache(t *testing.T) {
 	if len(st.reads) != n {
 		t.Errorf("hashes kept were read from the store again: %v", st.reads[n:])
 	}
-	if _, err := c.ReadHashes([]int64{2, 5000}); err == nil {
+	if _, err := c.ReadHashes(t.Context(), []int64{2, 5000}); err == nil {
 		t.Error("a hash the store has not: no error")
 	}
 	if len(c.at) > maxCachedHashes || c.lru.Len() != len(c.at) {

@@ -79,7 +79,7 @@ func (s *Service) TimestampAt(ctx context.Context, index int64) (*Timestamp, err
 	if index >= cp.Size {
 		return ts, nil // not in a checkpoint yet
 	}
-	path, err := merkle.InclusionProof(index, cp.Size, s.hashes)
+	path, err := merkle.InclusionProof(index, cp.Size, HashReader(ctx, s.hashes))
 	if err != nil {
 		return nil, fmt.Errorf("notary: inclusion proof of %d in %d: %w", index, cp.Size, err)
 	}

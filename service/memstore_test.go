@@ -42,7 +42,10 @@ func (m *memStore) AppendEntries(ctx context.Context, entries []notary.Entry, ha
 	return nil
 }
 
-func (m *memStore) ReadHashes(indexes []int64) ([]merkle.Hash, error) {
+func (m *memStore) ReadHashes(ctx context.Context, indexes []int64) ([]merkle.Hash, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	out := make([]merkle.Hash, len(indexes))

@@ -33,8 +33,8 @@ type ConsistencyProof struct {
 // ProveInclusion returns the inclusion proof of the entry at index in the tree of size
 // entries. It requires 0 ≤ index < size ≤ the latest checkpoint's size, so that the root
 // is that of a signed tree or of a prefix of one; otherwise it returns an error wrapping
-// ErrBadRange.
-func (s *Service) ProveInclusion(index, size int64) (InclusionProof, error) {
+// ErrBadRange. The hashes it reads from the store are read within ctx.
+func (s *Service) ProveInclusion(ctx context.Context, index, size int64) (InclusionProof, error) {
 	latest := s.LatestCheckpoint().Size
 	switch {
 	case size < 1 || size > latest:
@@ -44,7 +44,7 @@ func (s *Service) ProveInclusion(index, size int64) (InclusionProof, error) {
 	}
 	// One read gives the leaf hash and the path; the path and the leaf give the root.
 	p := InclusionProof{Index: index, Size: size}
-	r := &leafReader{store: s.hashes, leaf: merkle.StoredHashIndex(0, index)}
+	r := &leafReader{store: HashReader(ctx, s.hashes), leaf: merkle.StoredHashIndex(0, index)}
 	var err error
 	if p.Proof, err = merkle.InclusionProof(index, size, r); err != nil {
 		return InclusionProof{}, fmt.Errorf("notary: inclusion proof of %d in %d: %w", index, size, err)
@@ -97,8 +97,8 @@ func (r *leafReader) ReadHashes(indexes []int64) ([]merkle.Hash, error) {
 // ProveConsistency returns the consistency proof between the trees of the first oldSize
 // and newSize entries. It requires 0 ≤ oldSize ≤ newSize ≤ the latest checkpoint's size;
 // otherwise it returns an error wrapping ErrBadRange. The proof is empty when oldSize is
-// 0 or equals newSize.
-func (s *Service) ProveConsistency(oldSize, newSize int64) (ConsistencyProof, error) {
+// 0 or equals newSize. The hashes it reads from the store are read within ctx.
+func (s *Service) ProveConsistency(ctx context.Context, oldSize, newSize int64) (ConsistencyProof, error) {
 	latest := s.LatestCheckpoint().Size
 	switch {
 	case newSize < 0 || newSize > latest:
@@ -107,25 +107,26 @@ func (s *Service) ProveConsistency(oldSize, newSize int64) (ConsistencyProof, er
 		return ConsistencyProof{}, fmt.Errorf("%w: old size %d is not in [0, %d], the new size", ErrBadRange, oldSize, newSize)
 	}
 	p := ConsistencyProof{Old: oldSize, New: newSize}
+	r := HashReader(ctx, s.hashes)
 	var err error
-	if p.OldRoot, err = merkle.TreeHash(oldSize, s.hashes); err != nil {
+	if p.OldRoot, err = merkle.TreeHash(oldSize, r); err != nil {
 		return ConsistencyProof{}, fmt.Errorf("notary: root at size %d: %w", oldSize, err)
 	}
-	if p.NewRoot, err = merkle.TreeHash(newSize, s.hashes); err != nil {
+	if p.NewRoot, err = merkle.TreeHash(newSize, r); err != nil {
 		return ConsistencyProof{}, fmt.Errorf("notary: root at size %d: %w", newSize, err)
 	}
-	if p.Proof, err = merkle.ConsistencyProof(oldSize, newSize, s.hashes); err != nil {
+	if p.Proof, err = merkle.ConsistencyProof(oldSize, newSize, r); err != nil {
 		return ConsistencyProof{}, fmt.Errorf("notary: consistency proof %d→%d: %w", oldSize, newSize, err)
 	}
 	return p, nil
 }
 
 // ReadHashes returns the stored Merkle hashes at the given storage indexes (see
-// merkle.StoredHashIndex), as the Store holds them; it implements merkle.HashReader. The
-// store may hold hashes beyond the latest checkpoint: callers that publish what they read
+// merkle.StoredHashIndex), as the Store holds them, within ctx; it implements HashSource.
+// The store may hold hashes beyond the latest checkpoint: callers that publish what they read
 // keep to the hashes of trees LatestCheckpoint covers.
-func (s *Service) ReadHashes(indexes []int64) ([]merkle.Hash, error) {
-	return s.store.ReadHashes(indexes)
+func (s *Service) ReadHashes(ctx context.Context, indexes []int64) ([]merkle.Hash, error) {
+	return s.store.ReadHashes(ctx, indexes)
 }
 
 // Entries returns the count entries from index from on, in index order, or an error

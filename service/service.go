@@ -191,7 +191,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	s.size.Store(n)
 	s.next = n
-	if s.edge, err = loadRightEdge(n, s.store); err != nil {
+	if s.edge, err = loadRightEdge(n, HashReader(ctx, s.store)); err != nil {
 		return nil, fmt.Errorf("notary: reading the log's right edge: %w", err)
 	}
 	if err := s.checkHead(ctx, n); err != nil {
@@ -215,7 +215,7 @@ func (s *Service) checkHead(ctx context.Context, n int64) error {
 		case err != nil:
 			return fmt.Errorf("notary: reading the latest signed checkpoint: %w", err)
 		default:
-			if err := s.matches(signed, n, "the log's key signed"); err != nil {
+			if err := s.matches(ctx, signed, n, "the log's key signed"); err != nil {
 				return err
 			}
 		}
@@ -227,7 +227,7 @@ func (s *Service) checkHead(ctx context.Context, n int64) error {
 	case err != nil:
 		return fmt.Errorf("notary: loading the latest checkpoint: %w", err)
 	}
-	if err := s.matches(cp, n, "the database stores"); err != nil {
+	if err := s.matches(ctx, cp, n, "the database stores"); err != nil {
 		return err
 	}
 	s.checkpoint.Store(&cp)
@@ -237,7 +237,7 @@ func (s *Service) checkHead(ctx context.Context, n int64) error {
 
 // matches checks that the stored log of n entries contains the tree of checkpoint cp,
 // which source describes, reading O(log n) stored hashes.
-func (s *Service) matches(cp notary.Checkpoint, n int64, source string) error {
+func (s *Service) matches(ctx context.Context, cp notary.Checkpoint, n int64, source string) error {
 	if cp.Origin != s.Origin() {
 		return fmt.Errorf("notary: %s a checkpoint of the log %q, but this log is %q: refusing to start", source, cp.Origin, s.Origin())
 	}
@@ -251,7 +251,7 @@ func (s *Service) matches(cp notary.Checkpoint, n int64, source string) error {
 		root = s.edge.root()
 	} else {
 		var err error
-		if root, err = merkle.TreeHash(cp.Size, s.store); err != nil {
+		if root, err = merkle.TreeHash(cp.Size, HashReader(ctx, s.store)); err != nil {
 			return fmt.Errorf("notary: recomputing the root at size %d: %w", cp.Size, err)
 		}
 	}
@@ -398,12 +398,13 @@ func (s *Service) publishCheckpoint(ctx context.Context, prev *notary.Checkpoint
 	if prev != nil && size == prev.Size {
 		return nil
 	}
-	root, err := merkle.TreeHash(size, s.hashes)
+	hashes := HashReader(ctx, s.hashes)
+	root, err := merkle.TreeHash(size, hashes)
 	if err != nil {
 		return fmt.Errorf("notary: computing root at size %d: %w", size, err)
 	}
 	if prev != nil && prev.Size > 0 {
-		proof, err := merkle.ConsistencyProof(prev.Size, size, s.hashes)
+		proof, err := merkle.ConsistencyProof(prev.Size, size, hashes)
 		if err != nil {
 			return fmt.Errorf("notary: consistency proof %d→%d: %w", prev.Size, size, err)
 		}
@@ -463,7 +464,8 @@ func (s *Service) receipted(ctx context.Context, index int64) (*Timestamp, error
 		return ts, err
 	}
 	size := s.size.Load()
-	root, err := merkle.TreeHash(size, s.hashes)
+	hashes := HashReader(ctx, s.hashes)
+	root, err := merkle.TreeHash(size, hashes)
 	if err != nil {
 		return nil, fmt.Errorf("notary: computing root at size %d: %w", size, err)
 	}
@@ -471,7 +473,7 @@ func (s *Service) receipted(ctx context.Context, index int64) (*Timestamp, error
 	if err != nil {
 		return nil, err
 	}
-	path, err := merkle.InclusionProof(index, size, s.hashes)
+	path, err := merkle.InclusionProof(index, size, hashes)
 	if err != nil {
 		return nil, fmt.Errorf("notary: inclusion proof of %d in %d: %w", index, size, err)
 	}

@@ -5,10 +5,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"database/sql"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"maps"
+	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -19,7 +19,6 @@ import (
 	"time"
 
 	_ "github.com/mattn/go-sqlite3" // the "sqlite3" driver, to tamper with a store behind its back
-	"github.com/syndtr/goleveldb/leveldb"
 
 	"golang.org/x/mod/sumdb/note"
 
@@ -201,8 +200,9 @@ func checkSubmitted(t *testing.T, s *service.Service, ts *service.Timestamp, d n
 // checkAgainstStore checks the proof of a timestamp, in checkpoint cp, against the log stored
 // in r: cp's root is the stored tree's at its size, and the inclusion path is the one the
 // stored hashes give.
-func checkAgainstStore(t *testing.T, r merkle.HashReader, ts *service.Timestamp, cp notary.Checkpoint) {
+func checkAgainstStore(t *testing.T, st service.HashSource, ts *service.Timestamp, cp notary.Checkpoint) {
 	t.Helper()
+	r := service.HashReader(t.Context(), st)
 	root, err := merkle.TreeHash(cp.Size, r)
 	if err != nil {
 		t.Fatalf("the stored tree of size %d: %v", cp.Size, err)
@@ -219,11 +219,11 @@ func checkAgainstStore(t *testing.T, r merkle.HashReader, ts *service.Timestamp,
 	}
 }
 
-// checkConsistent checks, with a consistency proof from the log stored in r, that the tree
+// checkConsistent checks, with a consistency proof from the log stored in st, that the tree
 // of checkpoint old is a prefix of that of checkpoint new.
-func checkConsistent(t *testing.T, r merkle.HashReader, old, new notary.Checkpoint) {
+func checkConsistent(t *testing.T, st service.HashSource, old, new notary.Checkpoint) {
 	t.Helper()
-	proof, err := merkle.ConsistencyProof(old.Size, new.Size, r)
+	proof, err := merkle.ConsistencyProof(old.Size, new.Size, service.HashReader(t.Context(), st))
 	if err != nil {
 		t.Fatalf("consistency proof %d→%d: %v", old.Size, new.Size, err)
 	}
@@ -365,7 +365,7 @@ func submitConcurrently(t *testing.T, s *running, ds []notary.Digest) (stamps []
 // checkReceiptCheckpoints waits for a published checkpoint of every entry of s and checks,
 // with consistency proofs from the log stored in r, that each checkpoint of the proofs that
 // Submit returned is consistent with it.
-func checkReceiptCheckpoints(t *testing.T, s *running, r merkle.HashReader, checkpoints map[int64]notary.Checkpoint) {
+func checkReceiptCheckpoints(t *testing.T, s *running, r service.HashSource, checkpoints map[int64]notary.Checkpoint) {
 	t.Helper()
 	size := s.Size()
 	eventually(t, "a published checkpoint of every entry", func() bool { return s.LatestCheckpoint().Size == size })
@@ -800,16 +800,19 @@ func TestAuditFindsDamage(t *testing.T) {
 		{"entry after the checkpoint changed", func(t *testing.T, db *store.DB, path string) {
 			rawExec(t, path, "UPDATE entries SET digest = ? WHERE id = 12", other[:])
 		}, 12, "leaf hash"},
-		{"digest index points elsewhere", func(t *testing.T, db *store.DB, path string) {
-			db.Close() // the index admits one process at a time
-			idx, err := leveldb.OpenFile(path+"-digests", nil)
-			if err != nil {
+		{"digest index lacks an entry", func(t *testing.T, db *store.DB, path string) {
+			// Index the log again while entry 7 holds another digest, then put its own back.
+			db.Close()
+			if err := os.RemoveAll(path + "-digests"); err != nil {
 				t.Fatal(err)
 			}
-			defer idx.Close()
-			if err := idx.Put(log.Entries[7].Digest[:], binary.AppendVarint(nil, 9), nil); err != nil {
+			rawExec(t, path, "UPDATE entries SET digest = ? WHERE id = 7", other[:])
+			reindexed := openStore(t, path)
+			if err := reindexed.IndexDigests(context.Background(), size); err != nil {
 				t.Fatal(err)
 			}
+			reindexed.Close()
+			rawExec(t, path, "UPDATE entries SET digest = ? WHERE id = 7", log.Entries[7].Digest[:])
 		}, 7, "digest index"},
 	}
 	for _, tt := range tests {

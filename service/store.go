@@ -49,14 +49,17 @@ type Store interface {
 	AppendEntries(ctx context.Context, entries []notary.Entry, hashes []merkle.Hash) error
 
 	// ReadHashes returns the stored Merkle hashes at the given storage indexes, in order.
-	// A missing one is an error wrapping ErrNotFound.
-	ReadHashes(indexes []int64) ([]merkle.Hash, error)
+	// A missing one is an error wrapping ErrNotFound. When ctx is done before the hashes
+	// are read, it returns an error wrapping ctx.Err().
+	ReadHashes(ctx context.Context, indexes []int64) ([]merkle.Hash, error)
 
 	// Entry returns the entry at index, or an error wrapping ErrNotFound.
 	Entry(ctx context.Context, index int64) (notary.Entry, error)
 
 	// ScanEntries calls fn for every entry from index from on, in index order, as of one
-	// snapshot of the log; it stops at the first error from fn and returns it.
+	// snapshot of the log; it stops at the first error from fn and returns it. fn may
+	// call the store's other methods. Once ctx is done it calls fn no more and returns an
+	// error wrapping ctx.Err().
 	ScanEntries(ctx context.Context, from int64, fn func(notary.Entry) error) error
 
 	// IndexedSize returns how many leading entries of the log the digest index covers.
@@ -81,6 +84,20 @@ type Store interface {
 
 	// LatestCheckpoint returns the stored checkpoint of the greatest size, or an error wrapping ErrNotFound.
 	LatestCheckpoint(ctx context.Context) (notary.Checkpoint, error)
+}
+
+// HashSource reads stored Merkle hashes within a context, as a Store does.
+type HashSource interface {
+	ReadHashes(ctx context.Context, indexes []int64) ([]merkle.Hash, error)
+}
+
+// HashReader binds ctx to the reads of r: it returns the merkle.HashReader that merkle's
+// proofs and tree hashes read through, every read of which is r's within ctx. It is made
+// for one call (one request's proof, one tile), whose context it carries.
+func HashReader(ctx context.Context, r HashSource) merkle.HashReader {
+	return merkle.HashReaderFunc(func(indexes []int64) ([]merkle.Hash, error) {
+		return r.ReadHashes(ctx, indexes)
+	})
 }
 
 // maxLogSize is the largest log size merkle can address storage for.

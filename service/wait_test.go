@@ -142,21 +142,31 @@ func TestProveRanges(t *testing.T) {
 	}
 	eventually(t, "a checkpoint", func() bool { return s.LatestCheckpoint().Size == 9 })
 	cp := s.LatestCheckpoint()
-	p, err := s.ProveInclusion(4, 9)
+	// First, before the proofs below are read into the hash cache: a request that is
+	// cancelled has its proof's store reads cut short.
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := s.ProveInclusion(cancelled, 4, 9); !errors.Is(err, context.Canceled) {
+		t.Errorf("ProveInclusion(4, 9) of a cancelled request: %v, want context.Canceled", err)
+	}
+	if _, err := s.ProveConsistency(cancelled, 3, 9); !errors.Is(err, context.Canceled) {
+		t.Errorf("ProveConsistency(3, 9) of a cancelled request: %v, want context.Canceled", err)
+	}
+	p, err := s.ProveInclusion(ctx, 4, 9)
 	if err != nil || p.Root != cp.Root || merkle.VerifyInclusion(4, 9, p.LeafHash, p.Root, p.Proof) != nil {
 		t.Errorf("ProveInclusion(4, 9) = %+v, %v", p, err)
 	}
-	c, err := s.ProveConsistency(3, 9)
+	c, err := s.ProveConsistency(ctx, 3, 9)
 	if err != nil || c.NewRoot != cp.Root || merkle.VerifyConsistency(3, 9, c.OldRoot, c.NewRoot, c.Proof) != nil {
 		t.Errorf("ProveConsistency(3, 9) = %+v, %v", c, err)
 	}
 	for _, q := range [][2]int64{{0, 0}, {0, 10}, {9, 9}, {-1, 3}, {5, 4}} {
-		if _, err := s.ProveInclusion(q[0], q[1]); !errors.Is(err, service.ErrBadRange) {
+		if _, err := s.ProveInclusion(ctx, q[0], q[1]); !errors.Is(err, service.ErrBadRange) {
 			t.Errorf("ProveInclusion%v: %v", q, err)
 		}
 	}
 	for _, q := range [][2]int64{{0, 10}, {5, 4}, {-1, 3}} {
-		if _, err := s.ProveConsistency(q[0], q[1]); !errors.Is(err, service.ErrBadRange) {
+		if _, err := s.ProveConsistency(ctx, q[0], q[1]); !errors.Is(err, service.ErrBadRange) {
 			t.Errorf("ProveConsistency%v: %v", q, err)
 		}
 	}

@@ -81,8 +81,8 @@ func (s *Service) proofCheckpoint(index int64) notary.Checkpoint {
 // a time: the newest checkpoint when a round ends is the next one sent, and one that was
 // not cosigned is sent again after witnessRetry if the log has not grown.
 func (s *Service) runWitnesses(ctx context.Context) {
-	prove := func(_ context.Context, old, new int64) ([]merkle.Hash, error) {
-		return merkle.ConsistencyProof(old, new, s.hashes)
+	prove := func(ctx context.Context, old, new int64) ([]merkle.Hash, error) {
+		return merkle.ConsistencyProof(old, new, HashReader(ctx, s.hashes))
 	}
 	// A writer that takes over serves what the one before it published until its own
 	// first round ends.

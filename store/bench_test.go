@@ -147,7 +147,7 @@ func BenchmarkReadHashes(b *testing.B) {
 	}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if _, err := db.ReadHashes(indexes[i%sets]); err != nil {
+		if _, err := db.ReadHashes(b.Context(), indexes[i%sets]); err != nil {
 			b.Fatal(err)
 		}
 	}

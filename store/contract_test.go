@@ -19,7 +19,9 @@ func TestContract(t *testing.T) {
 		t.Cleanup(func() { db.Close() })
 		return db
 	}
-	storetest.Run(t,
-		func(t *testing.T) service.Store { path = filepath.Join(t.TempDir(), "notary.db"); return open(t, path) },
-		func(t *testing.T) service.Store { return open(t, path) })
+	storetest.Run(t, storetest.Stores{
+		Open:        func(t *testing.T) service.Store { path = filepath.Join(t.TempDir(), "notary.db"); return open(t, path) },
+		Reopen:      func(t *testing.T) service.Store { return open(t, path) },
+		ErrorPrefix: "store: ",
+	})
 }

@@ -2,63 +2,83 @@ package store
 
 import (
 	"context"
-	"encoding/binary"
+	"crypto/aes"
+	"crypto/cipher"
+	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"os"
+	"path/filepath"
 	"sync"
 
-	"github.com/syndtr/goleveldb/leveldb"
-	"github.com/syndtr/goleveldb/leveldb/filter"
-	"github.com/syndtr/goleveldb/leveldb/opt"
-
+	"github.com/notary-dev/notary/internal/runindex"
 	"github.com/notary-dev/notary/notary"
 )
 
 // digestIndex maps each logged digest to the index of its first entry. It lives beside the
-// SQLite file, in the directory NAME-digests, as a log-structured merge tree (LevelDB):
-// digests are random, and a B-tree keyed by them turns every insert into random page
-// writes, while an LSM tree writes sequentially and merges in the background. It is
-// derived from the entries and can be rebuilt from them: deleting the directory makes the
-// service index the whole log again at its next start. Its writes are not synced: after a
-// crash of the machine it may have lost its last chunks, and its size with them.
+// SQLite file, in the directory NAME-digests, as sorted runs of fixed-size records
+// (internal/runindex) rather than in SQLite: digests are random, and a B-tree keyed by them
+// turns every insert into random page writes, while runs are written sequentially and
+// merged in the background of writes.
+//
+// A record holds 8 bytes of a keyed hash of the digest (with the index's secret, so that
+// clients, who choose the digests they submit, cannot choose where they go) and the entry's
+// index; a lookup confirms a match by reading the entry's digest. It is derived from the
+// entries and can be rebuilt from them: deleting the directory makes the service index the
+// whole log again at its next start.
 type digestIndex struct {
 	dir  string
 	once sync.Once
-	db   *leveldb.DB
+	x    *runindex.Index
+	key  cipher.Block // keyed with the index's secret
 	err  error
 }
 
-// sizeKey holds the number of leading entries the index covers. Digest keys are 32 bytes,
-// so no digest is this key.
-var sizeKey = []byte("size")
-
 // open opens the index on first use. It fails while another process has it open.
-func (x *digestIndex) open() (*leveldb.DB, error) {
+func (x *digestIndex) open() (*digestIndex, error) {
 	x.once.Do(func() {
-		if err := os.MkdirAll(x.dir, 0o700); err != nil {
+		if err := removeLevelDB(x.dir); err != nil {
 			x.err = fmt.Errorf("store: digest index: %w", err)
 			return
 		}
-		x.db, x.err = leveldb.OpenFile(x.dir, &opt.Options{
-			Filter:             filter.NewBloomFilter(10), // a lookup of a new digest reads no table
-			WriteBuffer:        4 << 20,
-			BlockCacheCapacity: 64 << 20, // holds the bloom filters (1.25 B a digest) of some 4×10^7 digests
-			NoSync:             true,
-			Compression:        opt.NoCompression, // digests are random: they do not compress
-		})
-		if x.err != nil {
+		if x.x, x.err = runindex.Open(x.dir); x.err != nil {
 			x.err = fmt.Errorf("store: digest index %s: %w (is another notary process using this database?)", x.dir, x.err)
+			return
 		}
+		secret := x.x.Secret()
+		x.key, x.err = aes.NewCipher(secret[:])
 	})
-	return x.db, x.err
+	return x, x.err
+}
+
+// removeLevelDB removes the digest index that versions before this one kept in dir, in
+// LevelDB's format: the index is rebuilt from the entries.
+func removeLevelDB(dir string) error {
+	if _, err := os.Stat(filepath.Join(dir, "CURRENT")); err != nil {
+		return nil // none there
+	}
+	return os.RemoveAll(dir)
 }
 
 func (x *digestIndex) close() error {
-	if x.db == nil {
+	if x.x == nil {
 		return nil
 	}
-	return x.db.Close()
+	return x.x.Close()
+}
+
+// keyOf returns the index key of digest d: the first 8 bytes of its CBC-MAC under the
+// index's secret, a pseudorandom function of all 32 bytes.
+func (x *digestIndex) keyOf(d notary.Digest) uint64 {
+	var b [aes.BlockSize]byte
+	x.key.Encrypt(b[:], d[:16])
+	for i := range b {
+		b[i] ^= d[16+i]
+	}
+	x.key.Encrypt(b[:], b[:])
+	return uint64(b[0])<<56 | uint64(b[1])<<48 | uint64(b[2])<<40 | uint64(b[3])<<32 |
+		uint64(b[4])<<24 | uint64(b[5])<<16 | uint64(b[6])<<8 | uint64(b[7])
 }
 
 // IndexedSize returns how many leading entries of the log the digest index covers.
@@ -70,19 +90,12 @@ func (db *DB) IndexedSize(ctx context.Context) (int64, error) {
 	return indexedSize(idx)
 }
 
-func indexedSize(idx *leveldb.DB) (int64, error) {
-	v, err := idx.Get(sizeKey, nil)
-	if errors.Is(err, leveldb.ErrNotFound) {
-		return 0, nil
+func indexedSize(idx *digestIndex) (int64, error) {
+	n := idx.x.Meta()
+	if n > math.MaxInt64 {
+		return 0, fmt.Errorf("store: digest index size: corrupt value %d", n)
 	}
-	if err != nil {
-		return 0, fmt.Errorf("store: digest index size: %w", err)
-	}
-	n, k := binary.Varint(v)
-	if k <= 0 || n < 0 {
-		return 0, fmt.Errorf("store: digest index size: corrupt value %x", v)
-	}
-	return n, nil
+	return int64(n), nil
 }
 
 // IndexDigests adds the digests of the entries [IndexedSize, through) to the digest index
@@ -109,19 +122,21 @@ func (db *DB) IndexDigests(ctx context.Context, through int64) error {
 		return dbErr(ctx, "index digests", err)
 	}
 	defer rows.Close()
-	batch := new(leveldb.Batch)
+	recs := make([]runindex.Record, 0, through-from)
 	next := from
-	var digest []byte
+	var d notary.Digest
+	var raw sql.RawBytes
 	for rows.Next() {
 		var id int64
-		if err := rows.Scan(&id, &digest); err != nil {
+		if err := rows.Scan(&id, &raw); err != nil {
 			return dbErr(ctx, "index digests", err)
 		}
-		if id != next || len(digest) != len(notary.Digest{}) {
+		if id != next || len(raw) != len(d) {
 			return fmt.Errorf("store: index digests: entry %d is missing or corrupt", next)
 		}
+		copy(d[:], raw)
 		next++
-		batch.Put(digest, binary.AppendVarint(nil, id))
+		recs = append(recs, runindex.Record{Key: idx.keyOf(d), Value: uint64(id)})
 	}
 	if err := rows.Err(); err != nil {
 		return dbErr(ctx, "index digests", err)
@@ -129,8 +144,7 @@ func (db *DB) IndexDigests(ctx context.Context, through int64) error {
 	if next != through {
 		return fmt.Errorf("store: index digests through %d: the log has %d entries", through, next)
 	}
-	batch.Put(sizeKey, binary.AppendVarint(nil, through))
-	if err := idx.Write(batch, nil); err != nil {
+	if err := idx.x.Add(recs, uint64(through)); err != nil {
 		return fmt.Errorf("store: digest index: %w", err)
 	}
 	return nil
@@ -146,20 +160,39 @@ func (db *DB) LookupDigests(ctx context.Context, digests []notary.Digest, indexe
 	if err != nil {
 		return err
 	}
+	keys := make([]uint64, len(digests))
 	for k, d := range digests {
-		v, err := idx.Get(d[:], nil)
-		if errors.Is(err, leveldb.ErrNotFound) {
-			indexes[k] = -1
+		keys[k] = idx.keyOf(d)
+		indexes[k] = -1
+	}
+	// Candidates share the key's 8 bytes; almost always they are the digest's entry.
+	type candidate struct {
+		k     int
+		entry uint64
+	}
+	var candidates []candidate
+	idx.x.Lookup(keys, func(k int, entry uint64) {
+		candidates = append(candidates, candidate{k, entry})
+	})
+	for _, c := range candidates {
+		if c.entry > math.MaxInt64 {
+			return fmt.Errorf("store: digest index: corrupt entry index %d for %s", c.entry, digests[c.k])
+		}
+		e := int64(c.entry)
+		if indexes[c.k] >= 0 && indexes[c.k] < e {
 			continue
 		}
+		var d []byte
+		err := db.readDigest.QueryRowContext(ctx, e).Scan(&d)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("store: digest index: entry %d, which it holds for %s, is not in the log", e, digests[c.k])
+		}
 		if err != nil {
-			return fmt.Errorf("store: digest index: %w", err)
+			return dbErr(ctx, "lookup digests", err)
 		}
-		n, m := binary.Varint(v)
-		if m <= 0 || n < 0 {
-			return fmt.Errorf("store: digest index: corrupt value for %s", d)
+		if len(d) == len(notary.Digest{}) && notary.Digest(d) == digests[c.k] {
+			indexes[c.k] = e
 		}
-		indexes[k] = n
 	}
 	return nil
 }

@@ -79,8 +79,9 @@ func (db *DB) AppendEntries(ctx context.Context, entries []notary.Entry, hashes 
 }
 
 // ReadHashes returns the stored Merkle hashes at the given storage indexes, in the order
-// asked, with one query. If one is missing the error names it and wraps service.ErrNotFound.
-func (db *DB) ReadHashes(indexes []int64) ([]merkle.Hash, error) {
+// asked, with one query. If one is missing the error names it and wraps service.ErrNotFound;
+// if ctx is done first, the error wraps ctx.Err().
+func (db *DB) ReadHashes(ctx context.Context, indexes []int64) ([]merkle.Hash, error) {
 	out := make([]merkle.Hash, 0, len(indexes))
 	if len(indexes) == 0 {
 		return out, nil
@@ -95,16 +96,16 @@ func (db *DB) ReadHashes(indexes []int64) ([]merkle.Hash, error) {
 	}
 	list = append(list, ']')
 
-	rows, err := db.readHashes.Query(string(list))
+	rows, err := db.readHashes.QueryContext(ctx, string(list))
 	if err != nil {
-		return nil, fmt.Errorf("store: read hashes: %v", err)
+		return nil, dbErr(ctx, "read hashes", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var id int64
 		var h sql.RawBytes
 		if err := rows.Scan(&id, &h); err != nil {
-			return nil, fmt.Errorf("store: read hashes: %v", err)
+			return nil, dbErr(ctx, "read hashes", err)
 		}
 		if h == nil {
 			return nil, fmt.Errorf("store: hash %d: %w", id, service.ErrNotFound)
@@ -115,7 +116,7 @@ func (db *DB) ReadHashes(indexes []int64) ([]merkle.Hash, error) {
 		out = append(out, merkle.Hash(h))
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: read hashes: %v", err)
+		return nil, dbErr(ctx, "read hashes", err)
 	}
 	if len(out) != len(indexes) {
 		return nil, fmt.Errorf("store: read hashes: got %d rows for %d indexes", len(out), len(indexes))
@@ -138,7 +139,8 @@ func (db *DB) Entry(ctx context.Context, index int64) (notary.Entry, error) {
 
 // ScanEntries calls fn for every entry from index from on, in index order, reading them
 // as it goes from one snapshot of the log: entries appended meanwhile are not seen. It
-// stops at the first error from fn and returns it.
+// stops at the first error from fn and returns it, and once ctx is done, with an error
+// wrapping ctx.Err(). It holds one reader while it runs; fn may use the DB.
 func (db *DB) ScanEntries(ctx context.Context, from int64, fn func(notary.Entry) error) error {
 	rows, err := db.scan.QueryContext(ctx, from)
 	if err != nil {
@@ -153,6 +155,9 @@ func (db *DB) ScanEntries(ctx context.Context, from int64, fn func(notary.Entry)
 		e, err := r.entry()
 		if err != nil {
 			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("store: scan entries: %w", err)
 		}
 		if err := fn(e); err != nil {
 			return err

@@ -346,7 +346,7 @@ func TestAppendEntries(t *testing.T) {
 	if n := logSize(t, db); n != int64(len(l.entries)) {
 		t.Fatalf("log size %d, want %d", n, len(l.entries))
 	}
-	got, err := db.ReadHashes(seq(0, int64(len(l.hashes))))
+	got, err := db.ReadHashes(ctx, seq(0, int64(len(l.hashes))))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -402,82 +402,6 @@ func seq(from, to int64) []int64 {
 	return s
 }
 
-func TestReadHashes(t *testing.T) {
-	db, _ := openTest(t)
-	var l testLog
-	appendLog(t, db, &l, 1000, 37)
-	n := int64(len(l.hashes))
-
-	for _, c := range []struct {
-		name    string
-		indexes []int64
-	}{
-		{"none", []int64{}},
-		{"first", []int64{0}},
-		{"last", []int64{n - 1}},
-		{"ascending", []int64{1, 2, 3, 500, 1000}},
-		{"descending", []int64{n - 1, 1000, 17, 0}},
-		{"unsorted", []int64{400, 3, 999, 2, n - 1}},
-		{"duplicates", []int64{5, 5, 9, 5}},
-		{"all", seq(0, n)},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			got, err := db.ReadHashes(c.indexes)
-			if err != nil {
-				t.Fatal(err)
-			}
-			want, _ := l.ReadHashes(c.indexes)
-			if !slices.Equal(got, want) {
-				t.Fatalf("ReadHashes(%v) = %v, want %v", c.indexes, got, want)
-			}
-		})
-	}
-
-	for _, c := range []struct {
-		name    string
-		indexes []int64
-		missing int64
-	}{
-		{"past the end", []int64{0, n, 1}, n},
-		{"negative", []int64{3, -1}, -1},
-		{"far", []int64{1 << 40}, 1 << 40},
-	} {
-		t.Run("missing/"+c.name, func(t *testing.T) {
-			_, err := db.ReadHashes(c.indexes)
-			if !errors.Is(err, service.ErrNotFound) {
-				t.Fatalf("ReadHashes(%v): %v, want ErrNotFound", c.indexes, err)
-			}
-			if want := fmt.Sprintf("store: hash %d:", c.missing); !strings.HasPrefix(err.Error(), want) {
-				t.Errorf("error %q does not start %q", err, want)
-			}
-		})
-	}
-
-	t.Run("tree hashes", func(t *testing.T) {
-		// merkle reads the store to compute roots and proofs: they must match the in-memory log's.
-		for _, size := range []int64{1, 2, 3, 511, 512, 1000, 1037} {
-			got, err := merkle.TreeHash(size, db)
-			if err != nil {
-				t.Fatal(err)
-			}
-			want, err := merkle.TreeHash(size, &l)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got != want {
-				t.Errorf("TreeHash(%d) from the store = %v, want %v", size, got, want)
-			}
-			proof, err := merkle.InclusionProof(size/2, size, db)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := merkle.VerifyInclusion(size/2, size, l.entries[size/2].LeafHash(), want, proof); err != nil {
-				t.Errorf("inclusion proof of %d in %d from the store: %v", size/2, size, err)
-			}
-		}
-	})
-}
-
 func TestEntry(t *testing.T) {
 	ctx := context.Background()
 	db, _ := openTest(t)
@@ -512,82 +436,6 @@ func TestEntry(t *testing.T) {
 	}
 }
 
-func TestScanEntries(t *testing.T) {
-	ctx := context.Background()
-
-	t.Run("empty", func(t *testing.T) {
-		db, _ := openTest(t)
-		err := db.ScanEntries(ctx, 0, func(notary.Entry) error { return errors.New("called") })
-		if err != nil {
-			t.Fatal(err)
-		}
-	})
-
-	db, _ := openTest(t)
-	var l testLog
-	appendLog(t, db, &l, 1000, 1000, 500)
-
-	t.Run("all in order", func(t *testing.T) {
-		var got []notary.Entry
-		if err := db.ScanEntries(ctx, 0, func(e notary.Entry) error {
-			got = append(got, e)
-			return nil
-		}); err != nil {
-			t.Fatal(err)
-		}
-		if !slices.Equal(got, l.entries) {
-			t.Fatalf("scanned %d entries, not the %d appended", len(got), len(l.entries))
-		}
-	})
-
-	t.Run("stops at error", func(t *testing.T) {
-		stop := errors.New("stop")
-		calls := 0
-		err := db.ScanEntries(ctx, 0, func(e notary.Entry) error {
-			calls++
-			if e.Index == 9 {
-				return stop
-			}
-			return nil
-		})
-		if err != stop || calls != 10 {
-			t.Fatalf("ScanEntries = %v after %d calls, want the callback's error after 10", err, calls)
-		}
-	})
-
-	t.Run("reads during scan", func(t *testing.T) {
-		// The callback may use the store: the scan holds one reader, not all of them.
-		err := db.ScanEntries(ctx, 0, func(e notary.Entry) error {
-			if e.Index%500 != 0 {
-				return nil
-			}
-			got, err := db.Entry(ctx, e.Index)
-			if err != nil || got != e {
-				return fmt.Errorf("Entry(%d) during scan = %+v, %v", e.Index, got, err)
-			}
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-	})
-
-	t.Run("canceled context", func(t *testing.T) {
-		ctx, cancel := context.WithCancel(ctx)
-		calls := 0
-		err := db.ScanEntries(ctx, 0, func(notary.Entry) error {
-			calls++
-			if calls == 5 {
-				cancel()
-			}
-			return nil
-		})
-		if !errors.Is(err, context.Canceled) || calls == len(l.entries) {
-			t.Fatalf("ScanEntries after cancel: %v after %d calls, want context.Canceled", err, calls)
-		}
-	})
-}
-
 // checkpointOf returns a checkpoint of size entries of l; the note is a stand-in for a signed one.
 func checkpointOf(t *testing.T, l *testLog, size int64) notary.Checkpoint {
 	t.Helper()
@@ -601,99 +449,6 @@ func checkpointOf(t *testing.T, l *testLog, size int64) notary.Checkpoint {
 		Root:   root,
 		Note:   fmt.Appendf(nil, "notary.example/log\n%d\n%x\n\n— sig\n", size, root),
 	}
-}
-
-func TestCheckpoints(t *testing.T) {
-	ctx := context.Background()
-	db, _ := openTest(t)
-
-	if _, err := db.LatestCheckpoint(ctx); !errors.Is(err, service.ErrNotFound) {
-		t.Fatalf("LatestCheckpoint of an empty store: %v, want ErrNotFound", err)
-	}
-
-	var l testLog
-	appendLog(t, db, &l, 100)
-	empty := checkpointOf(t, &l, 0)
-	c10, c50, c100 := checkpointOf(t, &l, 10), checkpointOf(t, &l, 50), checkpointOf(t, &l, 100)
-	for _, c := range []notary.Checkpoint{empty, c10, c10, c50} {
-		if err := db.SaveCheckpoint(ctx, c); err != nil {
-			t.Fatalf("SaveCheckpoint(size %d): %v", c.Size, err)
-		}
-	}
-
-	t.Run("by size", func(t *testing.T) {
-		for _, want := range []notary.Checkpoint{empty, c10, c50} {
-			got, err := db.Checkpoint(ctx, want.Size)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !equalCheckpoints(got, want) {
-				t.Fatalf("Checkpoint(%d) = %+v, want %+v", want.Size, got, want)
-			}
-		}
-		for _, size := range []int64{11, 100, -1} {
-			if _, err := db.Checkpoint(ctx, size); !errors.Is(err, service.ErrNotFound) {
-				t.Errorf("Checkpoint(%d): %v, want ErrNotFound", size, err)
-			}
-		}
-	})
-
-	t.Run("latest", func(t *testing.T) {
-		got, err := db.LatestCheckpoint(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !equalCheckpoints(got, c50) {
-			t.Fatalf("LatestCheckpoint = %+v, want %+v", got, c50)
-		}
-	})
-
-	changedRoot := c50
-	changedRoot.Root[0] ^= 1
-	changedNote := c50
-	changedNote.Note = append(slices.Clone(c50.Note), '!')
-	beyond := checkpointOf(t, &l, 100)
-	beyond.Size = 101
-	for _, c := range []struct {
-		name string
-		c    notary.Checkpoint
-	}{
-		{"older", c10},
-		{"same size, other root", changedRoot},
-		{"same size, other note", changedNote},
-		{"beyond the log", beyond},
-		{"negative size", notary.Checkpoint{Origin: "o", Size: -1, Note: []byte("n")}},
-		{"no note", notary.Checkpoint{Origin: c100.Origin, Size: 100, Root: c100.Root}},
-		{"no origin", notary.Checkpoint{Size: 100, Root: c100.Root, Note: c100.Note}},
-	} {
-		t.Run("refused/"+c.name, func(t *testing.T) {
-			err := db.SaveCheckpoint(ctx, c.c)
-			if err == nil {
-				t.Fatal("SaveCheckpoint succeeded")
-			}
-			if !strings.HasPrefix(err.Error(), "store: ") {
-				t.Errorf("error %q lacks the store: prefix", err)
-			}
-			got, err := db.LatestCheckpoint(ctx)
-			if err != nil || !equalCheckpoints(got, c50) {
-				t.Fatalf("latest checkpoint changed to %+v, %v", got, err)
-			}
-		})
-	}
-
-	t.Run("grows", func(t *testing.T) {
-		if err := db.SaveCheckpoint(ctx, c100); err != nil {
-			t.Fatal(err)
-		}
-		got, err := db.LatestCheckpoint(ctx)
-		if err != nil || !equalCheckpoints(got, c100) {
-			t.Fatalf("LatestCheckpoint = %+v, %v; want size 100", got, err)
-		}
-	})
-}
-
-func equalCheckpoints(a, b notary.Checkpoint) bool {
-	return a.Origin == b.Origin && a.Size == b.Size && a.Root == b.Root && bytes.Equal(a.Note, b.Note)
 }
 
 func TestReopenKeepsData(t *testing.T) {
@@ -732,7 +487,7 @@ func TestReopenKeepsData(t *testing.T) {
 		t.Fatal("entries differ after reopening")
 	}
 	size := int64(len(l.entries))
-	if root, err := merkle.TreeHash(size, db); err != nil || root != checkpointOf(t, &l, size).Root {
+	if root, err := merkle.TreeHash(size, service.HashReader(ctx, db)); err != nil || root != checkpointOf(t, &l, size).Root {
 		t.Fatalf("tree hash after reopening: %v, %v", root, err)
 	}
 	c, err := db.LatestCheckpoint(ctx)
@@ -808,7 +563,7 @@ func TestConcurrentReadersDuringWrites(t *testing.T) {
 					if want, ok := roots[c.Size]; !ok || c.Root != want {
 						return fmt.Errorf("checkpoint %d root differs", c.Size)
 					}
-					root, err := merkle.TreeHash(c.Size, db)
+					root, err := merkle.TreeHash(c.Size, service.HashReader(ctx, db))
 					if err != nil {
 						return err
 					}
@@ -862,10 +617,40 @@ func TestReadsDoNotWaitForWriter(t *testing.T) {
 	if _, err := db.Entry(ctx, 3); err != nil {
 		t.Fatalf("Entry during a write: %v", err)
 	}
-	if _, err := db.ReadHashes([]int64{0, 5}); err != nil {
+	if _, err := db.ReadHashes(ctx, []int64{0, 5}); err != nil {
 		t.Fatalf("ReadHashes during a write: %v", err)
 	}
 	if records, _, err := db.LoadAnchorState(ctx); err != nil || len(records) != 0 {
 		t.Fatalf("LoadAnchorState during a write: %v, %v; want no records (uncommitted)", records, err)
+	}
+}
+
+// TestLevelDBIndexReplaced: a digest index in the LevelDB format of earlier versions is
+// removed at open, and the index is rebuilt from the entries.
+func TestLevelDBIndexReplaced(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "notary.db")
+	dir := path + "-digests"
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"CURRENT", "MANIFEST-000002", "000001.log", "LOCK"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("leveldb"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if n, err := db.IndexedSize(ctx); err != nil || n != 0 {
+		t.Fatalf("IndexedSize = %d, %v; want 0 for an index to rebuild", n, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "CURRENT")); !os.IsNotExist(err) {
+		t.Fatalf("the LevelDB files are still there: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "MANIFEST")); err != nil {
+		t.Fatalf("no new index: %v", err)
 	}
 }

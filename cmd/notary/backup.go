@@ -105,7 +105,7 @@ func checkCopy(ctx context.Context, path, vkey string) (int64, notary.Checkpoint
 	if err != nil {
 		return 0, notary.Checkpoint{}, fmt.Errorf("its latest checkpoint: %w", err)
 	}
-	root, err := merkle.TreeHash(cp.Size, db)
+	root, err := merkle.TreeHash(cp.Size, service.HashReader(ctx, db))
 	if err != nil {
 		return 0, notary.Checkpoint{}, err
 	}

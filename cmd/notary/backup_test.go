@@ -114,7 +114,7 @@ func TestBackupRestoreReorigin(t *testing.T) {
 	if err != nil || !bytes.Equal(liveCP.Note, copyCP.Note) {
 		t.Fatalf("the copy's latest checkpoint (size %d) is not the one the service stored: %v", copyCP.Size, err)
 	}
-	liveRoot, err := merkle.TreeHash(copySize, live)
+	liveRoot, err := merkle.TreeHash(copySize, service.HashReader(t.Context(), live))
 	live.Close()
 	if err != nil {
 		t.Fatal(err)
@@ -123,7 +123,7 @@ func TestBackupRestoreReorigin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	copyRoot, err := merkle.TreeHash(copySize, copyDB)
+	copyRoot, err := merkle.TreeHash(copySize, service.HashReader(t.Context(), copyDB))
 	copyDB.Close()
 	if err != nil || copyRoot != liveRoot {
 		t.Fatalf("the copy's %d entries have root %s (%v), the live log's first %d have %s", copySize, copyRoot, err, copySize, liveRoot)
@@ -228,7 +228,7 @@ func openCopy(t *testing.T, path, vkey string) (int64, notary.Checkpoint) {
 	if err != nil {
 		t.Fatalf("the copy's latest checkpoint is not the log's: %v", err)
 	}
-	root, err := merkle.TreeHash(cp.Size, db)
+	root, err := merkle.TreeHash(cp.Size, service.HashReader(ctx, db))
 	if err != nil || root != cp.Root || cp.Size > n || n < 20000 {
 		t.Fatalf("the copy holds %d entries, root %s at size %d (%v); its checkpoint says %s", n, root, cp.Size, err, cp.Root)
 	}

@@ -78,7 +78,7 @@ func TestE2ETwoWriters(t *testing.T) {
 	}
 	waitCheckpoint(t, second.url, int64(len(receipts)+1))
 	newCheckpoint := second.svc.LatestCheckpoint()
-	proof, err := second.svc.ProveConsistency(oldCheckpoint.Size, newCheckpoint.Size)
+	proof, err := second.svc.ProveConsistency(t.Context(), oldCheckpoint.Size, newCheckpoint.Size)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -86,15 +86,15 @@ func (m *migration) run(ctx context.Context, stdout io.Writer) error {
 	}
 	// The proof: the new database gives the same roots as the old one and as the signed
 	// checkpoint, read back from what was written.
-	srcRoot, err := merkle.TreeHash(size, m.src)
+	srcRoot, err := merkle.TreeHash(size, service.HashReader(ctx, m.src))
 	if err != nil {
 		return err
 	}
-	dstRoot, err := merkle.TreeHash(size, m.dst)
+	dstRoot, err := merkle.TreeHash(size, service.HashReader(ctx, m.dst))
 	if err != nil {
 		return err
 	}
-	cpRoot, err := merkle.TreeHash(latest.Size, m.dst)
+	cpRoot, err := merkle.TreeHash(latest.Size, service.HashReader(ctx, m.dst))
 	if err != nil {
 		return err
 	}
@@ -122,7 +122,7 @@ func (m *migration) entries(ctx context.Context, size int64) error {
 		for k := range indexes {
 			indexes[k] = from + int64(k)
 		}
-		hashes, err := m.src.ReadHashes(indexes)
+		hashes, err := m.src.ReadHashes(ctx, indexes)
 		if err != nil {
 			return err
 		}

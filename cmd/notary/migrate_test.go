@@ -67,7 +67,7 @@ func TestMigrate(t *testing.T) {
 	if err := sqlite.CreateAPIKey(ctx, "ci", sha256.Sum256([]byte("token")), "", time.UnixMilli(1_700_000_000_000)); err != nil {
 		t.Fatal(err)
 	}
-	root, err := merkle.TreeHash(n, sqlite)
+	root, err := merkle.TreeHash(n, service.HashReader(ctx, sqlite))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +105,7 @@ func TestMigrate(t *testing.T) {
 			t.Errorf("the migrated log has %d entries, want %d", svc.Size(), n)
 		}
 	})
-	if got, err := merkle.TreeHash(n, pg); err != nil || got != root {
+	if got, err := merkle.TreeHash(n, service.HashReader(ctx, pg)); err != nil || got != root {
 		t.Errorf("root on PostgreSQL %s (%v), want %s", got, err, root)
 	}
 }

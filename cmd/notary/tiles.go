@@ -164,7 +164,7 @@ func exportTiles(ctx context.Context, st service.Store, vkey, dir string, entrie
 		if t.Level == tiles.EntriesLevel {
 			continue
 		}
-		data, err := tiles.ReadHashTile(t, st)
+		data, err := tiles.ReadHashTile(t, service.HashReader(ctx, st))
 		if err != nil {
 			return rep, err
 		}
@@ -211,7 +211,7 @@ func exportedSize(ctx context.Context, st service.Store, vkey, dir string, cp no
 		return 0, &cliError{code: exitUsage, err: fmt.Errorf("%s holds a checkpoint of size %d, beyond the database's %d", dir, old.Size, cp.Size),
 			hint: "export from the database the service writes, not an older copy"}
 	}
-	root, err := merkle.TreeHash(old.Size, st)
+	root, err := merkle.TreeHash(old.Size, service.HashReader(ctx, st))
 	if err != nil {
 		return 0, err
 	}

@@ -220,7 +220,7 @@ func BenchmarkReads(b *testing.B) {
 		}
 		i := 0
 		for b.Loop() {
-			if _, err := db.ReadHashes(indexes[i%sets]); err != nil {
+			if _, err := db.ReadHashes(ctx, indexes[i%sets]); err != nil {
 				b.Fatal(err)
 			}
 			i++

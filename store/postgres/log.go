@@ -187,16 +187,15 @@ ORDER BY k.ord`
 
 // ReadHashes returns the stored Merkle hashes at the given storage indexes, in the order
 // asked, with one query. If one is missing the error names it and wraps
-// service.ErrNotFound.
-func (db *DB) ReadHashes(indexes []int64) ([]merkle.Hash, error) {
+// service.ErrNotFound; if ctx is done first, the error wraps ctx.Err().
+func (db *DB) ReadHashes(ctx context.Context, indexes []int64) ([]merkle.Hash, error) {
 	out := make([]merkle.Hash, 0, len(indexes))
 	if len(indexes) == 0 {
 		return out, nil
 	}
-	ctx := context.Background()
 	rows, err := db.pool.Query(ctx, readHashes, indexes)
 	if err != nil {
-		return nil, fmt.Errorf("store/postgres: read hashes: %v", err)
+		return nil, dbErr(ctx, "read hashes", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
@@ -208,7 +207,7 @@ func (db *DB) ReadHashes(indexes []int64) ([]merkle.Hash, error) {
 		out = append(out, merkle.Hash(h))
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store/postgres: read hashes: %v", err)
+		return nil, dbErr(ctx, "read hashes", err)
 	}
 	if len(out) != len(indexes) {
 		return nil, fmt.Errorf("store/postgres: read hashes: got %d rows for %d indexes", len(out), len(indexes))

@@ -54,7 +54,7 @@ func TestAppendEntries(t *testing.T) {
 	if n := logSize(t, db); n != int64(len(l.entries)) {
 		t.Fatalf("log size %d, want %d", n, len(l.entries))
 	}
-	got, err := db.ReadHashes(seq(0, int64(len(l.hashes))))
+	got, err := db.ReadHashes(ctx, seq(0, int64(len(l.hashes))))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +134,7 @@ func TestAppendManyRows(t *testing.T) {
 		x := merkle.StoredHashCount(i)
 		hashIndexes = append(hashIndexes, max(0, x-1), x, min(x+1, int64(len(wantHashes))-1))
 	}
-	got, err := db.ReadHashes(hashIndexes)
+	got, err := db.ReadHashes(ctx, hashIndexes)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -303,95 +303,18 @@ func checkLog(t *testing.T, db *DB, l *testLog) {
 	if err != nil || k != len(l.entries) {
 		t.Fatalf("ScanEntries: %v after %d entries, want %d", err, k, len(l.entries))
 	}
-	hs, err := db.ReadHashes(seq(0, int64(len(l.hashes))))
+	hs, err := db.ReadHashes(ctx, seq(0, int64(len(l.hashes))))
 	if err != nil || !slices.Equal(hs, l.hashes) {
 		t.Fatalf("stored hashes differ from the log's (%v)", err)
 	}
-	if _, err := db.ReadHashes([]int64{int64(len(l.hashes))}); !errors.Is(err, service.ErrNotFound) {
+	if _, err := db.ReadHashes(ctx, []int64{int64(len(l.hashes))}); !errors.Is(err, service.ErrNotFound) {
 		t.Fatalf("a hash beyond the log: %v, want ErrNotFound", err)
 	}
 	size := int64(len(l.entries))
-	root, err := merkle.TreeHash(size, db)
+	root, err := merkle.TreeHash(size, service.HashReader(ctx, db))
 	if want, _ := merkle.TreeHash(size, l); err != nil || root != want {
 		t.Fatalf("tree hash from the store = %v, %v; want %v", root, err, want)
 	}
-}
-
-func TestReadHashes(t *testing.T) {
-	db, _ := openTest(t)
-	var l testLog
-	appendLog(t, db, &l, 1000, 37)
-	n := int64(len(l.hashes))
-
-	for _, c := range []struct {
-		name    string
-		indexes []int64
-	}{
-		{"none", []int64{}},
-		{"first", []int64{0}},
-		{"last", []int64{n - 1}},
-		{"ascending", []int64{1, 2, 3, 500, 1000}},
-		{"descending", []int64{n - 1, 1000, 17, 0}},
-		{"unsorted", []int64{400, 3, 999, 2, n - 1}},
-		{"duplicates", []int64{5, 5, 9, 5}},
-		{"all", seq(0, n)},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			got, err := db.ReadHashes(c.indexes)
-			if err != nil {
-				t.Fatal(err)
-			}
-			want, _ := l.ReadHashes(c.indexes)
-			if !slices.Equal(got, want) {
-				t.Fatalf("ReadHashes(%v) = %v, want %v", c.indexes, got, want)
-			}
-		})
-	}
-
-	for _, c := range []struct {
-		name    string
-		indexes []int64
-		missing int64
-	}{
-		{"past the end", []int64{0, n, 1}, n},
-		{"negative", []int64{3, -1}, -1},
-		{"far", []int64{1 << 40}, 1 << 40},
-		{"first of several", []int64{2, n + 5, -7}, n + 5},
-	} {
-		t.Run("missing/"+c.name, func(t *testing.T) {
-			_, err := db.ReadHashes(c.indexes)
-			if !errors.Is(err, service.ErrNotFound) {
-				t.Fatalf("ReadHashes(%v): %v, want ErrNotFound", c.indexes, err)
-			}
-			if want := fmt.Sprintf("store/postgres: hash %d:", c.missing); !strings.HasPrefix(err.Error(), want) {
-				t.Errorf("error %q does not start %q", err, want)
-			}
-		})
-	}
-
-	t.Run("tree hashes", func(t *testing.T) {
-		// merkle reads the store to compute roots and proofs: they must match the in-memory log's.
-		for _, size := range []int64{1, 2, 3, 511, 512, 1000, 1037} {
-			got, err := merkle.TreeHash(size, db)
-			if err != nil {
-				t.Fatal(err)
-			}
-			want, err := merkle.TreeHash(size, &l)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got != want {
-				t.Errorf("TreeHash(%d) from the store = %v, want %v", size, got, want)
-			}
-			proof, err := merkle.InclusionProof(size/2, size, db)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := merkle.VerifyInclusion(size/2, size, l.entries[size/2].LeafHash(), want, proof); err != nil {
-				t.Errorf("inclusion proof of %d in %d from the store: %v", size/2, size, err)
-			}
-		}
-	})
 }
 
 func TestEntry(t *testing.T) {
@@ -428,101 +351,6 @@ func TestEntry(t *testing.T) {
 	}
 }
 
-func TestScanEntries(t *testing.T) {
-	ctx := context.Background()
-
-	t.Run("empty", func(t *testing.T) {
-		db, _ := openTest(t)
-		err := db.ScanEntries(ctx, 0, func(notary.Entry) error { return errors.New("called") })
-		if err != nil {
-			t.Fatal(err)
-		}
-	})
-
-	db, _ := openTest(t)
-	var l testLog
-	appendLog(t, db, &l, 1000, 1000, 500)
-
-	for _, from := range []int64{-5, 0, 1, 999, 1000, 1001, 2499, 2500, 9000} {
-		t.Run(fmt.Sprintf("from %d", from), func(t *testing.T) {
-			var got []notary.Entry
-			if err := db.ScanEntries(ctx, from, func(e notary.Entry) error {
-				got = append(got, e)
-				return nil
-			}); err != nil {
-				t.Fatal(err)
-			}
-			want := l.entries[min(max(from, 0), int64(len(l.entries))):]
-			if !slices.Equal(got, want) {
-				t.Fatalf("scanned %d entries, not the %d from %d", len(got), len(want), from)
-			}
-		})
-	}
-
-	t.Run("stops at error", func(t *testing.T) {
-		stop := errors.New("stop")
-		calls := 0
-		err := db.ScanEntries(ctx, 0, func(e notary.Entry) error {
-			calls++
-			if e.Index == 9 {
-				return stop
-			}
-			return nil
-		})
-		if err != stop || calls != 10 {
-			t.Fatalf("ScanEntries = %v after %d calls, want the callback's error after 10", err, calls)
-		}
-	})
-
-	t.Run("reads during scan", func(t *testing.T) {
-		// The callback may use the store: the scan holds one connection, not all of them.
-		err := db.ScanEntries(ctx, 0, func(e notary.Entry) error {
-			if e.Index%500 != 0 {
-				return nil
-			}
-			got, err := db.Entry(ctx, e.Index)
-			if err != nil || got != e {
-				return fmt.Errorf("Entry(%d) during scan = %+v, %v", e.Index, got, err)
-			}
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-	})
-
-	t.Run("one snapshot", func(t *testing.T) {
-		// Entries appended while the scan runs are not seen.
-		var l2 = l
-		calls := 0
-		err := db.ScanEntries(ctx, 0, func(e notary.Entry) error {
-			if calls == 0 {
-				appendLog(t, db, &l2, 1500)
-			}
-			calls++
-			return nil
-		})
-		if err != nil || calls != len(l.entries) {
-			t.Fatalf("ScanEntries: %v after %d calls, want %d", err, calls, len(l.entries))
-		}
-	})
-
-	t.Run("canceled context", func(t *testing.T) {
-		ctx, cancel := context.WithCancel(ctx)
-		calls := 0
-		err := db.ScanEntries(ctx, 0, func(notary.Entry) error {
-			calls++
-			if calls == 5 {
-				cancel()
-			}
-			return nil
-		})
-		if !errors.Is(err, context.Canceled) || calls != 5 {
-			t.Fatalf("ScanEntries after cancel: %v after %d calls, want context.Canceled after 5", err, calls)
-		}
-	})
-}
-
 // checkpointOf returns a checkpoint of size entries of l; the note is a stand-in for a signed one.
 func checkpointOf(t *testing.T, l *testLog, size int64) notary.Checkpoint {
 	t.Helper()
@@ -536,104 +364,6 @@ func checkpointOf(t *testing.T, l *testLog, size int64) notary.Checkpoint {
 		Root:   root,
 		Note:   fmt.Appendf(nil, "notary.example/log\n%d\n%x\n\n— sig\n", size, root),
 	}
-}
-
-func equalCheckpoints(a, b notary.Checkpoint) bool {
-	return a.Origin == b.Origin && a.Size == b.Size && a.Root == b.Root && bytes.Equal(a.Note, b.Note)
-}
-
-func TestCheckpoints(t *testing.T) {
-	ctx := context.Background()
-	db, _ := openTest(t)
-	var l testLog
-	appendLog(t, db, &l, 100)
-	empty := checkpointOf(t, &l, 0)
-	c10, c50, c100 := checkpointOf(t, &l, 10), checkpointOf(t, &l, 50), checkpointOf(t, &l, 100)
-	for _, c := range []notary.Checkpoint{empty, c10, c10, c50} {
-		if err := db.SaveCheckpoint(ctx, c); err != nil {
-			t.Fatalf("SaveCheckpoint(size %d): %v", c.Size, err)
-		}
-	}
-	for _, want := range []notary.Checkpoint{empty, c10, c50} {
-		if got, err := db.Checkpoint(ctx, want.Size); err != nil || !equalCheckpoints(got, want) {
-			t.Errorf("Checkpoint(%d) = %+v, %v; want %+v", want.Size, got, err, want)
-		}
-	}
-
-	changedRoot := c50
-	changedRoot.Root[0] ^= 1
-	changedNote := c50
-	changedNote.Note = append(slices.Clone(c50.Note), '!')
-	changedOrigin := c50
-	changedOrigin.Origin = "other.example/log"
-	beyond := checkpointOf(t, &l, 100)
-	beyond.Size = 101
-	for _, c := range []struct {
-		name string
-		c    notary.Checkpoint
-	}{
-		{"older", c10},
-		{"same size, other root", changedRoot},
-		{"same size, other note", changedNote},
-		{"same size, other origin", changedOrigin},
-		{"beyond the log", beyond},
-		{"negative size", notary.Checkpoint{Origin: "o", Size: -1, Note: []byte("n")}},
-		{"no note", notary.Checkpoint{Origin: c100.Origin, Size: 100, Root: c100.Root}},
-		{"no origin", notary.Checkpoint{Size: 100, Root: c100.Root, Note: c100.Note}},
-	} {
-		t.Run("refused/"+c.name, func(t *testing.T) {
-			err := db.SaveCheckpoint(ctx, c.c)
-			if err == nil {
-				t.Fatal("SaveCheckpoint succeeded")
-			}
-			if !strings.HasPrefix(err.Error(), "store/postgres: ") {
-				t.Errorf("error %q lacks the store/postgres: prefix", err)
-			}
-			if got, err := db.LatestCheckpoint(ctx); err != nil || !equalCheckpoints(got, c50) {
-				t.Fatalf("latest checkpoint changed to %+v, %v", got, err)
-			}
-		})
-	}
-
-	t.Run("grows", func(t *testing.T) {
-		if err := db.SaveCheckpoint(ctx, c100); err != nil {
-			t.Fatal(err)
-		}
-		if got, err := db.LatestCheckpoint(ctx); err != nil || !equalCheckpoints(got, c100) {
-			t.Fatalf("LatestCheckpoint = %+v, %v; want size 100", got, err)
-		}
-	})
-
-	t.Run("saved at once", func(t *testing.T) {
-		// Several saves of checkpoints of one size at once, from two processes: one is stored.
-		appendLog(t, db, &l, 1)
-		c := checkpointOf(t, &l, 101)
-		other := c
-		other.Note = append(slices.Clone(c.Note), '!')
-		db2 := openDSN(t, db.pool.Config().ConnString())
-		var wg sync.WaitGroup
-		errs := make([]error, 8)
-		for k := range errs {
-			wg.Go(func() {
-				d, cp := db, c
-				if k%2 == 1 {
-					d, cp = db2, other
-				}
-				errs[k] = d.SaveCheckpoint(ctx, cp)
-			})
-		}
-		wg.Wait()
-		latest, err := db.LatestCheckpoint(ctx)
-		if err != nil || latest.Size != 101 {
-			t.Fatalf("LatestCheckpoint = %+v, %v", latest, err)
-		}
-		for k, err := range errs {
-			stored := bytes.Equal(latest.Note, c.Note) == (k%2 == 0)
-			if (err == nil) != stored {
-				t.Errorf("save %d (stored: %v): %v", k, stored, err)
-			}
-		}
-	})
 }
 
 // TestNothingWaitsForWriters: reads do not wait for an append in progress, and appends
@@ -676,7 +406,7 @@ func TestNothingWaitsForWriters(t *testing.T) {
 		}{
 			{"LogSize", func() error { _, err := db.LogSize(ctx); return err }},
 			{"Entry", func() error { _, err := db.Entry(ctx, 3); return err }},
-			{"ReadHashes", func() error { _, err := db.ReadHashes([]int64{0, 5}); return err }},
+			{"ReadHashes", func() error { _, err := db.ReadHashes(ctx, []int64{0, 5}); return err }},
 			{"ScanEntries", func() error { return db.ScanEntries(ctx, 0, func(notary.Entry) error { return nil }) }},
 			{"IndexedSize", func() error { _, err := db.IndexedSize(ctx); return err }},
 			{"LookupDigests", func() error { return db.LookupDigests(ctx, []notary.Digest{l.entries[0].Digest}, make([]int64, 1)) }},

@@ -148,13 +148,15 @@ func logSize(t testing.TB, db *DB) int64 {
 // TestContract runs the store contract suite on PostgreSQL.
 func TestContract(t *testing.T) {
 	var dsn string
-	storetest.Run(t,
-		func(t *testing.T) service.Store {
+	storetest.Run(t, storetest.Stores{
+		Open: func(t *testing.T) service.Store {
 			var db *DB
 			db, dsn = openTest(t)
 			return db
 		},
-		func(t *testing.T) service.Store { return openDSN(t, dsn) })
+		Reopen:      func(t *testing.T) service.Store { return openDSN(t, dsn) },
+		ErrorPrefix: "store/postgres: ",
+	})
 }
 
 func TestOpen(t *testing.T) {
