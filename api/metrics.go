@@ -159,7 +159,7 @@ func (s *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	counter := func(name, help string, v int64) {
 		ch <- prometheus.MustNewConstMetric(prometheus.NewDesc(name, help, nil, nil), prometheus.CounterValue, float64(v))
 	}
-	counter("notary_follower_notifications_total", "Commits that moved the log's head the database told this follower of.", follow.Notifications)
+	counter("notary_follower_notifications_total", "Notifications that the log's head moved received by this follower (one may stand for several commits).", follow.Notifications)
 	counter("notary_follower_watch_lost_total", "Times this follower lost the connection on which the database tells it of commits, or failed to make it again.", follow.Lost)
 	counter("notary_follower_head_reads_total", "Reads of the log's head by this follower, told to or by the clock.", follow.Reads)
 	if cl := m.cfg.Cluster; cl != nil {

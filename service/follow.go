@@ -54,7 +54,7 @@ const followGap = 10 * time.Millisecond
 // followStats counts how a follower learns of the head's moves.
 type followStats struct {
 	watching      atomic.Bool  // the store is telling it when the head moves
-	notifications atomic.Int64 // moves it was told of
+	notifications atomic.Int64 // notifications of moves it received
 	lost          atomic.Int64 // failures of the store's watch
 	reads         atomic.Int64 // reads of the head
 }
@@ -63,9 +63,9 @@ type followStats struct {
 type FollowStats struct {
 	// Watching is true while the store tells this follower when the head moves.
 	Watching bool
-	// Notifications counts the moves the store told it of; Lost the times the store's
-	// watch failed (its connection lost, or not made again); Reads the follower's reads
-	// of the head, whether told to or by the clock.
+	// Notifications counts the notifications of moves it received (one may stand for
+	// several commits); Lost the times the store's watch failed (its connection lost, or
+	// not made again); Reads the follower's reads of the head, told to or by the clock.
 	Notifications, Lost, Reads int64
 }
 

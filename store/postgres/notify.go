@@ -65,7 +65,7 @@ func (n *notifier) start(pool *pgxpool.Pool) {
 			last = time.Now()
 			// A failure (the server unreachable, its notification queue full) loses one
 			// notification; the listeners read the head every few seconds anyway.
-			nctx, ncancel := context.WithTimeout(ctx, watchConnect)
+			nctx, ncancel := context.WithTimeout(ctx, notifyTimeout)
 			_, _ = pool.Exec(nctx, notifyHead)
 			ncancel()
 		}
@@ -96,19 +96,23 @@ const (
 	watchRetryMax = 10 * time.Second
 )
 
-// watchConnect bounds the connecting and LISTEN of the listening connection.
-const watchConnect = 30 * time.Second
+// watchConnect bounds the connecting and LISTEN of the listening connection, and
+// notifyTimeout a notification.
+const (
+	watchConnect  = 30 * time.Second
+	notifyTimeout = 10 * time.Second
+)
 
 // ErrWatching is returned by WatchHead while another WatchHead runs on the same DB.
 var ErrWatching = errors.New("store/postgres: the log's head is already watched through this handle; watch it once per process")
 
 // WatchHead implements service.HeadWatcher: it listens on a connection of its own (apart
-// from the pool) for the notifications that other DBs (in this process or others) send
-// after commits that move the log's head, and calls ev.Moved for each, until ctx is done. When the connection fails (the server restarted,
-// the session was terminated, the network is down: TCP keepalives give up on a silent
-// peer within about 10 s) it calls ev.Lost, connects again after a backoff, and calls
-// ev.Watching once it listens again. At most one WatchHead runs on a DB at a time;
-// another fails with ErrWatching.
+// from the pool) for the notifications that the writer's DB sends after commits that move
+// the log's head, and calls ev.Moved for each, until ctx is done. When the connection
+// fails (the server restarted, the session was terminated, the network is down: TCP
+// keepalives give up on a silent peer within about 10 s) it calls ev.Lost, connects again
+// after a backoff, and calls ev.Watching once it listens again. At most one WatchHead runs
+// on a DB at a time; another fails with ErrWatching.
 func (db *DB) WatchHead(ctx context.Context, ev service.HeadEvents) error {
 	if !db.watching.CompareAndSwap(false, true) {
 		return ErrWatching
