@@ -90,10 +90,12 @@ type WitnessesView struct {
 }
 
 // FollowerLagView is how far a follower's view of the log trails the database: entries
-// it learnt of at its last read of the log's head, and how long ago that read was.
+// it learnt of at its last read of the log's head, how long ago that read was, and
+// whether the database tells it of every commit (else it reads the head only now and then).
 type FollowerLagView struct {
-	Entries int64   `json:"entries"`
-	Seconds float64 `json:"seconds"`
+	Entries  int64   `json:"entries"`
+	Seconds  float64 `json:"seconds"`
+	Watching bool    `json:"watching"`
 }
 
 // CheckpointView sums up the latest checkpoint.
@@ -277,7 +279,7 @@ func (h *handlers) status(c echo.Context) error {
 		v.Writer = &w
 	}
 	entries, age := h.svc.FollowerLag()
-	v.FollowerLag = FollowerLagView{Entries: entries, Seconds: age.Seconds()}
+	v.FollowerLag = FollowerLagView{Entries: entries, Seconds: age.Seconds(), Watching: h.svc.FollowStats().Watching}
 	if h.cfg.Cluster != nil {
 		if standbys, err := h.cfg.Cluster.Standbys(ctx); err == nil {
 			v.Standbys = standbys

@@ -150,6 +150,18 @@ func (s *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	lagEntries, lagAge := svc.FollowerLag()
 	gauge("notary_follower_lag_entries", "Entries the log grew by between this follower's last two reads of its head.", float64(lagEntries))
 	gauge("notary_follower_lag_seconds", "Seconds since this follower last read the log's head.", lagAge.Seconds())
+	follow := svc.FollowStats()
+	watching := 0.0
+	if follow.Watching {
+		watching = 1
+	}
+	gauge("notary_follower_watching", "1 if the database tells this follower of every commit that moves the log's head, else 0 (the writer, or a follower that only polls).", watching)
+	counter := func(name, help string, v int64) {
+		ch <- prometheus.MustNewConstMetric(prometheus.NewDesc(name, help, nil, nil), prometheus.CounterValue, float64(v))
+	}
+	counter("notary_follower_notifications_total", "Notifications that the log's head moved received by this follower (one may stand for several commits).", follow.Notifications)
+	counter("notary_follower_watch_lost_total", "Times this follower lost the connection on which the database tells it of commits, or failed to make it again.", follow.Lost)
+	counter("notary_follower_head_reads_total", "Reads of the log's head by this follower, told to or by the clock.", follow.Reads)
 	if cl := m.cfg.Cluster; cl != nil {
 		if standbys, err := cl.Standbys(ctx); err == nil {
 			gauge("notary_db_standbys", "Standby servers replicating the log's database.", float64(len(standbys)))

@@ -1,7 +1,6 @@
 package service
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -49,9 +48,13 @@ type Config struct {
 	// of them cosign are published with their cosignatures (see PublishedCheckpoint) and
 	// given in pending proofs. A follower does not talk to them.
 	Witnesses *witness.Pool
-	Logger    *slog.Logger
-	Now       func() time.Time // default time.Now
-	Rand      io.Reader        // nonces; default crypto/rand
+	// FollowInterval is how often a follower reads the log's head whatever it was told:
+	// by default every 5 s on a store that tells it when the head moves (HeadWatcher),
+	// else every 200 ms. The writer ignores it.
+	FollowInterval time.Duration
+	Logger         *slog.Logger
+	Now            func() time.Time // default time.Now
+	Rand           io.Reader        // nonces; default crypto/rand
 }
 
 // Service sequences submissions into the log, signs checkpoints and assembles proofs. All
@@ -68,6 +71,7 @@ type Service struct {
 	follower  bool                  // reads a log another process writes (NewFollower)
 	lagAt     atomic.Int64          // follower: when it last read the log's head (Unix ns)
 	lag       atomic.Int64          // follower: entries the head had moved by since the read before
+	follow    followStats           // follower: how it learns of the head's moves
 	epoch     int64                 // the store epoch this service leads at
 	deposed   atomic.Pointer[error] // why this service stopped writing the log, once it has
 	stepDown  chan struct{}         // closed when deposed is set
@@ -328,7 +332,7 @@ func (s *Service) LatestCheckpoint() notary.Checkpoint { return *s.checkpoint.Lo
 // taking submissions, commits every one already queued, publishes a last checkpoint and returns.
 func (s *Service) Run(ctx context.Context) error {
 	if s.follower {
-		return s.follow(ctx)
+		return s.runFollower(ctx)
 	}
 	sequencerDone := make(chan struct{})
 	go func() {
@@ -1012,89 +1016,3 @@ func (s *Service) assess(err error) error {
 
 // Epoch returns the store epoch at which this service leads the log.
 func (s *Service) Epoch() int64 { return s.epoch }
-
-// ErrNotWriter is returned for submissions to a service that follows a log another
-// process writes (NewFollower): submit to the writer.
-var ErrNotWriter = errors.New("notary: this process follows the log; another one writes it")
-
-// followEvery is how often a follower reads the log's head.
-const followEvery = 200 * time.Millisecond
-
-// NewFollower opens a service on a log that another process writes (through the same
-// store): it answers lookups, proofs and waits from the store, follows the log's size,
-// latest checkpoint and digest index as Run reads them, and refuses submissions with
-// ErrNotWriter. It never writes to the store. A digest is found once the writer's digest
-// index holds it, a few seconds at most after its entry is durable.
-func NewFollower(ctx context.Context, cfg Config) (*Service, error) {
-	if err := cfg.check(); err != nil {
-		return nil, err
-	}
-	s := &Service{
-		cfg: cfg, store: cfg.Store, follower: true, lookups: newDigestLookups(cfg.Store), hashes: newHashCache(cfg.Store),
-		queue: make(chan *request), closing: make(chan struct{}), closed: make(chan struct{}),
-		stepDown: make(chan struct{}), recent: make(map[notary.Digest]int64),
-	}
-	empty := notary.Checkpoint{Origin: cfg.Signer.Name()}
-	s.checkpoint.Store(&empty)
-	if err := s.refresh(ctx); err != nil {
-		return nil, err
-	}
-	return s, nil
-}
-
-// follow reads the log's head every followEvery until ctx is done.
-func (s *Service) follow(ctx context.Context) error {
-	t := time.NewTicker(followEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-			if err := s.refresh(ctx); err != nil && ctx.Err() == nil {
-				s.cfg.Logger.Warn("following the log", "err", err)
-			}
-		}
-	}
-}
-
-// refresh reads the log's size, latest checkpoint and digest index size, in that order
-// of dependence: a checkpoint is never ahead of the size this service reports.
-func (s *Service) refresh(ctx context.Context) error {
-	cp, cpErr := s.store.LatestCheckpoint(ctx)
-	if cpErr != nil && !errors.Is(cpErr, ErrNotFound) {
-		return fmt.Errorf("notary: reading the latest checkpoint: %w", cpErr)
-	}
-	n, err := s.store.LogSize(ctx)
-	if err != nil {
-		return fmt.Errorf("notary: reading the log's size: %w", err)
-	}
-	indexed, err := s.store.IndexedSize(ctx)
-	if err != nil {
-		return fmt.Errorf("notary: reading the digest index's size: %w", err)
-	}
-	if old := s.size.Swap(n); n > old {
-		s.lag.Store(n - old)
-	} else {
-		s.lag.Store(0)
-	}
-	s.indexed.Store(indexed)
-	if cur := s.checkpoint.Load(); cpErr == nil && cp.Size >= cur.Size && !bytes.Equal(cp.Note, cur.Note) {
-		s.checkpoint.Store(&cp)
-		s.checkpointAt.Store(s.cfg.Now().UnixNano())
-	}
-	s.lagAt.Store(s.cfg.Now().UnixNano())
-	return s.refreshWitnessed(ctx)
-}
-
-// Follower reports whether this service follows a log another process writes.
-func (s *Service) Follower() bool { return s.follower }
-
-// FollowerLag returns, for a follower, how many entries the log had grown by between its
-// last two reads of the head, and how long ago the last read was; zero for the writer.
-func (s *Service) FollowerLag() (entries int64, age time.Duration) {
-	if !s.follower {
-		return 0, 0
-	}
-	return s.lag.Load(), max(0, s.cfg.Now().Sub(time.Unix(0, s.lagAt.Load())))
-}

@@ -152,3 +152,30 @@ type RemoteStore interface {
 	// Remote does nothing: it marks the store as one on a server.
 	Remote()
 }
+
+// HeadWatcher is implemented by a store that can tell a follower at once when another
+// process has moved the log's head, so that the follower need not read it often. A
+// follower on a store without it reads the head every Config.FollowInterval.
+type HeadWatcher interface {
+	// WatchHead watches the head until ctx is done, on at most one connection, and
+	// then returns nil; a second WatchHead on the same store while one runs fails at once.
+	// It tells ev of what it sees, one call at a time:
+	//
+	//   - Watching when it has begun to watch, or begun again after losing the
+	//     connection: the head may have moved while it did not watch.
+	//   - Moved after a commit that moved the log's size, its latest checkpoint, the
+	//     digest index's size or the witnessed checkpoints, never before the commit is
+	//     visible to the store's reads. Moved is a hint that the head may have moved: one
+	//     may stand for several commits, and it may be late, repeated or spurious. The
+	//     watcher may also miss moves while it still watches (a store overwhelmed by them).
+	//   - Lost when it stops watching before ctx is done, with the reason; it then
+	//     tries again, waiting longer after each failure.
+	WatchHead(ctx context.Context, ev HeadEvents) error
+}
+
+// HeadEvents receives what a HeadWatcher sees. Its functions must not block for long.
+type HeadEvents struct {
+	Watching func()
+	Moved    func()
+	Lost     func(error)
+}

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -39,6 +40,16 @@ func TestE2EFollowerTakesOver(t *testing.T) {
 	st := followStatus(t, second.url)
 	if st.Writer == nil || st.Writer.URL != first.url || st.Writer.ThisProcess {
 		t.Fatalf("the follower's status names the writer %+v, want %s", st.Writer, first.url)
+	}
+	// The database tells the follower of every commit; nothing tells the writer.
+	waitFor(t, waitLimit, "the database to tell the follower of commits", func() (bool, error) {
+		return followStatus(t, second.url).FollowerLag.Watching, nil
+	})
+	if m := getText(t, second.url+"/metrics"); !strings.Contains(m, "\nnotary_follower_watching 1\n") {
+		t.Error("the follower's /metrics has no notary_follower_watching 1")
+	}
+	if followStatus(t, first.url).FollowerLag.Watching {
+		t.Error("the writer's /v1/status says the database tells it of commits (follower_lag.watching)")
 	}
 
 	// The same digests sent at once through both processes: one entry each.

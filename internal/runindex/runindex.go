@@ -1,16 +1,18 @@
 // Package runindex is a persistent multimap from uniformly random 64-bit keys to 64-bit
 // values, written in batches and never updated: the shape of an index of SHA-256 digests.
 //
-// Each batch becomes a run, a file of records sorted by key, and runs are merged in the
+// Each batch becomes a run, a file of records sorted by key. Runs are merged in the
 // background so that there are few of them: a run is merged into the one before it while
-// that one is less than mergeRatio times its size, which keeps about log₄ of the index's size
-// in batches of runs, each record rewritten a few times over its life. Two merges may run at
-// once, so that the small runs new batches make are merged while a merge of large ones takes
-// its time; past maxRuns runs, Add waits for merges. Since keys are
-// uniformly random, a key's place in a run is estimated from its value and found in a few
-// probes (interpolation search), with no index or filter held in memory: memory does not grow
-// with the index. Runs are mapped into memory read-only, so the operating system caches the
-// pages that lookups touch and drops them when it needs the memory.
+// that one holds fewer than mergeRatio times its records, which keeps about log₄ of the
+// index's size in batches of runs, each record rewritten a few times over its life. Two
+// merges may run at once, so that the small runs of new batches are merged while a merge of
+// large ones takes its time; past maxRuns runs, Add waits for merges.
+//
+// Since keys are uniformly random, a key's place in a run is estimated from its value and
+// found in a few probes (interpolation search), with no index or filter held in memory:
+// memory does not grow with the index. Runs are mapped into memory read-only, so the
+// operating system caches the pages that lookups touch and drops them when it needs the
+// memory.
 //
 // A write is durable before it returns: its run is synced before the manifest, the file that
 // names the index's runs, is replaced. Files a crash left behind are removed at the next Open.
@@ -36,7 +38,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // Record is one key and its value.
@@ -111,7 +114,7 @@ func Open(dir string) (*Index, error) {
 	if err != nil {
 		return nil, fmt.Errorf("runindex: %w", err)
 	}
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		lock.Close()
 		return nil, fmt.Errorf("runindex: %s is in use by another process: %w", dir, err)
 	}
@@ -503,18 +506,18 @@ func mapRun(path string) (*run, error) {
 	if size < headerSize {
 		return nil, fmt.Errorf("runindex: run %s is damaged: %d bytes, shorter than its header (remove the index's directory to rebuild it)", path, size)
 	}
-	data, err := syscall.Mmap(int(f.Fd()), 0, int(size), syscall.PROT_READ, syscall.MAP_SHARED)
+	data, err := unix.Mmap(int(f.Fd()), 0, int(size), unix.PROT_READ, unix.MAP_SHARED)
 	if err != nil {
 		return nil, fmt.Errorf("runindex: mapping %s: %w", path, err)
 	}
 	n := binary.BigEndian.Uint64(data[8:headerSize])
 	if string(data[:8]) != runMagic || uint64(size-headerSize) != n*recordSize {
-		syscall.Munmap(data)
+		unix.Munmap(data)
 		return nil, fmt.Errorf("runindex: run %s is damaged: its header does not match its %d bytes (remove the index's directory to rebuild it)", path, size)
 	}
 	// Lookups touch a few records of each run, anywhere: read ahead nothing.
-	if err := syscall.Madvise(data, syscall.MADV_RANDOM); err != nil {
-		syscall.Munmap(data)
+	if err := unix.Madvise(data, unix.MADV_RANDOM); err != nil {
+		unix.Munmap(data)
 		return nil, fmt.Errorf("runindex: %w", err)
 	}
 	return &run{data: data, n: int(n)}, nil
@@ -524,7 +527,7 @@ func (r *run) unmap() error {
 	if r.data == nil {
 		return nil
 	}
-	err := syscall.Munmap(r.data)
+	err := unix.Munmap(r.data)
 	r.data = nil
 	return err
 }

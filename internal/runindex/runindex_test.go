@@ -403,22 +403,10 @@ func FuzzSearch(f *testing.F) {
 // BenchmarkAdd adds records in batches of 65,536, as the digest index is fed, with the
 // merges that follow; reported per record.
 func BenchmarkAdd(b *testing.B) {
-	x, err := Open(b.TempDir())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer x.Close()
-	r := rand.New(rand.NewPCG(7, 8))
-	recs := make([]Record, 1<<16)
+	x, r := openBench(b)
 	n := 0
 	for b.Loop() {
-		for i := range recs {
-			recs[i] = Record{Key: r.Uint64(), Value: uint64(n)}
-			n++
-		}
-		if err := x.Add(recs, uint64(n)); err != nil {
-			b.Fatal(err)
-		}
+		n = addRandom(b, x, r, n)
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n), "ns/record")
 	b.ReportMetric(float64(x.Runs()), "runs")
@@ -427,20 +415,12 @@ func BenchmarkAdd(b *testing.B) {
 // BenchmarkLookupAbsent looks up keys that are not in an index of 2^22 records: the check
 // of each new digest.
 func BenchmarkLookupAbsent(b *testing.B) {
-	x, err := Open(b.TempDir())
-	if err != nil {
-		b.Fatal(err)
+	x, r := openBench(b)
+	for n := 0; n < 1<<22; {
+		n = addRandom(b, x, r, n)
 	}
-	defer x.Close()
-	r := rand.New(rand.NewPCG(9, 10))
-	recs := make([]Record, 1<<16)
-	for n := 0; n < 1<<22; n += len(recs) {
-		for i := range recs {
-			recs[i] = Record{Key: r.Uint64(), Value: uint64(n + i)}
-		}
-		if err := x.Add(recs, uint64(n+len(recs))); err != nil {
-			b.Fatal(err)
-		}
+	if err := x.settle(); err != nil {
+		b.Fatal(err)
 	}
 	keys := make([]uint64, 1000)
 	found := 0
@@ -564,4 +544,27 @@ func TestMergeFailureReported(t *testing.T) {
 	if x.Runs() > 2 {
 		t.Fatalf("%d runs of 3 records after merges", x.Runs())
 	}
+}
+
+func openBench(b *testing.B) (*Index, *rand.Rand) {
+	x, err := Open(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { x.Close() })
+	return x, rand.New(rand.NewPCG(7, 8))
+}
+
+// addRandom adds a batch of 65,536 random keys to x, valued n onwards, and returns the
+// value after the last.
+func addRandom(b *testing.B, x *Index, r *rand.Rand, n int) int {
+	recs := make([]Record, 1<<16)
+	for i := range recs {
+		recs[i] = Record{Key: r.Uint64(), Value: uint64(n + i)}
+	}
+	n += len(recs)
+	if err := x.Add(recs, uint64(n)); err != nil {
+		b.Fatal(err)
+	}
+	return n
 }

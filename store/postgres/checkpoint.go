@@ -64,6 +64,9 @@ func (db *DB) SaveCheckpoint(ctx context.Context, c notary.Checkpoint) error {
 	if err != nil {
 		return dbErr(ctx, fmt.Sprintf("save checkpoint of size %d", c.Size), err)
 	}
+	if refused == nil {
+		db.notifier.moved()
+	}
 	return refused
 }
 

@@ -80,6 +80,7 @@ func (db *DB) IndexDigests(ctx context.Context, through int64) error {
 	if err != nil {
 		return dbErr(ctx, fmt.Sprintf("index digests through %d", through), err)
 	}
+	db.notifier.moved()
 	return nil
 }
 

@@ -91,6 +91,7 @@ func (db *DB) AppendEntries(ctx context.Context, entries []notary.Entry, hashes 
 	if moved != 1 {
 		return db.outOfSequence(ctx, first, hashFirst)
 	}
+	db.notifier.moved()
 	return nil
 }
 

@@ -11,6 +11,11 @@
 // service.ErrOutOfSequence and nothing of its batch is written. Entries and hashes are
 // stored a row per append (split every 65,536 entries), not a row per entry.
 //
+// After every commit that moves the log's head (its size, the latest checkpoint, the
+// digest index, the witnessed checkpoints) a DB notifies channel notary_head, at most
+// once every few milliseconds: WatchHead listens for it, so that a process that follows
+// the log another writes reads the head when it moves instead of polling it.
+//
 // Writes are acknowledged only once durable: the sessions keep synchronous_commit on
 // (or stronger, as the server sets it), so a method that returned nil has its data on
 // disk, and on the synchronous standbys the server names.
@@ -43,6 +48,9 @@ const minConns = 2
 type DB struct {
 	pool  *pgxpool.Pool
 	epoch atomic.Int64 // the epoch this handle led at (Lead), 0 if it never led
+
+	watching atomic.Bool // a WatchHead runs
+	notifier notifier    // tells the other processes that the head moved
 }
 
 // Open connects to the database at dsn (a postgres:// URL or key=value string, as libpq
@@ -74,6 +82,7 @@ func open(ctx context.Context, dsn string, migrations fs.FS) (*DB, error) {
 		pool.Close()
 		return nil, err
 	}
+	db.notifier.start(pool)
 	return db, nil
 }
 
@@ -102,6 +111,7 @@ func (db *DB) Remote() {}
 // Close closes every connection. It must not be called while other methods are running;
 // it always returns nil (it has the signature of io.Closer).
 func (db *DB) Close() error {
+	db.notifier.stop()
 	db.pool.Close()
 	return nil
 }

@@ -14,7 +14,7 @@ import (
 
 // startService starts the service on db, stopped (and checked to stop cleanly) when the
 // test ends or when the returned function is called.
-func startService(t *testing.T, db *DB) (*service.Service, func()) {
+func startService(t testing.TB, db *DB) (*service.Service, func()) {
 	t.Helper()
 	s, err := service.New(context.Background(), service.Config{
 		Signer:             logtest.Signer(t, logtest.LogSkey),

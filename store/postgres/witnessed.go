@@ -32,6 +32,7 @@ func (db *DB) SaveWitnessed(ctx context.Context, published notary.Checkpoint, co
 	if err != nil {
 		return dbErr(ctx, fmt.Sprintf("save the witnessed checkpoint of size %d", published.Size), err)
 	}
+	db.notifier.moved()
 	return nil
 }
 
