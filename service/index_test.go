@@ -49,8 +49,8 @@ func TestServiceRepeatedDigestAfterIndexing(t *testing.T) {
 		if !sameEntry(ts.Entry, first[150]) {
 			t.Errorf("Submit of a repeated digest got entry %d, want %d", ts.Entry.Index, first[150].Index)
 		}
-		if got, ok, err := s.IndexOf(ctx, ds[42]); err != nil || !ok || got != 42 {
-			t.Errorf("IndexOf = %d, %v, %v; want 42", got, ok, err)
+		if got, ok, err := s.EntryOf(ctx, ds[42]); err != nil || !ok || got.Index != 42 || got.Digest != ds[42] {
+			t.Errorf("EntryOf = %+v, %v, %v; want the entry at 42", got, ok, err)
 		}
 		if s.Size() != 300 {
 			t.Errorf("the log grew to %d entries from repeated digests", s.Size())

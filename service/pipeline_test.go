@@ -77,7 +77,7 @@ func TestPipeline(t *testing.T) {
 			t.Errorf("Size() = %d", s.Size())
 		}
 		for _, d := range []notary.Digest{a, b} {
-			if _, ok, _ := s.IndexOf(context.Background(), d); ok {
+			if _, ok, _ := s.EntryOf(context.Background(), d); ok {
 				t.Errorf("digest %v of a failed batch is indexed", d)
 			}
 		}
@@ -89,7 +89,7 @@ func TestPipeline(t *testing.T) {
 		second := submitAsync(s, []notary.Digest{c, b, c})
 		waitPrepared()
 		// The first batch is not durable yet: nobody sees it.
-		if _, ok, _ := s.IndexOf(context.Background(), a); ok {
+		if _, ok, _ := s.EntryOf(context.Background(), a); ok {
 			t.Error("a digest being written is visible")
 		}
 		if _, err := s.Lookup(context.Background(), b); !errors.Is(err, service.ErrNotFound) {

@@ -733,7 +733,7 @@ type pending struct {
 //
 // A new digest enters the index as it is given its entry, so that a digest repeated
 // later, in this batch or the next, finds it; until the entry is durable its index is at
-// least the log size, which known, IndexOf and Lookup treat as not logged yet.
+// least the log size, which known, EntryOf and Lookup treat as not logged yet.
 func (s *Service) prepare(batch []*request) *pending {
 	now := time.UnixMilli(s.cfg.Now().UnixMilli()).UTC()
 	total := 0

@@ -56,19 +56,10 @@ func statusOf(a *Anchor) Status {
 	}
 }
 
-// IndexOf returns the index of digest d's first entry, if d is durably logged. A digest
-// logged by this process is found as soon as its entry is durable.
-func (s *Service) IndexOf(ctx context.Context, d notary.Digest) (int64, bool, error) {
-	r := &request{digests: []notary.Digest{d}}
-	if err := s.lookup(ctx, r, nil); err != nil {
-		return 0, false, err
-	}
-	return r.found[0], r.found[0] >= 0, nil
-}
-
-// EntryOf returns the first entry of digest d, if d is durably logged, as IndexOf finds
-// it. A store that reads the entry as it looks the digest up (an EntryLookupStore) is
-// asked once; another is asked for the entry too.
+// EntryOf returns the first entry of digest d, if d is durably logged. A digest logged by
+// this process is found as soon as its entry is durable. A store that reads the entry as
+// it looks the digest up (an EntryLookupStore) is asked once; another is asked for the
+// entry too.
 func (s *Service) EntryOf(ctx context.Context, d notary.Digest) (notary.Entry, bool, error) {
 	r := &request{digests: []notary.Digest{d}}
 	e := make([]notary.Entry, 1)
