@@ -2,8 +2,6 @@ package store
 
 import (
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -12,6 +10,7 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/notary-dev/notary/internal/digestkey"
 	"github.com/notary-dev/notary/internal/runindex"
 	"github.com/notary-dev/notary/notary"
 )
@@ -22,7 +21,7 @@ import (
 // turns every insert into random page writes, while runs are written sequentially and
 // merged in the background of writes.
 //
-// A record holds 8 bytes of a keyed hash of the digest (with the index's secret, so that
+// A record holds the digest's key (internal/digestkey, under the index's secret, so that
 // clients, who choose the digests they submit, cannot choose where they go) and the entry's
 // index; a lookup confirms a match by reading the entry's digest. It is derived from the
 // entries and can be rebuilt from them: deleting the directory makes the service index the
@@ -31,7 +30,7 @@ type digestIndex struct {
 	dir  string
 	once sync.Once
 	x    *runindex.Index
-	key  cipher.Block // keyed with the index's secret
+	keys *digestkey.Keyer // under the index's secret
 	err  error
 }
 
@@ -47,7 +46,7 @@ func (x *digestIndex) open() (*digestIndex, error) {
 			return
 		}
 		secret := x.x.Secret()
-		x.key, x.err = aes.NewCipher(secret[:])
+		x.keys, x.err = digestkey.New(secret[:])
 	})
 	return x, x.err
 }
@@ -68,18 +67,8 @@ func (x *digestIndex) close() error {
 	return x.x.Close()
 }
 
-// keyOf returns the index key of digest d: the first 8 bytes of its CBC-MAC under the
-// index's secret, a pseudorandom function of all 32 bytes.
-func (x *digestIndex) keyOf(d notary.Digest) uint64 {
-	var b [aes.BlockSize]byte
-	x.key.Encrypt(b[:], d[:16])
-	for i := range b {
-		b[i] ^= d[16+i]
-	}
-	x.key.Encrypt(b[:], b[:])
-	return uint64(b[0])<<56 | uint64(b[1])<<48 | uint64(b[2])<<40 | uint64(b[3])<<32 |
-		uint64(b[4])<<24 | uint64(b[5])<<16 | uint64(b[6])<<8 | uint64(b[7])
-}
+// keyOf returns the index key of digest d (internal/digestkey).
+func (x *digestIndex) keyOf(d notary.Digest) uint64 { return x.keys.Key((*[32]byte)(&d)) }
 
 // IndexedSize returns how many leading entries of the log the digest index covers.
 func (db *DB) IndexedSize(ctx context.Context) (int64, error) {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"encoding/binary"
 	"fmt"
 	"slices"
 
@@ -34,10 +33,9 @@ ORDER BY first`
 // insertDigests adds the keys $1, mapped to the entries $2, to the index.
 const insertDigests = `INSERT INTO digests (key, idx) SELECT * FROM unnest($1::bigint[], $2::bigint[])`
 
-// digestKey returns the key of d in the index: its first 8 bytes as a big-endian
-// integer minus 2^63, so that keys sort as digests do.
-func digestKey(d *notary.Digest) int64 {
-	return int64(binary.BigEndian.Uint64(d[:8]) ^ 1<<63)
+// digestKey returns the key of d in the index (internal/digestkey), as PostgreSQL's bigint.
+func (db *DB) digestKey(d *notary.Digest) int64 {
+	return int64(db.keys.Key((*[32]byte)(d)))
 }
 
 // IndexDigests adds the digests of the entries [IndexedSize, through) to the digest index
@@ -67,9 +65,14 @@ func (db *DB) IndexDigests(ctx context.Context, through int64) error {
 		if err != nil {
 			return err
 		}
-		keys, indexes := make([]int64, len(ds)), make([]int64, len(ds))
+		keyed := make([]keyedIndex, len(ds))
 		for k := range ds {
-			keys[k], indexes[k] = digestKey(&ds[k].digest), ds[k].index
+			keyed[k] = keyedIndex{db.digestKey(&ds[k].digest), ds[k].index}
+		}
+		slices.SortFunc(keyed, func(a, b keyedIndex) int { return cmp.Compare(a.key, b.key) })
+		keys, indexes := make([]int64, len(keyed)), make([]int64, len(keyed))
+		for k, ki := range keyed {
+			keys[k], indexes[k] = ki.key, ki.index
 		}
 		if _, err := tx.Exec(ctx, insertDigests, keys, indexes); err != nil {
 			return err
@@ -83,6 +86,9 @@ func (db *DB) IndexDigests(ctx context.Context, through int64) error {
 	db.notifier.moved()
 	return nil
 }
+
+// keyedIndex is a digest's key and the index of its first entry.
+type keyedIndex struct{ key, index int64 }
 
 // indexedDigest is a digest and the index of an entry of it.
 type indexedDigest struct {
@@ -184,7 +190,7 @@ func (db *DB) lookup(ctx context.Context, digests []notary.Digest, found func(k 
 	}
 	keys, ds := make([]int64, len(digests)), make([][]byte, len(digests))
 	for k := range digests {
-		keys[k], ds[k] = digestKey(&digests[k]), digests[k][:]
+		keys[k], ds[k] = db.digestKey(&digests[k]), digests[k][:]
 	}
 	rows, err := db.pool.Query(ctx, lookupDigests, keys, ds)
 	if err != nil {

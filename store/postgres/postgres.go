@@ -36,6 +36,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/notary-dev/notary/internal/digestkey"
 	"github.com/notary-dev/notary/service"
 )
 
@@ -51,6 +52,8 @@ type DB struct {
 
 	watching atomic.Bool // a WatchHead runs
 	notifier notifier    // tells the other processes that the head moved
+
+	keys *digestkey.Keyer // the digest index's keys, under its secret
 }
 
 // Open connects to the database at dsn (a postgres:// URL or key=value string, as libpq
@@ -58,7 +61,20 @@ type DB struct {
 // schema up to date. It fails with an error wrapping ErrSchemaTooNew if the database was
 // written by a newer version of the program. ctx bounds the connection and migration.
 func Open(ctx context.Context, dsn string) (*DB, error) {
-	return open(ctx, dsn, migrationFS)
+	db, err := open(ctx, dsn, migrationFS)
+	if err != nil {
+		return nil, err
+	}
+	var secret []byte
+	if err := db.pool.QueryRow(ctx, `SELECT secret FROM digest_key`).Scan(&secret); err != nil {
+		db.Close()
+		return nil, dbErr(ctx, "read the digest index's secret", err)
+	}
+	if db.keys, err = digestkey.New(secret); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store/postgres: the digest index's secret: %w", err)
+	}
+	return db, nil
 }
 
 // open opens a pool on dsn and applies migrations.
