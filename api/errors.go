@@ -124,6 +124,9 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 		case errors.Is(err, service.ErrDeposed):
 			c.Response().Header().Set("Retry-After", "1")
 			apiErr = apiError(codeNotWriter, "this process no longer writes the log; nothing was logged, submit again (another process writes it now)")
+		case errors.Is(err, service.ErrIndexBehind):
+			c.Response().Header().Set("Retry-After", "5")
+			apiErr = apiError(codeBusy, "%v", err)
 		case errors.Is(err, service.ErrPushback):
 			c.Response().Header().Set("Retry-After", "1")
 			apiErr = apiError(codeBusy, "the service has more submissions than it can index right now; nothing was logged, try again in a second")

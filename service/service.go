@@ -160,6 +160,12 @@ func (cfg *Config) check() error {
 // logged; submit again a little later.
 var ErrPushback = errors.New("notary: too many submissions at once; try again shortly")
 
+// ErrIndexBehind is returned by a follower's lookups of a digest it does not find while the
+// digest index lags further behind the log than Config.MaxUnindexed, which the writer
+// allows only while it rebuilds the index: the digest may be among the entries not indexed
+// yet, so "not found" would not be known. Try again a little later.
+var ErrIndexBehind = errors.New("notary: the digest index is being rebuilt and does not cover the log yet; try again shortly")
+
 // New opens the service on its store. Its cost does not grow with the log: it reads the
 // log's size and right edge, checks them against the latest signed checkpoint (signing
 // the first one if there is none) and against cfg.SignedHead, and loads the digests the

@@ -59,7 +59,9 @@ func statusOf(a *Anchor) Status {
 // EntryOf returns the first entry of digest d, if d is durably logged. A digest logged by
 // this process is found as soon as its entry is durable. A store that reads the entry as
 // it looks the digest up (an EntryLookupStore) is asked once; another is asked for the
-// entry too.
+// entry too. A follower whose digest index is being rebuilt (it lags the log by more than
+// Config.MaxUnindexed) answers a digest it does not find with an error wrapping
+// ErrIndexBehind, not as not found.
 func (s *Service) EntryOf(ctx context.Context, d notary.Digest) (notary.Entry, bool, error) {
 	r := &request{digests: []notary.Digest{d}}
 	e := make([]notary.Entry, 1)
@@ -68,6 +70,8 @@ func (s *Service) EntryOf(ctx context.Context, d notary.Digest) (notary.Entry, b
 	}
 	index := r.found[0]
 	switch {
+	case index < 0 && s.follower && s.size.Load()-s.indexed.Load() > s.cfg.MaxUnindexed:
+		return notary.Entry{}, false, fmt.Errorf("notary: digest %s: %w", d, ErrIndexBehind)
 	case index < 0:
 		return notary.Entry{}, false, nil
 	case e[0].Index == index:
