@@ -126,7 +126,7 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 			apiErr = apiError(codeNotWriter, "this process no longer writes the log; nothing was logged, submit again (another process writes it now)")
 		case errors.Is(err, service.ErrIndexBehind):
 			c.Response().Header().Set("Retry-After", "5")
-			apiErr = apiError(codeBusy, "%v", err)
+			apiErr = apiError(codeBusy, "the digest index is being rebuilt: this process cannot tell yet whether the digest is logged; try again in a few seconds")
 		case errors.Is(err, service.ErrPushback):
 			c.Response().Header().Set("Retry-After", "1")
 			apiErr = apiError(codeBusy, "the service has more submissions than it can index right now; nothing was logged, try again in a second")
