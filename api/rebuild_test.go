@@ -2,19 +2,14 @@ package api_test
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"net/http"
-	"path/filepath"
 	"testing"
-
-	"golang.org/x/mod/sumdb/note"
 
 	"github.com/notary-dev/notary/api"
 	"github.com/notary-dev/notary/internal/logtest"
 	"github.com/notary-dev/notary/merkle"
 	"github.com/notary-dev/notary/service"
-	"github.com/notary-dev/notary/store"
 )
 
 // TestLookupWhileIndexRebuilt: a process that follows the log answers a lookup of a digest
@@ -22,29 +17,13 @@ import (
 // log by more than MaxUnindexed (as while the writer rebuilds it).
 func TestLookupWhileIndexRebuilt(t *testing.T) {
 	ctx := context.Background()
-	skey, vkey, err := note.GenerateKey(rand.Reader, "notary.test/log")
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := note.NewSigner(skey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := store.Open(filepath.Join(t.TempDir(), "notary.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	cfg := service.Config{Signer: signer, Verifier: vkey, Store: db}
-	if _, err := service.New(ctx, cfg); err != nil { // signs the empty log's checkpoint
-		t.Fatal(err)
-	}
+	s := newStack(t, stackConfig{})
+	s.stop(t) // the writer is gone; its log grows below without its index
 	log := logtest.NewMemLog(t, 20)
-	if err := db.AppendEntries(ctx, log.Entries, log.Hashes[:merkle.StoredHashCount(20)]); err != nil {
+	if err := s.db.AppendEntries(ctx, log.Entries, log.Hashes[:merkle.StoredHashCount(20)]); err != nil {
 		t.Fatal(err)
 	}
-	cfg.MaxUnindexed = 5
-	f, err := service.NewFollower(ctx, cfg)
+	f, err := service.NewFollower(ctx, service.Config{Signer: s.signer, Verifier: s.vkey, Store: s.db, MaxUnindexed: 5})
 	if err != nil {
 		t.Fatal(err)
 	}

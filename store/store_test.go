@@ -656,47 +656,35 @@ func TestLevelDBIndexReplaced(t *testing.T) {
 }
 
 // TestChosenDigestsSpread: digests that share their first 8 bytes, as a client may choose
-// them, get keys of their own in the digest index (so that a lookup of one reads no entry of
-// the others), and are each found.
+// them, get keys of their own in the digest index, so that a lookup of one reads no entry
+// of the others. (That they are each found is the contract suite's DigestIndexSharedPrefix.)
 func TestChosenDigestsSpread(t *testing.T) {
-	ctx := context.Background()
 	db, _ := openTest(t)
 	const n = 2000
 	var l testLog
 	entries, hashes := l.grow(t, n) // the stored hashes are not checked
-	ds := make([]notary.Digest, n)
-	keys := make([]uint64, n)
 	for k := range entries {
 		copy(entries[k].Digest[:8], "chosen!!")
-		ds[k] = entries[k].Digest
 	}
-	if err := db.AppendEntries(ctx, entries, hashes); err != nil {
+	if err := db.AppendEntries(context.Background(), entries, hashes); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.IndexDigests(ctx, n); err != nil {
+	if err := db.IndexDigests(context.Background(), n); err != nil {
 		t.Fatal(err)
 	}
 	idx, err := db.index.open()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for k := range ds {
-		keys[k] = idx.keyOf(ds[k])
+	keys := make([]uint64, n)
+	for k := range entries {
+		keys[k] = idx.keyOf(entries[k].Digest)
 	}
-	candidates := make([]int, n)
-	idx.x.Lookup(keys, func(k int, _ uint64) { candidates[k]++ })
-	for k, c := range candidates {
+	records := make([]int, n)
+	idx.x.Lookup(keys, func(k int, _ uint64) { records[k]++ })
+	for k, c := range records {
 		if c != 1 {
 			t.Fatalf("digest %d: %d records under its key, want 1", k, c)
-		}
-	}
-	got := make([]int64, n)
-	if err := db.LookupDigests(ctx, ds, got); err != nil {
-		t.Fatal(err)
-	}
-	for k := range got {
-		if got[k] != int64(k) {
-			t.Fatalf("digest %d found at %d", k, got[k])
 		}
 	}
 }

@@ -482,17 +482,15 @@ func TestDigestIndex(t *testing.T) {
 }
 
 // TestChosenDigestsSpread: digests that share their first 8 bytes, as a client may choose
-// them, get keys of their own (so that a lookup of one reads no entry of the others), and
-// are each found.
+// them, get keys of their own, so that a lookup of one reads no entry of the others. (That
+// they are each found is the contract suite's DigestIndexSharedPrefix.)
 func TestChosenDigestsSpread(t *testing.T) {
 	db, _ := openTest(t)
 	ctx := context.Background()
 	const n = 2000
 	entries, hashes := fakeBatch(0, n)
-	ds := make([]notary.Digest, n)
 	for k := range entries {
 		copy(entries[k].Digest[:8], "chosen!!")
-		ds[k] = entries[k].Digest
 	}
 	if err := db.AppendEntries(ctx, entries, hashes); err != nil {
 		t.Fatal(err)
@@ -506,15 +504,6 @@ func TestChosenDigestsSpread(t *testing.T) {
 	}
 	if keys != n {
 		t.Fatalf("%d digests sharing 8 bytes have %d keys", n, keys)
-	}
-	got := make([]int64, n)
-	if err := db.LookupDigests(ctx, ds, got); err != nil {
-		t.Fatal(err)
-	}
-	for k := range got {
-		if got[k] != int64(k) {
-			t.Fatalf("digest %d found at %d", k, got[k])
-		}
 	}
 }
 
