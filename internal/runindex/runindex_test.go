@@ -441,19 +441,13 @@ func BenchmarkLookupAbsent(b *testing.B) {
 // and everything is there once merges go on.
 func TestAddWaitsForMerges(t *testing.T) {
 	release := make(chan struct{})
-	beforeMerge = func(stop <-chan struct{}) error {
+	x := openWithMergeHook(t, func(stop <-chan struct{}) error {
 		select {
 		case <-release:
 		case <-stop:
 		}
 		return nil
-	}
-	defer func() { beforeMerge = func(<-chan struct{}) error { return nil } }()
-	x, err := Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer x.Close()
+	})
 	m := make(model)
 	const batches = maxRuns + 10
 	done := make(chan error, 1)
@@ -512,18 +506,12 @@ func TestAddWaitsForMerges(t *testing.T) {
 func TestMergeFailureReported(t *testing.T) {
 	var fail atomic.Bool
 	fail.Store(true)
-	beforeMerge = func(<-chan struct{}) error {
+	x := openWithMergeHook(t, func(<-chan struct{}) error {
 		if fail.Swap(false) {
 			return errors.New("disk full")
 		}
 		return nil
-	}
-	defer func() { beforeMerge = func(<-chan struct{}) error { return nil } }()
-	x, err := Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer x.Close()
+	})
 	if err := x.Add([]Record{{1, 1}}, 1); err != nil {
 		t.Fatal(err)
 	}
@@ -533,7 +521,7 @@ func TestMergeFailureReported(t *testing.T) {
 	if err := x.settle(); err == nil || !strings.Contains(err.Error(), "disk full") {
 		t.Fatalf("settle after a failed merge: %v", err)
 	}
-	err = x.Add([]Record{{3, 3}}, 3)
+	err := x.Add([]Record{{3, 3}}, 3)
 	if err == nil || !strings.Contains(err.Error(), "disk full") {
 		t.Fatalf("Add after a failed merge: %v, want the merge's error", err)
 	}
@@ -567,4 +555,19 @@ func addRandom(b *testing.B, x *Index, r *rand.Rand, n int) int {
 		b.Fatal(err)
 	}
 	return n
+}
+
+// openWithMergeHook opens a new index whose merges call hook as they begin, until the test
+// ends (tests that set it do not run in parallel).
+func openWithMergeHook(t *testing.T, hook func(stop <-chan struct{}) error) *Index {
+	t.Helper()
+	orig := beforeMerge
+	beforeMerge = hook
+	t.Cleanup(func() { beforeMerge = orig })
+	x, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { x.Close() })
+	return x
 }
