@@ -82,12 +82,20 @@ func TestBackupRestoreReorigin(t *testing.T) {
 			}
 		})
 	}
-	time.Sleep(200 * time.Millisecond) // let the load start; nothing depends on how much
+	answered := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(latencies)
+	}
+	// The load runs before, during and after the backup: some submissions answered on
+	// either side of it.
+	waitFor(t, waitLimit, "the load to start", func() (bool, error) { return answered() >= 8, nil })
 	dest := filepath.Join(t.TempDir(), "notary-backup.db")
 	backingUp.Store(true)
 	stdout, _ := wantCLI(t, exitOK, "backup", "--data", c.data, dest)
 	backingUp.Store(false)
-	time.Sleep(200 * time.Millisecond)
+	answeredDuring := answered()
+	waitFor(t, waitLimit, "submissions after the backup", func() (bool, error) { return answered() >= answeredDuring+8, nil })
 	close(stop)
 	wg.Wait()
 	if len(failures) > 0 {
