@@ -134,7 +134,7 @@ func CheckAppend(entries []notary.Entry, hashes []merkle.Hash) error {
 }
 
 // EntryLookupStore is implemented by a store whose digest lookup reads each found
-// digest's entry anyway (PostgreSQL confirms a match of the index's key by reading the
+// digest's entry anyway (both stores confirm a match of the index's key by reading the
 // digest in the entry). The service then looks a digest up and reads its entry with one
 // call instead of two.
 type EntryLookupStore interface {

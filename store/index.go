@@ -13,6 +13,7 @@ import (
 	"github.com/notary-dev/notary/internal/digestkey"
 	"github.com/notary-dev/notary/internal/runindex"
 	"github.com/notary-dev/notary/notary"
+	"github.com/notary-dev/notary/service"
 )
 
 // digestIndex maps each logged digest to the index of its first entry. It lives beside the
@@ -145,16 +146,32 @@ func (db *DB) LookupDigests(ctx context.Context, digests []notary.Digest, indexe
 	if len(indexes) != len(digests) {
 		return fmt.Errorf("store: lookup digests: %d digests, %d indexes", len(digests), len(indexes))
 	}
+	return db.lookup(ctx, digests, func(k int, e notary.Entry) { indexes[k] = e.Index })
+}
+
+// LookupEntries sets entries[k] to the first entry of digests[k] if the digest index holds
+// it, and entries[k].Index to -1 if not: the entry a lookup reads to confirm a match.
+func (db *DB) LookupEntries(ctx context.Context, digests []notary.Digest, entries []notary.Entry) error {
+	if len(entries) != len(digests) {
+		return fmt.Errorf("store: lookup entries: %d digests, %d entries", len(digests), len(entries))
+	}
+	return db.lookup(ctx, digests, func(k int, e notary.Entry) { entries[k] = e })
+}
+
+// lookup calls found with the position in digests and the first entry of each digest the
+// index holds, and with an entry of Index -1 for each other. A key's records are confirmed
+// by reading their entries: almost always there is one, the digest's.
+func (db *DB) lookup(ctx context.Context, digests []notary.Digest, found func(k int, e notary.Entry)) error {
 	idx, err := db.index.open()
 	if err != nil {
 		return err
 	}
 	keys := make([]uint64, len(digests))
+	first := make([]notary.Entry, len(digests))
 	for k, d := range digests {
 		keys[k] = idx.keyOf(d)
-		indexes[k] = -1
+		first[k].Index = -1
 	}
-	// Candidates share the key's 8 bytes; almost always they are the digest's entry.
 	type candidate struct {
 		k     int
 		entry uint64
@@ -167,21 +184,23 @@ func (db *DB) LookupDigests(ctx context.Context, digests []notary.Digest, indexe
 		if c.entry > math.MaxInt64 {
 			return fmt.Errorf("store: digest index: corrupt entry index %d for %s", c.entry, digests[c.k])
 		}
-		e := int64(c.entry)
-		if indexes[c.k] >= 0 && indexes[c.k] < e {
+		i := int64(c.entry)
+		if first[c.k].Index >= 0 && first[c.k].Index < i {
 			continue
 		}
-		var d []byte
-		err := db.readDigest.QueryRowContext(ctx, e).Scan(&d)
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("store: digest index: entry %d, which it holds for %s, is not in the log", e, digests[c.k])
+		e, err := db.Entry(ctx, i)
+		if errors.Is(err, service.ErrNotFound) {
+			return fmt.Errorf("store: digest index: entry %d, which it holds for %s, is not in the log", i, digests[c.k])
 		}
 		if err != nil {
-			return dbErr(ctx, "lookup digests", err)
+			return err
 		}
-		if len(d) == len(notary.Digest{}) && notary.Digest(d) == digests[c.k] {
-			indexes[c.k] = e
+		if e.Digest == digests[c.k] {
+			first[c.k] = e
 		}
+	}
+	for k, e := range first {
+		found(k, e)
 	}
 	return nil
 }

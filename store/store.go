@@ -33,7 +33,7 @@ import (
 )
 
 var (
-	_ service.Store = (*DB)(nil)
+	_ service.EntryLookupStore = (*DB)(nil)
 	_ anchor.Store  = (*DB)(nil)
 )
 
@@ -85,7 +85,6 @@ type DB struct {
 	// Prepared on the readers.
 	readHashes *sql.Stmt
 	readEntry  *sql.Stmt
-	readDigest *sql.Stmt
 	scan       *sql.Stmt
 	logSize    *sql.Stmt
 	checkpoint *sql.Stmt
@@ -226,7 +225,6 @@ func (db *DB) prepare(ctx context.Context) error {
 		FROM json_each(?) AS j LEFT JOIN hashes AS h ON h.id = j.value
 		ORDER BY j.key`)
 	db.readEntry = prep(r, `SELECT id, digest, time_ms, nonce FROM entries WHERE id = ?`)
-	db.readDigest = prep(r, `SELECT digest FROM entries WHERE id = ?`)
 	db.scan = prep(r, `SELECT id, digest, time_ms, nonce FROM entries WHERE id >= ? ORDER BY id`)
 	db.scanDigests = prep(r, `SELECT id, digest FROM entries WHERE id >= ? AND id < ? ORDER BY id`)
 	db.logSize = prep(r, `SELECT ifnull(max(id) + 1, 0) FROM entries`)
