@@ -211,8 +211,8 @@ func (x *Index) Meta() uint64 {
 	return x.meta
 }
 
-// Len returns the number of records in the index.
-func (x *Index) Len() int {
+// recordCount returns the number of records in the index.
+func (x *Index) recordCount() int {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
 	n := 0
@@ -222,8 +222,8 @@ func (x *Index) Len() int {
 	return n
 }
 
-// Runs returns the number of runs.
-func (x *Index) Runs() int {
+// runCount returns the number of runs.
+func (x *Index) runCount() int {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
 	return len(x.runs)

@@ -43,8 +43,8 @@ func check(t *testing.T, x *Index, m model, absent []uint64) {
 			t.Fatalf("Lookup(%#x) = %v, want %v", k, got[i], want)
 		}
 	}
-	if x.Len() != n {
-		t.Errorf("Len = %d, want %d", x.Len(), n)
+	if x.recordCount() != n {
+		t.Errorf("recordCount = %d, want %d", x.recordCount(), n)
 	}
 	for i, vs := range lookupAll(t, x, absent) {
 		if len(vs) != 0 {
@@ -131,21 +131,21 @@ func TestRunsStayFew(t *testing.T) {
 		if err := x.Add(recs, uint64((b+1)*batch)); err != nil {
 			t.Fatal(err)
 		}
-		if x.Runs() > maxRuns {
-			t.Fatalf("after %d batches: %d runs, more than %d", b+1, x.Runs(), maxRuns)
+		if x.runCount() > maxRuns {
+			t.Fatalf("after %d batches: %d runs, more than %d", b+1, x.runCount(), maxRuns)
 		}
 		if b%100 == 99 {
 			// Once merges are done: about log₄ of the batches, below 6 for 2000.
 			if err := x.settle(); err != nil {
 				t.Fatal(err)
 			}
-			if x.Runs() > 6 {
-				t.Fatalf("after %d batches and their merges: %d runs", b+1, x.Runs())
+			if x.runCount() > 6 {
+				t.Fatalf("after %d batches and their merges: %d runs", b+1, x.runCount())
 			}
 		}
 	}
-	if x.Len() != 2000*batch {
-		t.Fatalf("Len = %d", x.Len())
+	if x.recordCount() != 2000*batch {
+		t.Fatalf("recordCount = %d", x.recordCount())
 	}
 }
 
@@ -155,8 +155,8 @@ func TestEmptyAddSetsMeta(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if x.Meta() != 0 || x.Len() != 0 {
-		t.Fatalf("new index: Meta %d, Len %d", x.Meta(), x.Len())
+	if x.Meta() != 0 || x.recordCount() != 0 {
+		t.Fatalf("new index: Meta %d, %d records", x.Meta(), x.recordCount())
 	}
 	if err := x.Add(nil, 42); err != nil {
 		t.Fatal(err)
@@ -166,8 +166,8 @@ func TestEmptyAddSetsMeta(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer x.Close()
-	if x.Meta() != 42 || x.Runs() != 0 {
-		t.Fatalf("Meta %d, %d runs; want 42, 0", x.Meta(), x.Runs())
+	if x.Meta() != 42 || x.runCount() != 0 {
+		t.Fatalf("Meta %d, %d runs; want 42, 0", x.Meta(), x.runCount())
 	}
 }
 
@@ -409,7 +409,7 @@ func BenchmarkAdd(b *testing.B) {
 		n = addRandom(b, x, r, n)
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n), "ns/record")
-	b.ReportMetric(float64(x.Runs()), "runs")
+	b.ReportMetric(float64(x.runCount()), "runs")
 }
 
 // BenchmarkLookupAbsent looks up keys that are not in an index of 2^22 records: the check
@@ -434,7 +434,7 @@ func BenchmarkLookupAbsent(b *testing.B) {
 		b.Fatalf("%d random keys found", found)
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(keys)), "ns/key")
-	b.ReportMetric(float64(x.Runs()), "runs")
+	b.ReportMetric(float64(x.runCount()), "runs")
 }
 
 // TestAddWaitsForMerges: with merges held, the runs stop at maxRuns, the Adds past it wait,
@@ -474,10 +474,10 @@ func TestAddWaitsForMerges(t *testing.T) {
 		}
 	}
 	// Two merges hold four runs; the Adds go on until there are maxRuns.
-	for x.Runs() < maxRuns {
+	for x.runCount() < maxRuns {
 		select {
 		case err := <-done:
-			t.Fatalf("all Adds returned (%v) with merges held and %d runs", err, x.Runs())
+			t.Fatalf("all Adds returned (%v) with merges held and %d runs", err, x.runCount())
 		default:
 		}
 		runtime.Gosched()
@@ -485,8 +485,8 @@ func TestAddWaitsForMerges(t *testing.T) {
 	if n := added.Load(); n != maxRuns-1 && n != maxRuns {
 		t.Fatalf("%d Adds returned with merges held; want %d", n, maxRuns)
 	}
-	if x.Runs() != maxRuns {
-		t.Fatalf("%d runs with merges held; want at most %d", x.Runs(), maxRuns)
+	if x.runCount() != maxRuns {
+		t.Fatalf("%d runs with merges held; want at most %d", x.runCount(), maxRuns)
 	}
 	close(release)
 	if err := <-done; err != nil {
@@ -529,8 +529,8 @@ func TestMergeFailureReported(t *testing.T) {
 		t.Fatalf("merges after the failure: %v", err)
 	}
 	check(t, x, model{1: {1}, 2: {2}, 3: {3}}, []uint64{4})
-	if x.Runs() > 2 {
-		t.Fatalf("%d runs of 3 records after merges", x.Runs())
+	if x.runCount() > 2 {
+		t.Fatalf("%d runs of 3 records after merges", x.runCount())
 	}
 }
 
