@@ -380,13 +380,10 @@ func writeProof(path string, p *notary.Proof) error {
 	return writeFileAtomic(path, data)
 }
 
-// writeFileAtomic writes a file so that a crash leaves the old file or the new one.
+// writeFileAtomic writes a file the user asked for, as writeAtomic does (a crash leaves
+// the old file or the new one); failing, it exits with the usage or I/O status.
 func writeFileAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
-		return &cliError{code: exitUsage, err: err}
-	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := writeAtomic(path, data); err != nil {
 		return &cliError{code: exitUsage, err: err}
 	}
 	return nil
